@@ -1,0 +1,23 @@
+# lippejob: signalling server with an in-process SFU (or, with --no-media and Redis, without).
+FROM python:3.11-slim-bookworm
+
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libopus0 libvpx7 libsrtp2-1 \
+    && rm -rf /var/lib/apt/lists/*
+
+RUN useradd --system --create-home --home-dir /var/lib/lippejob lippejob
+WORKDIR /opt/lippejob
+COPY pyproject.toml README.md ./
+COPY signalling ./signalling
+COPY mediaserver ./mediaserver
+COPY web ./web
+RUN pip install --no-cache-dir .
+
+USER lippejob
+WORKDIR /var/lib/lippejob
+ENV LIPPEJOB_DATA_DIR=/var/lib/lippejob \
+    LIPPEJOB_KEYS_DIR=/var/lib/lippejob/keys \
+    LIPPEJOB_CERTS_DIR=/var/lib/lippejob/certs
+EXPOSE 8443
+# Behind a TLS proxy: add --http and --public-url https://your.host
+CMD ["lippejob", "serve", "--host", "0.0.0.0", "--port", "8443"]

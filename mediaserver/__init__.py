@@ -1,0 +1,1 @@
+"""Media server: an aiortc SFU that forwards encoded media without decoding it."""

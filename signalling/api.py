@@ -1,0 +1,445 @@
+"""The JSON HTTP API: staff login, appointments, and the invite-for-token exchange."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from signalling.appointments import ValidationError, reissue, schedule
+from signalling.context import SERVICES, Services
+from signalling.invites import LinkState, hash_code, link_state, looks_like_code
+from signalling.models import Appointment, AttendanceEvent, StaffUser
+from signalling.staff import (
+    SESSION_COOKIE,
+    csrf_for_session,
+    csrf_ok,
+    current_staff,
+    new_session_token,
+    session_hash,
+    verify_password,
+)
+from signalling.status import live_view
+from signalling.ws import HUB
+
+log = structlog.get_logger(__name__)
+
+MAX_BODY = 64 * 1024
+LOGIN_FAILURES_ALLOWED = 5
+LOGIN_LOCK_SECONDS = 300.0
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def json_error(status: int, message: str, code: str, **extra: Any) -> web.Response:
+    """Every API error: a 4xx with a JSON body that says what went wrong."""
+    return web.json_response({"error": message, "code": code, **extra}, status=status)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, code: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.response = json_error(status, message, code, **extra)
+
+
+async def read_json(request: web.Request) -> Any:
+    if request.content_type != "application/json":
+        raise ApiError(415, "send application/json", "unsupported_media_type")
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise ApiError(413, "request body too large", "too_large")
+    body = await request.content.read(MAX_BODY + 1)
+    if len(body) > MAX_BODY:
+        raise ApiError(413, "request body too large", "too_large")
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise ApiError(400, "body is not valid JSON", "bad_json") from None
+
+
+@web.middleware
+async def api_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn ApiErrors and aiohttp's HTTP errors under /api into JSON answers."""
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return exc.response
+    except web.HTTPException as exc:
+        if not request.path.startswith("/api/") or exc.status < 400:
+            raise
+        return json_error(exc.status, exc.reason, exc.reason.lower().replace(" ", "_"))
+
+
+async def require_staff(request: web.Request, *, csrf: bool = True) -> StaffUser:
+    user = await current_staff(request)
+    if user is None:
+        raise ApiError(401, "log in first", "unauthenticated")
+    if csrf and request.method not in ("GET", "HEAD") and not csrf_ok(request):
+        raise ApiError(403, "missing or wrong X-CSRF-Token", "csrf")
+    return user
+
+
+def _services(request: web.Request) -> Services:
+    return request.app[SERVICES]
+
+
+# ---- staff login ----------------------------------------------------------------------
+
+
+class LoginThrottle:
+    """Locks a username after repeated failures, for a while."""
+
+    def __init__(self) -> None:
+        self._failures: dict[str, list[float]] = {}
+
+    def locked(self, username: str, now: float) -> bool:
+        recent = [t for t in self._failures.get(username, []) if now - t < LOGIN_LOCK_SECONDS]
+        self._failures[username] = recent
+        return len(recent) >= LOGIN_FAILURES_ALLOWED
+
+    def failed(self, username: str, now: float) -> None:
+        self._failures.setdefault(username, []).append(now)
+
+    def succeeded(self, username: str) -> None:
+        self._failures.pop(username, None)
+
+
+THROTTLE = web.AppKey("login_throttle", LoginThrottle)
+
+
+async def login(request: web.Request) -> web.Response:
+    services = _services(request)
+    data = await read_json(request)
+    if not isinstance(data, dict):
+        raise ApiError(400, "body must be an object", "bad_request")
+    username, password = data.get("username"), data.get("password")
+    if (
+        not isinstance(username, str)
+        or not isinstance(password, str)
+        or len(username) > 100
+        or len(password) > 1024
+    ):
+        raise ApiError(400, "username and password are required", "bad_request")
+    now = services.clock.now()
+    throttle = request.app[THROTTLE]
+    if throttle.locked(username, now):
+        raise ApiError(429, "too many failed attempts; try again in a few minutes", "locked")
+    user = await services.store.get_staff(username)
+    # Hash even for unknown users so timing does not tell which usernames exist.
+    stored = user.password_hash if user else "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAA"
+    if not verify_password(password, stored) or user is None:
+        throttle.failed(username, now)
+        log.info("login_failed")
+        raise ApiError(401, "wrong username or password", "bad_credentials")
+    throttle.succeeded(username)
+    token = new_session_token()
+    await services.store.put_session(
+        session_hash(token), user.username, now + services.settings.session_ttl
+    )
+    log.info("login", staff=user.username)
+    response = web.json_response(
+        {
+            "user": {"username": user.username, "display_name": user.display_name},
+            "csrf": csrf_for_session(token),
+        }
+    )
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=services.settings.session_ttl,
+        httponly=True,
+        secure=True,
+        samesite="Strict",
+        path="/",
+    )
+    return response
+
+
+async def logout(request: web.Request) -> web.Response:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        if not csrf_ok(request):
+            raise ApiError(403, "missing or wrong X-CSRF-Token", "csrf")
+        await _services(request).store.delete_session(session_hash(token))
+    response = web.json_response({"ok": True})
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+async def me(request: web.Request) -> web.Response:
+    user = await require_staff(request)
+    return web.json_response(
+        {"user": {"username": user.username, "display_name": user.display_name}}
+    )
+
+
+# ---- appointments ---------------------------------------------------------------------
+
+
+def join_url(services: Services, request: web.Request, code: str) -> str:
+    base = services.settings.public_url.rstrip("/") or f"{request.scheme}://{request.host}"
+    return f"{base}/j/{code}"
+
+
+async def _view(services: Services, appointment: Appointment) -> dict[str, Any]:
+    members = await services.store.get_members(appointment.id)
+    attendance = await services.store.list_attendance(appointment.id)
+    return {
+        **appointment.public(),
+        "live": live_view(appointment, members, attendance, services.clock.now()),
+    }
+
+
+async def create_appointment(request: web.Request) -> web.Response:
+    user = await require_staff(request)
+    services = _services(request)
+    data = await read_json(request)
+    try:
+        scheduled = schedule(
+            data, now=services.clock.now(), settings=services.settings, created_by=user.username
+        )
+    except ValidationError as exc:
+        raise ApiError(400, exc.message, "invalid", field=exc.field) from None
+    appointment = scheduled.appointment
+    await services.store.put_appointment(appointment)
+    log.info(
+        "appointment_created",
+        appointment=appointment.id,
+        staff=user.username,
+        participants=len(appointment.participants),
+    )
+    urls = [
+        {
+            "participant": p.id,
+            "role": p.role,
+            "name": p.name,
+            "url": join_url(services, request, scheduled.codes[p.id]),
+        }
+        for p in appointment.participants
+    ]
+    return web.json_response({"appointment": appointment.public(), "join_urls": urls}, status=201)
+
+
+def _epoch_param(request: web.Request, name: str) -> float | None:
+    raw = request.query.get(name)
+    if raw is None:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise ApiError(400, f"{name} must be epoch seconds", "invalid", field=name) from None
+
+
+async def list_appointments(request: web.Request) -> web.Response:
+    await require_staff(request)
+    services = _services(request)
+    found = await services.store.list_appointments(
+        starts_after=_epoch_param(request, "from"), starts_before=_epoch_param(request, "to")
+    )
+    return web.json_response({"appointments": [await _view(services, a) for a in found]})
+
+
+async def _appointment(request: web.Request) -> Appointment:
+    appointment_id = request.match_info["appointment_id"]
+    if len(appointment_id) > 64:
+        raise ApiError(404, "no such appointment", "not_found")
+    appointment = await _services(request).store.get_appointment(appointment_id)
+    if appointment is None:
+        raise ApiError(404, "no such appointment", "not_found")
+    return appointment
+
+
+async def get_appointment(request: web.Request) -> web.Response:
+    await require_staff(request)
+    services = _services(request)
+    appointment = await _appointment(request)
+    attendance = await services.store.list_attendance(appointment.id)
+    return web.json_response(
+        {
+            "appointment": await _view(services, appointment),
+            "attendance": [
+                {"participant": e.participant_id, "event": e.event, "at": e.at} for e in attendance
+            ],
+        }
+    )
+
+
+async def cancel_appointment(request: web.Request) -> web.Response:
+    user = await require_staff(request)
+    services = _services(request)
+    appointment = await _appointment(request)
+    if appointment.status != "scheduled":
+        raise ApiError(409, f"the appointment is already {appointment.status}", "conflict")
+    hub = request.app[HUB]
+    await hub.end(appointment.id, user.username)  # closes any live sockets, revokes tokens
+    fresh = await services.store.get_appointment(appointment.id) or appointment
+    cancelled = Appointment.from_dict({**fresh.to_dict(), "status": "cancelled"})
+    await services.store.put_appointment(cancelled)
+    log.info("appointment_cancelled", appointment=appointment.id, staff=user.username)
+    return web.json_response({"appointment": await _view(services, cancelled)})
+
+
+async def end_appointment(request: web.Request) -> web.Response:
+    user = await require_staff(request)
+    appointment = await _appointment(request)
+    if not await request.app[HUB].end(appointment.id, user.username):
+        raise ApiError(409, f"the appointment is already {appointment.status}", "conflict")
+    return web.json_response({"ok": True})
+
+
+async def _member_action(request: web.Request, admit: bool) -> web.Response:
+    user = await require_staff(request)
+    appointment = await _appointment(request)
+    data = await read_json(request)
+    pid = data.get("participant") if isinstance(data, dict) else None
+    if not isinstance(pid, str) or appointment.participant(pid) is None:
+        raise ApiError(
+            400, "participant must be one of the appointment's", "invalid", field="participant"
+        )
+    hub = request.app[HUB]
+    action = hub.admit if admit else hub.deny
+    if not await action(appointment.id, pid, user.username):
+        raise ApiError(409, "that participant is not waiting", "not_waiting")
+    return web.json_response({"ok": True})
+
+
+async def admit(request: web.Request) -> web.Response:
+    return await _member_action(request, True)
+
+
+async def deny(request: web.Request) -> web.Response:
+    return await _member_action(request, False)
+
+
+async def reissue_link(request: web.Request) -> web.Response:
+    user = await require_staff(request)
+    services = _services(request)
+    appointment = await _appointment(request)
+    pid = request.match_info["participant_id"]
+    if appointment.participant(pid) is None:
+        raise ApiError(404, "no such participant", "not_found")
+    if appointment.status != "scheduled":
+        raise ApiError(409, f"the appointment is {appointment.status}", "conflict")
+    updated, code = reissue(appointment, pid)
+    await services.store.put_appointment(updated)
+    log.info("invite_reissued", appointment=appointment.id, participant=pid, staff=user.username)
+    return web.json_response({"participant": pid, "url": join_url(services, request, code)})
+
+
+# ---- joining --------------------------------------------------------------------------
+
+
+def _window(appointment: Appointment) -> dict[str, Any]:
+    return {
+        "title": appointment.title,
+        "starts_at": appointment.starts_at,
+        "ends_at": appointment.ends_at,
+    }
+
+
+async def join(request: web.Request) -> web.Response:
+    """Exchange an invite code for a short-lived room token (DESIGN.md, fixed contract)."""
+    services = _services(request)
+    data = await read_json(request)
+    if not isinstance(data, dict) or not isinstance(data.get("code"), str):
+        raise ApiError(400, "code is required", "bad_request", field="code")
+    consent = data.get("consent", False)
+    if not isinstance(consent, bool) or set(data) - {"code", "consent"}:
+        raise ApiError(400, "only code and consent (true/false) are accepted", "bad_request")
+    code = data["code"]
+    found = await services.store.find_invite(hash_code(code)) if looks_like_code(code) else None
+    appointment = await services.store.get_appointment(found[0]) if found else None
+    participant = appointment.participant(found[1]) if appointment and found else None
+    if appointment is None or participant is None or participant.invite_hash != hash_code(code):
+        raise ApiError(404, "this link is not valid", "unknown_invite")
+    now = services.clock.now()
+    margin = services.settings.early_join_margin
+    state = link_state(appointment, now, margin)
+    if state is LinkState.TOO_EARLY:
+        raise ApiError(
+            425,
+            "this link opens shortly before the appointment",
+            "too_early",
+            appointment=_window(appointment),
+            opens_at=appointment.starts_at - margin,
+        )
+    if state is LinkState.CANCELLED:
+        raise ApiError(
+            409, "this appointment was cancelled", "cancelled", appointment=_window(appointment)
+        )
+    if state in (LinkState.EXPIRED, LinkState.ENDED):
+        raise ApiError(410, "this appointment is over", "expired", appointment=_window(appointment))
+    try:
+        token, claims = services.issuer.mint(appointment.id, participant, appointment.ends_at)
+    except ValueError:  # less than a second of the window left
+        raise ApiError(
+            410, "this appointment is over", "expired", appointment=_window(appointment)
+        ) from None
+    if consent:
+        await services.store.add_attendance(
+            AttendanceEvent(appointment.id, participant.id, "consent", now)
+        )
+    log.info(
+        "token_issued",
+        appointment=appointment.id,
+        participant=participant.id,
+        role=participant.role,
+        consent=consent,
+    )
+    ws_scheme = "wss" if request.scheme == "https" else "ws"
+    base = services.settings.public_url.rstrip("/")
+    ws_url = (
+        (base.replace("https://", "wss://").replace("http://", "ws://") + "/ws")
+        if base
+        else f"{ws_scheme}://{request.host}/ws"
+    )
+    return web.json_response(
+        {
+            "token": token,
+            "exp": claims.exp,
+            "ws_url": ws_url,
+            "ice_servers": list(services.settings.ice_servers),
+            "appointment": appointment.public(),
+            "participant": participant.public(),
+        }
+    )
+
+
+# ---- operations -----------------------------------------------------------------------
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    services = _services(request)
+    try:
+        await services.store.get_staff("__readyz__")
+    except Exception:  # any store failure means not ready
+        return json_error(503, "store unavailable", "not_ready")
+    return web.json_response({"status": "ready", "time": int(time.time())})
+
+
+def setup_api(app: web.Application) -> None:
+    app[THROTTLE] = LoginThrottle()
+    r = app.router
+    r.add_post("/api/login", login)
+    r.add_post("/api/logout", logout)
+    r.add_get("/api/me", me)
+    r.add_post("/api/appointments", create_appointment)
+    r.add_get("/api/appointments", list_appointments)
+    r.add_get("/api/appointments/{appointment_id}", get_appointment)
+    r.add_post("/api/appointments/{appointment_id}/cancel", cancel_appointment)
+    r.add_post("/api/appointments/{appointment_id}/end", end_appointment)
+    r.add_post("/api/appointments/{appointment_id}/admit", admit)
+    r.add_post("/api/appointments/{appointment_id}/deny", deny)
+    r.add_post(
+        "/api/appointments/{appointment_id}/participants/{participant_id}/reissue", reissue_link
+    )
+    r.add_post("/api/join", join)
+    r.add_get("/healthz", healthz)
+    r.add_get("/readyz", readyz)

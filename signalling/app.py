@@ -1,0 +1,67 @@
+"""Wiring: services and routes into an aiohttp application."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from signalling.api import api_errors, setup_api
+from signalling.bus import Bus
+from signalling.clock import Clock
+from signalling.context import SERVICES, Services
+from signalling.hub import RoomHub
+from signalling.keys import KeyRing
+from signalling.media_router import MediaRouter
+from signalling.security import security_headers
+from signalling.settings import Settings
+from signalling.store import Store
+from signalling.tokens import TokenIssuer, TokenVerifier
+from signalling.ws import setup_ws
+
+
+def build_services(
+    settings: Settings, clock: Clock, store: Store, bus: Bus, keyring: KeyRing
+) -> Services:
+    return Services(
+        settings=settings,
+        clock=clock,
+        store=store,
+        bus=bus,
+        keyring=keyring,
+        issuer=TokenIssuer(keyring, clock, settings.issuer, settings.token_ttl),
+        verifier=TokenVerifier(keyring.public_keys, clock, settings.issuer),
+    )
+
+
+def create_app(
+    services: Services,
+    *,
+    reconnect_grace: float = 20.0,
+    close_services: bool = False,
+    with_pages: bool = True,
+) -> web.Application:
+    """The signalling app. With `close_services`, the store and bus close with it."""
+    app = web.Application(middlewares=[security_headers, api_errors], client_max_size=256 * 1024)
+    app[SERVICES] = services
+    setup_api(app)
+    hub = RoomHub(
+        services,
+        MediaRouter(services.store, services.bus, services.clock),
+        reconnect_grace=reconnect_grace,
+    )
+    setup_ws(app, hub)
+    if with_pages and importlib.util.find_spec("signalling.pages") is not None:
+        from signalling.pages import setup_pages
+
+        setup_pages(app)
+    if close_services:
+
+        async def _close(app: web.Application) -> AsyncIterator[None]:
+            yield
+            await services.bus.close()
+            await services.store.close()
+
+        app.cleanup_ctx.insert(0, _close)
+    return app

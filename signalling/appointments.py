@@ -1,0 +1,143 @@
+"""Scheduling: turning a request into a validated appointment with fresh invite codes."""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from signalling.invites import hash_code, new_code
+from signalling.models import LANGUAGES, ROLES, Appointment, Participant
+from signalling.settings import Settings
+
+MAX_DURATION = 12 * 3600
+
+
+class ValidationError(ValueError):
+    """A request that cannot become an appointment; `field` names the culprit."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    appointment: Appointment
+    codes: dict[str, str]  # participant id -> invite code; returned once, never stored
+
+
+def parse_time(value: Any, field: str) -> float:
+    """Epoch seconds, or an ISO 8601 timestamp that names its offset."""
+    if isinstance(value, bool):
+        raise ValidationError(f"{field} must be a time", field)
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str) and len(value) <= 40:
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValidationError(f"{field} is not an ISO 8601 time", field) from None
+        if parsed.tzinfo is None:
+            raise ValidationError(f"{field} must include a UTC offset", field)
+        return parsed.timestamp()
+    raise ValidationError(f"{field} must be an ISO 8601 time or epoch seconds", field)
+
+
+def clean_text(value: Any, field: str, max_length: int) -> str:
+    """A trimmed single-line string without control characters."""
+    if not isinstance(value, str):
+        raise ValidationError(f"{field} must be a string", field)
+    text = value.strip()
+    if not text:
+        raise ValidationError(f"{field} must not be empty", field)
+    if len(text) > max_length:
+        raise ValidationError(f"{field} is longer than {max_length} characters", field)
+    if any(unicodedata.category(c).startswith("C") for c in text):
+        raise ValidationError(f"{field} contains control characters", field)
+    return text
+
+
+def _participant(raw: Any, index: int, settings: Settings) -> tuple[Participant, str]:
+    field = f"participants[{index}]"
+    if not isinstance(raw, dict):
+        raise ValidationError(f"{field} must be an object", field)
+    unknown = set(raw) - {"role", "name", "lang"}
+    if unknown:
+        raise ValidationError(f"{field} has unknown fields: {', '.join(sorted(unknown))}", field)
+    role = raw.get("role")
+    if role not in ROLES:
+        raise ValidationError(f"{field}.role must be one of {', '.join(ROLES)}", f"{field}.role")
+    name = clean_text(raw.get("name"), f"{field}.name", settings.max_name_length)
+    lang = raw.get("lang", "de")
+    if lang not in LANGUAGES:
+        raise ValidationError(
+            f"{field}.lang must be one of {', '.join(LANGUAGES)}", f"{field}.lang"
+        )
+    code = new_code()
+    participant = Participant(
+        id=f"p_{secrets.token_hex(6)}",
+        role=role,
+        name=name,
+        lang=lang,
+        invite_hash=hash_code(code),
+    )
+    return participant, code
+
+
+def schedule(data: Any, *, now: float, settings: Settings, created_by: str) -> Scheduled:
+    """Validate a scheduling request; a pure function of its inputs (and fresh randomness)."""
+    if not isinstance(data, dict):
+        raise ValidationError("body must be a JSON object")
+    unknown = set(data) - {"title", "starts_at", "ends_at", "waiting_room", "participants"}
+    if unknown:
+        raise ValidationError(f"unknown fields: {', '.join(sorted(unknown))}")
+    title = clean_text(data.get("title"), "title", settings.max_title_length)
+    if "starts_at" not in data or "ends_at" not in data:
+        raise ValidationError("starts_at and ends_at are required", "starts_at")
+    starts_at = parse_time(data["starts_at"], "starts_at")
+    ends_at = parse_time(data["ends_at"], "ends_at")
+    if ends_at <= starts_at:
+        raise ValidationError("ends_at must be after starts_at", "ends_at")
+    if ends_at <= now:
+        raise ValidationError("the appointment window is in the past", "ends_at")
+    if ends_at - starts_at > MAX_DURATION:
+        raise ValidationError("an appointment may last at most 12 hours", "ends_at")
+    waiting_room = data.get("waiting_room", True)
+    if not isinstance(waiting_room, bool):
+        raise ValidationError("waiting_room must be true or false", "waiting_room")
+    raw_participants = data.get("participants")
+    if not isinstance(raw_participants, list) or not raw_participants:
+        raise ValidationError("participants must be a non-empty list", "participants")
+    if len(raw_participants) > settings.max_participants:
+        raise ValidationError(f"at most {settings.max_participants} participants", "participants")
+    pairs = [_participant(raw, i, settings) for i, raw in enumerate(raw_participants)]
+    if not any(p.role == "caseworker" for p, _ in pairs):
+        raise ValidationError("an appointment needs a caseworker", "participants")
+    if len(pairs) < 2:
+        raise ValidationError("an appointment needs at least two participants", "participants")
+    appointment = Appointment(
+        id=f"a_{secrets.token_hex(8)}",
+        title=title,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        waiting_room=waiting_room,
+        participants=tuple(p for p, _ in pairs),
+        created_by=created_by,
+        created_at=now,
+    )
+    return Scheduled(appointment, {p.id: code for p, code in pairs})
+
+
+def reissue(appointment: Appointment, participant_id: str) -> tuple[Appointment, str]:
+    """A new invite code for one participant; the old one stops working."""
+    code = new_code()
+    participants = tuple(
+        dataclasses.replace(p, invite_hash=hash_code(code)) if p.id == participant_id else p
+        for p in appointment.participants
+    )
+    return dataclasses.replace(appointment, participants=participants), code

@@ -1,0 +1,120 @@
+"""Messages between processes: one protocol, a memory and a Redis implementation.
+
+Channels (see `room_channel`, `media_channel`): every signalling node that holds a socket of a
+room listens on the room's channel; each media worker listens on its own channel. Messages are
+JSON-serialisable dicts. Delivery is at most once and, per subscription, in publish order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+import structlog
+
+Message = dict[str, Any]
+Handler = Callable[[Message], Awaitable[None]]
+
+log = structlog.get_logger(__name__)
+
+
+def room_channel(appointment_id: str) -> str:
+    """Events for the sockets of one room, on whichever signalling node holds them."""
+    return f"room:{appointment_id}"
+
+
+def media_channel(worker_id: str) -> str:
+    """Requests for one media worker (join, leave, SDP, candidates) of the rooms it hosts."""
+    return f"media:{worker_id}"
+
+
+class Subscription(Protocol):
+    async def close(self) -> None:
+        """Stop delivering; idempotent."""
+        ...
+
+
+class Bus(Protocol):
+    async def publish(self, channel: str, message: Message) -> None: ...
+
+    async def subscribe(self, channel: str, handler: Handler) -> Subscription:
+        """Deliver every later message on `channel` to `handler`, in order."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class QueuedSubscription:
+    """One subscriber: a bounded queue drained by its own task, so a slow handler cannot stall
+    the publisher or the other subscribers, and messages keep their order."""
+
+    MAX_QUEUE = 10_000
+
+    def __init__(
+        self, channel: str, handler: Handler, on_close: Callable[[QueuedSubscription], None]
+    ) -> None:
+        self.channel = channel
+        self._handler = handler
+        self._on_close = on_close
+        self._queue: asyncio.Queue[Message] = asyncio.Queue(self.MAX_QUEUE)
+        self._task = asyncio.create_task(self._run(), name=f"bus-sub:{channel}")
+        self._closed = False
+
+    def deliver(self, message: Message) -> None:
+        try:
+            self._queue.put_nowait(message)
+        except asyncio.QueueFull:
+            log.warning("bus_queue_full", channel=self.channel)
+
+    async def _run(self) -> None:
+        while True:
+            message = await self._queue.get()
+            try:
+                await self._handler(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # A listener's error is logged, never allowed to kill the bus.
+                log.exception("bus_handler_failed", channel=self.channel)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._on_close(self)
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
+class MemoryBus:
+    """The embedded bus: delivers within one process."""
+
+    def __init__(self) -> None:
+        self._subs: dict[str, set[QueuedSubscription]] = {}
+
+    async def publish(self, channel: str, message: Message) -> None:
+        # A JSON round trip, as over Redis: no shared mutable objects, no unserialisable values.
+        wire = json.dumps(message, separators=(",", ":"))
+        for sub in list(self._subs.get(channel, ())):
+            sub.deliver(json.loads(wire))
+
+    async def subscribe(self, channel: str, handler: Handler) -> Subscription:
+        sub = QueuedSubscription(channel, handler, self._forget)
+        self._subs.setdefault(channel, set()).add(sub)
+        return sub
+
+    def _forget(self, sub: QueuedSubscription) -> None:
+        subs = self._subs.get(sub.channel)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self._subs[sub.channel]
+
+    async def close(self) -> None:
+        for subs in list(self._subs.values()):
+            for sub in list(subs):
+                await sub.close()

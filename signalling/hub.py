@@ -1,0 +1,466 @@
+"""The rooms as one signalling node sees them: its local sockets, the shared presence in the
+store, and the room channel on the bus that carries events to whichever node holds a socket.
+
+Every state change is written to the store and announced on the room channel; each node then
+acts only on its own sockets. So a chat sent through one node reaches a participant on
+another, an admit clicked on one node lets in a jobseeker waiting on another, and `end`
+closes every socket of the room everywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from signalling.bus import Subscription, room_channel
+from signalling.context import Services
+from signalling.media_router import MediaRouter, NoMediaWorker
+from signalling.messages import CloseCode
+from signalling.models import Appointment, AttendanceEvent, Member
+from signalling.tokens import RoomClaims
+
+log = structlog.get_logger(__name__)
+
+STATE_OF_STATUS = {"admitted": "joined", "waiting": "waiting", "reconnecting": "reconnecting"}
+
+
+@dataclass(eq=False)
+class Connection:
+    """One authenticated room socket on this node."""
+
+    ws: web.WebSocketResponse
+    claims: RoomClaims
+    conn_id: str = field(default_factory=lambda: secrets.token_hex(8))
+    status: str = "waiting"
+    closing: bool = False  # replaced, denied or ended: its close must not count as leaving
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _closer: asyncio.Task[None] | None = None
+
+    @property
+    def room(self) -> str:
+        return self.claims.room
+
+    @property
+    def pid(self) -> str:
+        return self.claims.sub
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if self.ws.closed:
+            return
+        async with self._lock:
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await self.ws.send_json(message)
+
+    async def close(self, code: CloseCode, reason: str) -> None:
+        self.closing = True
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await self.ws.close(code=int(code), message=reason.encode())
+
+    def close_soon(self, code: CloseCode, reason: str) -> None:
+        """Close from another task than the socket's reader: the close handshake waits for
+        the reader, and the socket's handler waits for the close (`wait_closed`)."""
+        self.closing = True
+        if self._closer is None:
+            self._closer = asyncio.create_task(self.close(code, reason), name="ws-close")
+
+    async def wait_closed(self) -> None:
+        if self._closer is not None:
+            await self._closer
+
+
+class RoomHub:
+    def __init__(
+        self,
+        services: Services,
+        media: MediaRouter,
+        reconnect_grace: float = 20.0,
+        sweep_interval: float = 15.0,
+    ) -> None:
+        self._s = services
+        self._media = media
+        self._grace = reconnect_grace
+        self._sweep_interval = sweep_interval
+        self._local: dict[str, dict[str, Connection]] = {}
+        self._subs: dict[str, Subscription] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._sweeper: asyncio.Task[None] | None = None
+        self._closed = False
+
+    # ---- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._sweeper = asyncio.create_task(self._sweep(), name="hub-sweeper")
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        tasks = [*self._tasks, *([self._sweeper] if self._sweeper else [])]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for room in list(self._local.values()):
+            for conn in list(room.values()):
+                await conn.close(CloseCode.NORMAL, "server shutting down")
+        for sub in list(self._subs.values()):
+            await sub.close()
+        self._subs.clear()
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def local_connection(self, room: str, pid: str) -> Connection | None:
+        return self._local.get(room, {}).get(pid)
+
+    # ---- events on the room channel --------------------------------------------------
+
+    async def _publish(self, room: str, event: dict[str, Any]) -> None:
+        await self._s.bus.publish(room_channel(room), event)
+
+    async def _deliver(
+        self,
+        room: str,
+        msg: dict[str, Any],
+        *,
+        to: list[str] | None = None,
+        exclude: str | None = None,
+        grant: str | None = None,
+    ) -> None:
+        """Send `msg` to the admitted sockets of a room on every node."""
+        await self._publish(
+            room, {"kind": "deliver", "msg": msg, "to": to, "exclude": exclude, "grant": grant}
+        )
+
+    async def _on_event(self, room: str, event: dict[str, Any]) -> None:
+        kind = event.get("kind")
+        conns = self._local.get(room, {})
+        if kind == "deliver":
+            to, exclude, grant = event.get("to"), event.get("exclude"), event.get("grant")
+            for conn in list(conns.values()):
+                if conn.status != "admitted" or conn.pid == exclude:
+                    continue
+                if to is not None and conn.pid not in to:
+                    continue
+                if grant is not None and not getattr(conn.claims.grants, grant, False):
+                    continue
+                await conn.send(event["msg"])
+            return
+        if kind == "end":
+            for conn in list(conns.values()):
+                await self._finish(conn, {"type": "ended"}, CloseCode.ENDED, "appointment ended")
+            return
+        target = conns.get(event.get("participant", ""))
+        if target is None:
+            return
+        same_conn = target.conn_id == event.get("conn")
+        if kind == "media" and same_conn:
+            await target.send(event["msg"])
+        elif kind == "replace" and not same_conn and not await self._is_current(target):
+            await self._finish(
+                target, {"type": "replaced"}, CloseCode.REPLACED, "replaced by a newer connection"
+            )
+        elif kind == "admitted" and same_conn and target.status == "waiting":
+            await self._enter(target)
+        elif kind == "denied":
+            await self._finish(target, {"type": "denied"}, CloseCode.DENIED, "not admitted")
+
+    async def _is_current(self, conn: Connection) -> bool:
+        """Whether the store names this socket as its participant's connection: a late
+        `replace` event from an older connection must not close a newer one."""
+        member = (await self._s.store.get_members(conn.room)).get(conn.pid)
+        return member is not None and member.conn == conn.conn_id
+
+    async def _finish(
+        self, conn: Connection, msg: dict[str, Any], code: CloseCode, reason: str
+    ) -> None:
+        """Tell a socket why, then close it in the background (a close waits for the peer)."""
+        await self._drop(conn)
+        await conn.send(msg)
+        conn.close_soon(code, reason)
+
+    async def _drop(self, conn: Connection) -> None:
+        """Forget a local socket without treating it as leaving."""
+        conn.closing = True
+        room = self._local.get(conn.room)
+        if room is not None and room.get(conn.pid) is conn:
+            del room[conn.pid]
+            if not room:
+                del self._local[conn.room]
+                sub = self._subs.pop(conn.room, None)
+                if sub is not None:
+                    await sub.close()
+
+    # ---- joining ---------------------------------------------------------------------
+
+    async def attach(self, conn: Connection, appointment: Appointment) -> None:
+        """A freshly authenticated socket: replace older ones, then wait or enter."""
+        room, pid = conn.room, conn.pid
+        if room not in self._subs:
+            self._subs[room] = await self._s.bus.subscribe(
+                room_channel(room), lambda event: self._on_event(room, event)
+            )
+        older = self._local.setdefault(room, {}).get(pid)
+        self._local[room][pid] = conn
+        if older is not None:
+            older.closing = True
+            await older.send({"type": "replaced"})
+            older.close_soon(CloseCode.REPLACED, "replaced by a newer connection")
+
+        store, now = self._s.store, self._s.clock.now()
+        previous = (await store.get_members(room)).get(pid)
+        was_in = previous is not None and previous.status in ("admitted", "reconnecting")
+        may_skip_lobby = conn.claims.grants.admit or not appointment.waiting_room
+        conn.status = "admitted" if was_in or may_skip_lobby else "waiting"
+        jtis = [*(previous.extra.get("jtis", []) if previous else []), conn.claims.jti][-8:]
+        member = Member(
+            pid,
+            conn.status,
+            self._s.settings.node_id,
+            conn.conn_id,
+            now,
+            {"jtis": jtis, "exp": conn.claims.exp},
+        )
+        await store.set_member(room, member)
+        await self._publish(room, {"kind": "replace", "participant": pid, "conn": conn.conn_id})
+        log.info(
+            "participant_connected",
+            appointment=room,
+            participant=pid,
+            role=conn.claims.role,
+            status=conn.status,
+            rejoin=was_in,
+        )
+        if conn.status == "admitted":
+            await self._enter(conn, first=not was_in)
+        else:
+            await self._attend(room, pid, "waiting")
+            await conn.send(
+                {
+                    "type": "waiting",
+                    "appointment": appointment.public(),
+                    "host": self._host(appointment),
+                }
+            )
+            await self._announce_lobby(room, appointment)
+
+    @staticmethod
+    def _host(appointment: Appointment) -> dict[str, Any]:
+        host = next((p for p in appointment.participants if p.role == "caseworker"), None)
+        return {"name": host.name if host else ""}
+
+    async def _enter(self, conn: Connection, first: bool = True) -> None:
+        """The socket is in the call: hello, presence to the others, media."""
+        room = conn.room
+        appointment = await self._s.store.get_appointment(room)
+        if appointment is None:
+            return
+        conn.status = "admitted"
+        members = await self._s.store.get_members(room)
+        participants = [
+            {
+                **p.public(),
+                "state": STATE_OF_STATUS.get(members[p.id].status, "absent")
+                if p.id in members
+                else "absent",
+            }
+            for p in appointment.participants
+        ]
+        me = appointment.participant(conn.pid)
+        await conn.send(
+            {
+                "type": "hello",
+                "v": 1,
+                "participant": me.public() if me else {"id": conn.pid},
+                "participants": participants,
+                "appointment": appointment.public(),
+                "grants": conn.claims.grants.to_dict(),
+                "ice_servers": list(self._s.settings.ice_servers),
+                "exp": conn.claims.exp,
+            }
+        )
+        if first:
+            await self._attend(room, conn.pid, "joined")
+        await self._deliver(
+            room,
+            {
+                "type": "presence",
+                "participant": conn.pid,
+                "state": "joined",
+                "info": me.public() if me else {},
+            },
+            exclude=conn.pid,
+        )
+        if conn.claims.grants.admit:
+            await conn.send({"type": "lobby", "waiting": self._waiting(appointment, members)})
+        try:
+            await self._media.join(conn.claims, conn.conn_id, appointment.ends_at)
+        except NoMediaWorker:
+            await conn.send(
+                {
+                    "type": "error",
+                    "code": "media_unavailable",
+                    "message": "no media server is available; audio and video are off",
+                }
+            )
+
+    @staticmethod
+    def _waiting(appointment: Appointment, members: dict[str, Member]) -> list[dict[str, Any]]:
+        waiting = []
+        for p in appointment.participants:
+            m = members.get(p.id)
+            if m is not None and m.status == "waiting":
+                waiting.append(
+                    {"participant": p.id, "name": p.name, "role": p.role, "since": m.since}
+                )
+        return waiting
+
+    async def _announce_lobby(self, room: str, appointment: Appointment | None = None) -> None:
+        appointment = appointment or await self._s.store.get_appointment(room)
+        if appointment is None:
+            return
+        members = await self._s.store.get_members(room)
+        await self._deliver(
+            room, {"type": "lobby", "waiting": self._waiting(appointment, members)}, grant="admit"
+        )
+
+    async def _attend(self, room: str, pid: str, event: str) -> None:
+        await self._s.store.add_attendance(AttendanceEvent(room, pid, event, self._s.clock.now()))
+
+    # ---- moderation (from a socket or from the console) ------------------------------
+
+    async def admit(self, room: str, pid: str, by: str) -> bool:
+        member = (await self._s.store.get_members(room)).get(pid)
+        if member is None or member.status != "waiting":
+            return False
+        await self._s.store.set_member(room, dataclasses.replace(member, status="admitted"))
+        await self._attend(room, pid, "admitted")
+        log.info("participant_admitted", appointment=room, participant=pid, by=by)
+        await self._publish(room, {"kind": "admitted", "participant": pid, "conn": member.conn})
+        await self._announce_lobby(room)
+        return True
+
+    async def deny(self, room: str, pid: str, by: str) -> bool:
+        """Refuse a waiting participant, or remove one from the call: revoke and close."""
+        member = (await self._s.store.get_members(room)).get(pid)
+        if member is None:
+            return False
+        await self._revoke(member)
+        await self._s.store.delete_member(room, pid)
+        await self._attend(room, pid, "denied")
+        log.info("participant_denied", appointment=room, participant=pid, by=by)
+        await self._publish(room, {"kind": "denied", "participant": pid})
+        if member.status != "waiting":
+            await self._media.leave(room, pid, member.conn)
+            await self._deliver(room, {"type": "presence", "participant": pid, "state": "left"})
+        await self._announce_lobby(room)
+        return True
+
+    async def _revoke(self, member: Member) -> None:
+        until = float(member.extra.get("exp", self._s.clock.now() + 600))
+        for jti in member.extra.get("jtis", []):
+            await self._s.store.revoke(jti, until)
+
+    async def end(self, room: str, by: str) -> bool:
+        """End the appointment: revoke every token, close every socket, free the media."""
+        store = self._s.store
+        appointment = await store.get_appointment(room)
+        if appointment is None or appointment.status != "scheduled":
+            return False
+        now = self._s.clock.now()
+        await store.put_appointment(dataclasses.replace(appointment, status="ended", ended_at=now))
+        for member in (await store.get_members(room)).values():
+            await self._revoke(member)
+        await self._attend(room, by, "ended")
+        log.info("appointment_ended", appointment=room, by=by)
+        await self._publish(room, {"kind": "end"})
+        await store.clear_members(room)
+        await self._media.close_room(room)
+        return True
+
+    # ---- messages from a socket ------------------------------------------------------
+
+    async def chat(self, conn: Connection, text: str) -> None:
+        await self._deliver(
+            conn.room, {"type": "chat", "from": conn.pid, "text": text, "at": self._s.clock.now()}
+        )
+
+    async def relay(self, conn: Connection, msg: dict[str, Any], to: str | None = None) -> None:
+        """Pass a message (mute, panel, e2ee) to the others in the call, marked with its sender."""
+        await self._deliver(
+            conn.room,
+            {**msg, "from": conn.pid},
+            to=[to] if to is not None else None,
+            exclude=conn.pid,
+        )
+
+    async def media_signal(self, conn: Connection, msg: dict[str, Any]) -> None:
+        await self._media.signal(conn.room, conn.pid, conn.conn_id, msg)
+
+    async def remember_token(self, conn: Connection, jti: str, exp: int) -> None:
+        member = (await self._s.store.get_members(conn.room)).get(conn.pid)
+        if member is not None and member.conn == conn.conn_id:
+            jtis = [*member.extra.get("jtis", []), jti][-8:]
+            await self._s.store.set_member(
+                conn.room, dataclasses.replace(member, extra={"jtis": jtis, "exp": exp})
+            )
+
+    # ---- leaving ---------------------------------------------------------------------
+
+    async def detach(self, conn: Connection, *, left: bool) -> None:
+        """The socket closed: a `leave` ends the stay, a lost socket may come back."""
+        if conn.closing:
+            return
+        await self._drop(conn)
+        room, pid, store = conn.room, conn.pid, self._s.store
+        member = (await store.get_members(room)).get(pid)
+        if member is None or member.conn != conn.conn_id:
+            return  # a newer connection owns the stay
+        if member.status == "waiting" or left:
+            await store.delete_member(room, pid)
+            await self._attend(room, pid, "left")
+            if member.status != "waiting":
+                await self._media.leave(room, pid, conn.conn_id)
+                await self._deliver(room, {"type": "presence", "participant": pid, "state": "left"})
+            else:
+                await self._announce_lobby(room)
+            log.info("participant_left", appointment=room, participant=pid)
+            return
+        await store.set_member(room, dataclasses.replace(member, status="reconnecting"))
+        await self._media.leave(room, pid, conn.conn_id)
+        await self._deliver(room, {"type": "presence", "participant": pid, "state": "reconnecting"})
+        log.info("participant_reconnecting", appointment=room, participant=pid)
+        self._spawn(self._expire(room, pid, conn.conn_id), f"grace:{room}:{pid}")
+
+    async def _expire(self, room: str, pid: str, conn_id: str) -> None:
+        await asyncio.sleep(self._grace)
+        member = (await self._s.store.get_members(room)).get(pid)
+        if member is None or member.conn != conn_id or member.status != "reconnecting":
+            return
+        await self._s.store.delete_member(room, pid)
+        await self._attend(room, pid, "left")
+        await self._deliver(room, {"type": "presence", "participant": pid, "state": "left"})
+        log.info("participant_left", appointment=room, participant=pid, reason="timeout")
+
+    async def _sweep(self) -> None:
+        """Close sockets whose appointment window has passed."""
+        while True:
+            await asyncio.sleep(self._sweep_interval)
+            now = self._s.clock.now()
+            for room in list(self._local):
+                appointment = await self._s.store.get_appointment(room)
+                if appointment is None or now >= appointment.ends_at:
+                    for conn in list(self._local.get(room, {}).values()):
+                        await self._finish(
+                            conn, {"type": "ended"}, CloseCode.ENDED, "appointment window is over"
+                        )

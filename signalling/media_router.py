@@ -1,0 +1,99 @@
+"""Routing a room's media signalling to the media worker that hosts it, over the bus.
+
+The signalling node never touches media: it places a room on the least-loaded live worker
+(SET NX in the store, so every node agrees) and forwards join/leave/SDP messages to that
+worker's channel. Answers come back on the room channel (see `signalling.hub`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+from signalling.bus import Bus, media_channel
+from signalling.clock import Clock
+from signalling.placement import choose_worker
+from signalling.store import Store
+from signalling.tokens import RoomClaims
+
+log = structlog.get_logger(__name__)
+
+PLACEMENT_MARGIN = 3600.0  # a placement outlives the window by this much, then expires
+
+
+class NoMediaWorker(RuntimeError):
+    """No live media worker can take the room."""
+
+
+class MediaRouter:
+    def __init__(self, store: Store, bus: Bus, clock: Clock) -> None:
+        self._store = store
+        self._bus = bus
+        self._clock = clock
+
+    async def worker_for(self, appointment_id: str, ends_at: float) -> str:
+        """The worker hosting the room, placing it on the least-loaded live one if needed."""
+        live = {w.id: w for w in await self._store.list_workers()}
+        held = await self._store.get_room_worker(appointment_id)
+        if held is not None and held in live:
+            return held
+        if held is not None:  # its worker died: move the room
+            await self._store.release_room(appointment_id, held)
+        chosen = choose_worker(live.values())
+        if chosen is None:
+            raise NoMediaWorker("no live media worker")
+        ttl = max(60.0, ends_at - self._clock.now() + PLACEMENT_MARGIN)
+        winner = await self._store.assign_room(appointment_id, chosen.id, ttl)
+        log.info("room_placed", appointment=appointment_id, worker=winner)
+        return winner
+
+    async def _send(self, appointment_id: str, message: dict[str, Any]) -> None:
+        worker = await self._store.get_room_worker(appointment_id)
+        if worker is None:
+            log.warning("media_no_placement", appointment=appointment_id, op=message["op"])
+            return
+        await self._bus.publish(media_channel(worker), message)
+
+    async def join(self, claims: RoomClaims, conn: str, ends_at: float) -> None:
+        worker = await self.worker_for(claims.room, ends_at)
+        await self._bus.publish(
+            media_channel(worker),
+            {
+                "op": "join",
+                "room": claims.room,
+                "participant": claims.sub,
+                "conn": conn,
+                "role": claims.role,
+                "name": claims.name,
+                "publish": list(claims.grants.publish),
+                "subscribe": claims.grants.subscribe,
+            },
+        )
+
+    async def signal(
+        self, appointment_id: str, participant_id: str, conn: str, msg: dict[str, Any]
+    ) -> None:
+        await self._send(
+            appointment_id,
+            {
+                "op": "signal",
+                "room": appointment_id,
+                "participant": participant_id,
+                "conn": conn,
+                "msg": msg,
+            },
+        )
+
+    async def leave(self, appointment_id: str, participant_id: str, conn: str) -> None:
+        await self._send(
+            appointment_id,
+            {"op": "leave", "room": appointment_id, "participant": participant_id, "conn": conn},
+        )
+
+    async def close_room(self, appointment_id: str) -> None:
+        worker = await self._store.get_room_worker(appointment_id)
+        if worker is None:
+            return
+        await self._bus.publish(media_channel(worker), {"op": "close_room", "room": appointment_id})
+        await self._store.release_room(appointment_id, worker)

@@ -1,0 +1,188 @@
+"""Domain models: appointments, participants, staff. Small, typed, serialisable."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
+
+Role = Literal["caseworker", "jobseeker", "employer"]
+ROLES: tuple[str, ...] = get_args(Role)
+
+AppointmentStatus = Literal["scheduled", "cancelled", "ended"]
+
+Media = Literal["audio", "video", "screen"]
+
+# The languages the client ships catalogs for; a participant's language must be one of them.
+LANGUAGES: tuple[str, ...] = ("de", "en", "tr", "ar", "uk", "ru")
+
+
+@dataclass(frozen=True)
+class Grants:
+    """What a room token allows; mirrors the `grants` claim of DESIGN.md."""
+
+    publish: tuple[str, ...] = ()
+    subscribe: bool = True
+    share_documents: bool = False
+    admit: bool = False
+    moderate: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "publish": list(self.publish),
+            "subscribe": self.subscribe,
+            "share_documents": self.share_documents,
+            "admit": self.admit,
+            "moderate": self.moderate,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Grants:
+        publish = data.get("publish", [])
+        if not isinstance(publish, list) or not all(isinstance(p, str) for p in publish):
+            raise ValueError("grants.publish must be a list of strings")
+        flags = {
+            k: data.get(k, d)
+            for k, d in (
+                ("subscribe", True),
+                ("share_documents", False),
+                ("admit", False),
+                ("moderate", False),
+            )
+        }
+        if not all(isinstance(v, bool) for v in flags.values()):
+            raise ValueError("grant flags must be booleans")
+        return cls(publish=tuple(publish), **flags)
+
+
+def grants_for(role: str) -> Grants:
+    """Policy: what each role may do in a room."""
+    if role == "caseworker":
+        return Grants(
+            publish=("audio", "video", "screen"), share_documents=True, admit=True, moderate=True
+        )
+    if role == "jobseeker":
+        return Grants(publish=("audio", "video", "screen"), share_documents=True)
+    if role == "employer":
+        return Grants(publish=("audio", "video", "screen"))
+    raise ValueError(f"unknown role {role!r}")
+
+
+@dataclass(frozen=True)
+class Participant:
+    id: str
+    role: str
+    name: str
+    lang: str
+    invite_hash: str  # SHA-256 of the invite code; the code itself is never stored
+
+    def public(self) -> dict[str, Any]:
+        """What other participants may see."""
+        return {"id": self.id, "role": self.role, "name": self.name, "lang": self.lang}
+
+
+@dataclass(frozen=True)
+class Appointment:
+    id: str
+    title: str
+    starts_at: float
+    ends_at: float
+    waiting_room: bool
+    participants: tuple[Participant, ...]
+    created_by: str
+    created_at: float
+    status: str = "scheduled"
+    ended_at: float | None = None
+
+    def participant(self, participant_id: str) -> Participant | None:
+        return next((p for p in self.participants if p.id == participant_id), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Appointment:
+        data = dict(data)
+        data["participants"] = tuple(Participant(**p) for p in data["participants"])
+        return cls(**data)
+
+    def public(self) -> dict[str, Any]:
+        """The appointment as the join page and the API show it (no invite hashes)."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "starts_at": self.starts_at,
+            "ends_at": self.ends_at,
+            "waiting_room": self.waiting_room,
+            "status": self.status,
+            "participants": [p.public() for p in self.participants],
+        }
+
+
+@dataclass(frozen=True)
+class StaffUser:
+    username: str
+    display_name: str
+    password_hash: str
+    created_at: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StaffUser:
+        return cls(**data)
+
+
+MemberStatus = Literal["waiting", "admitted", "denied", "left"]
+
+
+@dataclass(frozen=True)
+class Member:
+    """A participant's presence in a live room, shared between signalling nodes."""
+
+    participant_id: str
+    status: str  # one of MemberStatus
+    node: str  # the signalling node holding the socket
+    conn: str  # connection id; a newer connection replaces an older one
+    since: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Member:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class AttendanceEvent:
+    appointment_id: str
+    participant_id: str
+    event: str  # joined, waiting, admitted, denied, left, ended, consent
+    at: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AttendanceEvent:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """A media worker as registered in the node registry."""
+
+    id: str
+    load: float  # rooms (or streams) it carries; lower is better
+    rooms: int
+    heartbeat_at: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> WorkerInfo:
+        return cls(**data)

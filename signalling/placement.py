@@ -1,0 +1,12 @@
+"""Which media worker takes a new room: a pure policy over the live registry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from signalling.models import WorkerInfo
+
+
+def choose_worker(workers: Iterable[WorkerInfo]) -> WorkerInfo | None:
+    """The least-loaded live worker; ties go to the fewest rooms, then the lowest id."""
+    return min(workers, key=lambda w: (w.load, w.rooms, w.id), default=None)

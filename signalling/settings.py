@@ -1,0 +1,127 @@
+"""Settings: typed defaults, then a JSON file, then LIPPEJOB_* environment variables,
+validated once at start."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class SettingsError(ValueError):
+    """A setting is missing, malformed or unsafe; the server refuses to start."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8443
+    http: bool = False  # plain HTTP, for running behind a TLS-terminating proxy
+    cert: Path | None = None
+    key: Path | None = None
+    public_url: str = ""  # base of join links; derived from host/port when empty
+    redis_url: str | None = None
+    data_dir: Path = Path("var")
+    keys_dir: Path = Path("var/keys")
+    certs_dir: Path = Path("certs/dev")
+    node_id: str = field(default_factory=lambda: f"sig-{uuid.uuid4().hex[:8]}")
+    issuer: str = "lippejob"
+    token_ttl: int = 600  # seconds; DESIGN.md caps room tokens at ten minutes
+    early_join_margin: int = 900  # seconds before the window in which links work
+    session_ttl: int = 8 * 3600  # console sessions
+    ws_max_message: int = 64 * 1024  # bytes; larger messages close the socket
+    ws_max_errors: int = 5  # invalid messages tolerated before a 4400-range close
+    ws_auth_timeout: float = 10.0
+    ws_heartbeat: float = 20.0
+    max_title_length: int = 200
+    max_name_length: int = 100
+    max_participants: int = 8
+    # Media
+    ice_servers: tuple[dict[str, Any], ...] = ()  # handed to clients and used by the SFU
+    media_announce_ips: tuple[str, ...] = ()  # host candidate addresses the SFU announces
+    media_port_min: int = 0
+    media_port_max: int = 0
+    media_worker_ttl: float = 10.0
+    media_heartbeat: float = 3.0
+
+    def base_url(self) -> str:
+        """The URL prefix of join links."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        scheme = "http" if self.http else "https"
+        host = "localhost" if self.host in ("0.0.0.0", "::") else self.host  # noqa: S104
+        if ":" in host:
+            host = f"[{host}]"
+        return f"{scheme}://{host}:{self.port}"
+
+    def validate(self) -> Settings:
+        if not (0 < self.token_ttl <= 600):
+            raise SettingsError("token_ttl must be between 1 and 600 seconds")
+        if not (0 <= self.port <= 65535):
+            raise SettingsError("port out of range")
+        if (self.cert is None) != (self.key is None):
+            raise SettingsError("--cert and --key go together")
+        if self.media_port_min > self.media_port_max:
+            raise SettingsError("media_port_min is above media_port_max")
+        for server in self.ice_servers:
+            if not isinstance(server, dict) or "urls" not in server:
+                raise SettingsError("each ICE server needs 'urls'")
+        return self
+
+
+def _convert(name: str, current: Any, raw: Any) -> Any:
+    target = type(current)
+    try:
+        if isinstance(current, bool):
+            if isinstance(raw, bool):
+                return raw
+            return str(raw).lower() in ("1", "true", "yes", "on")
+        if isinstance(current, int):
+            return int(raw)
+        if isinstance(current, float):
+            return float(raw)
+        if isinstance(current, Path) or name in ("cert", "key"):
+            return Path(raw)
+        if isinstance(current, tuple):
+            value = json.loads(raw) if isinstance(raw, str) else raw
+            if not isinstance(value, list):
+                raise SettingsError(f"{name} must be a JSON list")
+            return tuple(value)
+        if current is None or target is str:
+            return str(raw)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"bad value for {name}: {exc}") from None
+    return raw
+
+
+def load_settings(
+    file: Path | None = None, env: dict[str, str] | None = None, **overrides: Any
+) -> Settings:
+    """Defaults, then `file` (JSON), then LIPPEJOB_* variables, then explicit overrides."""
+    settings = Settings()
+    names = {f.name for f in dataclasses.fields(Settings)}
+    layers: list[dict[str, Any]] = []
+    if file is not None:
+        try:
+            data = json.loads(file.read_text())
+        except (OSError, ValueError) as exc:
+            raise SettingsError(f"cannot read settings file {file}: {exc}") from None
+        if not isinstance(data, dict):
+            raise SettingsError("settings file must hold a JSON object")
+        layers.append(data)
+    environ = os.environ if env is None else env
+    layers.append(
+        {k[len("LIPPEJOB_") :].lower(): v for k, v in environ.items() if k.startswith("LIPPEJOB_")}
+    )
+    layers.append({k: v for k, v in overrides.items() if v is not None})
+    for layer in layers:
+        unknown = set(layer) - names
+        if unknown and layer is not layers[1]:
+            raise SettingsError(f"unknown settings: {', '.join(sorted(unknown))}")
+        changes = {k: _convert(k, getattr(settings, k), v) for k, v in layer.items() if k in names}
+        settings = dataclasses.replace(settings, **changes)
+    return settings.validate()

@@ -1,0 +1,45 @@
+"""Live status of an appointment for the console: a pure function of stored facts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from signalling.models import Appointment, AttendanceEvent, Member
+
+ATTENDED_EVENTS = frozenset({"joined", "admitted"})
+
+
+def live_state(
+    appointment: Appointment,
+    members: dict[str, Member],
+    attendance: list[AttendanceEvent],
+    now: float,
+) -> str:
+    """not_started, waiting, in_call, ended, no_show or cancelled."""
+    if appointment.status == "cancelled":
+        return "cancelled"
+    in_room = sum(1 for m in members.values() if m.status in ("admitted", "reconnecting"))
+    if appointment.status != "ended" and now < appointment.ends_at:
+        if in_room >= 2:
+            return "in_call"
+        if any(m.status == "waiting" for m in members.values()):
+            return "waiting"
+        return "not_started"
+    guests = {p.id for p in appointment.participants if p.role != "caseworker"}
+    attended = {e.participant_id for e in attendance if e.event in ATTENDED_EVENTS}
+    return "ended" if guests & attended else "no_show"
+
+
+def live_view(
+    appointment: Appointment,
+    members: dict[str, Member],
+    attendance: list[AttendanceEvent],
+    now: float,
+) -> dict[str, Any]:
+    """The `live` block of the console API."""
+    consents = {e.participant_id: e.at for e in attendance if e.event == "consent"}
+    return {
+        "state": live_state(appointment, members, attendance, now),
+        "members": {pid: m.status for pid, m in members.items()},
+        "consents": consents,
+    }

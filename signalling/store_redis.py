@@ -1,0 +1,323 @@
+"""The shared store over Redis, for several signalling processes and media workers.
+
+Implements `signalling.store.Store`. Everything that expires (sessions, revocations, worker
+registrations, room placements) carries a Redis TTL, so Redis forgets it on its own, and also
+keeps its deadline in the value, checked against the injected clock on read, so expiry follows
+the same clock as `MemoryStore` (and a test's `FakeClock`). TTLs are relative (`PX`), computed
+from that clock, so skew between the clock and Redis's own does not matter.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import redis.asyncio as redis
+
+from signalling.clock import Clock
+from signalling.models import Appointment, AttendanceEvent, Member, StaffUser, WorkerInfo
+
+# Keys, after the store's prefix ("lj:" by default).
+APPOINTMENT_KEY = "appt:{id}"  # JSON of one appointment (Appointment.to_dict)
+APPOINTMENTS_BY_START_KEY = "appts:by_start"  # sorted set: appointment id scored by starts_at
+INVITE_KEY = "invite:{hash}"  # JSON [appointment id, participant id] for an invite-code hash
+STAFF_KEY = "staff:{username}"  # JSON of one staff user
+SESSION_KEY = "session:{hash}"  # JSON {"username", "expires_at"}; TTL until expires_at
+REVOKED_KEY = "revoked:{jti}"  # the epoch second until which the token id stays revoked; TTL
+MEMBERS_KEY = "room:{id}:members"  # hash: participant id -> JSON of Member (room presence)
+ATTENDANCE_KEY = "room:{id}:attendance"  # list of JSON AttendanceEvent, in arrival order
+WORKER_KEY = "worker:{id}"  # JSON {"info": WorkerInfo, "expires_at"}; TTL = registration ttl
+WORKERS_KEY = "workers"  # set of worker ids that registered; ids whose key expired are pruned
+ROOM_WORKER_KEY = "room:{id}:worker"  # JSON {"worker", "expires_at"}: the room's placement
+
+# Revocations only grow: keep the later of the stored and the new deadline.
+# KEYS[1] revoked key; ARGV: until, ttl in ms.
+_REVOKE_LUA = """
+local current = redis.call('GET', KEYS[1])
+if current and tonumber(current) >= tonumber(ARGV[1]) then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"""
+
+# SET NX with a TTL, where "exists" also means "not past its deadline on the injected clock":
+# a plain SET NX would keep a placement that the store's clock already considers expired.
+# KEYS[1] placement key; ARGV: worker id, now, placement JSON, ttl in ms. Returns the holder.
+_ASSIGN_ROOM_LUA = """
+local current = redis.call('GET', KEYS[1])
+if current then
+  local held = cjson.decode(current)
+  if tonumber(held['expires_at']) > tonumber(ARGV[2]) then
+    return held['worker']
+  end
+end
+redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
+return ARGV[1]
+"""
+
+# Compare and delete: release a placement only if the caller still holds it.
+# KEYS[1] placement key; ARGV[1] worker id.
+_RELEASE_ROOM_LUA = """
+local current = redis.call('GET', KEYS[1])
+if current and cjson.decode(current)['worker'] == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+# Drop a worker id from the index only if its registration is really gone, so a worker that
+# registers again between our read and this prune stays listed.
+# KEYS[1] worker key, KEYS[2] index; ARGV[1] worker id.
+_PRUNE_WORKER_LUA = """
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return redis.call('SREM', KEYS[2], ARGV[1])
+end
+return 0
+"""
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _text(value: object) -> str:
+    """A name as Redis returns it (bytes, or str when the client decodes responses)."""
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, str):
+        return value
+    raise TypeError(f"expected bytes or str from Redis, got {type(value).__name__}")
+
+
+class RedisStore:
+    """The shared store: every process that points at the same Redis sees the same state."""
+
+    def __init__(self, client: redis.Redis, clock: Clock, prefix: str = "lj:") -> None:
+        self._client = client
+        self._clock = clock
+        self._prefix = prefix
+        self._closed = False
+        self._revoke = client.register_script(_REVOKE_LUA)
+        self._assign_room = client.register_script(_ASSIGN_ROOM_LUA)
+        self._release_room = client.register_script(_RELEASE_ROOM_LUA)
+        self._prune_worker = client.register_script(_PRUNE_WORKER_LUA)
+
+    @classmethod
+    async def from_url(cls, url: str, clock: Clock, prefix: str = "lj:") -> RedisStore:
+        """A store with its own connection pool to `url` (closed by `close`)."""
+        client = redis.Redis.from_url(url)
+        try:
+            await client.ping()  # fail at start, not on the first request
+        except BaseException:
+            await client.aclose()
+            raise
+        return cls(client, clock, prefix)
+
+    def _key(self, template: str, **parts: str) -> str:
+        return self._prefix + template.format(**parts)
+
+    def _ttl_ms(self, until: float) -> int:
+        """Milliseconds until `until` on our clock; at least a second, as Redis needs a TTL."""
+        return max(1000, math.ceil((until - self._clock.now()) * 1000))
+
+    # appointments and invites
+
+    async def put_appointment(self, appointment: Appointment) -> None:
+        """Create or replace an appointment and index its participants' invite hashes.
+
+        Invite hashes of participants no longer in the appointment are dropped, so a removed
+        participant's link stops resolving.
+        """
+        key = self._key(APPOINTMENT_KEY, id=appointment.id)
+        fresh = {p.invite_hash for p in appointment.participants}
+
+        async def write(pipe: Any) -> None:
+            # Under WATCH: a concurrent replace of the same appointment retries this.
+            old_raw = await pipe.get(key)
+            stale: set[str] = set()
+            if old_raw is not None:
+                old = Appointment.from_dict(json.loads(old_raw))
+                stale = {p.invite_hash for p in old.participants} - fresh
+            pipe.multi()
+            pipe.set(key, _dumps(appointment.to_dict()))
+            pipe.zadd(self._key(APPOINTMENTS_BY_START_KEY), {appointment.id: appointment.starts_at})
+            for p in appointment.participants:
+                pipe.set(self._key(INVITE_KEY, hash=p.invite_hash), _dumps([appointment.id, p.id]))
+            if stale:
+                pipe.delete(*(self._key(INVITE_KEY, hash=h) for h in sorted(stale)))
+
+        await self._client.transaction(write, key)
+
+    async def get_appointment(self, appointment_id: str) -> Appointment | None:
+        raw = await self._client.get(self._key(APPOINTMENT_KEY, id=appointment_id))
+        return None if raw is None else Appointment.from_dict(json.loads(raw))
+
+    async def list_appointments(
+        self, *, starts_after: float | None = None, starts_before: float | None = None
+    ) -> list[Appointment]:
+        """Appointments ordered by start time (then id), optionally within [after, before)."""
+        low = "-inf" if starts_after is None else repr(float(starts_after))
+        high = "+inf" if starts_before is None else f"({float(starts_before)!r}"
+        # Equal scores come back in id order, as MemoryStore sorts them.
+        ids = await self._client.zrangebyscore(self._key(APPOINTMENTS_BY_START_KEY), low, high)
+        if not ids:
+            return []
+        raws = await self._client.mget([self._key(APPOINTMENT_KEY, id=_text(i)) for i in ids])
+        return [Appointment.from_dict(json.loads(raw)) for raw in raws if raw is not None]
+
+    async def find_invite(self, invite_hash: str) -> tuple[str, str] | None:
+        """(appointment id, participant id) for an invite hash, or None."""
+        raw = await self._client.get(self._key(INVITE_KEY, hash=invite_hash))
+        if raw is None:
+            return None
+        appointment_id, participant_id = json.loads(raw)
+        return str(appointment_id), str(participant_id)
+
+    # staff and console sessions
+
+    async def put_staff(self, user: StaffUser) -> None:
+        await self._client.set(self._key(STAFF_KEY, username=user.username), _dumps(user.to_dict()))
+
+    async def get_staff(self, username: str) -> StaffUser | None:
+        raw = await self._client.get(self._key(STAFF_KEY, username=username))
+        return None if raw is None else StaffUser.from_dict(json.loads(raw))
+
+    async def put_session(self, session_hash: str, username: str, expires_at: float) -> None:
+        await self._client.set(
+            self._key(SESSION_KEY, hash=session_hash),
+            _dumps({"username": username, "expires_at": expires_at}),
+            px=self._ttl_ms(expires_at),
+        )
+
+    async def get_session(self, session_hash: str) -> str | None:
+        """The username of a live session, or None when unknown or expired."""
+        raw = await self._client.get(self._key(SESSION_KEY, hash=session_hash))
+        if raw is None:
+            return None
+        entry = json.loads(raw)
+        if float(entry["expires_at"]) <= self._clock.now():
+            return None  # Redis drops the key at its TTL; no racy delete here
+        return str(entry["username"])
+
+    async def delete_session(self, session_hash: str) -> None:
+        await self._client.delete(self._key(SESSION_KEY, hash=session_hash))
+
+    # token revocation
+
+    async def revoke(self, jti: str, until: float) -> None:
+        """Remember a revoked token id until it would have expired anyway."""
+        await self._revoke(
+            keys=[self._key(REVOKED_KEY, jti=jti)], args=[repr(float(until)), self._ttl_ms(until)]
+        )
+
+    async def is_revoked(self, jti: str) -> bool:
+        raw = await self._client.get(self._key(REVOKED_KEY, jti=jti))
+        return raw is not None and float(raw) > self._clock.now()
+
+    # room presence
+
+    async def set_member(self, appointment_id: str, member: Member) -> None:
+        await self._client.hset(
+            self._key(MEMBERS_KEY, id=appointment_id),
+            member.participant_id,
+            _dumps(member.to_dict()),
+        )
+
+    async def get_members(self, appointment_id: str) -> dict[str, Member]:
+        raw = await self._client.hgetall(self._key(MEMBERS_KEY, id=appointment_id))
+        return {_text(k): Member.from_dict(json.loads(v)) for k, v in raw.items()}
+
+    async def delete_member(self, appointment_id: str, participant_id: str) -> None:
+        # Redis deletes the hash with its last field, as MemoryStore drops an empty room.
+        await self._client.hdel(self._key(MEMBERS_KEY, id=appointment_id), participant_id)
+
+    async def clear_members(self, appointment_id: str) -> None:
+        await self._client.delete(self._key(MEMBERS_KEY, id=appointment_id))
+
+    # attendance
+
+    async def add_attendance(self, event: AttendanceEvent) -> None:
+        await self._client.rpush(
+            self._key(ATTENDANCE_KEY, id=event.appointment_id), _dumps(event.to_dict())
+        )
+
+    async def list_attendance(self, appointment_id: str) -> list[AttendanceEvent]:
+        raws = await self._client.lrange(self._key(ATTENDANCE_KEY, id=appointment_id), 0, -1)
+        return [AttendanceEvent.from_dict(json.loads(raw)) for raw in raws]
+
+    # media worker registry and room placement
+
+    async def register_worker(self, info: WorkerInfo, ttl: float) -> None:
+        expires_at = self._clock.now() + ttl
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.set(
+                self._key(WORKER_KEY, id=info.id),
+                _dumps({"info": info.to_dict(), "expires_at": expires_at}),
+                px=self._ttl_ms(expires_at),
+            )
+            pipe.sadd(self._key(WORKERS_KEY), info.id)
+            await pipe.execute()
+
+    async def list_workers(self) -> list[WorkerInfo]:
+        """Workers whose registration has not expired, by id."""
+        index = self._key(WORKERS_KEY)
+        ids = sorted(_text(i) for i in await self._client.smembers(index))
+        if not ids:
+            return []
+        keys = [self._key(WORKER_KEY, id=i) for i in ids]
+        raws = await self._client.mget(keys)
+        now = self._clock.now()
+        live: list[WorkerInfo] = []
+        for worker_id, key, raw in zip(ids, keys, raws, strict=True):
+            if raw is None:
+                await self._prune_worker(keys=[key, index], args=[worker_id])
+                continue
+            entry = json.loads(raw)
+            if float(entry["expires_at"]) > now:
+                live.append(WorkerInfo.from_dict(entry["info"]))
+        return live
+
+    async def remove_worker(self, worker_id: str) -> None:
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.delete(self._key(WORKER_KEY, id=worker_id))
+            pipe.srem(self._key(WORKERS_KEY), worker_id)
+            await pipe.execute()
+
+    async def assign_room(self, appointment_id: str, worker_id: str, ttl: float) -> str:
+        """Place a room on a worker unless it already has one (SET NX); return the holder."""
+        now = self._clock.now()
+        expires_at = now + ttl
+        holder = await self._assign_room(
+            keys=[self._key(ROOM_WORKER_KEY, id=appointment_id)],
+            args=[
+                worker_id,
+                repr(now),
+                _dumps({"worker": worker_id, "expires_at": expires_at}),
+                self._ttl_ms(expires_at),
+            ],
+        )
+        return _text(holder)
+
+    async def get_room_worker(self, appointment_id: str) -> str | None:
+        raw = await self._client.get(self._key(ROOM_WORKER_KEY, id=appointment_id))
+        if raw is None:
+            return None
+        held = json.loads(raw)
+        if float(held["expires_at"]) <= self._clock.now():
+            return None
+        return str(held["worker"])
+
+    async def release_room(self, appointment_id: str, worker_id: str) -> None:
+        """Forget the placement only if `worker_id` still holds it (compare and delete)."""
+        await self._release_room(
+            keys=[self._key(ROOM_WORKER_KEY, id=appointment_id)], args=[worker_id]
+        )
+
+    async def close(self) -> None:
+        """Close the client and its connections; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._client.aclose()

@@ -1,0 +1,201 @@
+"""The room WebSocket at /ws: authenticate with the first message, then speak the protocol
+of DESIGN.md. Validation happens in `signalling.messages`; room state in `signalling.hub`."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+from urllib.parse import urlsplit
+
+import structlog
+from aiohttp import WSMsgType, web
+
+from signalling.context import SERVICES
+from signalling.hub import Connection, RoomHub
+from signalling.invites import LinkState, link_state
+from signalling.messages import CloseCode, MessageError, parse_client_message
+from signalling.tokens import TokenError
+
+log = structlog.get_logger(__name__)
+
+HUB = web.AppKey("hub", RoomHub)
+
+MEDIA_TYPES = frozenset({"offer", "answer", "candidate"})
+
+
+def origin_allowed(request: web.Request, public_url: str) -> bool:
+    """Browsers send Origin; it must be this server. Native clients send none."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    parts = urlsplit(origin)
+    allowed = {request.host}
+    if public_url:
+        allowed.add(urlsplit(public_url).netloc)
+    return parts.scheme in ("http", "https") and parts.netloc in allowed
+
+
+async def room_socket(request: web.Request) -> web.StreamResponse:
+    services = request.app[SERVICES]
+    settings = services.settings
+    if not origin_allowed(request, settings.public_url):
+        return web.json_response({"error": "origin not allowed", "code": "bad_origin"}, status=403)
+    ws = web.WebSocketResponse(
+        heartbeat=settings.ws_heartbeat, max_msg_size=settings.ws_max_message
+    )
+    await ws.prepare(request)
+    conn = await _authenticate(request, ws)
+    if conn is None:
+        return ws
+    hub = request.app[HUB]
+    left = False
+    try:
+        left = await _serve(request, hub, conn)
+    finally:
+        await hub.detach(conn, left=left)
+        await conn.wait_closed()
+    return ws
+
+
+async def _close(ws: web.WebSocketResponse, code: CloseCode, reason: str) -> None:
+    with contextlib.suppress(ConnectionError, RuntimeError):
+        await ws.close(code=int(code), message=reason.encode())
+
+
+async def _authenticate(request: web.Request, ws: web.WebSocketResponse) -> Connection | None:
+    services = request.app[SERVICES]
+    try:
+        msg = await ws.receive(timeout=services.settings.ws_auth_timeout)
+    except TimeoutError:
+        await _close(ws, CloseCode.AUTH_TIMEOUT, "no auth message in time")
+        return None
+    if msg.type != WSMsgType.TEXT:
+        await _close(ws, CloseCode.AUTH_FAILED, "first message must be auth")
+        return None
+    try:
+        parsed = parse_client_message(msg.data)
+        if parsed.type != "auth":
+            raise MessageError("auth_required", "first message must be auth")
+        claims = services.verifier.verify(parsed.data["token"])
+    except MessageError as exc:
+        await _close(ws, CloseCode.AUTH_FAILED, exc.code)
+        return None
+    except TokenError as exc:
+        log.info("ws_auth_rejected", reason=exc.reason)
+        await _close(ws, CloseCode.AUTH_FAILED, f"token {exc.reason}")
+        return None
+    if await services.store.is_revoked(claims.jti):
+        log.info(
+            "ws_auth_rejected", reason="revoked", appointment=claims.room, participant=claims.sub
+        )
+        await _close(ws, CloseCode.AUTH_FAILED, "token revoked")
+        return None
+    appointment = await services.store.get_appointment(claims.room)
+    if appointment is None or appointment.participant(claims.sub) is None:
+        await _close(ws, CloseCode.AUTH_FAILED, "unknown appointment")
+        return None
+    state = link_state(appointment, services.clock.now(), services.settings.early_join_margin)
+    if state in (LinkState.CANCELLED, LinkState.ENDED, LinkState.EXPIRED):
+        await _close(ws, CloseCode.ENDED, f"appointment {state.value}")
+        return None
+    conn = Connection(ws, claims)
+    await request.app[HUB].attach(conn, appointment)
+    return conn
+
+
+async def _serve(request: web.Request, hub: RoomHub, conn: Connection) -> bool:
+    """Read messages until the socket closes; True when the participant left on purpose."""
+    settings = request.app[SERVICES].settings
+    errors = 0
+    async for msg in conn.ws:
+        if msg.type != WSMsgType.TEXT:
+            if msg.type == WSMsgType.BINARY:
+                errors += 1
+                await conn.send({"type": "error", "code": "binary", "message": "text only"})
+            if errors >= settings.ws_max_errors:
+                await conn.close(CloseCode.BAD_MESSAGES, "too many bad messages")
+            continue
+        try:
+            parsed = parse_client_message(msg.data)
+            done = await _dispatch(request, hub, conn, parsed.type, parsed.data)
+        except MessageError as exc:
+            errors += 1
+            log.info("ws_bad_message", appointment=conn.room, participant=conn.pid, code=exc.code)
+            await conn.send({"type": "error", "code": exc.code, "message": exc.message})
+            if errors >= settings.ws_max_errors:
+                await _close(conn.ws, CloseCode.BAD_MESSAGES, "too many bad messages")
+                return False
+            continue
+        if done:
+            return True
+    return False
+
+
+async def _dispatch(
+    request: web.Request, hub: RoomHub, conn: Connection, kind: str, data: dict[str, Any]
+) -> bool:
+    services = request.app[SERVICES]
+    if kind == "leave":
+        await hub.detach(conn, left=True)
+        await _close(conn.ws, CloseCode.NORMAL, "left")
+        return True
+    if kind == "token":
+        return await _refresh(request, hub, conn)
+    if conn.status != "admitted":
+        raise MessageError("not_admitted", "wait until you are admitted")
+    if kind in ("admit", "deny"):
+        if not conn.claims.grants.admit:
+            raise MessageError("forbidden", "you may not admit participants")
+        action = hub.admit if kind == "admit" else hub.deny
+        if not await action(conn.room, data["participant"], conn.pid):
+            raise MessageError("unknown_participant", "nobody by that id is waiting")
+    elif kind == "end":
+        if not conn.claims.grants.moderate:
+            raise MessageError("forbidden", "you may not end the appointment")
+        await hub.end(conn.room, conn.pid)
+    elif kind == "chat":
+        await hub.chat(conn, data["text"].strip())
+    elif kind in MEDIA_TYPES:
+        await hub.media_signal(conn, {"type": kind, **data})
+    elif kind == "mute":
+        await hub.relay(conn, {"type": "mute", "participant": conn.pid, **data})
+        await hub.media_signal(conn, {"type": "mute", **data})
+    elif kind == "panel":
+        await hub.relay(conn, {"type": "panel", **data})
+    elif kind == "e2ee":
+        to = data.get("to")
+        appointment = await services.store.get_appointment(conn.room)
+        if to is not None and (appointment is None or appointment.participant(to) is None):
+            raise MessageError("unknown_participant", "no such participant")
+        await hub.relay(conn, {"type": "e2ee", "data": data["data"]}, to=to)
+    else:  # parse_client_message admits only the types above
+        raise MessageError("unknown_type", kind)
+    return False
+
+
+async def _refresh(request: web.Request, hub: RoomHub, conn: Connection) -> bool:
+    services = request.app[SERVICES]
+    appointment = await services.store.get_appointment(conn.room)
+    participant = appointment.participant(conn.pid) if appointment else None
+    if appointment is None or participant is None or appointment.status != "scheduled":
+        raise MessageError("window_closed", "the appointment is over")
+    try:
+        token, claims = services.issuer.mint(appointment.id, participant, appointment.ends_at)
+    except ValueError:
+        raise MessageError("window_closed", "the appointment window is over") from None
+    await hub.remember_token(conn, claims.jti, claims.exp)
+    await conn.send({"type": "token", "token": token, "exp": claims.exp})
+    return False
+
+
+async def _hub_ctx(app: web.Application) -> Any:
+    hub = app[HUB]
+    await hub.start()
+    yield
+    await hub.close()
+
+
+def setup_ws(app: web.Application, hub: RoomHub) -> None:
+    app[HUB] = hub
+    app.router.add_get("/ws", room_socket)
+    app.cleanup_ctx.append(_hub_ctx)

@@ -1,0 +1,114 @@
+"""Two signalling processes sharing one real Redis: same appointments, one room."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from signalling.app import create_app
+from signalling.clock import FakeClock
+from signalling.messages import CloseCode
+from tests.harness import (
+    RoomClient,
+    appointment_body,
+    join_token,
+    login,
+    make_backend,
+    make_services,
+    schedule,
+)
+
+pytestmark = pytest.mark.redis
+
+Client = TestClient[Any, Any]
+
+
+@pytest.fixture
+async def nodes(
+    tmp_path: Path, fake_clock: FakeClock, redis_url: str, aiohttp_client: Any
+) -> AsyncIterator[tuple[Client, Client]]:
+    """Two apps, each with its own Redis connections and node id, sharing keys and Redis."""
+    clients = []
+    backends = []
+    for node in ("sig-a", "sig-b"):
+        store, bus = await make_backend("redis", fake_clock, redis_url)
+        backends.append((store, bus))
+        services = await make_services(tmp_path, fake_clock, store, bus, node_id=node)
+        clients.append(await aiohttp_client(create_app(services, with_pages=False)))
+    yield clients[0], clients[1]
+    for store, bus in backends:
+        await bus.close()
+        await store.close()
+
+
+async def test_two_nodes_share_appointments_and_rooms(
+    nodes: tuple[Client, Client], fake_clock: FakeClock
+) -> None:
+    a, b = nodes
+    csrf = await login(a)
+    call = await schedule(a, csrf, appointment_body(fake_clock.now()))
+    aid, ids = call["appointment"]["id"], call["ids"]
+
+    await login(b)  # a session made on one node...
+    listed = await (await b.get("/api/appointments")).json()  # ...and data, seen on the other
+    assert [x["id"] for x in listed["appointments"]] == [aid]
+
+    cw = await RoomClient.connect(a, await join_token(a, call["codes"]["caseworker"]))
+    await cw.expect("hello")
+    js = await RoomClient.connect(b, await join_token(b, call["codes"]["jobseeker"]))
+    await js.expect("waiting")
+    lobby = await cw.expect(
+        "lobby",
+        waiting=[
+            {
+                "participant": ids["jobseeker"],
+                "name": "Ayşe Yılmaz",  # noqa: RUF001
+                "role": "jobseeker",
+                "since": fake_clock.now(),
+            }
+        ],
+    )
+    assert lobby
+
+    await cw.send({"type": "admit", "participant": ids["jobseeker"]})  # on node A
+    await js.expect("hello")  # on node B
+    await cw.expect("presence", participant=ids["jobseeker"], state="joined")
+
+    await js.send({"type": "chat", "text": "über Knoten B"})
+    chat = await cw.expect("chat")
+    assert chat["text"] == "über Knoten B" and chat["from"] == ids["jobseeker"]
+
+    em = await RoomClient.connect(a, await join_token(a, call["codes"]["employer"]))
+    await em.expect("waiting")
+    await cw.send({"type": "admit", "participant": ids["employer"]})
+    await em.expect("hello")
+    await cw.send({"type": "chat", "text": "alle da"})
+    for room in (cw, js, em):
+        await room.expect("chat", text="alle da")
+
+    await cw.send({"type": "end"})
+    for room in (cw, js, em):
+        await room.expect("ended")
+        assert await room.closed() == CloseCode.ENDED
+
+
+async def test_newer_connection_on_another_node_replaces(
+    nodes: tuple[Client, Client], fake_clock: FakeClock
+) -> None:
+    a, b = nodes
+    csrf = await login(a)
+    call = await schedule(a, csrf, appointment_body(fake_clock.now(), waiting_room=False))
+    token = await join_token(a, call["codes"]["jobseeker"])
+    first = await RoomClient.connect(a, token)
+    await first.expect("hello")
+    second = await RoomClient.connect(b, token)
+    await second.expect("hello")
+    await first.expect("replaced")
+    assert await first.closed() == CloseCode.REPLACED
+    await second.send({"type": "chat", "text": "ok"})
+    await second.expect("chat", text="ok")
+    await second.close()

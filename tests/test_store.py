@@ -1,0 +1,415 @@
+"""One suite for both stores: `MemoryStore` and `RedisStore` (real redis-server)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as redis
+
+from signalling.clock import FakeClock
+from signalling.models import (
+    Appointment,
+    AttendanceEvent,
+    Grants,
+    Member,
+    Participant,
+    StaffUser,
+    WorkerInfo,
+    grants_for,
+)
+from signalling.store import MemoryStore, Store
+from signalling.store_redis import RedisStore
+
+T0 = 1_800_000_000.0
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(T0)
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def backend(request: pytest.FixtureRequest) -> str | None:
+    """None for the memory store, else the URL of a flushed Redis."""
+    if request.param == "redis":
+        url: str = request.getfixturevalue("redis_url")
+        return url
+    return None
+
+
+@pytest.fixture
+async def store(backend: str | None, clock: FakeClock) -> AsyncIterator[Store]:
+    s: Store = MemoryStore(clock) if backend is None else await RedisStore.from_url(backend, clock)
+    yield s
+    await s.close()
+
+
+def participant(pid: str, role: str = "jobseeker") -> Participant:
+    return Participant(id=pid, role=role, name=f"Name {pid}", lang="de", invite_hash=f"h-{pid}")
+
+
+def appointment(
+    aid: str = "a1", starts_at: float = T0 + 3600, participants: tuple[str, ...] = ("cw", "js")
+) -> Appointment:
+    people = tuple(participant(p, "caseworker" if p == "cw" else "jobseeker") for p in participants)
+    return Appointment(
+        id=aid,
+        title=f"Termin {aid}",
+        starts_at=starts_at,
+        ends_at=starts_at + 1800,
+        waiting_room=True,
+        participants=tuple(dataclasses.replace(p, invite_hash=f"h-{aid}-{p.id}") for p in people),
+        created_by="cw-user",
+        created_at=T0,
+    )
+
+
+# appointments and invites
+
+
+async def test_appointment_round_trip(store: Store) -> None:
+    appt = appointment()
+    await store.put_appointment(appt)
+    assert await store.get_appointment("a1") == appt
+    assert await store.get_appointment("nope") is None
+
+
+async def test_put_appointment_replaces(store: Store) -> None:
+    await store.put_appointment(appointment())
+    ended = dataclasses.replace(appointment(), status="ended", ended_at=T0 + 4000)
+    await store.put_appointment(ended)
+    assert await store.get_appointment("a1") == ended
+    assert [a.id for a in await store.list_appointments()] == ["a1"]
+
+
+async def test_find_invite(store: Store) -> None:
+    await store.put_appointment(appointment("a1"))
+    await store.put_appointment(appointment("a2", participants=("cw", "js", "emp")))
+    assert await store.find_invite("h-a1-js") == ("a1", "js")
+    assert await store.find_invite("h-a1-cw") == ("a1", "cw")
+    assert await store.find_invite("h-a2-emp") == ("a2", "emp")
+    assert await store.find_invite("h-unknown") is None
+
+
+async def test_removed_participant_invite_stops_resolving(store: Store) -> None:
+    await store.put_appointment(appointment(participants=("cw", "js", "emp")))
+    await store.put_appointment(appointment(participants=("cw", "js")))
+    assert await store.find_invite("h-a1-emp") is None
+    assert await store.find_invite("h-a1-js") == ("a1", "js")
+
+
+async def test_reissued_invite_replaces_the_old_one(store: Store) -> None:
+    appt = appointment()
+    js = dataclasses.replace(appt.participants[1], invite_hash="h-new")
+    await store.put_appointment(appt)
+    await store.put_appointment(dataclasses.replace(appt, participants=(appt.participants[0], js)))
+    assert await store.find_invite("h-a1-js") is None
+    assert await store.find_invite("h-new") == ("a1", "js")
+    assert await store.find_invite("h-a1-cw") == ("a1", "cw")
+
+
+async def test_list_appointments_ordered_and_filtered(store: Store) -> None:
+    for aid, start in [("c", T0 + 300), ("a", T0 + 100), ("b2", T0 + 200), ("b1", T0 + 200)]:
+        await store.put_appointment(appointment(aid, starts_at=start))
+    assert [a.id for a in await store.list_appointments()] == ["a", "b1", "b2", "c"]
+    # [after, before): the lower bound is inclusive, the upper exclusive.
+    found = await store.list_appointments(starts_after=T0 + 200, starts_before=T0 + 300)
+    assert [a.id for a in found] == ["b1", "b2"]
+    assert [a.id for a in await store.list_appointments(starts_after=T0 + 150)] == [
+        "b1",
+        "b2",
+        "c",
+    ]
+    assert [a.id for a in await store.list_appointments(starts_before=T0 + 200)] == ["a"]
+    assert await store.list_appointments(starts_after=T0 + 1000) == []
+    assert await store.list_appointments(starts_after=T0 + 200, starts_before=T0 + 200) == []
+
+
+async def test_moving_an_appointment_reorders_it(store: Store) -> None:
+    await store.put_appointment(appointment("a", starts_at=T0 + 100))
+    await store.put_appointment(appointment("b", starts_at=T0 + 200))
+    await store.put_appointment(appointment("a", starts_at=T0 + 300))
+    assert [a.id for a in await store.list_appointments()] == ["b", "a"]
+
+
+async def test_list_appointments_empty(store: Store) -> None:
+    assert await store.list_appointments() == []
+
+
+# staff and sessions
+
+
+async def test_staff(store: Store) -> None:
+    user = StaffUser("anna", "Anna Berger", "$argon2id$fake", T0)
+    await store.put_staff(user)
+    assert await store.get_staff("anna") == user
+    assert await store.get_staff("bob") is None
+    renamed = dataclasses.replace(user, display_name="Anna Meier")
+    await store.put_staff(renamed)
+    assert await store.get_staff("anna") == renamed
+
+
+async def test_session_expires_on_the_clock(store: Store, clock: FakeClock) -> None:
+    await store.put_session("s1", "anna", T0 + 60)
+    assert await store.get_session("s1") == "anna"
+    clock.advance(59.9)
+    assert await store.get_session("s1") == "anna"
+    clock.advance(0.1)  # expires_at itself is already past
+    assert await store.get_session("s1") is None
+    assert await store.get_session("unknown") is None
+
+
+async def test_session_delete_and_replace(store: Store) -> None:
+    await store.put_session("s1", "anna", T0 + 60)
+    await store.put_session("s1", "bob", T0 + 120)
+    assert await store.get_session("s1") == "bob"
+    await store.delete_session("s1")
+    assert await store.get_session("s1") is None
+    await store.delete_session("s1")  # idempotent
+
+
+# token revocation
+
+
+async def test_revocation_expires_on_the_clock(store: Store, clock: FakeClock) -> None:
+    assert not await store.is_revoked("j1")
+    await store.revoke("j1", T0 + 600)
+    assert await store.is_revoked("j1")
+    assert not await store.is_revoked("j2")
+    clock.advance(600)
+    assert not await store.is_revoked("j1")
+
+
+async def test_revocation_is_never_shortened(store: Store, clock: FakeClock) -> None:
+    await store.revoke("j1", T0 + 600)
+    await store.revoke("j1", T0 + 10)
+    clock.advance(300)
+    assert await store.is_revoked("j1")
+    await store.revoke("j1", T0 + 900)  # but lengthened
+    clock.advance(400)
+    assert await store.is_revoked("j1")
+    clock.advance(200)
+    assert not await store.is_revoked("j1")
+
+
+async def test_revoking_in_the_past_is_not_revoked(store: Store) -> None:
+    await store.revoke("j1", T0 - 1)
+    assert not await store.is_revoked("j1")
+
+
+# room presence
+
+
+def member(pid: str, status: str = "waiting", conn: str = "c1") -> Member:
+    extra = {"lang": "tr", "grants": grants_for("jobseeker").to_dict()}
+    return Member(pid, status, node="node-1", conn=conn, since=T0, extra=extra)
+
+
+async def test_members(store: Store) -> None:
+    assert await store.get_members("a1") == {}
+    await store.set_member("a1", member("js"))
+    await store.set_member("a1", member("cw", "admitted"))
+    await store.set_member("a2", member("emp"))
+    assert await store.get_members("a1") == {
+        "js": member("js"),
+        "cw": member("cw", "admitted"),
+    }
+    await store.set_member("a1", member("js", "admitted", conn="c2"))  # a newer connection
+    js = (await store.get_members("a1"))["js"]
+    assert js == member("js", "admitted", conn="c2")
+    assert Grants.from_dict(js.extra["grants"]) == grants_for("jobseeker")
+    await store.delete_member("a1", "js")
+    await store.delete_member("a1", "nobody")
+    await store.delete_member("a9", "nobody")
+    assert await store.get_members("a1") == {"cw": member("cw", "admitted")}
+    await store.delete_member("a1", "cw")
+    assert await store.get_members("a1") == {}
+    assert await store.get_members("a2") == {"emp": member("emp")}
+
+
+async def test_clear_members(store: Store) -> None:
+    await store.set_member("a1", member("js"))
+    await store.set_member("a1", member("cw"))
+    await store.set_member("a2", member("emp"))
+    await store.clear_members("a1")
+    await store.clear_members("a9")
+    assert await store.get_members("a1") == {}
+    assert list(await store.get_members("a2")) == ["emp"]
+
+
+# attendance
+
+
+async def test_attendance_keeps_order_per_appointment(store: Store) -> None:
+    events = [
+        AttendanceEvent("a1", "js", "waiting", T0 + 1),
+        AttendanceEvent("a1", "js", "consent", T0 + 2),
+        AttendanceEvent("a2", "cw", "joined", T0 + 2),
+        AttendanceEvent("a1", "js", "admitted", T0 + 3),
+        AttendanceEvent("a1", "cw", "ended", T0 + 3),
+    ]
+    for e in events:
+        await store.add_attendance(e)
+    assert await store.list_attendance("a1") == [e for e in events if e.appointment_id == "a1"]
+    assert await store.list_attendance("a2") == [events[2]]
+    assert await store.list_attendance("a9") == []
+
+
+# media worker registry and room placement
+
+
+def worker(wid: str, load: float = 0.0, rooms: int = 0) -> WorkerInfo:
+    return WorkerInfo(wid, load=load, rooms=rooms, heartbeat_at=T0)
+
+
+async def test_workers_live_sorted_and_expiring(store: Store, clock: FakeClock) -> None:
+    assert await store.list_workers() == []
+    await store.register_worker(worker("w2", 0.5, 1), ttl=10)
+    await store.register_worker(worker("w1"), ttl=30)
+    assert await store.list_workers() == [worker("w1"), worker("w2", 0.5, 1)]
+    clock.advance(10)
+    assert await store.list_workers() == [worker("w1")]
+    await store.register_worker(worker("w2", 0.25, 2), ttl=30)  # a heartbeat brings it back
+    assert await store.list_workers() == [worker("w1"), worker("w2", 0.25, 2)]
+    clock.advance(20)
+    assert await store.list_workers() == [worker("w2", 0.25, 2)]
+
+
+async def test_remove_worker(store: Store) -> None:
+    await store.register_worker(worker("w1"), ttl=30)
+    await store.register_worker(worker("w2"), ttl=30)
+    await store.remove_worker("w1")
+    await store.remove_worker("w-unknown")
+    assert await store.list_workers() == [worker("w2")]
+
+
+async def test_assign_room_first_wins(store: Store) -> None:
+    assert await store.get_room_worker("a1") is None
+    assert await store.assign_room("a1", "w1", ttl=30) == "w1"
+    assert await store.assign_room("a1", "w2", ttl=30) == "w1"
+    assert await store.get_room_worker("a1") == "w1"
+    assert await store.assign_room("a2", "w2", ttl=30) == "w2"
+
+
+async def test_assign_room_contention_has_one_winner(store: Store) -> None:
+    for n in range(10):
+        room = f"a{n}"
+        results = await asyncio.gather(
+            store.assign_room(room, "w1", ttl=30), store.assign_room(room, "w2", ttl=30)
+        )
+        assert results[0] == results[1]
+        assert await store.get_room_worker(room) == results[0]
+
+
+async def test_placement_expires_on_the_clock(store: Store, clock: FakeClock) -> None:
+    await store.assign_room("a1", "w1", ttl=30)
+    clock.advance(29)
+    assert await store.get_room_worker("a1") == "w1"
+    assert await store.assign_room("a1", "w2", ttl=30) == "w1"
+    clock.advance(1)
+    assert await store.get_room_worker("a1") is None
+    assert await store.assign_room("a1", "w2", ttl=30) == "w2"
+    assert await store.get_room_worker("a1") == "w2"
+
+
+async def test_release_room_is_compare_and_delete(store: Store) -> None:
+    await store.assign_room("a1", "w1", ttl=30)
+    await store.release_room("a1", "w2")  # not the holder: nothing happens
+    assert await store.get_room_worker("a1") == "w1"
+    await store.release_room("a1", "w1")
+    assert await store.get_room_worker("a1") is None
+    await store.release_room("a1", "w1")  # idempotent
+    assert await store.assign_room("a1", "w2", ttl=30) == "w2"
+
+
+async def test_close_is_idempotent(store: Store) -> None:
+    await store.close()
+    await store.close()
+
+
+# Redis only: several processes, TTLs
+
+
+@pytest.mark.redis
+async def test_two_redis_stores_share_state(redis_url: str, clock: FakeClock) -> None:
+    a = await RedisStore.from_url(redis_url, clock)
+    b = await RedisStore.from_url(redis_url, clock)
+    try:
+        appt = appointment()
+        await a.put_appointment(appt)
+        assert await b.get_appointment("a1") == appt
+        assert await b.find_invite("h-a1-js") == ("a1", "js")
+        await b.revoke("j1", T0 + 60)
+        assert await a.is_revoked("j1")
+        await a.register_worker(worker("w1"), ttl=30)
+        assert await b.list_workers() == [worker("w1")]
+        for n in range(10):
+            room = f"r{n}"
+            results = await asyncio.gather(
+                a.assign_room(room, "w1", ttl=30), b.assign_room(room, "w2", ttl=30)
+            )
+            assert results[0] == results[1]
+            assert await a.get_room_worker(room) == await b.get_room_worker(room) == results[0]
+    finally:
+        await a.close()
+        await b.close()
+
+
+@pytest.mark.redis
+async def test_prefixes_keep_deployments_apart(redis_url: str, clock: FakeClock) -> None:
+    a = await RedisStore.from_url(redis_url, clock, prefix="one:")
+    b = await RedisStore.from_url(redis_url, clock, prefix="two:")
+    try:
+        await a.put_appointment(appointment())
+        assert await b.get_appointment("a1") is None
+        assert await b.list_appointments() == []
+    finally:
+        await a.close()
+        await b.close()
+
+
+@pytest.mark.redis
+async def test_expiring_keys_carry_redis_ttls(redis_url: str, clock: FakeClock) -> None:
+    store = await RedisStore.from_url(redis_url, clock)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        await store.put_session("s1", "anna", T0 + 60)
+        await store.revoke("j1", T0 + 600)
+        await store.register_worker(worker("w1"), ttl=15)
+        await store.assign_room("a1", "w1", ttl=30)
+        await store.put_appointment(appointment())
+        expected = {
+            "lj:session:s1": 60_000,
+            "lj:revoked:j1": 600_000,
+            "lj:worker:w1": 15_000,
+            "lj:room:a1:worker": 30_000,
+        }
+        for key, ttl_ms in expected.items():
+            assert ttl_ms - 2000 < await client.pttl(key) <= ttl_ms, key
+        assert await client.pttl("lj:appt:a1") == -1  # appointments do not expire
+        # A deadline already past on the clock still gets Redis's smallest TTL.
+        await store.put_session("s2", "bob", T0 - 5)
+        assert 0 < await client.pttl("lj:session:s2") <= 1000
+    finally:
+        await client.aclose()
+        await store.close()
+
+
+@pytest.mark.redis
+async def test_worker_index_pruned_when_redis_expires_a_worker(
+    redis_url: str, clock: FakeClock
+) -> None:
+    store = await RedisStore.from_url(redis_url, clock)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        await store.register_worker(worker("w1"), ttl=30)
+        await store.register_worker(worker("w2"), ttl=30)
+        await client.delete("lj:worker:w1")  # as Redis does when the TTL runs out
+        assert await store.list_workers() == [worker("w2")]
+        assert await client.smembers("lj:workers") == {b"w2"}
+    finally:
+        await client.aclose()
+        await store.close()

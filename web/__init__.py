@@ -1,0 +1,6 @@
+"""Web client: Jinja2 templates, static files and translations."""
+
+from pathlib import Path
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+STATIC_DIR = Path(__file__).parent / "static"
