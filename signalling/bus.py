@@ -95,14 +95,19 @@ class MemoryBus:
 
     def __init__(self) -> None:
         self._subs: dict[str, set[QueuedSubscription]] = {}
+        self._closed = False
 
     async def publish(self, channel: str, message: Message) -> None:
+        if self._closed:
+            raise RuntimeError("bus is closed")
         # A JSON round trip, as over Redis: no shared mutable objects, no unserialisable values.
         wire = json.dumps(message, separators=(",", ":"))
         for sub in list(self._subs.get(channel, ())):
             sub.deliver(json.loads(wire))
 
     async def subscribe(self, channel: str, handler: Handler) -> Subscription:
+        if self._closed:
+            raise RuntimeError("bus is closed")
         sub = QueuedSubscription(channel, handler, self._forget)
         self._subs.setdefault(channel, set()).add(sub)
         return sub
@@ -115,6 +120,7 @@ class MemoryBus:
                 del self._subs[sub.channel]
 
     async def close(self) -> None:
+        self._closed = True
         for subs in list(self._subs.values()):
             for sub in list(subs):
                 await sub.close()

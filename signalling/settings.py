@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# LIPPEJOB_* variables that are read elsewhere, not settings (a typo in a setting is refused).
+NON_SETTING_VARIABLES = frozenset({"LIPPEJOB_STAFF_PASSWORD"})
+
 
 class SettingsError(ValueError):
     """A setting is missing, malformed or unsafe; the server refuses to start."""
@@ -115,13 +118,17 @@ def load_settings(
         layers.append(data)
     environ = os.environ if env is None else env
     layers.append(
-        {k[len("LIPPEJOB_") :].lower(): v for k, v in environ.items() if k.startswith("LIPPEJOB_")}
+        {
+            k[len("LIPPEJOB_") :].lower(): v
+            for k, v in environ.items()
+            if k.startswith("LIPPEJOB_") and k not in NON_SETTING_VARIABLES
+        }
     )
     layers.append({k: v for k, v in overrides.items() if v is not None})
     for layer in layers:
         unknown = set(layer) - names
-        if unknown and layer is not layers[1]:
+        if unknown:
             raise SettingsError(f"unknown settings: {', '.join(sorted(unknown))}")
-        changes = {k: _convert(k, getattr(settings, k), v) for k, v in layer.items() if k in names}
+        changes = {k: _convert(k, getattr(settings, k), v) for k, v in layer.items()}
         settings = dataclasses.replace(settings, **changes)
     return settings.validate()

@@ -1,0 +1,179 @@
+"""The `lippejob` command as a user runs it: a real process, a real socket, its logs read."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _lippejob(*args: str) -> list[str]:
+    return [sys.executable, "-m", "signalling.cli", *args]
+
+
+@pytest.fixture
+def demo_server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], list[str], Path]]:
+    """`lippejob serve --demo --http` on a free port; yields the process, its lines, its log."""
+    port = _free_port()
+    log_path = tmp_path / "server.log"
+    with log_path.open("w") as log_file:
+        proc = subprocess.Popen(
+            _lippejob(
+                "serve",
+                "--demo",
+                "--http",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--data-dir",
+                str(tmp_path / "var"),
+                "--keys-dir",
+                str(tmp_path / "keys"),
+            ),
+            stdout=subprocess.PIPE,
+            stderr=log_file,
+            text=True,
+            cwd=tmp_path,
+        )
+        lines = []
+        deadline = time.monotonic() + 30
+        assert proc.stdout is not None
+        while len(lines) < 3 and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line.rstrip("\n"))
+        try:
+            assert len(lines) == 3, f"demo printed {lines}; log: {log_path.read_text()[-2000:]}"
+            yield proc, lines, log_path
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+            proc.stdout.close()
+
+
+async def test_demo_prints_links_that_join_and_open_the_socket(
+    demo_server: tuple[subprocess.Popen[str], list[str], Path],
+) -> None:
+    proc, lines, log_path = demo_server
+    rows = [line.split("\t") for line in lines]
+    assert [role for role, _ in rows] == ["caseworker", "jobseeker", "employer"]
+    urls = dict(rows)
+    base = urls["caseworker"].split("/j/")[0]
+    tokens = {}
+    async with aiohttp.ClientSession() as http:
+        assert (await http.get(f"{base}/healthz")).status == 200
+        page = await http.get(urls["jobseeker"])
+        assert page.status == 200 and "text/html" in page.headers["Content-Type"]
+        for role, url in urls.items():
+            resp = await http.post(
+                f"{base}/api/join", json={"code": url.rsplit("/j/", 1)[1], "consent": True}
+            )
+            assert resp.status == 200, await resp.text()
+            tokens[role] = (await resp.json())["token"]
+        cw = await http.ws_connect(f"{base}/ws")
+        await cw.send_json({"type": "auth", "token": tokens["caseworker"]})
+        hello = json.loads((await cw.receive(timeout=5)).data)
+        assert hello["type"] == "hello" and hello["participant"]["role"] == "caseworker"
+        js = await http.ws_connect(f"{base}/ws")
+        await js.send_json({"type": "auth", "token": tokens["jobseeker"]})
+        assert json.loads((await js.receive(timeout=5)).data)["type"] == "waiting"
+        await cw.close()
+        await js.close()
+    time.sleep(0.2)
+    log = log_path.read_text()
+    events = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    assert any(
+        e.get("event") == "participant_connected" and e.get("appointment") and e.get("participant")
+        for e in events
+    )
+    for secret in [
+        *tokens.values(),
+        *(u.rsplit("/j/", 1)[1] for u in urls.values()),
+        "Frau Becker",
+        "Herr Wolf",
+        "Ay\u015fe",
+    ]:
+        assert secret not in log, "a token, invite code or name reached the log"
+
+
+def test_staff_add_and_keys_generate(tmp_path: Path) -> None:
+    env = {**os.environ, "LIPPEJOB_STAFF_PASSWORD": "long enough password"}
+    out = subprocess.run(
+        _lippejob(
+            "staff", "add", "becker", "--display-name", "Frau Becker", "--data-dir", str(tmp_path)
+        ),
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "becker" in out.stdout
+    stored = json.loads((tmp_path / "staff.json").read_text())
+    assert stored[0]["username"] == "becker" and stored[0]["password_hash"].startswith("scrypt$")
+    assert "long enough password" not in (tmp_path / "staff.json").read_text()
+    assert (tmp_path / "staff.json").stat().st_mode & 0o077 == 0
+    weak = subprocess.run(
+        _lippejob("staff", "add", "x", "--data-dir", str(tmp_path)),
+        env={**os.environ, "LIPPEJOB_STAFF_PASSWORD": "short"},
+        capture_output=True,
+        text=True,
+    )
+    assert weak.returncode == 2 and "at least" in weak.stderr
+    keys = tmp_path / "keys"
+    first = subprocess.run(
+        _lippejob("keys", "generate", "--keys-dir", str(keys)),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    second = subprocess.run(
+        _lippejob("keys", "generate", "--keys-dir", str(keys)),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert first.stdout.split()[3] != second.stdout.split()[3]
+    state = json.loads((keys / "keyring.json").read_text())
+    assert state["previous"] == first.stdout.split()[3]
+
+
+def test_world_readable_key_is_refused(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    subprocess.run(
+        _lippejob("keys", "generate", "--keys-dir", str(keys)), check=True, capture_output=True
+    )
+    for key in keys.glob("*.key"):
+        key.chmod(0o644)
+    out = subprocess.run(
+        _lippejob(
+            "serve",
+            "--http",
+            "--port",
+            str(_free_port()),
+            "--keys-dir",
+            str(keys),
+            "--data-dir",
+            str(tmp_path),
+        ),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode == 2 and "error:" in out.stderr

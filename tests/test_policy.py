@@ -1,0 +1,75 @@
+"""Pure policy: when a link works, which worker takes a room, what the console shows."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from signalling.invites import LinkState, hash_code, link_state, looks_like_code, new_code
+from signalling.models import Appointment, AttendanceEvent, Member, Participant, WorkerInfo
+from signalling.placement import choose_worker
+from signalling.status import live_state
+
+T0 = 1_900_000_000.0
+
+
+def _appointment(**changes: object) -> Appointment:
+    base = Appointment(
+        id="a1",
+        title="t",
+        starts_at=T0,
+        ends_at=T0 + 1800,
+        waiting_room=True,
+        participants=(
+            Participant("cw", "caseworker", "C", "de", "h1"),
+            Participant("js", "jobseeker", "J", "tr", "h2"),
+        ),
+        created_by="becker",
+        created_at=T0 - 86400,
+    )
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_link_window() -> None:
+    a = _appointment()
+    assert link_state(a, T0 - 901, 900) is LinkState.TOO_EARLY
+    assert link_state(a, T0 - 900, 900) is LinkState.OPEN
+    assert link_state(a, T0 + 1799, 900) is LinkState.OPEN
+    assert link_state(a, T0 + 1800, 900) is LinkState.EXPIRED
+    assert link_state(_appointment(status="cancelled"), T0, 900) is LinkState.CANCELLED
+    assert link_state(_appointment(status="ended"), T0, 900) is LinkState.ENDED
+
+
+def test_codes_are_random_and_hashed() -> None:
+    codes = {new_code() for _ in range(100)}
+    assert len(codes) == 100 and all(looks_like_code(c) and len(c) == 22 for c in codes)
+    code = next(iter(codes))
+    assert hash_code(code) != code and len(hash_code(code)) == 64
+    assert not looks_like_code("../../etc/passwd") and not looks_like_code("short")
+
+
+def test_least_loaded_worker_wins() -> None:
+    workers = [
+        WorkerInfo("w2", 3.0, 2, T0),
+        WorkerInfo("w1", 1.0, 5, T0),
+        WorkerInfo("w3", 1.0, 1, T0),
+    ]
+    chosen = choose_worker(workers)
+    assert chosen is not None and chosen.id == "w3"
+    assert choose_worker([]) is None
+
+
+def _member(pid: str, status: str) -> Member:
+    return Member(pid, status, "n", "c", T0)
+
+
+def test_live_states() -> None:
+    a = _appointment()
+    assert live_state(a, {}, [], T0) == "not_started"
+    assert live_state(a, {"js": _member("js", "waiting")}, [], T0) == "waiting"
+    both = {"cw": _member("cw", "admitted"), "js": _member("js", "reconnecting")}
+    assert live_state(a, both, [], T0) == "in_call"
+    assert live_state(a, {}, [], T0 + 1800) == "no_show"
+    came = [AttendanceEvent("a1", "js", "joined", T0 + 60)]
+    assert live_state(a, {}, came, T0 + 1800) == "ended"
+    assert live_state(_appointment(status="ended"), {}, came, T0 + 100) == "ended"
+    assert live_state(_appointment(status="cancelled"), {}, [], T0) == "cancelled"

@@ -1,0 +1,68 @@
+"""Settings: defaults, then a file, then LIPPEJOB_* variables, then flags; validated once."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from signalling.settings import SettingsError, load_settings
+
+
+def test_layers_in_order(tmp_path: Path) -> None:
+    file = tmp_path / "settings.json"
+    file.write_text(json.dumps({"port": 9000, "early_join_margin": 600}))
+    settings = load_settings(
+        file, env={"LIPPEJOB_PORT": "9100", "LIPPEJOB_HTTP": "true"}, host="0.0.0.0"
+    )
+    assert settings.port == 9100 and settings.http is True
+    assert settings.early_join_margin == 600
+    assert settings.base_url() == "http://localhost:9100"
+    flagged = load_settings(file, env={"LIPPEJOB_PORT": "9100"}, port=9200)
+    assert flagged.port == 9200 and flagged.base_url() == "https://127.0.0.1:9200"
+
+
+def test_json_lists_from_the_environment() -> None:
+    servers = [
+        {"urls": "turn:turn.example.org:443?transport=tcp", "username": "u", "credential": "p"}
+    ]
+    settings = load_settings(
+        env={
+            "LIPPEJOB_ICE_SERVERS": json.dumps(servers),
+            "LIPPEJOB_MEDIA_ANNOUNCE_IPS": '["203.0.113.7"]',
+        }
+    )
+    assert settings.ice_servers == tuple(servers)
+    assert settings.media_announce_ips == ("203.0.113.7",)
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"LIPPEJOB_PORT": "eighty"}, "bad value for port"),
+        ({"LIPPEJOB_TOKEN_TTL": "3600"}, "token_ttl"),
+        ({"LIPPEJOB_COLOUR": "red"}, "unknown settings: colour"),
+        ({"LIPPEJOB_ICE_SERVERS": '{"urls": "x"}'}, "JSON list"),
+        ({"LIPPEJOB_ICE_SERVERS": '[{"user": "x"}]'}, "urls"),
+        ({"LIPPEJOB_MEDIA_PORT_MIN": "50000", "LIPPEJOB_MEDIA_PORT_MAX": "40000"}, "port_min"),
+    ],
+)
+def test_bad_settings_are_refused(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load_settings(env=env)
+
+
+def test_cert_and_key_go_together() -> None:
+    with pytest.raises(SettingsError, match="together"):
+        load_settings(env={}, cert=Path("a.pem"))
+
+
+def test_bad_settings_file(tmp_path: Path) -> None:
+    file = tmp_path / "s.json"
+    file.write_text("[1, 2]")
+    with pytest.raises(SettingsError, match="JSON object"):
+        load_settings(file, env={})
+    file.write_text("{not json")
+    with pytest.raises(SettingsError, match="cannot read"):
+        load_settings(file, env={})
