@@ -13,6 +13,8 @@ from aiohttp import web
 from signalling.appointments import ValidationError, reissue, schedule
 from signalling.context import SERVICES, Services
 from signalling.invites import LinkState, hash_code, link_state, looks_like_code
+from signalling.lifecycle import DRAINING
+from signalling.metrics import METRICS
 from signalling.models import Appointment, AttendanceEvent, StaffUser
 from signalling.staff import (
     SESSION_COOKIE,
@@ -378,6 +380,7 @@ async def join(request: web.Request) -> web.Response:
         raise ApiError(
             410, "this appointment is over", "expired", appointment=_window(appointment)
         ) from None
+    request.app[METRICS].count("tokens_issued_total")
     if consent:
         await services.store.add_attendance(
             AttendanceEvent(appointment.id, participant.id, "consent", now)
@@ -417,6 +420,8 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     services = _services(request)
+    if request.app[DRAINING].active:
+        return json_error(503, "draining: finishing calls, taking no new ones", "draining")
     try:
         await services.store.get_staff("__readyz__")
     except Exception:  # any store failure means not ready

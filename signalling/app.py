@@ -13,7 +13,9 @@ from signalling.clock import Clock
 from signalling.context import SERVICES, Services
 from signalling.hub import RoomHub
 from signalling.keys import KeyRing
+from signalling.lifecycle import DRAINING, Draining
 from signalling.media_router import MediaRouter
+from signalling.metrics import METRICS, Metrics, metrics_endpoint
 from signalling.security import security_headers
 from signalling.settings import Settings
 from signalling.store import Store
@@ -52,6 +54,15 @@ def create_app(
         reconnect_grace=reconnect_grace,
     )
     setup_ws(app, hub)
+    metrics = Metrics()
+    metrics.gauge("ws_connections", hub.connection_count, "room sockets on this process")
+    metrics.gauge("rooms", hub.room_count, "rooms with a socket on this process")
+    metrics.describe("ws_messages_total", "room socket messages by type")
+    metrics.describe("ws_rejected_total", "room socket authentications refused, by reason")
+    metrics.describe("tokens_issued_total", "room tokens issued for invite codes")
+    app[METRICS] = metrics
+    app[DRAINING] = Draining()
+    app.router.add_get("/metrics", metrics_endpoint)
     if with_pages and importlib.util.find_spec("signalling.pages") is not None:
         from signalling.pages import setup_pages
 

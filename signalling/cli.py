@@ -21,6 +21,7 @@ from signalling.appointments import schedule
 from signalling.bus import Bus, MemoryBus
 from signalling.clock import Clock, SystemClock
 from signalling.keys import KeyRingError, ensure_keyring, generate_key
+from signalling.lifecycle import DRAINING
 from signalling.logs import configure_logging
 from signalling.models import StaffUser
 from signalling.settings import Settings, SettingsError, load_settings
@@ -28,6 +29,7 @@ from signalling.staff import check_new_password, hash_password
 from signalling.staff_file import read_staff, upsert_staff
 from signalling.store import MemoryStore, Store
 from signalling.tlsdev import DevCertificateError, ensure_dev_certificate, ssl_context
+from signalling.ws import HUB
 
 log = structlog.get_logger("lippejob")
 
@@ -101,9 +103,8 @@ async def _serve(settings: Settings, demo: bool, with_media: bool) -> None:
     app = create_app(services, close_services=True)
     worker = None
     if with_media:
-        from mediaserver.worker import MediaWorker
-
         from mediaserver.config import MediaConfig
+        from mediaserver.worker import MediaWorker
 
         worker = MediaWorker(
             f"media-{settings.node_id}", store, bus, clock, MediaConfig.from_settings(settings)
@@ -133,12 +134,25 @@ async def _serve(settings: Settings, demo: bool, with_media: bool) -> None:
             file=sys.stderr,
             flush=True,
         )
-    stop = asyncio.Event()
+    stop, now = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGTERM, stop.set)  # drain, then stop
+
+    def interrupt() -> None:  # Ctrl-C: stop at once, no drain
+        now.set()
+        stop.set()
+
+    loop.add_signal_handler(signal.SIGINT, interrupt)
     try:
         await stop.wait()
+        # Drain: readiness goes red so nobody new is sent here; live calls get time to end.
+        app[DRAINING].active = True
+        hub = app[HUB]
+        log.info("draining", connections=hub.connection_count())
+        deadline = clock.now() + settings.drain_timeout
+        while hub.connection_count() and clock.now() < deadline and not now.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(now.wait(), 0.5)  # Ctrl-C during the drain
     finally:
         log.info("stopping")
         if worker is not None:

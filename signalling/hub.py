@@ -123,6 +123,12 @@ class RoomHub:
     def local_connection(self, room: str, pid: str) -> Connection | None:
         return self._local.get(room, {}).get(pid)
 
+    def connection_count(self) -> int:
+        return sum(len(room) for room in self._local.values())
+
+    def room_count(self) -> int:
+        return len(self._local)
+
     # ---- events on the room channel --------------------------------------------------
 
     async def _publish(self, room: str, event: dict[str, Any]) -> None:

@@ -40,6 +40,7 @@ class Settings:
     ws_max_errors: int = 5  # invalid messages tolerated before a 4400-range close
     ws_auth_timeout: float = 10.0
     ws_heartbeat: float = 20.0
+    drain_timeout: float = 3600.0  # on SIGTERM, how long live calls may go on
     max_title_length: int = 200
     max_name_length: int = 100
     max_participants: int = 8

@@ -14,6 +14,7 @@ from signalling.context import SERVICES
 from signalling.hub import Connection, RoomHub
 from signalling.invites import LinkState, link_state
 from signalling.messages import CloseCode, MessageError, parse_client_message
+from signalling.metrics import METRICS
 from signalling.tokens import TokenError
 
 log = structlog.get_logger(__name__)
@@ -81,10 +82,12 @@ async def _authenticate(request: web.Request, ws: web.WebSocketResponse) -> Conn
         await _close(ws, CloseCode.AUTH_FAILED, exc.code)
         return None
     except TokenError as exc:
+        request.app[METRICS].count("ws_rejected_total", exc.reason)
         log.info("ws_auth_rejected", reason=exc.reason)
         await _close(ws, CloseCode.AUTH_FAILED, f"token {exc.reason}")
         return None
     if await services.store.is_revoked(claims.jti):
+        request.app[METRICS].count("ws_rejected_total", "revoked")
         log.info(
             "ws_auth_rejected", reason="revoked", appointment=claims.room, participant=claims.sub
         )
@@ -117,6 +120,7 @@ async def _serve(request: web.Request, hub: RoomHub, conn: Connection) -> bool:
             continue
         try:
             parsed = parse_client_message(msg.data)
+            request.app[METRICS].count("ws_messages_total", parsed.type)
             done = await _dispatch(request, hub, conn, parsed.type, parsed.data)
         except MessageError as exc:
             errors += 1

@@ -249,3 +249,13 @@ async def test_unknown_api_route_is_json_404(client: Client) -> None:
     resp = await client.get("/api/nothing")
     assert resp.status == 404
     assert "error" in await resp.json()
+
+
+async def test_metrics_count_without_ids(client: Client, fake_clock: FakeClock) -> None:
+    csrf = await login(client)
+    created = await schedule(client, csrf, appointment_body(fake_clock.now()))
+    await client.post("/api/join", json={"code": created["codes"]["jobseeker"]})
+    text = await (await client.get("/metrics")).text()
+    assert "lippejob_tokens_issued_total 1" in text
+    assert "lippejob_ws_connections 0" in text
+    assert created["appointment"]["id"] not in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -177,3 +178,27 @@ def test_world_readable_key_is_refused(tmp_path: Path) -> None:
         timeout=30,
     )
     assert out.returncode == 2 and "error:" in out.stderr
+
+
+async def test_sigterm_drains_live_calls(
+    demo_server: tuple[subprocess.Popen[str], list[str], Path],
+) -> None:
+    proc, lines, _ = demo_server
+    url = lines[0].split("\t")[1]
+    base = url.split("/j/")[0]
+    async with aiohttp.ClientSession() as http:
+        resp = await http.post(f"{base}/api/join", json={"code": url.rsplit("/j/", 1)[1]})
+        token = (await resp.json())["token"]
+        ws = await http.ws_connect(f"{base}/ws")
+        await ws.send_json({"type": "auth", "token": token})
+        assert json.loads((await ws.receive(timeout=5)).data)["type"] == "hello"
+        assert (await http.get(f"{base}/readyz")).status == 200
+        proc.terminate()  # SIGTERM
+        deadline = time.monotonic() + 10
+        while (await http.get(f"{base}/readyz")).status != 503:
+            assert time.monotonic() < deadline, "readyz never reported draining"
+            await asyncio.sleep(0.1)
+        assert proc.poll() is None, "the server quit with a call still running"
+        await ws.close()
+    proc.wait(timeout=15)
+    assert proc.returncode == 0
