@@ -72,7 +72,7 @@ def demo_server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], list[st
 async def test_demo_prints_links_that_join_and_open_the_socket(
     demo_server: tuple[subprocess.Popen[str], list[str], Path],
 ) -> None:
-    proc, lines, log_path = demo_server
+    _, lines, log_path = demo_server
     rows = [line.split("\t") for line in lines]
     assert [role for role, _ in rows] == ["caseworker", "jobseeker", "employer"]
     urls = dict(rows)
@@ -97,7 +97,7 @@ async def test_demo_prints_links_that_join_and_open_the_socket(
         assert json.loads((await js.receive(timeout=5)).data)["type"] == "waiting"
         await cw.close()
         await js.close()
-    time.sleep(0.2)
+    await asyncio.sleep(0.2)
     log = log_path.read_text()
     events = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
     assert any(
