@@ -1,0 +1,251 @@
+"""The HTML pages: the join page, the caseworker console, its login, the privacy notice.
+
+Pages carry no inline script or style (strict CSP): behaviour lives in /static/js modules and
+the per-page data (language, strings, what the server knows about the link) travels in a JSON
+`<script type="application/json">` block that the modules read.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import qrcode
+import qrcode.image.svg
+from aiohttp import web
+from babel.dates import format_datetime, format_time
+
+from signalling.context import SERVICES
+from signalling.i18n import (
+    LANG_COOKIE,
+    LANGUAGE_NAMES,
+    I18n,
+    load_i18n,
+    negotiate_language,
+    text_direction,
+)
+from signalling.invites import LinkState, hash_code, link_state, looks_like_code
+from signalling.models import LANGUAGES, Appointment
+from signalling.staff import csrf_ok, csrf_token, current_staff
+from web import STATIC_DIR, TEMPLATES_DIR
+
+I18N = web.AppKey("i18n", I18n)
+
+# The time zone the server renders times in before the page's script re-renders them in the
+# device's own zone (job centres run on German time).
+DISPLAY_ZONE = ZoneInfo("Europe/Berlin")
+MAX_QR_URL = 300
+NO_STORE = {"Cache-Control": "no-store"}
+
+_STATUS_FOR_STATE = {
+    "open": 200,
+    "too_early": 200,  # the same page becomes the join page when the window opens
+    "unknown": 404,
+    "expired": 410,
+    "ended": 410,
+    "cancelled": 410,
+}
+
+
+def setup_pages(app: web.Application) -> None:
+    """Add the HTML routes and /static/ to `app`; read the translation catalogs now."""
+    app[I18N] = load_i18n(STATIC_DIR.parent, TEMPLATES_DIR)
+    app.router.add_get("/j/{code}", join_page, name="join")
+    app.router.add_get("/console", console_page, name="console")
+    app.router.add_get("/console/login", login_page, name="console_login")
+    app.router.add_post("/console/qr", qr_svg, name="console_qr")
+    app.router.add_get("/privacy", privacy_page, name="privacy")
+    app.router.add_static("/static/", STATIC_DIR, name="static", append_version=False)
+
+
+def _render(
+    request: web.Request,
+    template: str,
+    page: str,
+    data: dict[str, Any] | None = None,
+    *,
+    status: int = 200,
+    **context: Any,
+) -> web.Response:
+    i18n = request.app[I18N]
+    lang = negotiate_language(request)
+    page_data = {"page": page, "lang": lang, "dir": text_direction(lang), **(data or {})}
+    html = (
+        i18n.env(lang)
+        .get_template(template)
+        .render(
+            lang=lang,
+            dir=text_direction(lang),
+            languages=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
+            page=page,
+            path=request.path,
+            page_json=_json_for_script(page_data),
+            strings_json=i18n.js_catalog_json(lang),
+            **context,
+        )
+    )
+    response = web.Response(text=html, content_type="text/html", status=status, headers=NO_STORE)
+    chosen = request.query.get("lang")
+    if chosen in LANGUAGES:
+        response.set_cookie(
+            LANG_COOKIE,
+            chosen,
+            max_age=365 * 86400,
+            path="/",
+            samesite="Lax",
+            secure=request.secure,
+            httponly=True,
+        )
+    return response
+
+
+def _json_for_script(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _when(epoch: float, lang: str) -> dict[str, str]:
+    moment = datetime.fromtimestamp(epoch, tz=UTC).astimezone(DISPLAY_ZONE)
+    return {
+        "iso": moment.isoformat(),
+        "text": format_datetime(moment, "EEEE, d MMMM y, HH:mm", tzinfo=DISPLAY_ZONE, locale=lang),
+        "time": format_time(moment, "HH:mm", tzinfo=DISPLAY_ZONE, locale=lang),
+    }
+
+
+async def _link_facts(request: web.Request, code: str) -> tuple[str, Appointment | None, str]:
+    """(state, appointment, participant id) for an invite code, without revealing the code."""
+    if not looks_like_code(code):
+        return "unknown", None, ""
+    services = request.app[SERVICES]
+    found = await services.store.find_invite(hash_code(code))
+    if found is None:
+        return "unknown", None, ""
+    appointment = await services.store.get_appointment(found[0])
+    if appointment is None:
+        return "unknown", None, ""
+    state = link_state(appointment, services.clock.now(), services.settings.early_join_margin)
+    names = {
+        LinkState.OPEN: "open",
+        LinkState.TOO_EARLY: "too_early",
+        LinkState.EXPIRED: "expired",
+        LinkState.CANCELLED: "cancelled",
+        LinkState.ENDED: "ended",
+    }
+    return names[state], appointment, found[1]
+
+
+async def join_page(request: web.Request) -> web.Response:
+    """The join page: device check, consent, waiting room and call, or why the link fails."""
+    lang = negotiate_language(request)
+    state, appointment, participant_id = await _link_facts(request, request.match_info["code"])
+    settings = request.app[SERVICES].settings
+    context: dict[str, Any] = {"state": state, "appointment": None, "me": None, "host": None}
+    data: dict[str, Any] = {"state": state}
+    if appointment is not None:
+        starts = _when(appointment.starts_at, lang)
+        ends = _when(appointment.ends_at, lang)
+        opens = _when(appointment.starts_at - settings.early_join_margin, lang)
+        me = appointment.participant(participant_id)
+        host = next((p for p in appointment.participants if p.role == "caseworker"), None)
+        context.update(
+            appointment={
+                "title": appointment.title,
+                "starts": starts,
+                "ends": ends,
+                "opens": opens,
+            },
+            me=me.public() if me else None,
+            host=host.public() if host else None,
+        )
+        data.update(
+            starts_at=appointment.starts_at,
+            ends_at=appointment.ends_at,
+            opens_at=appointment.starts_at - settings.early_join_margin,
+            now=request.app[SERVICES].clock.now(),
+        )
+    return _render(request, "join.html", "join", data, status=_STATUS_FOR_STATE[state], **context)
+
+
+async def console_page(request: web.Request) -> web.StreamResponse:
+    """The caseworker console; staff only."""
+    user = await current_staff(request)
+    if user is None:
+        raise web.HTTPFound("/console/login", headers=NO_STORE)
+    base = request.app[SERVICES].settings.base_url()
+    return _render(
+        request,
+        "console.html",
+        "console",
+        {"user": {"username": user.username, "display_name": user.display_name}, "base_url": base},
+        csrf=csrf_token(request),
+        user=user,
+    )
+
+
+async def login_page(request: web.Request) -> web.StreamResponse:
+    """The staff login form; a logged-in user goes straight to the console."""
+    if await current_staff(request) is not None:
+        raise web.HTTPFound("/console", headers=NO_STORE)
+    return _render(request, "login.html", "login")
+
+
+async def privacy_page(request: web.Request) -> web.Response:
+    """The privacy notice, in the negotiated language."""
+    return _render(request, "privacy.html", "privacy")
+
+
+def _allowed_join_url(request: web.Request, url: str) -> bool:
+    """Only join links of this server become QR codes."""
+    if len(url) > MAX_QR_URL:
+        return False
+    parts = urlsplit(url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    base = urlsplit(request.app[SERVICES].settings.base_url())
+    allowed = {f"{base.scheme}://{base.netloc}", f"{request.scheme}://{request.host}"}
+    code = parts.path[len("/j/") :] if parts.path.startswith("/j/") else ""
+    return origin in allowed and looks_like_code(code) and not parts.query and not parts.fragment
+
+
+def qr_code_svg(data: str) -> bytes:
+    """A QR code as a standalone SVG document (no script, no style attributes)."""
+    qr = qrcode.QRCode(
+        error_correction=qrcode.constants.ERROR_CORRECT_M,
+        border=4,
+        image_factory=qrcode.image.svg.SvgPathImage,
+    )
+    qr.add_data(data)
+    qr.make(fit=True)
+    image = qr.make_image()
+    svg: bytes = image.to_string(encoding="utf-8")
+    return svg
+
+
+async def qr_svg(request: web.Request) -> web.Response:
+    """POST /console/qr {"url"}: the QR code of a join link, for staff (CSRF-checked)."""
+    if await current_staff(request) is None:
+        raise web.HTTPUnauthorized(
+            text=json.dumps({"error": "login required", "code": "login_required"}),
+            content_type="application/json",
+        )
+    if not csrf_ok(request):
+        raise web.HTTPForbidden(
+            text=json.dumps({"error": "bad CSRF token", "code": "csrf"}),
+            content_type="application/json",
+        )
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    url = body.get("url") if isinstance(body, dict) else None
+    if not isinstance(url, str) or not _allowed_join_url(request, url):
+        raise web.HTTPBadRequest(
+            text=json.dumps(
+                {"error": "not a join link of this server", "code": "bad_url", "field": "url"}
+            ),
+            content_type="application/json",
+        )
+    return web.Response(body=qr_code_svg(url), content_type="image/svg+xml", headers=NO_STORE)

@@ -1,0 +1,328 @@
+"""Browser tests: the real server (signalling app and in-process SFU) on 127.0.0.1 in its own
+thread and event loop, and headless Chromium with fake camera and microphone.
+
+Nothing leaves the machine: the SFU announces 127.0.0.1 only, no ICE servers are configured,
+and Chromium runs with background networking off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from aiohttp import web
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    ViewportSize,
+    sync_playwright,
+)
+
+from signalling.app import build_services, create_app
+from signalling.appointments import schedule
+from signalling.bus import MemoryBus
+from signalling.clock import SystemClock
+from signalling.keys import ensure_keyring
+from signalling.models import Appointment, StaffUser
+from signalling.settings import load_settings
+from signalling.staff import hash_password
+from signalling.store import MemoryStore
+
+T = TypeVar("T")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+TABLET: ViewportSize = {"width": 768, "height": 1024}
+LANDSCAPE: ViewportSize = {"width": 1024, "height": 768}
+STAFF_USER = "becker"
+STAFF_PASSWORD = "correct-horse-battery"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class Scheduled:
+    appointment: Appointment
+    urls: dict[str, str]  # role -> join URL (first participant of each role)
+    ids: dict[str, str] = field(default_factory=dict)  # role -> participant id
+
+
+class LiveServer:
+    """`lippejob serve`'s pieces, started in a thread with its own loop."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(
+            target=self.loop.run_forever, name="live-server", daemon=True
+        )
+        self.captured: list[bytes] = []  # video frames the SFU forwarded (see capture_frames)
+        self._capture: dict[str, int] = {"limit": 0}
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
+        """Run a coroutine on the server's loop and wait for it."""
+        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        return future.result(timeout)
+
+    def start(self) -> None:
+        self.thread.start()
+        self.run(self._start())
+
+    async def _start(self) -> None:
+        from mediaserver.config import MediaConfig
+        from mediaserver.worker import MediaWorker
+
+        self.settings = load_settings(
+            env={},
+            host="127.0.0.1",
+            port=self.port,
+            http=True,
+            keys_dir=self.tmp / "keys",
+            data_dir=self.tmp / "data",
+            media_announce_ips=["127.0.0.1"],
+        )
+        self.clock = SystemClock()
+        self.store = MemoryStore(self.clock)
+        self.bus = MemoryBus()
+        keyring = ensure_keyring(self.settings.keys_dir, self.clock)
+        services = build_services(self.settings, self.clock, self.store, self.bus, keyring)
+        await self.store.put_staff(
+            StaffUser(STAFF_USER, "Frau Becker", hash_password(STAFF_PASSWORD), self.clock.now())
+        )
+        self.app = create_app(services, reconnect_grace=20.0)
+        self.worker = MediaWorker(
+            "media-test", self.store, self.bus, self.clock, MediaConfig.from_settings(self.settings)
+        )
+        await self.worker.start()
+        self.runner = web.AppRunner(self.app, access_log=None)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+
+    async def _stop(self) -> None:
+        await self.worker.close()
+        await self.runner.cleanup()
+        await self.bus.close()
+        await self.store.close()
+
+    def stop(self) -> None:
+        try:
+            self.run(self._stop())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(10)
+            self.loop.close()
+
+    # ---- fixtures for tests ------------------------------------------------------------
+
+    def schedule(
+        self,
+        *,
+        starts_in: float = -60,
+        duration: float = 3600,
+        waiting_room: bool = True,
+        roles: tuple[tuple[str, str, str], ...] = (
+            ("caseworker", "Frau Becker", "de"),
+            ("jobseeker", "Ayşe Yılmaz", "tr"),  # noqa: RUF001
+        ),
+        title: str = "Beratung",
+    ) -> Scheduled:
+        """An appointment put straight into the store (it may lie in the past)."""
+
+        async def put() -> Scheduled:
+            now = self.clock.now()
+            starts = now + starts_in
+            result = schedule(
+                {
+                    "title": title,
+                    "starts_at": starts,
+                    "ends_at": starts + duration,
+                    "waiting_room": waiting_room,
+                    "participants": [{"role": r, "name": n, "lang": lang} for r, n, lang in roles],
+                },
+                now=min(now, starts),
+                settings=self.settings,
+                created_by=STAFF_USER,
+            )
+            await self.store.put_appointment(result.appointment)
+            urls: dict[str, str] = {}
+            ids: dict[str, str] = {}
+            for p in result.appointment.participants:
+                urls.setdefault(p.role, f"{self.url}/j/{result.codes[p.id]}")
+                ids.setdefault(p.role, p.id)
+            return Scheduled(result.appointment, urls, ids)
+
+        return self.run(put())
+
+    def capture_frames(self, limit: int) -> None:
+        """Record `limit` video frames the SFU hands to subscribers, from the next keyframe."""
+        self.captured.clear()
+        self._capture["limit"] = limit
+
+    def install_capture(self) -> None:
+        from mediaserver import forwarder
+
+        original = forwarder.SubscriberTrack.push
+        captured, capture = self.captured, self._capture
+
+        def push(track: Any, packet: Any) -> None:
+            if track.kind == "video" and len(captured) < capture["limit"]:
+                data = bytes(packet)
+                # From a keyframe on (VP8: bit 0 of the first byte is 0; in the clear even
+                # when end-to-end encrypted), so a decoder could start there.
+                if captured or not data[0] & 0x01:
+                    captured.append(data)
+            original(track, packet)
+
+        forwarder.SubscriberTrack.push = push  # type: ignore[assignment,method-assign]
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    server = LiveServer(tmp_path_factory.mktemp("live"))
+    server.start()
+    server.install_capture()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def playwright_instance() -> Iterator[Playwright]:
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_instance: Playwright) -> Iterator[Browser]:
+    b = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield b
+    b.close()
+
+
+@pytest.fixture(scope="session")
+def shots_dir() -> Path:
+    """test-artifacts/screenshots/<run>: one folder per test run."""
+    run = os.environ.get("LIPPEJOB_TEST_RUN") or time.strftime("%Y%m%d-%H%M%S")
+    path = ROOT / "test-artifacts" / "screenshots" / run
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+NewContext = Callable[..., BrowserContext]
+
+
+@pytest.fixture
+def new_context(browser: Browser) -> Iterator[NewContext]:
+    """Browser contexts (one per person) closed after the test; tablet-sized by default."""
+    made: list[BrowserContext] = []
+    problems: list[str] = []
+
+    def on_console(msg: ConsoleMessage) -> None:
+        # A page answered 404/410 on purpose (a link that does not work) is logged by Chromium.
+        if msg.type == "error" and "Failed to load resource" not in msg.text:
+            problems.append(f"console: {msg.text}")
+
+    def make(
+        lang: str = "de", viewport: ViewportSize | None = None, **kwargs: Any
+    ) -> BrowserContext:
+        ctx = browser.new_context(
+            viewport=viewport or TABLET,
+            locale=lang,
+            extra_http_headers={"Accept-Language": lang},
+            permissions=["camera", "microphone"],
+            **kwargs,
+        )
+        ctx.on("console", on_console)
+        ctx.on("weberror", lambda error: problems.append(f"page error: {error.error}"))
+        made.append(ctx)
+        return ctx
+
+    yield make
+    for ctx in made:
+        ctx.close()
+    # Script errors and CSP refusals (no inline script or style) fail the test.
+    assert not problems, "\n".join(problems)
+
+
+def wait_for(
+    condition: Callable[[], Any], what: str, timeout: float = 20.0, interval: float = 0.2
+) -> Any:
+    """Poll until `condition()` is truthy; on timeout say what we were waiting for."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = condition()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def video_playing(page: Page, selector: str, timeout: float = 20.0) -> None:
+    """The video element under `selector` has a picture and its time advances."""
+    script = """(sel) => { const v = document.querySelector(sel);
+        return v ? {w: v.videoWidth, t: v.currentTime} : null; }"""
+    first = wait_for(
+        lambda: (lambda r: r if r and r["w"] > 0 and r["t"] > 0 else None)(
+            page.evaluate(script, selector)
+        ),
+        f"video at {selector} to play",
+        timeout,
+    )
+    wait_for(
+        lambda: page.evaluate(script, selector)["t"] > first["t"] + 0.3,
+        f"video at {selector} to advance",
+        timeout,
+    )
+
+
+def join(page: Page, url: str) -> None:
+    """Open a join link, agree, and press join."""
+    page.goto(url)
+    page.locator("#consent").check()
+    page.locator("#join-button").click()
+
+
+def axe_check(page: Page, name: str) -> None:
+    """axe-core on the page: no serious or critical violations."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    bad = [v for v in results.response["violations"] if v.get("impact") in ("serious", "critical")]
+    summary = [
+        f"{v['id']} ({v['impact']}): {v['help']} -> "
+        + "; ".join(str(n.get("target")) for n in v["nodes"][:5])
+        for v in bad
+    ]
+    assert not bad, f"axe on {name}:\n" + "\n".join(summary)
+
+
+AsyncFn = Callable[[], Awaitable[Any]]

@@ -1,0 +1,383 @@
+// The in-call screen: participant tiles with names and roles, the active speaker, the waiting
+// list for whoever may admit, chat, the shared-content panel area, the encryption status, and
+// live-region announcements of who joins, waits, is admitted or leaves.
+
+import { announce } from './announcer.js';
+import { roleName, t } from './i18n.js';
+
+const SPEAKING_LEVEL = 0.04;
+const SPEAKER_INTERVAL = 250;
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === false || value === null || value === undefined) continue;
+    if (key === 'className') node.className = value;
+    else if (key === 'text') node.textContent = value;
+    else node.setAttribute(key, value === true ? '' : value);
+  }
+  node.append(...children);
+  return node;
+}
+
+function initials(name) {
+  return name.split(/\s+/).filter(Boolean).slice(0, 2).map((w) => [...w][0]).join('').toUpperCase();
+}
+
+/** A small hub for audio levels: one AudioContext, one analyser per audio track. */
+class LevelWatcher {
+  constructor() {
+    this.context = null;
+    this.nodes = new Map(); // key -> {source, analyser, data}
+  }
+
+  watch(key, track) {
+    this.unwatch(key);
+    const Ctx = window.AudioContext || window.webkitAudioContext;
+    if (!Ctx || !track) return;
+    if (!this.context) this.context = new Ctx();
+    if (this.context.state === 'suspended') this.context.resume().catch(() => {});
+    const source = this.context.createMediaStreamSource(new MediaStream([track]));
+    const analyser = this.context.createAnalyser();
+    analyser.fftSize = 512;
+    source.connect(analyser);
+    this.nodes.set(key, { source, analyser, data: new Float32Array(analyser.fftSize) });
+  }
+
+  unwatch(key) {
+    const node = this.nodes.get(key);
+    if (node) node.source.disconnect();
+    this.nodes.delete(key);
+  }
+
+  levels() {
+    const result = new Map();
+    for (const [key, node] of this.nodes) {
+      node.analyser.getFloatTimeDomainData(node.data);
+      let sum = 0;
+      for (const s of node.data) sum += s * s;
+      result.set(key, Math.sqrt(sum / node.data.length));
+    }
+    return result;
+  }
+
+  close() {
+    for (const key of [...this.nodes.keys()]) this.unwatch(key);
+    if (this.context) this.context.close().catch(() => {});
+  }
+}
+
+export class CallView {
+  /**
+   * @param {object} options
+   * @param {(action: string, detail?: object) => void} options.onAction  admit, deny, chat
+   */
+  constructor({ onAction }) {
+    this.onAction = onAction;
+    this.me = null;
+    this.grants = {};
+    this.people = new Map(); // id -> {info, state, muted: {audio, video}}
+    this.tiles = document.getElementById('tiles');
+    this.lobbyBox = document.getElementById('lobby');
+    this.lobbyList = document.getElementById('lobby-list');
+    this.chatBox = document.getElementById('chat');
+    this.chatLog = document.getElementById('chat-log');
+    this.audioBox = el('div', { className: 'audio-sinks', hidden: true });
+    document.body.append(this.audioBox);
+    this.levels = new LevelWatcher();
+    this.speaker = null;
+    this.unread = 0;
+    this.lobbyIds = new Set();
+    this.speakerTimer = setInterval(() => this.updateSpeaker(), SPEAKER_INTERVAL);
+    document.getElementById('chat-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      const input = document.getElementById('chat-input');
+      const text = input.value.trim();
+      if (text) this.onAction('chat', { text });
+      input.value = '';
+    });
+    this.lobbyList.addEventListener('click', (event) => {
+      const button = event.target.closest('button[data-action]');
+      if (button) this.onAction(button.dataset.action, { participant: button.dataset.pid });
+    });
+  }
+
+  name(id) {
+    const person = this.people.get(id);
+    return person ? person.info.name : '';
+  }
+
+  /** The `hello` message: who we are and who is in the appointment. */
+  hello(msg) {
+    this.me = msg.participant.id;
+    this.grants = msg.grants || {};
+    for (const p of msg.participants) {
+      const known = this.people.get(p.id);
+      this.people.set(p.id, {
+        info: p,
+        state: p.id === this.me ? 'joined' : p.state,
+        muted: known ? known.muted : { audio: false, video: false, screen: true },
+      });
+    }
+    this.render();
+  }
+
+  presentIds() {
+    return [...this.people].filter(([, p]) => p.state === 'joined' || p.state === 'reconnecting')
+      .map(([id]) => id);
+  }
+
+  /** A `presence` message. */
+  presence(msg) {
+    const id = msg.participant;
+    const person = this.people.get(id) || {
+      info: msg.info || { id, name: '', role: '' }, muted: { audio: false, video: false, screen: true },
+    };
+    if (msg.info && msg.info.name) person.info = msg.info;
+    const before = person.state;
+    person.state = msg.state;
+    this.people.set(id, person);
+    const vars = { name: person.info.name };
+    if (msg.state === 'joined' && before !== 'joined') {
+      announce(before === 'reconnecting' ? t('{name} is back.', vars) : t('{name} joined the call.', vars));
+    } else if (msg.state === 'reconnecting') {
+      announce(t('{name} is reconnecting…', vars));
+    } else if (msg.state === 'left') {
+      announce(t('{name} left the call.', vars));
+      this.dropMedia(id);
+    }
+    this.render();
+  }
+
+  /** A `lobby` message (only for those who may admit). */
+  lobby(waiting) {
+    const fresh = waiting.filter((w) => !this.lobbyIds.has(w.participant));
+    for (const w of fresh) announce(t('{name} is waiting to be let in.', { name: w.name }));
+    this.lobbyIds = new Set(waiting.map((w) => w.participant));
+    this.lobbyList.replaceChildren(...waiting.map((w) => el(
+      'li', { className: 'lobby-item', 'data-pid': w.participant },
+      el('span', { className: 'lobby-name' }, el('bdi', { text: w.name }),
+        ` (${roleName(w.role)})`),
+      el('button', {
+        type: 'button', className: 'button primary', 'data-action': 'admit', 'data-pid': w.participant,
+        'aria-label': t('Let {name} in', { name: w.name }), text: t('Let in'),
+      }),
+      el('button', {
+        type: 'button', className: 'button secondary', 'data-action': 'deny', 'data-pid': w.participant,
+        'aria-label': t('Do not let {name} in', { name: w.name }), text: t('Decline'),
+      }),
+    )));
+    this.lobbyBox.hidden = waiting.length === 0;
+  }
+
+  /** Our own camera, shown muted and mirrored. */
+  setLocal(stream) {
+    this.localStream = stream;
+    this.levels.watch(`${this.me}:audio`, stream.getAudioTracks()[0]);
+    this.render();
+  }
+
+  /** A remote track from the subscriber connection. */
+  addTrack(participant, source, track) {
+    const person = this.people.get(participant);
+    if (!person) return;
+    person.streams = person.streams || {};
+    if (source === 'audio') {
+      const stream = new MediaStream([track]);
+      person.streams.audio = stream;
+      let sink = this.audioBox.querySelector(`audio[data-pid="${CSS.escape(participant)}"]`);
+      if (!sink) {
+        sink = el('audio', { autoplay: true, 'data-pid': participant });
+        this.audioBox.append(sink);
+      }
+      sink.srcObject = stream;
+      sink.play().catch(() => {});
+      this.levels.watch(`${participant}:audio`, track);
+      return;
+    }
+    const key = source === 'screen' ? 'screen' : 'camera';
+    person.streams[key] = new MediaStream([track]);
+    if (source === 'screen') {
+      track.addEventListener('unmute', () => { person.muted.screen = false; this.render(); });
+    }
+    this.render();
+  }
+
+  removeTrack(participant, source) {
+    const person = this.people.get(participant);
+    if (!person || !person.streams) return;
+    const key = source === 'audio' ? 'audio' : source === 'screen' ? 'screen' : 'camera';
+    delete person.streams[key];
+    if (key === 'audio') {
+      this.levels.unwatch(`${participant}:audio`);
+      const sink = this.audioBox.querySelector(`audio[data-pid="${CSS.escape(participant)}"]`);
+      if (sink) sink.remove();
+    }
+    this.render();
+  }
+
+  dropMedia(participant) {
+    for (const source of ['audio', 'video', 'screen']) this.removeTrack(participant, source);
+  }
+
+  /** A `mute` message: someone turned their microphone, camera or screen on or off. */
+  setMuted(participant, kind, muted) {
+    const person = this.people.get(participant);
+    if (!person) return;
+    person.muted[kind] = muted;
+    this.render();
+  }
+
+  /** Rebuild the tiles: present participants, then screens; existing elements are kept. */
+  render() {
+    const wanted = [];
+    for (const [id, person] of this.people) {
+      if (person.state !== 'joined' && person.state !== 'reconnecting') continue;
+      wanted.push([id, 'camera']);
+      if (person.streams && person.streams.screen && !person.muted.screen) wanted.push([id, 'screen']);
+    }
+    const keep = new Set(wanted.map(([id, source]) => `${id}:${source}`));
+    for (const tile of [...this.tiles.children]) {
+      if (!keep.has(`${tile.dataset.pid}:${tile.dataset.source}`)) tile.remove();
+    }
+    for (const [id, source] of wanted) {
+      const tile = this.tile(id, source) || this.createTile(id, source);
+      this.updateTile(tile, this.people.get(id), id, source);
+      this.tiles.append(tile); // keeps the order stable
+    }
+    this.tiles.dataset.count = String(wanted.length);
+  }
+
+  tile(id, source) {
+    return this.tiles.querySelector(`li[data-pid="${CSS.escape(id)}"][data-source="${source}"]`);
+  }
+
+  createTile(id, source) {
+    const person = this.people.get(id);
+    const isMe = id === this.me;
+    const video = el('video', {
+      autoplay: true, playsinline: true, muted: true, className: isMe && source === 'camera' ? 'mirror' : null,
+    });
+    video.muted = true; // the audio plays through its own element
+    const label = el('p', { className: 'tile-label' },
+      el('bdi', { className: 'tile-name', text: person.info.name }),
+      el('span', { className: 'tile-role', text: isMe ? t('You') : roleName(person.info.role) }),
+      el('span', { className: 'tile-muted', hidden: true },
+        el('img', { src: '/static/img/mic-off.svg', alt: t('Microphone off'), width: 20, height: 20 })));
+    const tile = el('li', {
+      className: `tile tile-${source}${isMe && source === 'camera' ? ' tile-self' : ''}`, 'data-pid': id, 'data-source': source,
+      'data-role': person.info.role, 'aria-label': source === 'screen'
+        ? t('Screen of {name}', { name: person.info.name }) : person.info.name,
+    },
+    video,
+    el('div', { className: 'avatar', 'aria-hidden': 'true', text: initials(person.info.name) }),
+    label,
+    el('p', { className: 'tile-state', hidden: true }));
+    return tile;
+  }
+
+  updateTile(tile, person, id, source) {
+    const video = tile.querySelector('video');
+    const isMe = id === this.me;
+    const stream = isMe ? this.localStream : person.streams && person.streams[source];
+    if (stream && video.srcObject !== stream) {
+      video.srcObject = stream;
+      video.play().catch(() => {});
+    }
+    const cameraOff = source === 'camera' && (person.muted.video || !stream);
+    tile.classList.toggle('no-video', cameraOff);
+    tile.querySelector('.tile-muted').hidden = source !== 'camera' || !person.muted.audio;
+    const state = tile.querySelector('.tile-state');
+    state.hidden = person.state !== 'reconnecting';
+    state.textContent = person.state === 'reconnecting' ? t('Reconnecting…') : '';
+    tile.classList.toggle('reconnecting', person.state === 'reconnecting');
+  }
+
+  updateSpeaker() {
+    const levels = this.levels.levels();
+    let best = null;
+    let bestLevel = SPEAKING_LEVEL;
+    for (const [key, level] of levels) {
+      const id = key.split(':')[0];
+      const person = this.people.get(id);
+      if (person && person.muted.audio) continue;
+      if (level > bestLevel) {
+        best = id;
+        bestLevel = level;
+      }
+    }
+    if (best === this.speaker) return;
+    this.speaker = best;
+    for (const tile of this.tiles.children) {
+      tile.classList.toggle('speaking', tile.dataset.pid === best && tile.dataset.source === 'camera');
+    }
+  }
+
+  /** A chat line. */
+  chat(msg) {
+    const mine = msg.from === this.me;
+    const at = new Date((msg.at || Date.now() / 1000) * 1000);
+    const time = at.toLocaleTimeString(document.documentElement.lang, { hour: '2-digit', minute: '2-digit' });
+    this.chatLog.append(el('li', { className: mine ? 'chat-line mine' : 'chat-line' },
+      el('span', { className: 'chat-meta' }, el('bdi', { text: mine ? t('You') : this.name(msg.from) }), ` · ${time}`),
+      el('span', { className: 'chat-text', dir: 'auto', text: msg.text })));
+    this.chatLog.scrollTop = this.chatLog.scrollHeight;
+    if (this.chatBox.hidden && !mine) {
+      this.unread += 1;
+      const badge = document.getElementById('chat-unread');
+      badge.hidden = false;
+      badge.textContent = t('{count} new', { count: this.unread });
+      announce(t('New message from {name}', { name: this.name(msg.from) }));
+    }
+  }
+
+  toggleChat(open) {
+    this.chatBox.hidden = !open;
+    if (open) {
+      this.unread = 0;
+      document.getElementById('chat-unread').hidden = true;
+      document.getElementById('chat-input').focus();
+    }
+  }
+
+  /** A `panel` message: documents and learning modules come later; show what is open. */
+  panel(msg) {
+    const content = document.getElementById('panel-content');
+    if (msg.action === 'open') {
+      content.replaceChildren(el('p', { text: t('{name} opened: {panel}', { name: this.name(msg.from), panel: msg.panel }) }));
+    } else if (msg.action === 'close') {
+      content.replaceChildren(el('p', { className: 'hint', text: t('Nothing is shared at the moment.') }));
+    }
+  }
+
+  /** The encryption badge and safety code. */
+  setE2EE(state, code, reason) {
+    const button = document.getElementById('e2ee-status');
+    button.dataset.state = state;
+    const label = document.getElementById('e2ee-label');
+    const explain = document.getElementById('e2ee-explain');
+    if (state === 'on') {
+      label.textContent = t('End-to-end encrypted');
+      explain.textContent = t('Sound and picture are encrypted on your device. The server cannot see or hear the call.');
+    } else if (state === 'pending') {
+      label.textContent = t('Setting up encryption…');
+      explain.textContent = t('The devices are exchanging keys.');
+    } else {
+      label.textContent = t('Not end-to-end encrypted');
+      explain.textContent = reason === 'browser'
+        ? t('This browser cannot encrypt the call end to end. The connection to the server is still encrypted.')
+        : t('A participant\'s browser cannot encrypt end to end. The connection to the server is still encrypted.');
+    }
+    document.getElementById('safety-code').textContent = code || '–';
+  }
+
+  setReconnecting(on) {
+    document.getElementById('reconnect-banner').hidden = !on;
+  }
+
+  destroy() {
+    clearInterval(this.speakerTimer);
+    this.levels.close();
+    this.audioBox.remove();
+  }
+}

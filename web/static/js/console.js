@@ -1,0 +1,501 @@
+// The caseworker console: today's and upcoming appointments with live status, admitting and
+// declining, ending and cancelling, and the form that schedules an appointment and shows its
+// join links with copy buttons and QR codes.
+
+import { announce } from './announcer.js';
+import { api } from './api.js';
+import { page, roleName, t } from './i18n.js';
+
+const $ = (id) => document.getElementById(id);
+const POLL_MS = 4000;
+const DAY = 86400;
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === false || value === null || value === undefined) continue;
+    if (key === 'className') node.className = value;
+    else if (key === 'text') node.textContent = value;
+    else node.setAttribute(key, value === true ? '' : value);
+  }
+  node.append(...children);
+  return node;
+}
+
+const timeFormat = new Intl.DateTimeFormat(page.lang, { timeStyle: 'short' });
+const dateFormat = new Intl.DateTimeFormat(page.lang, { weekday: 'long', day: 'numeric', month: 'long' });
+
+function stateText(state) {
+  switch (state) {
+    case 'not_started': return t('Not started');
+    case 'waiting': return t('Someone is waiting');
+    case 'in_call': return t('In call');
+    case 'ended': return t('Ended');
+    case 'no_show': return t('No-show');
+    case 'cancelled': return t('Cancelled');
+    default: return state;
+  }
+}
+
+function memberText(status) {
+  switch (status) {
+    case 'waiting': return t('is waiting');
+    case 'admitted': return t('in the call');
+    case 'reconnecting': return t('reconnecting');
+    default: return t('not here');
+  }
+}
+
+// ---- two-step buttons (no blocking dialogs) --------------------------------------------
+
+const armed = new Map();
+
+/** True on the second press within five seconds; the first press asks for confirmation. */
+function confirmed(button, question) {
+  const key = button.dataset.key;
+  if (armed.has(key)) {
+    clearTimeout(armed.get(key).timer);
+    armed.delete(key);
+    return true;
+  }
+  const original = button.textContent;
+  button.textContent = question;
+  announce(question);
+  const timer = setTimeout(() => {
+    armed.delete(key);
+    button.textContent = original;
+  }, 5000);
+  armed.set(key, { timer });
+  return false;
+}
+
+// ---- the appointment list --------------------------------------------------------------
+
+class AppointmentList {
+  constructor() {
+    this.box = $('appointment-groups');
+    this.known = new Map(); // appointment id -> signature
+    this.waiting = new Set(); // "appointment:participant" seen waiting
+    this.first = true;
+    this.box.addEventListener('click', (event) => this.onClick(event));
+  }
+
+  range() {
+    const start = new Date();
+    start.setHours(0, 0, 0, 0);
+    const from = start.getTime() / 1000 - DAY; // yesterday too: its no-shows
+    return { from, to: from + 31 * DAY, today: start.getTime() / 1000 };
+  }
+
+  async refresh() {
+    const { from, to, today } = this.range();
+    try {
+      const data = await api('GET', `/api/appointments?from=${from}&to=${to}`);
+      $('list-error').hidden = true;
+      this.render(data.appointments || [], today);
+      $('list-updated').textContent = t('Updated {time}', { time: timeFormat.format(new Date()) });
+    } catch (error) {
+      if (error.status === 401) {
+        window.location.assign('/console/login');
+        return;
+      }
+      $('list-error').textContent = t('The list could not be updated. Retrying…');
+      $('list-error').hidden = false;
+    }
+  }
+
+  render(appointments, today) {
+    this.announceChanges(appointments);
+    const signature = JSON.stringify(appointments);
+    if (signature === this.lastSignature) return;
+    this.lastSignature = signature;
+    const groups = [
+      [t('Today'), appointments.filter((a) => a.starts_at >= today && a.starts_at < today + DAY)],
+      [t('Upcoming'), appointments.filter((a) => a.starts_at >= today + DAY)],
+      [t('Yesterday'), appointments.filter((a) => a.starts_at < today)],
+    ];
+    const focusKey = document.activeElement && this.box.contains(document.activeElement)
+      ? document.activeElement.dataset.key : null;
+    const fresh = [];
+    for (const [title, list] of groups) {
+      if (!list.length && title !== t('Today')) continue;
+      const ul = el('ul', { className: 'appointment-list' });
+      for (const a of list) ul.append(this.card(a));
+      if (!list.length) ul.append(el('li', { className: 'hint', text: t('No appointments.') }));
+      fresh.push(el('h3', { className: 'group-title', text: title }), ul);
+    }
+    this.box.replaceChildren(...fresh);
+    if (focusKey) {
+      const again = this.box.querySelector(`[data-key="${CSS.escape(focusKey)}"]`);
+      if (again) again.focus();
+    }
+  }
+
+  announceChanges(appointments) {
+    const now = new Set();
+    for (const a of appointments) {
+      for (const [pid, status] of Object.entries(a.live.members || {})) {
+        if (status !== 'waiting') continue;
+        const key = `${a.id}:${pid}`;
+        now.add(key);
+        if (!this.waiting.has(key) && !this.first) {
+          const person = a.participants.find((p) => p.id === pid);
+          announce(t('{name} is waiting: {title}', { name: person ? person.name : '', title: a.title }));
+        }
+      }
+    }
+    this.waiting = now;
+    this.first = false;
+  }
+
+  card(a) {
+    const state = a.live.state;
+    const live = !['ended', 'no_show', 'cancelled'].includes(state) && a.status === 'scheduled';
+    const start = new Date(a.starts_at * 1000);
+    const end = new Date(a.ends_at * 1000);
+    const headingId = `ap-${a.id}`;
+    const people = el('ul', { className: 'people' });
+    for (const p of a.participants) {
+      const status = (a.live.members || {})[p.id];
+      const consent = (a.live.consents || {})[p.id];
+      const facts = [roleName(p.role), memberText(status)];
+      facts.push(consent
+        ? t('agreed at {time}', { time: timeFormat.format(new Date(consent * 1000)) })
+        : t('no consent yet'));
+      const actions = el('span', { className: 'person-actions' });
+      if (status === 'waiting' && live) {
+        actions.append(
+          el('button', { type: 'button', className: 'button primary', 'data-action': 'admit', 'data-id': a.id, 'data-pid': p.id, 'data-key': `admit:${a.id}:${p.id}`, 'aria-label': t('Let {name} in', { name: p.name }), text: t('Let in') }),
+          el('button', { type: 'button', className: 'button secondary', 'data-action': 'deny', 'data-id': a.id, 'data-pid': p.id, 'data-key': `deny:${a.id}:${p.id}`, 'aria-label': t('Do not let {name} in', { name: p.name }), text: t('Decline') }),
+        );
+      }
+      if (a.status === 'scheduled' && state !== 'no_show') {
+        actions.append(el('button', { type: 'button', className: 'button link', 'data-action': 'reissue', 'data-id': a.id, 'data-pid': p.id, 'data-key': `reissue:${a.id}:${p.id}`, 'aria-label': t('New link for {name}', { name: p.name }), text: t('New link') }));
+      }
+      people.append(el('li', { className: 'person', 'data-pid': p.id, 'data-status': status || 'absent' },
+        el('bdi', { className: 'person-name', text: p.name }),
+        el('span', { className: 'person-facts', text: facts.join(' · ') }),
+        actions));
+    }
+    const buttons = el('div', { className: 'appointment-actions' });
+    if (live && (state === 'in_call' || state === 'waiting')) {
+      buttons.append(el('button', { type: 'button', className: 'button danger', 'data-action': 'end', 'data-id': a.id, 'data-key': `end:${a.id}`, text: t('End call') }));
+    }
+    if (a.status === 'scheduled' && state !== 'no_show') {
+      buttons.append(el('button', { type: 'button', className: 'button secondary', 'data-action': 'cancel', 'data-id': a.id, 'data-key': `cancel:${a.id}`, text: t('Cancel appointment') }));
+    }
+    return el('li', { className: 'appointment', 'data-id': a.id, 'data-state': state, 'aria-labelledby': headingId },
+      el('div', { className: 'appointment-head' },
+        el('span', { className: 'appointment-time', text: `${dateFormat.format(start)}, ${timeFormat.format(start)}–${timeFormat.format(end)}` }),
+        el('h3', { id: headingId, text: a.title }),
+        el('span', { className: 'state-badge', 'data-state': state, text: stateText(state) })),
+      people, buttons);
+  }
+
+  async onClick(event) {
+    const button = event.target.closest('button[data-action]');
+    if (!button) return;
+    const { action, id, pid } = button.dataset;
+    try {
+      if (action === 'admit' || action === 'deny') {
+        await api('POST', `/api/appointments/${encodeURIComponent(id)}/${action}`, { participant: pid });
+        announce(action === 'admit' ? t('Let in.') : t('Declined.'));
+      } else if (action === 'end') {
+        if (!confirmed(button, t('Press again to end the call'))) return;
+        await api('POST', `/api/appointments/${encodeURIComponent(id)}/end`, {});
+        announce(t('The call was ended.'));
+      } else if (action === 'cancel') {
+        if (!confirmed(button, t('Press again to cancel the appointment'))) return;
+        await api('POST', `/api/appointments/${encodeURIComponent(id)}/cancel`, {});
+        announce(t('The appointment was cancelled.'));
+      } else if (action === 'reissue') {
+        if (!confirmed(button, t('Press again: the old link stops working'))) return;
+        const data = await api('POST', `/api/appointments/${encodeURIComponent(id)}/participants/${encodeURIComponent(pid)}/reissue`, {});
+        const appointment = await api('GET', `/api/appointments/${encodeURIComponent(id)}`);
+        const person = appointment.appointment.participants.find((p) => p.id === pid);
+        showLinks(appointment.appointment, [{ participant: pid, role: person.role, name: person.name, url: data.url }]);
+      }
+    } catch (error) {
+      announce(t('That did not work: {reason}', { reason: error.message }));
+      $('list-error').textContent = t('That did not work: {reason}', { reason: error.message });
+      $('list-error').hidden = false;
+    }
+    this.lastSignature = null;
+    await this.refresh();
+  }
+}
+
+// ---- join links with copy buttons and QR codes -----------------------------------------
+
+async function qrInto(box, url, name) {
+  try {
+    const svgText = await api('POST', '/console/qr', { url });
+    const doc = new DOMParser().parseFromString(svgText, 'image/svg+xml');
+    const svg = document.importNode(doc.documentElement, true);
+    svg.setAttribute('role', 'img');
+    svg.setAttribute('aria-label', t('QR code of the link for {name}', { name }));
+    svg.removeAttribute('width');
+    svg.removeAttribute('height');
+    box.replaceChildren(svg);
+  } catch (error) {
+    box.replaceChildren(el('p', { className: 'hint', text: t('The QR code could not be made.') }));
+  }
+}
+
+async function copyText(text, input) {
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch (error) {
+    input.select();
+    document.execCommand('copy');
+  }
+}
+
+function showLinks(appointment, joinUrls) {
+  const start = new Date(appointment.starts_at * 1000);
+  $('links-summary').textContent = `${appointment.title} · ${dateFormat.format(start)}, ${timeFormat.format(start)}`;
+  const list = $('link-list');
+  list.replaceChildren();
+  joinUrls.forEach((link, index) => {
+    const inputId = `link-${index}`;
+    const input = el('input', { type: 'text', id: inputId, className: 'link-url', readonly: true, value: link.url, dir: 'ltr' });
+    const copy = el('button', { type: 'button', className: 'button primary', text: t('Copy link'), 'aria-describedby': `link-title-${index}` });
+    copy.addEventListener('click', async () => {
+      await copyText(link.url, input);
+      copy.textContent = t('Copied');
+      announce(t('Link for {name} copied.', { name: link.name }));
+      setTimeout(() => { copy.textContent = t('Copy link'); }, 3000);
+    });
+    const qr = el('div', { className: 'qr' });
+    list.append(el('li', { className: 'link-card', 'data-role': link.role, 'data-pid': link.participant },
+      el('h3', { id: `link-title-${index}` }, el('bdi', { text: link.name }), ` (${roleName(link.role)})`),
+      el('label', { for: inputId, className: 'visually-hidden', text: t('Link for {name}', { name: link.name }) }),
+      input, qr, el('div', { className: 'link-actions' }, copy)));
+    qrInto(qr, link.url, link.name);
+  });
+  $('links').hidden = false;
+  $('links').focus();
+}
+
+// ---- the scheduling form ---------------------------------------------------------------
+
+class ScheduleForm {
+  constructor(onScheduled) {
+    this.onScheduled = onScheduled;
+    this.form = $('schedule-form');
+    this.rows = $('participant-rows');
+    this.counter = 0;
+    this.addRow('caseworker', (page.user && page.user.display_name) || '', 'de');
+    this.addRow('jobseeker', '', page.lang === 'de' ? 'de' : page.lang);
+    $('add-participant').addEventListener('click', () => {
+      const row = this.addRow('employer', '', 'de');
+      row.querySelector('[data-name="name"]').focus();
+    });
+    this.rows.addEventListener('click', (event) => {
+      const button = event.target.closest('button[data-action="remove"]');
+      if (!button) return;
+      button.closest('li').remove();
+      this.renumber();
+      $('add-participant').focus();
+    });
+    this.form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.submit();
+    });
+    this.setDefaults();
+  }
+
+  setDefaults() {
+    const soon = new Date(Date.now() + 15 * 60000);
+    soon.setMinutes(Math.ceil(soon.getMinutes() / 15) * 15, 0, 0);
+    const pad = (n) => String(n).padStart(2, '0');
+    $('f-date').value = `${soon.getFullYear()}-${pad(soon.getMonth() + 1)}-${pad(soon.getDate())}`;
+    $('f-start').value = `${pad(soon.getHours())}:${pad(soon.getMinutes())}`;
+  }
+
+  addRow(role, name, lang) {
+    const row = $('participant-row').content.firstElementChild.cloneNode(true);
+    this.counter += 1;
+    for (const label of row.querySelectorAll('label[data-for]')) {
+      const control = row.querySelector(`[data-name="${label.dataset.for}"]`);
+      control.id = `p${this.counter}-${label.dataset.for}`;
+      label.htmlFor = control.id;
+    }
+    const error = row.querySelector('[data-error="name"]');
+    error.id = `p${this.counter}-name-error`;
+    row.querySelector('[data-name="name"]').setAttribute('aria-describedby', error.id);
+    row.querySelector('[data-name="role"]').value = role;
+    row.querySelector('[data-name="name"]').value = name;
+    row.querySelector('[data-name="lang"]').value = lang;
+    this.rows.append(row);
+    this.renumber();
+    return row;
+  }
+
+  renumber() {
+    const rows = [...this.rows.children];
+    rows.forEach((row, i) => {
+      row.querySelector('[data-name="name"]').dataset.field = `participants[${i}].name`;
+      row.querySelector('[data-name="role"]').dataset.field = `participants[${i}].role`;
+      row.querySelector('[data-name="lang"]').dataset.field = `participants[${i}].lang`;
+      const remove = row.querySelector('[data-action="remove"]');
+      remove.hidden = rows.length <= 2;
+      remove.setAttribute('aria-label', t('Remove participant {number}', { number: i + 1 }));
+    });
+  }
+
+  collect() {
+    const errors = [];
+    const title = $('f-title').value.trim();
+    if (!title) errors.push(['title', t('Please enter a title.')]);
+    const date = $('f-date').value;
+    const time = $('f-start').value;
+    let startsAt = null;
+    if (!date || !time) {
+      errors.push(['starts_at', t('Please enter the date and start time.')]);
+    } else {
+      startsAt = new Date(`${date}T${time}`);
+      if (Number.isNaN(startsAt.getTime())) errors.push(['starts_at', t('Please enter the date and start time.')]);
+    }
+    const minutes = Number($('f-duration').value);
+    const endsAt = startsAt ? new Date(startsAt.getTime() + minutes * 60000) : null;
+    if (endsAt && endsAt.getTime() <= Date.now()) {
+      errors.push(['starts_at', t('This time is already over. Please choose a later time.')]);
+    }
+    const participants = [...this.rows.children].map((row, i) => {
+      const name = row.querySelector('[data-name="name"]').value.trim();
+      if (!name) errors.push([`participants[${i}].name`, t('Please enter the name of participant {number}.', { number: i + 1 })]);
+      return {
+        role: row.querySelector('[data-name="role"]').value,
+        name,
+        lang: row.querySelector('[data-name="lang"]').value,
+      };
+    });
+    if (!participants.some((p) => p.role === 'caseworker')) {
+      errors.push(['participants', t('An appointment needs a caseworker.')]);
+    }
+    if (participants.length < 2) {
+      errors.push(['participants', t('An appointment needs at least two participants.')]);
+    }
+    const body = {
+      title,
+      starts_at: startsAt ? startsAt.toISOString() : '',
+      ends_at: endsAt ? endsAt.toISOString() : '',
+      waiting_room: $('f-waiting').checked,
+      participants,
+    };
+    return { body, errors };
+  }
+
+  clearErrors() {
+    $('form-errors').hidden = true;
+    $('form-error-list').replaceChildren();
+    for (const node of this.form.querySelectorAll('[aria-invalid="true"]')) node.removeAttribute('aria-invalid');
+    for (const node of this.form.querySelectorAll('.field-error')) {
+      node.hidden = true;
+      node.textContent = '';
+    }
+  }
+
+  control(field) {
+    return this.form.querySelector(`[data-field="${CSS.escape(field)}"]`);
+  }
+
+  showErrors(errors) {
+    const list = $('form-error-list');
+    for (const [field, message] of errors) {
+      const control = this.control(field);
+      let target = control ? control.id : null;
+      if (control && control.tagName !== 'P') {
+        control.setAttribute('aria-invalid', 'true');
+        const describedBy = control.getAttribute('aria-describedby');
+        const slot = describedBy && document.getElementById(describedBy);
+        if (slot) {
+          slot.textContent = message;
+          slot.hidden = false;
+        }
+      } else if (control) {
+        control.textContent = message;
+        control.hidden = false;
+        target = 'add-participant';
+      }
+      const link = el('a', { href: `#${target || 'f-title'}`, text: message });
+      link.addEventListener('click', (event) => {
+        event.preventDefault();
+        const node = document.getElementById(target || 'f-title');
+        if (node) node.focus();
+      });
+      list.append(el('li', {}, link));
+    }
+    $('form-errors').hidden = false;
+    $('form-errors').focus();
+  }
+
+  /** A server refusal in the person's language: the field says what is wrong. */
+  serverError(error) {
+    const field = error.field || '';
+    if (field === 'title') return ['title', t('Please enter a title (at most 200 characters, one line).')];
+    if (field === 'starts_at') return ['starts_at', t('Please enter the date and start time.')];
+    if (field === 'ends_at') return ['starts_at', t('This time is already over. Please choose a later time.')];
+    if (field === 'participants') return ['participants', t('An appointment needs a caseworker and at least one other participant.')];
+    const match = field.match(/^participants\[(\d+)\]\.(\w+)$/);
+    if (match) {
+      return [`participants[${match[1]}].${match[2] === 'name' ? 'name' : match[2]}`,
+        t('Please check participant {number}.', { number: Number(match[1]) + 1 })];
+    }
+    return ['title', t('The appointment could not be scheduled: {reason}', { reason: error.message })];
+  }
+
+  async submit() {
+    this.clearErrors();
+    const { body, errors } = this.collect();
+    if (errors.length) {
+      this.showErrors(errors);
+      return;
+    }
+    const button = $('schedule-submit');
+    button.disabled = true;
+    $('schedule-status').textContent = t('Scheduling…');
+    try {
+      const data = await api('POST', '/api/appointments', body);
+      $('schedule-status').textContent = t('The appointment is scheduled.');
+      this.form.reset();
+      this.rows.replaceChildren();
+      this.addRow('caseworker', (page.user && page.user.display_name) || '', 'de');
+      this.addRow('jobseeker', '', 'de');
+      this.setDefaults();
+      this.onScheduled(data);
+    } catch (error) {
+      $('schedule-status').textContent = '';
+      if (error.status === 401) {
+        window.location.assign('/console/login');
+        return;
+      }
+      this.showErrors([this.serverError(error)]);
+    } finally {
+      button.disabled = false;
+    }
+  }
+}
+
+// ---- wiring ----------------------------------------------------------------------------
+
+const list = new AppointmentList();
+new ScheduleForm((data) => {
+  showLinks(data.appointment, data.join_urls);
+  list.refresh();
+});
+$('close-links').addEventListener('click', () => {
+  $('links').hidden = true;
+  $('f-title').focus();
+});
+$('print-links').addEventListener('click', () => window.print());
+$('logout').addEventListener('click', async () => {
+  try {
+    await api('POST', '/api/logout', {});
+  } finally {
+    window.location.assign('/console/login');
+  }
+});
+list.refresh();
+setInterval(() => { if (!document.hidden) list.refresh(); }, POLL_MS);

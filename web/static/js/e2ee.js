@@ -1,0 +1,265 @@
+// End-to-end encryption of the media: each browser makes its own media key and hands it to the
+// others wrapped with ECDH (P-256) over the room socket; the server relays wrapped keys only.
+// A new key is made when someone leaves. The safety code is derived from everyone's public key,
+// so a server that swapped keys would show different codes on different screens.
+
+const WRAP_INFO = 'lippejob e2ee v1 key wrap';
+const SWITCH_DELAY = 1000; // ms: let the others receive a new key before frames use it
+
+function b64(bytes) {
+  return btoa(String.fromCharCode(...new Uint8Array(bytes)));
+}
+
+function unb64(text) {
+  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+}
+
+/** Which encoded-transform API this browser has: 'script', 'streams' or null. */
+export function transformSupport() {
+  if (typeof window.RTCRtpScriptTransform === 'function') return 'script';
+  if (window.RTCRtpSender && 'createEncodedStreams' in RTCRtpSender.prototype) return 'streams';
+  return null;
+}
+
+/**
+ * Events: 'change' whenever the encryption state or the safety code may have changed.
+ * `state` is 'on', 'pending' or 'off'; `reason` says why it is off.
+ */
+export class E2EE extends EventTarget {
+  constructor(send) {
+    super();
+    this.send = send;
+    this.support = transformSupport();
+    this.me = null;
+    this.worker = null;
+    this.keyPair = null;
+    this.publicRaw = null;
+    this.sendIdx = 0;
+    this.sendRaw = null;
+    this.publicKeys = new Map(); // participant -> base64 raw public key
+    this.wrapKeys = new Map(); // participant -> CryptoKey
+    this.received = new Set(); // participants whose media key we hold
+    this.nocap = new Set(); // participants whose browser cannot encrypt
+    this.frames = new Map(); // participant -> what the worker saw: encrypted / clear / ...
+    this.present = new Set();
+    this.code = '';
+  }
+
+  /** Make our key pair and first media key. */
+  async init(me) {
+    this.me = me;
+    if (!this.support || !window.crypto || !crypto.subtle) {
+      this.support = null;
+      return;
+    }
+    this.worker = new Worker('/static/js/e2ee-worker.js');
+    this.worker.addEventListener('message', (event) => this.onWorker(event.data));
+    this.keyPair = await crypto.subtle.generateKey(
+      { name: 'ECDH', namedCurve: 'P-256' }, false, ['deriveBits'],
+    );
+    this.publicRaw = b64(await crypto.subtle.exportKey('raw', this.keyPair.publicKey));
+    this.publicKeys.set(me, this.publicRaw);
+    await this.newSendKey(false);
+  }
+
+  /** Extra RTCPeerConnection settings the transform API needs. */
+  pcConfig() {
+    return this.support === 'streams' ? { encodedInsertableStreams: true } : {};
+  }
+
+  attachSender(sender, kind) {
+    this.attach(sender, { op: 'encrypt', kind });
+  }
+
+  attachReceiver(receiver, kind, mid, participant) {
+    if (!this.worker) return;
+    this.worker.postMessage({ type: 'mid', mid, participant });
+    this.attach(receiver, { op: 'decrypt', kind, mid });
+  }
+
+  attach(senderOrReceiver, options) {
+    if (!this.worker) return;
+    if (this.support === 'script') {
+      // eslint-disable-next-line no-undef
+      senderOrReceiver.transform = new RTCRtpScriptTransform(this.worker, options);
+    } else if (this.support === 'streams') {
+      const { readable, writable } = senderOrReceiver.createEncodedStreams();
+      this.worker.postMessage({ type: 'streams', readable, writable, options }, [readable, writable]);
+    }
+  }
+
+  async newSendKey(share) {
+    this.sendIdx = (this.sendIdx + 1) % 256;
+    this.sendRaw = crypto.getRandomValues(new Uint8Array(16));
+    const idx = this.sendIdx;
+    const raw = this.sendRaw;
+    if (share) {
+      await Promise.all([...this.present].filter((p) => p !== this.me)
+        .map((p) => this.sendKeyTo(p)));
+      setTimeout(() => {
+        if (this.sendIdx === idx) this.worker.postMessage({ type: 'sendKey', idx, raw });
+      }, SWITCH_DELAY);
+    } else {
+      this.worker.postMessage({ type: 'sendKey', idx, raw });
+    }
+  }
+
+  /** Tell the others our public key (after every hello: they may be new). */
+  announce() {
+    const data = this.support ? { kind: 'pub', key: this.publicRaw } : { kind: 'nocap' };
+    this.send({ type: 'e2ee', to: null, data });
+  }
+
+  /** The set of participants in the call (ourselves included). */
+  setPresent(ids) {
+    const before = this.present;
+    this.present = new Set(ids);
+    const gone = [...before].filter((id) => !this.present.has(id) && id !== this.me);
+    for (const id of gone) this.forget(id);
+    if (gone.length && this.support) this.newSendKey(true);
+    this.update();
+  }
+
+  forget(id) {
+    this.publicKeys.delete(id);
+    this.wrapKeys.delete(id);
+    this.received.delete(id);
+    this.nocap.delete(id);
+    this.frames.delete(id);
+    if (this.worker) this.worker.postMessage({ type: 'forget', participant: id });
+  }
+
+  /** A relayed `e2ee` message from another participant. */
+  async onMessage(from, data) {
+    if (!data || typeof data !== 'object' || from === this.me) return;
+    if (data.kind === 'nocap') {
+      this.forget(from);
+      this.nocap.add(from);
+      this.update();
+      return;
+    }
+    if (!this.support) {
+      if (data.kind === 'pub' && !data.reply) {
+        this.send({ type: 'e2ee', to: from, data: { kind: 'nocap' } });
+      }
+      return;
+    }
+    try {
+      if (data.kind === 'pub' && typeof data.key === 'string') await this.onPublicKey(from, data);
+      else if (data.kind === 'key') await this.onMediaKey(from, data);
+    } catch (error) {
+      console.warn('e2ee message refused', error);
+    }
+    this.update();
+  }
+
+  async onPublicKey(from, data) {
+    this.nocap.delete(from);
+    const known = this.publicKeys.get(from);
+    if (known !== data.key) {
+      const theirs = await crypto.subtle.importKey(
+        'raw', unb64(data.key), { name: 'ECDH', namedCurve: 'P-256' }, false, [],
+      );
+      const bits = await crypto.subtle.deriveBits(
+        { name: 'ECDH', public: theirs }, this.keyPair.privateKey, 256,
+      );
+      const hkdf = await crypto.subtle.importKey('raw', bits, 'HKDF', false, ['deriveKey']);
+      const pair = [this.me, from].sort().join(' ');
+      this.wrapKeys.set(from, await crypto.subtle.deriveKey(
+        {
+          name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(32),
+          info: new TextEncoder().encode(`${WRAP_INFO} ${pair}`),
+        },
+        hkdf, { name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt'],
+      ));
+      this.publicKeys.set(from, data.key);
+      this.received.delete(from);
+    }
+    if (!data.reply) {
+      this.send({ type: 'e2ee', to: from, data: { kind: 'pub', key: this.publicRaw, reply: true } });
+    }
+    await this.sendKeyTo(from);
+  }
+
+  async sendKeyTo(to) {
+    const wrapKey = this.wrapKeys.get(to);
+    if (!wrapKey) return;
+    const iv = crypto.getRandomValues(new Uint8Array(12));
+    const sealed = await crypto.subtle.encrypt(
+      { name: 'AES-GCM', iv, additionalData: new TextEncoder().encode(`${this.me}>${to}:${this.sendIdx}`) },
+      wrapKey, this.sendRaw,
+    );
+    this.send({
+      type: 'e2ee', to, data: { kind: 'key', idx: this.sendIdx, iv: b64(iv), key: b64(sealed) },
+    });
+  }
+
+  async onMediaKey(from, data) {
+    const wrapKey = this.wrapKeys.get(from);
+    if (!wrapKey || !Number.isInteger(data.idx)) return;
+    const raw = await crypto.subtle.decrypt(
+      { name: 'AES-GCM', iv: unb64(data.iv), additionalData: new TextEncoder().encode(`${from}>${this.me}:${data.idx}`) },
+      wrapKey, unb64(data.key),
+    );
+    this.worker.postMessage({ type: 'key', participant: from, idx: data.idx, raw });
+    this.received.add(from);
+  }
+
+  onWorker(msg) {
+    if (msg.type === 'frames') {
+      this.frames.set(msg.participant, msg.state);
+      this.update();
+    } else if (msg.type === 'stats' && this.statsWaiter) {
+      this.statsWaiter(msg.counts);
+      this.statsWaiter = null;
+    }
+  }
+
+  /** Frame counters from the worker (for diagnostics and tests). */
+  stats() {
+    if (!this.worker) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      this.statsWaiter = resolve;
+      this.worker.postMessage({ type: 'stats' });
+    });
+  }
+
+  get others() {
+    return [...this.present].filter((id) => id !== this.me);
+  }
+
+  get state() {
+    if (!this.support) return 'off';
+    if (this.others.some((id) => this.nocap.has(id) || this.frames.get(id) === 'clear')) {
+      return 'off';
+    }
+    if (this.others.every((id) => this.received.has(id))) return 'on';
+    return 'pending';
+  }
+
+  /** Why encryption is off: 'browser' (ours) or 'others'. */
+  get reason() {
+    return this.support ? 'others' : 'browser';
+  }
+
+  async update() {
+    if (this.worker) {
+      const encrypt = !this.others.some((id) => this.nocap.has(id));
+      this.worker.postMessage({ type: 'encrypt', on: encrypt });
+    }
+    this.code = await this.safetyCode();
+    this.dispatchEvent(new Event('change'));
+  }
+
+  /** Twelve digits from the public keys of everyone in the call, the same on every screen. */
+  async safetyCode() {
+    if (!this.support) return '';
+    const lines = [...this.present].filter((id) => this.publicKeys.has(id)).sort()
+      .map((id) => `${id}:${this.publicKeys.get(id)}\n`).join('');
+    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(lines)));
+    let value = 0n;
+    for (const byte of digest.slice(0, 8)) value = (value << 8n) | BigInt(byte);
+    const digits = (value % 1000000000000n).toString().padStart(12, '0');
+    return digits.match(/.{3}/g).join(' ');
+  }
+}

@@ -1,0 +1,421 @@
+// The join page: device check and consent, then the waiting room, the call and the end screen.
+
+import { announce } from './announcer.js';
+import { CallView } from './call-view.js';
+import { LocalDevices, deviceErrorHelp, startLevelMeter } from './devices.js';
+import { E2EE } from './e2ee.js';
+import { page, t } from './i18n.js';
+import { MediaSession } from './media.js';
+import { RoomSocket } from './room-socket.js';
+
+const $ = (id) => document.getElementById(id);
+const LINK_PROBLEMS = new Set([404, 409, 410, 425]);
+
+function show(stepId) {
+  for (const step of document.querySelectorAll('.step')) step.hidden = step.id !== stepId;
+  const picker = $('lang-picker');
+  if (picker) picker.hidden = stepId !== 'prejoin';
+  const heading = document.querySelector(`#${stepId} h1`);
+  if (heading) heading.focus({ preventScroll: false });
+}
+
+function inviteCode() {
+  return decodeURIComponent(window.location.pathname.split('/').pop() || '');
+}
+
+/** Exchange the invite code for a room token. */
+async function requestToken() {
+  const response = await fetch('/api/join', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ code: inviteCode(), consent: true }),
+    credentials: 'same-origin',
+    cache: 'no-store',
+  });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const error = new Error(body.error || response.statusText);
+    error.status = response.status;
+    error.code = body.code;
+    throw error;
+  }
+  return body;
+}
+
+/** The link stopped working while the page was open: let the server explain (once). */
+function explainLinkProblem() {
+  const key = `lj-reloaded:${window.location.pathname}`;
+  if (sessionStorage.getItem(key)) return false;
+  sessionStorage.setItem(key, '1');
+  window.location.reload();
+  return true;
+}
+
+class JoinPage {
+  constructor() {
+    this.devices = new LocalDevices();
+    this.stopMeter = () => {};
+    this.join = null;
+    this.socket = null;
+    this.media = null;
+    this.view = null;
+    this.e2ee = null;
+    this.inCall = false;
+    this.muted = { audio: false, video: false };
+    this.screenTrack = null;
+    this.endArmed = null;
+  }
+
+  async start() {
+    sessionStorage.removeItem(`lj-reloaded:${window.location.pathname}`);
+    $('preview').srcObject = this.devices.stream;
+    this.devices.addEventListener('change', () => this.onDevicesChanged());
+    this.devices.addEventListener('error', (event) => this.showDeviceHelp(event.detail));
+    $('retry-devices').addEventListener('click', () => this.openDevices());
+    $('camera-select').addEventListener('change', (e) => this.devices.chooseCamera(e.target.value));
+    $('mic-select').addEventListener('change', (e) => this.devices.chooseMicrophone(e.target.value));
+    $('flip-camera').addEventListener('click', () => this.devices.flipCamera());
+    $('join-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.submit();
+    });
+    $('consent').addEventListener('change', () => {
+      if ($('consent').checked) this.consentError(false);
+    });
+    this.bindControls();
+    await this.openDevices();
+  }
+
+  async openDevices() {
+    $('device-help').hidden = true;
+    await this.devices.open();
+    this.fillDeviceLists();
+  }
+
+  showDeviceHelp(error) {
+    $('device-help-text').textContent = deviceErrorHelp(error);
+    $('device-help').hidden = false;
+  }
+
+  fillDeviceLists() {
+    const fill = (select, devices, current, fallback) => {
+      select.replaceChildren(...devices.map((d, i) => {
+        const option = document.createElement('option');
+        option.value = d.deviceId;
+        option.textContent = d.label || `${fallback} ${i + 1}`;
+        option.selected = d.deviceId === current;
+        return option;
+      }));
+      select.disabled = devices.length === 0;
+      if (!devices.length) {
+        const option = document.createElement('option');
+        option.textContent = t('None found');
+        select.append(option);
+      }
+    };
+    fill($('camera-select'), this.devices.cameras, this.devices.cameraId, t('Camera'));
+    fill($('mic-select'), this.devices.microphones, this.devices.micId, t('Microphone'));
+    const canFlip = this.devices.cameras.length > 1 || this.devices.hasFacingModes();
+    $('flip-camera').hidden = !canFlip;
+    $('btn-flip').hidden = !canFlip;
+  }
+
+  onDevicesChanged() {
+    $('preview-off').hidden = Boolean(this.devices.videoTrack);
+    this.stopMeter();
+    const bar = $('mic-level-bar');
+    const meter = $('mic-level');
+    this.stopMeter = startLevelMeter(this.devices.audioTrack, (level) => {
+      bar.style.inlineSize = `${Math.round(level * 100)}%`;
+      meter.setAttribute('aria-valuenow', String(Math.round(level * 100)));
+    });
+    if (this.devices.videoTrack) this.devices.videoTrack.enabled = !this.muted.video;
+    if (this.devices.audioTrack) this.devices.audioTrack.enabled = !this.muted.audio;
+    if (this.media) {
+      this.media.replaceTrack('audio', this.devices.audioTrack);
+      this.media.replaceTrack('video', this.devices.videoTrack);
+    }
+    if (this.view && this.inCall) this.view.setLocal(this.devices.stream);
+    this.fillDeviceLists();
+  }
+
+  consentError(on) {
+    $('consent-error').hidden = !on;
+    $('consent').setAttribute('aria-invalid', on ? 'true' : 'false');
+  }
+
+  async submit() {
+    if (!$('consent').checked) {
+      this.consentError(true);
+      $('consent').focus();
+      return;
+    }
+    const button = $('join-button');
+    button.disabled = true;
+    $('join-status').textContent = t('Connecting…');
+    try {
+      this.join = await requestToken();
+    } catch (error) {
+      button.disabled = false;
+      if (LINK_PROBLEMS.has(error.status) && explainLinkProblem()) return;
+      $('join-status').textContent = t('The connection did not work. Please check the internet connection and try again.');
+      return;
+    }
+    this.e2ee = new E2EE((msg) => this.socket && this.socket.send(msg));
+    await this.e2ee.init(this.join.participant.id);
+    this.e2ee.addEventListener('change', () => {
+      if (this.view) this.view.setE2EE(this.e2ee.state, this.e2ee.code, this.e2ee.reason);
+    });
+    this.socket = new RoomSocket(this.join.ws_url, this.join.token, this.join.exp);
+    this.socket.addEventListener('message', (event) => this.onMessage(event.detail));
+    this.socket.addEventListener('reconnecting', () => this.onReconnecting());
+    this.socket.addEventListener('closed', (event) => this.onClosed(event.detail.code));
+    this.socket.addEventListener('authfailed', () => this.renewToken());
+    this.socket.connect();
+  }
+
+  async renewToken() {
+    try {
+      const fresh = await requestToken();
+      this.socket.resume(fresh.token, fresh.exp);
+    } catch (error) {
+      if (LINK_PROBLEMS.has(error.status)) this.finish('ended');
+      else setTimeout(() => this.renewToken(), 3000);
+    }
+  }
+
+  onMessage(msg) {
+    switch (msg.type) {
+      case 'waiting': this.onWaiting(msg); break;
+      case 'hello': this.onHello(msg); break;
+      case 'lobby': this.view.lobby(msg.waiting || []); break;
+      case 'presence':
+        this.view.presence(msg);
+        this.e2ee.setPresent(this.view.presentIds());
+        break;
+      case 'chat': this.view.chat(msg); break;
+      case 'mute': this.view.setMuted(msg.participant || msg.from, msg.kind, msg.muted); break;
+      case 'panel': this.view.panel(msg); break;
+      case 'e2ee': this.e2ee.onMessage(msg.from, msg.data); break;
+      case 'offer': case 'answer': case 'candidate':
+        if (this.media) this.media.handle(msg);
+        break;
+      case 'denied': this.finish('denied'); break;
+      case 'ended': this.finish('ended'); break;
+      case 'replaced': this.finish('replaced'); break;
+      case 'error':
+        if (msg.code === 'media_unavailable') {
+          $('reconnect-banner').textContent = t('Sound and picture are not available at the moment. Chat still works.');
+          $('reconnect-banner').hidden = false;
+        }
+        break;
+      default: break;
+    }
+  }
+
+  onWaiting(msg) {
+    const host = msg.host && msg.host.name;
+    $('waiting-text').textContent = host
+      ? t('{host} will let you in.', { host })
+      : t('Your contact person will let you in.');
+    $('waiting-preview').srcObject = this.devices.stream;
+    show('waiting');
+    announce(t('You are in the waiting room.'));
+    this.wasWaiting = true;
+  }
+
+  onHello(msg) {
+    const again = this.inCall;
+    if (!this.view) this.view = new CallView({ onAction: (a, d) => this.onViewAction(a, d) });
+    this.view.hello(msg);
+    this.view.setLocal(this.devices.stream);
+    this.view.setReconnecting(false);
+    for (const kind of ['audio', 'video']) this.view.setMuted(msg.participant.id, kind, this.muted[kind]);
+    $('btn-end').hidden = !(msg.grants && msg.grants.moderate);
+    if (!this.inCall) {
+      this.inCall = true;
+      show('call');
+      announce(this.wasWaiting ? t('You have been let in. The call begins.') : t('You are in the call.'));
+    } else if (again) {
+      announce(t('Connected again.'));
+    }
+    this.startMedia(msg.ice_servers || this.join.ice_servers);
+    this.e2ee.setPresent(this.view.presentIds());
+    this.e2ee.announce();
+    this.view.setE2EE(this.e2ee.state, this.e2ee.code, this.e2ee.reason);
+    // Tell the others what is off (they may have missed it while we were away).
+    for (const kind of ['audio', 'video']) {
+      if (this.muted[kind]) this.socket.send({ type: 'mute', kind, muted: true });
+    }
+  }
+
+  startMedia(iceServers) {
+    if (this.media) this.media.close();
+    this.media = new MediaSession({
+      send: (m) => this.socket.send(m),
+      iceServers,
+      transforms: this.e2ee.support ? this.e2ee : null,
+    });
+    this.media.addEventListener('track', (event) => {
+      const { participant, source, track } = event.detail;
+      this.view.addTrack(participant, source, track);
+    });
+    this.media.addEventListener('trackgone', (event) => {
+      this.view.removeTrack(event.detail.participant, event.detail.source);
+    });
+    this.media.addEventListener('failed', () => this.socket.reconnectNow());
+    this.media.start(this.devices.audioTrack, this.devices.videoTrack);
+    if (this.screenTrack) this.media.shareScreen(this.screenTrack);
+  }
+
+  onReconnecting() {
+    if (!this.inCall) return;
+    this.view.setReconnecting(true);
+    announce(t('Connection lost. Reconnecting…'));
+  }
+
+  onClosed(code) {
+    const reasons = { 4403: 'denied', 4409: 'replaced', 4410: 'ended' };
+    this.finish(reasons[code] || 'error');
+  }
+
+  onViewAction(action, detail) {
+    if (action === 'admit' || action === 'deny') {
+      this.socket.send({ type: action, participant: detail.participant });
+    } else if (action === 'chat') {
+      this.socket.send({ type: 'chat', text: detail.text });
+    }
+  }
+
+  bindControls() {
+    $('btn-mic').addEventListener('click', () => this.toggleMute('audio'));
+    $('btn-cam').addEventListener('click', () => this.toggleMute('video'));
+    $('btn-flip').addEventListener('click', () => this.devices.flipCamera());
+    $('btn-chat').addEventListener('click', () => {
+      const open = $('chat').hidden;
+      this.view.toggleChat(open);
+      $('btn-chat').setAttribute('aria-expanded', String(open));
+    });
+    $('btn-screen').addEventListener('click', () => this.toggleScreen());
+    $('btn-leave').addEventListener('click', () => this.leave());
+    $('waiting-leave').addEventListener('click', () => this.leave());
+    $('btn-end').addEventListener('click', () => this.endForAll());
+    $('rejoin').addEventListener('click', () => window.location.reload());
+    $('e2ee-status').addEventListener('click', () => {
+      const details = $('e2ee-details');
+      details.hidden = !details.hidden;
+      $('e2ee-status').setAttribute('aria-expanded', String(!details.hidden));
+    });
+    const desktop = navigator.mediaDevices && navigator.mediaDevices.getDisplayMedia &&
+      !window.matchMedia('(pointer: coarse)').matches;
+    $('btn-screen').hidden = !desktop;
+  }
+
+  toggleMute(kind) {
+    const muted = !this.muted[kind];
+    this.muted[kind] = muted;
+    this.devices.setEnabled(kind, !muted);
+    const button = kind === 'audio' ? $('btn-mic') : $('btn-cam');
+    button.setAttribute('aria-pressed', String(muted));
+    button.querySelector('span').textContent = kind === 'audio'
+      ? (muted ? t('Unmute') : t('Mute'))
+      : (muted ? t('Camera on') : t('Camera off'));
+    button.querySelector('img').src = kind === 'audio'
+      ? (muted ? '/static/img/mic-off.svg' : '/static/img/mic.svg')
+      : (muted ? '/static/img/camera-off.svg' : '/static/img/camera.svg');
+    if (this.view) this.view.setMuted(this.view.me, kind, muted);
+    if (this.socket) this.socket.send({ type: 'mute', kind, muted });
+    announce(kind === 'audio'
+      ? (muted ? t('Your microphone is off.') : t('Your microphone is on.'))
+      : (muted ? t('Your camera is off.') : t('Your camera is on.')));
+  }
+
+  async toggleScreen() {
+    const button = $('btn-screen');
+    if (this.screenTrack) {
+      this.stopScreen();
+      return;
+    }
+    try {
+      const stream = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+      this.screenTrack = stream.getVideoTracks()[0];
+    } catch (error) {
+      return; // the person chose not to share
+    }
+    this.screenTrack.addEventListener('ended', () => this.stopScreen());
+    await this.media.shareScreen(this.screenTrack);
+    this.socket.send({ type: 'mute', kind: 'screen', muted: false });
+    button.setAttribute('aria-pressed', 'true');
+    button.querySelector('span').textContent = t('Stop sharing');
+    announce(t('You are sharing your screen.'));
+  }
+
+  stopScreen() {
+    if (!this.screenTrack) return;
+    this.screenTrack.stop();
+    this.screenTrack = null;
+    if (this.media) this.media.stopScreen();
+    this.socket.send({ type: 'mute', kind: 'screen', muted: true });
+    $('btn-screen').setAttribute('aria-pressed', 'false');
+    $('btn-screen').querySelector('span').textContent = t('Share screen');
+    announce(t('You stopped sharing your screen.'));
+  }
+
+  endForAll() {
+    const button = $('btn-end');
+    const label = button.querySelector('span');
+    if (!this.endArmed) {
+      label.textContent = t('Tap again to end for everyone');
+      this.endArmed = setTimeout(() => {
+        this.endArmed = null;
+        label.textContent = t('End for everyone');
+      }, 5000);
+      announce(t('Tap again to end for everyone'));
+      return;
+    }
+    clearTimeout(this.endArmed);
+    this.socket.send({ type: 'end' });
+  }
+
+  leave() {
+    if (this.socket) this.socket.leave();
+    this.finish('left');
+  }
+
+  finish(reason) {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.socket) this.socket.stop();
+    if (this.media) this.media.close();
+    if (this.view) this.view.destroy();
+    this.stopMeter();
+    this.devices.stop();
+    if (this.screenTrack) this.screenTrack.stop();
+    const texts = {
+      ended: [t('The appointment has ended'), t('Thank you for taking part. You can close this page now.')],
+      left: [t('You have left the appointment'), t('If you left by mistake, you can join again while the appointment lasts.')],
+      denied: [t('You were not let in'), t('Please contact your job centre if you think this is a mistake.')],
+      replaced: [t('The appointment is open somewhere else'), t('You joined from another window or device, so this page has stopped.')],
+      error: [t('The connection was lost'), t('You can try to join again while the appointment lasts.')],
+    };
+    const [title, text] = texts[reason] || texts.error;
+    $('ended-title').textContent = title;
+    $('ended-text').textContent = text;
+    $('rejoin').hidden = !(reason === 'left' || reason === 'error' || reason === 'replaced');
+    show('ended');
+    announce(title);
+  }
+}
+
+function waitForWindow() {
+  // Open the appointment by itself when its window opens (server time, not the device's).
+  const skew = Date.now() / 1000 - (page.now || Date.now() / 1000);
+  const wait = (page.opens_at + skew) * 1000 - Date.now() + 1000 + Math.random() * 4000;
+  if (wait > 0 && wait < 24 * 3600 * 1000) setTimeout(() => window.location.reload(), wait);
+}
+
+if (page.state === 'too_early') {
+  waitForWindow();
+} else if (page.state === 'open') {
+  new JoinPage().start();
+}

@@ -1,0 +1,221 @@
+// Media: two peer connections per participant (DESIGN.md). The publisher connection ("pub") is
+// offered by this page and carries what it sends; the subscriber connection ("sub") is offered
+// by the server and carries everyone else, re-offered as tracks come and go.
+
+const GATHER_TIMEOUT = 3000;
+const DISCONNECTED_GRACE = 6000;
+
+function waitForGathering(pc) {
+  if (pc.iceGatheringState === 'complete') return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      if (pc.iceGatheringState !== 'complete') return;
+      pc.removeEventListener('icegatheringstatechange', done);
+      clearTimeout(timer);
+      resolve();
+    };
+    // Candidates go in the SDP; a slow interface must not hold the call back for long.
+    const timer = setTimeout(() => {
+      pc.removeEventListener('icegatheringstatechange', done);
+      resolve();
+    }, GATHER_TIMEOUT);
+    pc.addEventListener('icegatheringstatechange', done);
+  });
+}
+
+/**
+ * Events: 'track' (detail: {mid, participant, source, track}), 'trackgone' (detail: {mid,
+ * participant, source}), 'failed' (a connection broke for good: the page reconnects).
+ */
+export class MediaSession extends EventTarget {
+  /**
+   * @param {object} options
+   * @param {(msg: object) => boolean} options.send  sends a room-socket message
+   * @param {RTCIceServer[]} options.iceServers
+   * @param {object|null} options.transforms  end-to-end encryption hooks (see e2ee.js)
+   */
+  constructor({ send, iceServers, transforms }) {
+    super();
+    this.send = send;
+    this.iceServers = iceServers || [];
+    this.transforms = transforms || null;
+    this.pub = null;
+    this.sub = null;
+    this.tx = { audio: null, video: null, screen: null };
+    this.tracks = {}; // mid -> {participant, source} from the latest sub offer
+    this.assigned = new Map(); // mid -> "participant:source" announced as a 'track' event
+    this.pendingAnswer = null;
+    this.chain = Promise.resolve();
+    this.closed = false;
+    this.failTimers = new Map();
+  }
+
+  config() {
+    return {
+      iceServers: this.iceServers,
+      bundlePolicy: 'max-bundle',
+      rtcpMuxPolicy: 'require',
+      ...(this.transforms ? this.transforms.pcConfig() : {}),
+    };
+  }
+
+  /** Open the publisher connection with our camera and microphone (either may be null). */
+  start(audioTrack, videoTrack) {
+    this.pub = new RTCPeerConnection(this.config());
+    this.watch(this.pub);
+    this.tx.audio = this.addSender(audioTrack, 'audio', 'audio');
+    this.tx.video = this.addSender(videoTrack, 'video', 'video');
+    return this.negotiate();
+  }
+
+  addSender(track, kind, source) {
+    const transceiver = this.pub.addTransceiver(track || kind, { direction: 'sendonly' });
+    if (this.transforms) this.transforms.attachSender(transceiver.sender, kind, source);
+    return transceiver;
+  }
+
+  watch(pc) {
+    pc.addEventListener('connectionstatechange', () => {
+      const state = pc.connectionState;
+      clearTimeout(this.failTimers.get(pc));
+      if (state === 'failed') {
+        this.fail();
+      } else if (state === 'disconnected') {
+        this.failTimers.set(pc, setTimeout(() => {
+          if (pc.connectionState === 'disconnected') this.fail();
+        }, DISCONNECTED_GRACE));
+      }
+    });
+  }
+
+  fail() {
+    if (this.closed) return;
+    this.dispatchEvent(new Event('failed'));
+  }
+
+  /** Offer the publisher connection again (after adding a track); calls are queued. */
+  negotiate() {
+    this.chain = this.chain.then(() => this.offerPub()).catch((error) => {
+      console.warn('publisher negotiation failed', error);
+    });
+    return this.chain;
+  }
+
+  async offerPub() {
+    if (this.closed) return;
+    const offer = await this.pub.createOffer();
+    await this.pub.setLocalDescription(offer);
+    await waitForGathering(this.pub);
+    const sources = {};
+    for (const [source, transceiver] of Object.entries(this.tx)) {
+      if (transceiver && transceiver.mid !== null) sources[transceiver.mid] = source;
+    }
+    const answered = new Promise((resolve) => { this.pendingAnswer = resolve; });
+    this.send({ type: 'offer', pc: 'pub', sdp: this.pub.localDescription.sdp, sources });
+    const sdp = await answered;
+    if (!this.closed) await this.pub.setRemoteDescription({ type: 'answer', sdp });
+  }
+
+  /** Act on a media message from the room socket. */
+  async handle(msg) {
+    if (this.closed) return;
+    if (msg.type === 'answer' && msg.pc === 'pub' && this.pendingAnswer) {
+      const resolve = this.pendingAnswer;
+      this.pendingAnswer = null;
+      resolve(msg.sdp);
+    } else if (msg.type === 'offer' && msg.pc === 'sub') {
+      this.chain = this.chain.then(() => this.answerSub(msg)).catch((error) => {
+        console.warn('subscriber negotiation failed', error);
+      });
+    } else if (msg.type === 'candidate') {
+      const pc = msg.pc === 'pub' ? this.pub : this.sub;
+      if (pc && pc.remoteDescription) {
+        await pc.addIceCandidate(msg.candidate || null).catch(() => {});
+      }
+    }
+  }
+
+  async answerSub(msg) {
+    if (!this.sub) {
+      this.sub = new RTCPeerConnection(this.config());
+      this.watch(this.sub);
+    }
+    this.tracks = msg.tracks || {};
+    await this.sub.setRemoteDescription({ type: 'offer', sdp: msg.sdp });
+    this.reconcile();
+    const answer = await this.sub.createAnswer();
+    await this.sub.setLocalDescription(answer);
+    await waitForGathering(this.sub);
+    this.send({ type: 'answer', pc: 'sub', sdp: this.sub.localDescription.sdp });
+  }
+
+  /** Match the subscriber's transceivers to the participants and sources the server named. */
+  reconcile() {
+    const seen = new Set();
+    for (const transceiver of this.sub.getTransceivers()) {
+      const mid = transceiver.mid;
+      const info = mid !== null ? this.tracks[mid] : undefined;
+      if (!info) continue;
+      seen.add(mid);
+      const key = `${info.participant}:${info.source}`;
+      if (this.assigned.get(mid) === key) continue;
+      const previous = this.assigned.get(mid);
+      if (previous) this.emitGone(mid, previous);
+      this.assigned.set(mid, key);
+      const { track } = transceiver.receiver;
+      if (this.transforms) {
+        this.transforms.attachReceiver(transceiver.receiver, track.kind, mid, info.participant);
+      }
+      this.dispatchEvent(new CustomEvent('track', {
+        detail: { mid, participant: info.participant, source: info.source, track },
+      }));
+    }
+    for (const [mid, key] of [...this.assigned]) {
+      if (!seen.has(mid)) {
+        this.assigned.delete(mid);
+        this.emitGone(mid, key);
+      }
+    }
+  }
+
+  emitGone(mid, key) {
+    const [participant, source] = key.split(':');
+    this.dispatchEvent(new CustomEvent('trackgone', { detail: { mid, participant, source } }));
+  }
+
+  /** Use another camera or microphone track without renegotiating. */
+  async replaceTrack(kind, track) {
+    const transceiver = this.tx[kind];
+    if (transceiver) await transceiver.sender.replaceTrack(track);
+  }
+
+  /** Start sending a screen (desktop browsers); adds a second video on first use. */
+  async shareScreen(track) {
+    if (this.tx.screen) {
+      await this.tx.screen.sender.replaceTrack(track);
+      return;
+    }
+    this.tx.screen = this.addSender(track, 'video', 'screen');
+    await this.negotiate();
+  }
+
+  async stopScreen() {
+    if (this.tx.screen) await this.tx.screen.sender.replaceTrack(null);
+  }
+
+  /** The receivers of the subscriber connection, for audio levels and stats. */
+  receivers() {
+    return this.sub ? this.sub.getReceivers() : [];
+  }
+
+  close() {
+    this.closed = true;
+    for (const timer of this.failTimers.values()) clearTimeout(timer);
+    if (this.pendingAnswer) this.pendingAnswer('');
+    for (const pc of [this.pub, this.sub]) {
+      if (pc) pc.close();
+    }
+    for (const [mid, key] of this.assigned) this.emitGone(mid, key);
+    this.assigned.clear();
+  }
+}
