@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 # LIPPEJOB_* variables that are read elsewhere, not settings (a typo in a setting is refused).
 NON_SETTING_VARIABLES = frozenset({"LIPPEJOB_STAFF_PASSWORD"})
@@ -41,6 +42,7 @@ class Settings:
     ws_auth_timeout: float = 10.0
     ws_heartbeat: float = 20.0
     drain_timeout: float = 3600.0  # on SIGTERM, how long live calls may go on
+    timezone: str = "Europe/Berlin"  # how pages show appointment times
     max_title_length: int = 200
     max_name_length: int = 100
     max_participants: int = 8
@@ -71,6 +73,10 @@ class Settings:
             raise SettingsError("--cert and --key go together")
         if self.media_port_min > self.media_port_max:
             raise SettingsError("media_port_min is above media_port_max")
+        try:
+            ZoneInfo(self.timezone)
+        except (ValueError, KeyError):
+            raise SettingsError(f"unknown timezone {self.timezone!r}") from None
         for server in self.ice_servers:
             if not isinstance(server, dict) or "urls" not in server:
                 raise SettingsError("each ICE server needs 'urls'")
