@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -13,6 +13,7 @@ from aiohttp import web
 from signalling.appointments import ValidationError, reissue, schedule
 from signalling.context import SERVICES, Services
 from signalling.invites import LinkState, hash_code, link_state, looks_like_code
+from signalling.jsonwire import loads_strict
 from signalling.lifecycle import DRAINING
 from signalling.metrics import METRICS
 from signalling.models import Appointment, AttendanceEvent, StaffUser
@@ -57,7 +58,7 @@ async def read_json(request: web.Request) -> Any:
     if len(body) > MAX_BODY:
         raise ApiError(413, "request body too large", "too_large")
     try:
-        return json.loads(body)
+        return loads_strict(body)
     except ValueError:
         raise ApiError(400, "body is not valid JSON", "bad_json") from None
 
@@ -92,21 +93,38 @@ def _services(request: web.Request) -> Services:
 
 
 class LoginThrottle:
-    """Locks a username after repeated failures, for a while."""
+    """Slows guessing: a username is locked after LOGIN_FAILURES_ALLOWED failures, an address
+    after four times that, for LOGIN_LOCK_SECONDS. Per process and bounded in memory; behind
+    several signalling processes, put a rate limit in the proxy as well."""
+
+    MAX_KEYS = 10_000
 
     def __init__(self) -> None:
         self._failures: dict[str, list[float]] = {}
 
-    def locked(self, username: str, now: float) -> bool:
-        recent = [t for t in self._failures.get(username, []) if now - t < LOGIN_LOCK_SECONDS]
-        self._failures[username] = recent
-        return len(recent) >= LOGIN_FAILURES_ALLOWED
+    def _recent(self, key: str, now: float) -> list[float]:
+        recent = [t for t in self._failures.get(key, []) if now - t < LOGIN_LOCK_SECONDS]
+        if recent:
+            self._failures[key] = recent
+        else:
+            self._failures.pop(key, None)
+        return recent
 
-    def failed(self, username: str, now: float) -> None:
-        self._failures.setdefault(username, []).append(now)
+    def locked(self, username: str, address: str, now: float) -> bool:
+        return (
+            len(self._recent(f"user:{username}", now)) >= LOGIN_FAILURES_ALLOWED
+            or len(self._recent(f"addr:{address}", now)) >= 4 * LOGIN_FAILURES_ALLOWED
+        )
+
+    def failed(self, username: str, address: str, now: float) -> None:
+        if len(self._failures) >= self.MAX_KEYS:  # forget the oldest entries, not the newest
+            for key in list(self._failures)[: self.MAX_KEYS // 10]:
+                del self._failures[key]
+        for key in (f"user:{username}", f"addr:{address}"):
+            self._failures.setdefault(key, []).append(now)
 
     def succeeded(self, username: str) -> None:
-        self._failures.pop(username, None)
+        self._failures.pop(f"user:{username}", None)
 
 
 THROTTLE = web.AppKey("login_throttle", LoginThrottle)
@@ -127,13 +145,14 @@ async def login(request: web.Request) -> web.Response:
         raise ApiError(400, "username and password are required", "bad_request")
     now = services.clock.now()
     throttle = request.app[THROTTLE]
-    if throttle.locked(username, now):
+    address = request.remote or "?"
+    if throttle.locked(username, address, now):
         raise ApiError(429, "too many failed attempts; try again in a few minutes", "locked")
     user = await services.store.get_staff(username)
     # Hash even for unknown users so timing does not tell which usernames exist.
     stored = user.password_hash if user else "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAA"
     if not verify_password(password, stored) or user is None:
-        throttle.failed(username, now)
+        throttle.failed(username, address, now)
         log.info("login_failed")
         raise ApiError(401, "wrong username or password", "bad_credentials")
     throttle.succeeded(username)
@@ -230,9 +249,12 @@ def _epoch_param(request: web.Request, name: str) -> float | None:
     if raw is None:
         return None
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
-        raise ApiError(400, f"{name} must be epoch seconds", "invalid", field=name) from None
+        value = math.nan
+    if not math.isfinite(value):
+        raise ApiError(400, f"{name} must be epoch seconds", "invalid", field=name)
+    return value
 
 
 async def list_appointments(request: web.Request) -> web.Response:
@@ -302,9 +324,10 @@ async def _member_action(request: web.Request, admit: bool) -> web.Response:
             400, "participant must be one of the appointment's", "invalid", field="participant"
         )
     hub = request.app[HUB]
-    action = hub.admit if admit else hub.deny
-    if not await action(appointment.id, pid, user.username):
+    if admit and not await hub.admit(appointment.id, pid, user.username):
         raise ApiError(409, "that participant is not waiting", "not_waiting")
+    if not admit:
+        await hub.deny(appointment.id, pid, user.username)
     return web.json_response({"ok": True})
 
 
@@ -325,8 +348,10 @@ async def reissue_link(request: web.Request) -> web.Response:
         raise ApiError(404, "no such participant", "not_found")
     if appointment.status != "scheduled":
         raise ApiError(409, f"the appointment is {appointment.status}", "conflict")
-    updated, code = reissue(appointment, pid)
+    updated, code = reissue(appointment, pid, services.clock.now())
     await services.store.put_appointment(updated)
+    # Whoever holds the old link (a forwarded SMS, a lost tablet) is put out of the call.
+    await request.app[HUB].kick(appointment.id, pid, user.username, denied=False)
     log.info("invite_reissued", appointment=appointment.id, participant=pid, staff=user.username)
     return web.json_response({"participant": pid, "url": join_url(services, request, code)})
 
@@ -405,7 +430,7 @@ async def join(request: web.Request) -> web.Response:
             "exp": claims.exp,
             "ws_url": ws_url,
             "ice_servers": list(services.settings.ice_servers),
-            "appointment": appointment.public(),
+            "appointment": appointment.guest_view(),  # names of others only once admitted
             "participant": participant.public(),
         }
     )

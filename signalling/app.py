@@ -16,6 +16,7 @@ from signalling.keys import KeyRing
 from signalling.lifecycle import DRAINING, Draining
 from signalling.media_router import MediaRouter
 from signalling.metrics import METRICS, Metrics, metrics_endpoint
+from signalling.retention import retention_ctx
 from signalling.security import security_headers
 from signalling.settings import Settings
 from signalling.store import Store
@@ -63,6 +64,7 @@ def create_app(
     app[METRICS] = metrics
     app[DRAINING] = Draining()
     app.router.add_get("/metrics", metrics_endpoint)
+    app.cleanup_ctx.append(retention_ctx)
     if with_pages and importlib.util.find_spec("signalling.pages") is not None:
         from signalling.pages import setup_pages
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import secrets
 import unicodedata
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from signalling.models import LANGUAGES, ROLES, Appointment, Participant
 from signalling.settings import Settings
 
 MAX_DURATION = 12 * 3600
+EARLIEST, LATEST = 946_684_800.0, 4_102_444_800.0  # 2000-01-01 .. 2100-01-01 UTC
 
 
 class ValidationError(ValueError):
@@ -36,7 +38,10 @@ def parse_time(value: Any, field: str) -> float:
     if isinstance(value, bool):
         raise ValidationError(f"{field} must be a time", field)
     if isinstance(value, int | float):
-        return float(value)
+        number = float(value)
+        if not (EARLIEST <= number <= LATEST):  # also refuses NaN and infinities
+            raise ValidationError(f"{field} is not a plausible time", field)
+        return number
     if isinstance(value, str) and len(value) <= 40:
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -44,7 +49,7 @@ def parse_time(value: Any, field: str) -> float:
             raise ValidationError(f"{field} is not an ISO 8601 time", field) from None
         if parsed.tzinfo is None:
             raise ValidationError(f"{field} must include a UTC offset", field)
-        return parsed.timestamp()
+        return parse_time(parsed.timestamp(), field)
     raise ValidationError(f"{field} must be an ISO 8601 time or epoch seconds", field)
 
 
@@ -133,11 +138,34 @@ def schedule(data: Any, *, now: float, settings: Settings, created_by: str) -> S
     return Scheduled(appointment, {p.id: code for p, code in pairs})
 
 
-def reissue(appointment: Appointment, participant_id: str) -> tuple[Appointment, str]:
-    """A new invite code for one participant; the old one stops working."""
+def reissue(appointment: Appointment, participant_id: str, now: float) -> tuple[Appointment, str]:
+    """A new invite code for one participant: the old link and every token issued before now
+    stop working."""
     code = new_code()
+    # Whole seconds: a token minted for the new link in this same second must still work.
+    cutoff = math.floor(now)
     participants = tuple(
-        dataclasses.replace(p, invite_hash=hash_code(code)) if p.id == participant_id else p
+        dataclasses.replace(p, invite_hash=hash_code(code), not_before=cutoff)
+        if p.id == participant_id
+        else p
         for p in appointment.participants
     )
     return dataclasses.replace(appointment, participants=participants), code
+
+
+def shut_out(appointment: Appointment, participant_id: str, now: float) -> Appointment:
+    """Remove a participant: their link stops working (until staff reissue one) and every
+    token they hold is void."""
+    dead = "denied:" + secrets.token_hex(16)  # no code hashes to this
+    # Token times are whole seconds: void everything minted up to the end of this second.
+    cutoff = math.floor(now) + 1
+    participants = tuple(
+        dataclasses.replace(p, invite_hash=dead, not_before=cutoff) if p.id == participant_id else p
+        for p in appointment.participants
+    )
+    return dataclasses.replace(appointment, participants=participants)
+
+
+def token_void(participant: Participant, issued_at: float) -> bool:
+    """Whether a token issued at `issued_at` predates the participant's last removal/reissue."""
+    return issued_at < participant.not_before

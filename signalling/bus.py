@@ -70,7 +70,7 @@ class QueuedSubscription:
             log.warning("bus_queue_full", channel=self.channel)
 
     async def _run(self) -> None:
-        while True:
+        while not self._closed:
             message = await self._queue.get()
             try:
                 await self._handler(message)
@@ -85,6 +85,10 @@ class QueuedSubscription:
             return
         self._closed = True
         self._on_close(self)
+        if asyncio.current_task() is self._task:
+            # Closed by its own handler (the last socket of a room left): let the handler
+            # finish its work; the loop ends when it returns.
+            return
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task

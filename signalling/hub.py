@@ -13,12 +13,14 @@ import asyncio
 import contextlib
 import dataclasses
 import secrets
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 from aiohttp import web
 
+from signalling.appointments import shut_out
 from signalling.bus import Subscription, room_channel
 from signalling.context import Services
 from signalling.media_router import MediaRouter, NoMediaWorker
@@ -27,6 +29,10 @@ from signalling.models import Appointment, AttendanceEvent, Member
 from signalling.tokens import RoomClaims
 
 log = structlog.get_logger(__name__)
+
+RATE_PER_SECOND = 20.0  # messages a socket may send, sustained
+RATE_BURST = 60.0  # ... and in a burst (a trickle of ICE candidates, a chat flurry)
+SEND_TIMEOUT = 5.0  # seconds a socket may take to accept one message
 
 STATE_OF_STATUS = {"admitted": "joined", "waiting": "waiting", "reconnecting": "reconnecting"}
 
@@ -40,8 +46,26 @@ class Connection:
     conn_id: str = field(default_factory=lambda: secrets.token_hex(8))
     status: str = "waiting"
     closing: bool = False  # replaced, denied or ended: its close must not count as leaving
+    exp: int = 0  # expiry of the newest token this socket holds (refresh moves it)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _closer: asyncio.Task[None] | None = None
+    _allowance: float = RATE_BURST
+    _checked_at: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        self.exp = self.claims.exp
+
+    def allow(self) -> bool:
+        """Token bucket: RATE_PER_SECOND messages a second, bursts up to RATE_BURST."""
+        now = time.monotonic()
+        self._allowance = min(
+            RATE_BURST, self._allowance + (now - self._checked_at) * RATE_PER_SECOND
+        )
+        self._checked_at = now
+        if self._allowance < 1:
+            return False
+        self._allowance -= 1
+        return True
 
     @property
     def room(self) -> str:
@@ -52,11 +76,18 @@ class Connection:
         return self.claims.sub
 
     async def send(self, message: dict[str, Any]) -> None:
+        """Send, unless closed; a reader too slow to take it within SEND_TIMEOUT is closed
+        rather than allowed to hold up the room."""
         if self.ws.closed:
             return
         async with self._lock:
-            with contextlib.suppress(ConnectionError, RuntimeError):
-                await self.ws.send_json(message)
+            try:
+                await asyncio.wait_for(self.ws.send_json(message), SEND_TIMEOUT)
+            except TimeoutError:
+                log.warning("ws_slow_consumer", appointment=self.room, participant=self.pid)
+                self.close_soon(CloseCode.SLOW, "too slow to keep up")
+            except (ConnectionError, RuntimeError):
+                pass
 
     async def close(self, code: CloseCode, reason: str) -> None:
         self.closing = True
@@ -180,6 +211,13 @@ class RoomHub:
             await self._enter(target)
         elif kind == "denied":
             await self._finish(target, {"type": "denied"}, CloseCode.DENIED, "not admitted")
+        elif kind == "revoked":
+            await self._finish(
+                target,
+                {"type": "error", "code": "revoked", "message": "this link was replaced"},
+                CloseCode.AUTH_FAILED,
+                "token revoked",
+            )
 
     async def _is_current(self, conn: Connection) -> bool:
         """Whether the store names this socket as its participant's connection: a late
@@ -228,16 +266,21 @@ class RoomHub:
         was_in = previous is not None and previous.status in ("admitted", "reconnecting")
         may_skip_lobby = conn.claims.grants.admit or not appointment.waiting_room
         conn.status = "admitted" if was_in or may_skip_lobby else "waiting"
-        jtis = [*(previous.extra.get("jtis", []) if previous else []), conn.claims.jti][-8:]
         member = Member(
             pid,
             conn.status,
             self._s.settings.node_id,
             conn.conn_id,
             now,
-            {"jtis": jtis, "exp": conn.claims.exp},
+            {"jti": conn.claims.jti, "exp": conn.claims.exp},
         )
         await store.set_member(room, member)
+        fresh = await store.get_appointment(room)
+        if fresh is None or fresh.status != "scheduled":
+            # The appointment ended while this socket was connecting: do not bring it back.
+            await store.delete_member(room, pid)
+            await self._finish(conn, {"type": "ended"}, CloseCode.ENDED, "appointment ended")
+            return
         await self._publish(room, {"kind": "replace", "participant": pid, "conn": conn.conn_id})
         log.info(
             "participant_connected",
@@ -254,7 +297,7 @@ class RoomHub:
             await conn.send(
                 {
                     "type": "waiting",
-                    "appointment": appointment.public(),
+                    "appointment": appointment.guest_view(),
                     "host": self._host(appointment),
                 }
             )
@@ -357,24 +400,33 @@ class RoomHub:
         return True
 
     async def deny(self, room: str, pid: str, by: str) -> bool:
-        """Refuse a waiting participant, or remove one from the call: revoke and close."""
-        member = (await self._s.store.get_members(room)).get(pid)
-        if member is None:
+        """Refuse a waiting participant, or remove one from the call: their link stops
+        working, every token they hold is void, and their socket closes on every node."""
+        appointment = await self._s.store.get_appointment(room)
+        if appointment is None or appointment.participant(pid) is None:
             return False
-        await self._revoke(member)
-        await self._s.store.delete_member(room, pid)
-        await self._attend(room, pid, "denied")
-        log.info("participant_denied", appointment=room, participant=pid, by=by)
-        await self._publish(room, {"kind": "denied", "participant": pid})
-        if member.status != "waiting":
+        await self._s.store.put_appointment(shut_out(appointment, pid, self._s.clock.now()))
+        await self.kick(room, pid, by, denied=True)
+        return True
+
+    async def kick(self, room: str, pid: str, by: str, *, denied: bool) -> None:
+        """Close a participant's socket wherever it is and forget their presence."""
+        member = (await self._s.store.get_members(room)).get(pid)
+        if member is not None:
+            await self._revoke(member)
+            await self._s.store.delete_member(room, pid)
+        await self._attend(room, pid, "denied" if denied else "removed")
+        log.info("participant_removed", appointment=room, participant=pid, by=by, denied=denied)
+        await self._publish(room, {"kind": "denied" if denied else "revoked", "participant": pid})
+        if member is not None and member.status != "waiting":
             await self._media.leave(room, pid, member.conn)
             await self._deliver(room, {"type": "presence", "participant": pid, "state": "left"})
         await self._announce_lobby(room)
-        return True
 
     async def _revoke(self, member: Member) -> None:
-        until = float(member.extra.get("exp", self._s.clock.now() + 600))
-        for jti in member.extra.get("jtis", []):
+        jti = member.extra.get("jti")
+        if isinstance(jti, str):
+            until = float(member.extra.get("exp", self._s.clock.now() + 600))
             await self._s.store.revoke(jti, until)
 
     async def end(self, room: str, by: str) -> bool:
@@ -413,13 +465,9 @@ class RoomHub:
     async def media_signal(self, conn: Connection, msg: dict[str, Any]) -> None:
         await self._media.signal(conn.room, conn.pid, conn.conn_id, msg)
 
-    async def remember_token(self, conn: Connection, jti: str, exp: int) -> None:
-        member = (await self._s.store.get_members(conn.room)).get(conn.pid)
-        if member is not None and member.conn == conn.conn_id:
-            jtis = [*member.extra.get("jtis", []), jti][-8:]
-            await self._s.store.set_member(
-                conn.room, dataclasses.replace(member, extra={"jtis": jtis, "exp": exp})
-            )
+    async def is_current(self, conn: Connection) -> bool:
+        """Whether the store names this socket as its participant's connection."""
+        return await self._is_current(conn)
 
     # ---- leaving ---------------------------------------------------------------------
 
@@ -459,14 +507,25 @@ class RoomHub:
         log.info("participant_left", appointment=room, participant=pid, reason="timeout")
 
     async def _sweep(self) -> None:
-        """Close sockets whose appointment window has passed."""
+        """Close sockets whose appointment is over or whose token ran out unrefreshed."""
         while True:
             await asyncio.sleep(self._sweep_interval)
-            now = self._s.clock.now()
-            for room in list(self._local):
-                appointment = await self._s.store.get_appointment(room)
-                if appointment is None or now >= appointment.ends_at:
-                    for conn in list(self._local.get(room, {}).values()):
-                        await self._finish(
-                            conn, {"type": "ended"}, CloseCode.ENDED, "appointment window is over"
-                        )
+            await self.sweep_once()
+
+    async def sweep_once(self) -> None:
+        now = self._s.clock.now()
+        for room in list(self._local):
+            appointment = await self._s.store.get_appointment(room)
+            over = appointment is None or appointment.status != "scheduled"
+            for conn in list(self._local.get(room, {}).values()):
+                if over or now >= appointment.ends_at:  # type: ignore[union-attr]
+                    await self._finish(
+                        conn, {"type": "ended"}, CloseCode.ENDED, "appointment is over"
+                    )
+                elif now >= conn.exp:
+                    await self._finish(
+                        conn,
+                        {"type": "error", "code": "token_expired", "message": "token expired"},
+                        CloseCode.AUTH_FAILED,
+                        "token expired",
+                    )

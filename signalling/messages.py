@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
+from signalling.jsonwire import loads_strict
+
 MAX_CHAT = 2000
 MAX_SDP = 32 * 1024
 MAX_E2EE = 8 * 1024
@@ -30,6 +32,7 @@ class CloseCode(IntEnum):
     AUTH_TIMEOUT = 4408
     REPLACED = 4409
     ENDED = 4410
+    SLOW = 4429  # too slow to take messages, or sending too many
     LEFT = 4000
 
 
@@ -161,7 +164,7 @@ CLIENT_TYPES = frozenset(_FIELDS)
 def parse_client_message(raw: str) -> ClientMessage:
     """Parse and validate one text frame from a client."""
     try:
-        data = json.loads(raw)
+        data = loads_strict(raw)
     except ValueError:
         raise MessageError("bad_json", "message is not JSON") from None
     if not isinstance(data, dict):

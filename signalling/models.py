@@ -75,6 +75,9 @@ class Participant:
     name: str
     lang: str
     invite_hash: str  # SHA-256 of the invite code; the code itself is never stored
+    # Tokens issued before this time are void: set when the participant is removed or their
+    # link reissued, so every token they hold (however many refreshes) dies at once.
+    not_before: float = 0.0
 
     def public(self) -> dict[str, Any]:
         """What other participants may see."""
@@ -106,8 +109,21 @@ class Appointment:
         data["participants"] = tuple(Participant(**p) for p in data["participants"])
         return cls(**data)
 
+    def guest_view(self) -> dict[str, Any]:
+        """What someone not yet admitted may see: the window and who will let them in."""
+        host = next((p for p in self.participants if p.role == "caseworker"), None)
+        return {
+            "id": self.id,
+            "title": self.title,
+            "starts_at": self.starts_at,
+            "ends_at": self.ends_at,
+            "waiting_room": self.waiting_room,
+            "status": self.status,
+            "host": {"name": host.name if host else ""},
+        }
+
     def public(self) -> dict[str, Any]:
-        """The appointment as the join page and the API show it (no invite hashes)."""
+        """The appointment as staff and admitted participants see it (no invite hashes)."""
         return {
             "id": self.id,
             "title": self.title,

@@ -42,6 +42,7 @@ class Settings:
     ws_auth_timeout: float = 10.0
     ws_heartbeat: float = 20.0
     drain_timeout: float = 3600.0  # on SIGTERM, how long live calls may go on
+    retention_days: float = 30.0  # appointments, attendance and names go this long after the end
     timezone: str = "Europe/Berlin"  # how pages show appointment times
     max_title_length: int = 200
     max_name_length: int = 100

@@ -13,6 +13,10 @@ from typing import Protocol
 from signalling.clock import Clock
 from signalling.models import Appointment, AttendanceEvent, Member, StaffUser, WorkerInfo
 
+# Attendance events kept per appointment: a link holder re-joining in a loop cannot grow it
+# without bound; the first events (who came, when) are the ones kept.
+MAX_ATTENDANCE = 500
+
 
 class Store(Protocol):
     # appointments and invites
@@ -65,6 +69,12 @@ class Store(Protocol):
     async def add_attendance(self, event: AttendanceEvent) -> None: ...
 
     async def list_attendance(self, appointment_id: str) -> list[AttendanceEvent]: ...
+
+    # retention
+    async def purge_appointments(self, ended_before: float) -> int:
+        """Delete appointments whose window ended before the given time, with their invites,
+        presence and attendance; returns how many went."""
+        ...
 
     # media worker registry and room placement
     async def register_worker(self, info: WorkerInfo, ttl: float) -> None: ...
@@ -179,10 +189,23 @@ class MemoryStore:
         self._members.pop(appointment_id, None)
 
     async def add_attendance(self, event: AttendanceEvent) -> None:
-        self._attendance.setdefault(event.appointment_id, []).append(event)
+        events = self._attendance.setdefault(event.appointment_id, [])
+        if len(events) < MAX_ATTENDANCE:
+            events.append(event)
 
     async def list_attendance(self, appointment_id: str) -> list[AttendanceEvent]:
         return list(self._attendance.get(appointment_id, []))
+
+    async def purge_appointments(self, ended_before: float) -> int:
+        gone = [a for a in self._appointments.values() if a.ends_at < ended_before]
+        for a in gone:
+            del self._appointments[a.id]
+            for p in a.participants:
+                self._invites.pop(p.invite_hash, None)
+            self._members.pop(a.id, None)
+            self._attendance.pop(a.id, None)
+            self._placements.pop(a.id, None)
+        return len(gone)
 
     async def register_worker(self, info: WorkerInfo, ttl: float) -> None:
         self._workers[info.id] = (info, self._clock.now() + ttl)

@@ -17,6 +17,7 @@ import redis.asyncio as redis
 
 from signalling.clock import Clock
 from signalling.models import Appointment, AttendanceEvent, Member, StaffUser, WorkerInfo
+from signalling.store import MAX_ATTENDANCE
 
 # Keys, after the store's prefix ("lj:" by default).
 APPOINTMENT_KEY = "appt:{id}"  # JSON of one appointment (Appointment.to_dict)
@@ -239,9 +240,37 @@ class RedisStore:
     # attendance
 
     async def add_attendance(self, event: AttendanceEvent) -> None:
-        await self._client.rpush(
-            self._key(ATTENDANCE_KEY, id=event.appointment_id), _dumps(event.to_dict())
+        key = self._key(ATTENDANCE_KEY, id=event.appointment_id)
+        # Keep the first MAX_ATTENDANCE events, as MemoryStore does.
+        if await self._client.llen(key) < MAX_ATTENDANCE:
+            await self._client.rpush(key, _dumps(event.to_dict()))
+
+    async def purge_appointments(self, ended_before: float) -> int:
+        # A window ends after it starts, so only appointments that started before the cut-off
+        # can have ended before it.
+        ids = await self._client.zrangebyscore(
+            self._key(APPOINTMENTS_BY_START_KEY), "-inf", f"({float(ended_before)!r}"
         )
+        gone = 0
+        for raw_id in ids:
+            appointment = await self.get_appointment(_text(raw_id))
+            if appointment is None:
+                await self._client.zrem(self._key(APPOINTMENTS_BY_START_KEY), _text(raw_id))
+                continue
+            if appointment.ends_at >= ended_before:
+                continue
+            aid = appointment.id
+            keys = [
+                self._key(APPOINTMENT_KEY, id=aid),
+                self._key(MEMBERS_KEY, id=aid),
+                self._key(ATTENDANCE_KEY, id=aid),
+                self._key(ROOM_WORKER_KEY, id=aid),
+                *(self._key(INVITE_KEY, hash=p.invite_hash) for p in appointment.participants),
+            ]
+            await self._client.delete(*keys)
+            await self._client.zrem(self._key(APPOINTMENTS_BY_START_KEY), aid)
+            gone += 1
+        return gone
 
     async def list_attendance(self, appointment_id: str) -> list[AttendanceEvent]:
         raws = await self._client.lrange(self._key(ATTENDANCE_KEY, id=appointment_id), 0, -1)

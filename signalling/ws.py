@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import structlog
 from aiohttp import WSMsgType, web
 
+from signalling.appointments import token_void
 from signalling.context import SERVICES
 from signalling.hub import Connection, RoomHub
 from signalling.invites import LinkState, link_state
@@ -94,8 +95,12 @@ async def _authenticate(request: web.Request, ws: web.WebSocketResponse) -> Conn
         await _close(ws, CloseCode.AUTH_FAILED, "token revoked")
         return None
     appointment = await services.store.get_appointment(claims.room)
-    if appointment is None or appointment.participant(claims.sub) is None:
+    participant = appointment.participant(claims.sub) if appointment else None
+    if appointment is None or participant is None:
         await _close(ws, CloseCode.AUTH_FAILED, "unknown appointment")
+        return None
+    if token_void(participant, claims.iat):
+        await _close(ws, CloseCode.AUTH_FAILED, "token revoked")
         return None
     state = link_state(appointment, services.clock.now(), services.settings.early_join_margin)
     if state in (LinkState.CANCELLED, LinkState.ENDED, LinkState.EXPIRED):
@@ -111,14 +116,11 @@ async def _serve(request: web.Request, hub: RoomHub, conn: Connection) -> bool:
     settings = request.app[SERVICES].settings
     errors = 0
     async for msg in conn.ws:
-        if msg.type != WSMsgType.TEXT:
-            if msg.type == WSMsgType.BINARY:
-                errors += 1
-                await conn.send({"type": "error", "code": "binary", "message": "text only"})
-            if errors >= settings.ws_max_errors:
-                await conn.close(CloseCode.BAD_MESSAGES, "too many bad messages")
-            continue
         try:
+            if msg.type != WSMsgType.TEXT:
+                raise MessageError("binary", "text frames only")
+            if not conn.allow():
+                raise MessageError("rate_limited", "too many messages; slow down")
             parsed = parse_client_message(msg.data)
             request.app[METRICS].count("ws_messages_total", parsed.type)
             done = await _dispatch(request, hub, conn, parsed.type, parsed.data)
@@ -165,6 +167,10 @@ async def _dispatch(
         await hub.relay(conn, {"type": "mute", "participant": conn.pid, **data})
         await hub.media_signal(conn, {"type": "mute", **data})
     elif kind == "panel":
+        # The application folder belongs to the jobseeker: only those who may share
+        # documents open or steer it; everyone in the call sees it.
+        if not conn.claims.grants.share_documents:
+            raise MessageError("forbidden", "you may not share documents")
         await hub.relay(conn, {"type": "panel", **data})
     elif kind == "e2ee":
         to = data.get("to")
@@ -183,11 +189,15 @@ async def _refresh(request: web.Request, hub: RoomHub, conn: Connection) -> bool
     participant = appointment.participant(conn.pid) if appointment else None
     if appointment is None or participant is None or appointment.status != "scheduled":
         raise MessageError("window_closed", "the appointment is over")
+    if token_void(participant, conn.claims.iat) or not await hub.is_current(conn):
+        # Removed, link reissued, or replaced by a newer connection: no fresh token.
+        await _close(conn.ws, CloseCode.AUTH_FAILED, "token revoked")
+        return True
     try:
         token, claims = services.issuer.mint(appointment.id, participant, appointment.ends_at)
     except ValueError:
         raise MessageError("window_closed", "the appointment window is over") from None
-    await hub.remember_token(conn, claims.jti, claims.exp)
+    conn.exp = claims.exp
     await conn.send({"type": "token", "token": token, "exp": claims.exp})
     return False
 

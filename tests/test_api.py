@@ -259,3 +259,13 @@ async def test_metrics_count_without_ids(client: Client, fake_clock: FakeClock) 
     assert "lippejob_tokens_issued_total 1" in text
     assert "lippejob_ws_connections 0" in text
     assert created["appointment"]["id"] not in text
+
+
+async def test_login_guessing_across_usernames_locks_the_address(client: Client) -> None:
+    for i in range(20):
+        resp = await client.post("/api/login", json={"username": f"user{i}", "password": "x"})
+        assert resp.status == 401
+    locked = await client.post(
+        "/api/login", json={"username": STAFF_USER, "password": "correct horse battery"}
+    )
+    assert locked.status == 429

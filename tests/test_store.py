@@ -413,3 +413,29 @@ async def test_worker_index_pruned_when_redis_expires_a_worker(
     finally:
         await client.aclose()
         await store.close()
+
+
+async def test_purge_deletes_old_appointments_with_everything_they_hold(store: Store) -> None:
+    old = appointment("old", starts_at=1000.0)  # ends at 2800
+    recent = dataclasses.replace(appointment("recent", starts_at=1500.0), ends_at=5000.0)
+    for a in (old, recent):
+        await store.put_appointment(a)
+        await store.add_attendance(AttendanceEvent(a.id, "p1", "joined", 1600.0))
+        await store.set_member(a.id, Member("p1", "admitted", "n", "c", 1600.0))
+    assert await store.purge_appointments(ended_before=3000.0) == 1
+    assert await store.get_appointment("old") is None
+    assert await store.list_attendance("old") == []
+    assert await store.get_members("old") == {}
+    assert await store.find_invite(old.participants[0].invite_hash) is None
+    assert [a.id for a in await store.list_appointments()] == ["recent"]
+    assert await store.list_attendance("recent") != []
+    assert await store.purge_appointments(ended_before=3000.0) == 0
+
+
+async def test_attendance_is_bounded(store: Store) -> None:
+    from signalling.store import MAX_ATTENDANCE
+
+    for i in range(MAX_ATTENDANCE + 20):
+        await store.add_attendance(AttendanceEvent("a", "p", "consent", float(i)))
+    events = await store.list_attendance("a")
+    assert len(events) == MAX_ATTENDANCE and events[0].at == 0.0

@@ -120,6 +120,22 @@ async def test_end_closes_everyone_and_revokes(client: Client, fake_clock: FakeC
     assert resp.status == 410
 
 
+async def test_end_revokes_the_tokens_in_use(
+    client: Client, fake_clock: FakeClock, services: Services
+) -> None:
+    call = await _call(client, fake_clock, waiting_room=False)
+    cw = await _connect(client, call, "caseworker")
+    await cw.expect("hello")
+    token = await join_token(client, call["codes"]["jobseeker"])
+    jti = services.verifier.verify(token).jti
+    js = await RoomClient.connect(client, token)
+    await js.expect("hello")
+    assert not await services.store.is_revoked(jti)
+    await cw.send({"type": "end"})
+    await js.expect("ended")
+    assert await services.store.is_revoked(jti)
+
+
 async def test_token_refresh(client: Client, fake_clock: FakeClock, services: Services) -> None:
     call = await _call(client, fake_clock, waiting_room=False)
     js = await _connect(client, call, "jobseeker")

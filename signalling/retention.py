@@ -1,0 +1,42 @@
+"""Deletion by policy: appointments (names, attendance, consents) go a set time after their
+window ends. Runs in every signalling process; deleting twice is harmless."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import structlog
+from aiohttp import web
+
+from signalling.context import SERVICES, Services
+
+log = structlog.get_logger(__name__)
+
+PURGE_INTERVAL = 3600.0
+
+
+async def purge_once(services: Services) -> int:
+    cutoff = services.clock.now() - services.settings.retention_days * 86400
+    gone = await services.store.purge_appointments(cutoff)
+    if gone:
+        log.info("appointments_purged", count=gone)
+    return gone
+
+
+async def _purge_forever(services: Services) -> None:
+    while True:
+        try:
+            await purge_once(services)
+        except Exception:  # a store hiccup must not end the retention loop
+            log.exception("purge_failed")
+        await asyncio.sleep(PURGE_INTERVAL)
+
+
+async def retention_ctx(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(_purge_forever(app[SERVICES]), name="retention")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
