@@ -1,0 +1,356 @@
+"""One participant's media: a publisher and a subscriber peer connection, what it publishes
+(one `Forwarder` per track) and what it receives (reusable `SubscriberTrack` slots)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.rtcrtpparameters import RTCRtpCodecCapability
+from aiortc.sdp import candidate_from_sdp
+
+from mediaserver import network, passthrough, protocol, sdp_info
+from mediaserver.config import MediaConfig
+from mediaserver.forwarder import Forwarder, SubscriberTrack
+
+log = structlog.get_logger(__name__)
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+TrackKey = tuple[str, str]  # (publisher participant id, source)
+
+
+def codec_key(codec: Any) -> tuple[str, int, int | None, tuple[tuple[str, str], ...]]:
+    """What must match for a subscriber m-line to carry a publisher's packets."""
+    params = tuple(sorted((str(k), str(v)) for k, v in codec.parameters.items()))
+    return (codec.mimeType.lower(), codec.clockRate, codec.channels, params)
+
+
+@dataclass(eq=False)
+class Publication:
+    """A track the participant sends, fanned out by its forwarder."""
+
+    participant: str
+    mid: str
+    source: str
+    kind: str
+    codec: Any
+    transceiver: Any
+    ssrc: int | None
+    forwarder: Forwarder
+    uplink: passthrough.UplinkEstimate | None = None
+
+    @property
+    def key(self) -> TrackKey:
+        return (self.participant, self.source)
+
+    def media_ssrc(self) -> int | None:
+        """The publisher's SSRC: from its SDP, else from the first packets seen."""
+        if self.ssrc is None:
+            sources = self.transceiver.receiver.getSynchronizationSources()
+            if sources:
+                self.ssrc = sources[0].source
+        return self.ssrc
+
+
+@dataclass(eq=False)
+class Slot:
+    """One m-line of the subscriber connection; reused for the next track of its codec."""
+
+    transceiver: Any
+    track: SubscriberTrack
+    codec: tuple[str, int, int | None, tuple[tuple[str, str], ...]]
+    carries: TrackKey | None = None
+    source: str = ""
+    offered: TrackKey | None = None  # what the last offer said this m-line carries
+
+
+@dataclass
+class _SubState:
+    pc: RTCPeerConnection | None = None
+    offered: bool = False  # an offer waits for its answer
+    dirty: bool = False  # changes arrived while it waited
+    slots: list[Slot] = field(default_factory=list)
+
+
+class Participant:
+    def __init__(
+        self,
+        room: str,
+        join: protocol.Join,
+        config: MediaConfig,
+        plan: network.HostPlan,
+        send: Send,
+    ) -> None:
+        self.id = join.participant
+        self.conn = join.conn
+        self.role = join.role
+        self.publish = join.publish
+        self.subscribe = join.subscribe
+        self.publications: dict[str, Publication] = {}  # by mid of the publisher connection
+        self._room = room
+        self._config = config
+        self._plan = plan
+        self._send = send
+        self._pub: RTCPeerConnection | None = None
+        self._sub = _SubState()
+        self._closed = False
+        self.log = log.bind(appointment=room, participant=self.id, role=join.role)
+
+    # --- publisher connection -------------------------------------------------------------
+
+    async def on_pub_offer(self, desc: protocol.Description) -> bool:
+        """Answer the client's publisher offer; True when the published tracks changed."""
+        if self._pub is None:
+            self._pub = self._new_pc("pub")
+        pc = self._pub
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=desc.sdp, type="offer"))
+        passthrough.forward_encoded(pc)
+        changed = False
+        refused: list[str] = []
+        transceivers = {t.mid: t for t in pc.getTransceivers()}
+        for offered in sdp_info.offered_tracks(desc.sdp, desc.sources):
+            transceiver = transceivers.get(offered.mid)
+            if transceiver is None:
+                continue
+            allowed = offered.source in self.publish
+            transceiver.direction = "recvonly" if allowed else "inactive"
+            if offered.sending and not allowed:
+                refused.append(offered.source)
+            current = self.publications.get(offered.mid)
+            keep = offered.sending and allowed
+            if current is not None and (not keep or current.source != offered.source):
+                await self._unpublish(offered.mid)
+                changed = True
+            if keep and offered.mid not in self.publications:
+                self._publish(offered, transceiver)
+                changed = True
+        network.prepare(pc, self._plan)
+        await pc.setLocalDescription(await pc.createAnswer())
+        await self._send(
+            protocol.answer_message(network.announce(pc.localDescription.sdp, self._plan))
+        )
+        for source in sorted(set(refused)):
+            self.log.warning("publish_refused", source=source)
+            await self._send(
+                protocol.error_message(
+                    "publish_not_allowed", f"this participant may not publish {source}"
+                )
+            )
+        return changed
+
+    def _publish(self, offered: sdp_info.OfferedTrack, transceiver: Any) -> None:
+        codec = passthrough.negotiated_codec(transceiver)
+        receiver = transceiver.receiver
+        publication: Publication
+
+        async def request_keyframe() -> None:
+            ssrc = publication.media_ssrc()
+            if ssrc is not None:
+                await passthrough.send_pli(receiver, ssrc)
+
+        forwarder = Forwarder(
+            receiver.track,
+            kind=offered.kind,
+            send_keyframe_request=request_keyframe,
+            min_keyframe_interval=self._config.keyframe_min_interval,
+            keyframe_retry=self._config.keyframe_retry,
+            log_context={
+                "appointment": self._room,
+                "participant": self.id,
+                "source": offered.source,
+            },
+        )
+        publication = Publication(
+            participant=self.id,
+            mid=offered.mid,
+            source=offered.source,
+            kind=offered.kind,
+            codec=codec,
+            transceiver=transceiver,
+            ssrc=offered.ssrc,
+            forwarder=forwarder,
+            uplink=passthrough.capture_uplink_estimate(receiver)
+            if offered.kind == "video"
+            else None,
+        )
+        self.publications[offered.mid] = publication
+        self.log.info(
+            "track_published",
+            source=offered.source,
+            mid=offered.mid,
+            codec=codec.mimeType if codec else None,
+        )
+
+    async def _unpublish(self, mid: str) -> None:
+        publication = self.publications.pop(mid)
+        await publication.forwarder.close()
+        self.log.info("track_unpublished", source=publication.source, mid=mid)
+
+    def set_muted(self, source: str, muted: bool) -> None:
+        for publication in self.publications.values():
+            if publication.source == source:
+                publication.forwarder.set_muted(muted)
+
+    async def send_remb(self, bitrate: int, publication: Publication) -> None:
+        ssrc = publication.media_ssrc()
+        if ssrc is None:
+            return
+        with contextlib.suppress(ConnectionError):
+            await passthrough.send_remb(
+                publication.transceiver.receiver,
+                passthrough.sender_ssrc(publication.transceiver),
+                bitrate,
+                [ssrc],
+            )
+
+    # --- subscriber connection ------------------------------------------------------------
+
+    def sync_subscriptions(self, wanted: dict[TrackKey, Publication]) -> bool:
+        """Point this participant's slots at `wanted`; True when a re-offer is needed."""
+        if not self.subscribe or self._closed:
+            return False
+        changed = False
+        for slot in self._sub.slots:
+            if slot.carries is not None and (
+                slot.carries not in wanted
+                or wanted[slot.carries].forwarder is not slot.track.forwarder
+            ):
+                slot.track.attach(None)
+                slot.carries = None
+                slot.transceiver.direction = "inactive"
+                changed = True
+        carried = {s.carries for s in self._sub.slots}
+        for key, publication in wanted.items():
+            if key in carried or publication.codec is None:
+                continue
+            slot = self._free_slot(publication)
+            slot.carries = key
+            slot.source = publication.source
+            slot.transceiver.direction = "sendonly"
+            slot.track.attach(publication.forwarder)
+            changed = True
+        return changed
+
+    def _free_slot(self, publication: Publication) -> Slot:
+        key = codec_key(publication.codec)
+        for slot in self._sub.slots:
+            if slot.carries is None and slot.codec == key and slot.track.kind == publication.kind:
+                return slot
+        if self._sub.pc is None:
+            self._sub.pc = self._new_pc("sub")
+        limit = (
+            self._config.video_queue if publication.kind == "video" else self._config.audio_queue
+        )
+        track = SubscriberTrack(publication.kind, limit)
+        transceiver = self._sub.pc.addTransceiver(track, direction="sendonly")
+        transceiver.setCodecPreferences(_capabilities(publication.codec))
+        passthrough.watch_sender(transceiver.sender, track.on_keyframe_request, track.on_bitrate)
+        slot = Slot(transceiver=transceiver, track=track, codec=key)
+        self._sub.slots.append(slot)
+        return slot
+
+    async def negotiate(self) -> None:
+        """Offer the subscriber connection, unless an offer is still unanswered."""
+        sub = self._sub
+        if sub.pc is None or self._closed:
+            return
+        if sub.offered:
+            sub.dirty = True
+            return
+        sub.dirty = False
+        network.prepare(sub.pc, self._plan)
+        await sub.pc.setLocalDescription(await sub.pc.createOffer())
+        sub.offered = True
+        for slot in sub.slots:
+            slot.offered = slot.carries
+        tracks = {
+            slot.transceiver.mid: {"participant": slot.carries[0], "source": slot.source}
+            for slot in sub.slots
+            if slot.carries is not None and slot.transceiver.mid is not None
+        }
+        sdp = network.announce(sub.pc.localDescription.sdp, self._plan)
+        await self._send(protocol.offer_message(sdp, tracks))
+
+    async def on_sub_answer(self, desc: protocol.Description) -> None:
+        sub = self._sub
+        if sub.pc is None or not sub.offered:
+            raise protocol.ProtocolError("no subscriber offer waits for an answer")
+        await sub.pc.setRemoteDescription(RTCSessionDescription(sdp=desc.sdp, type="answer"))
+        sub.offered = False
+        for slot in sub.slots:
+            # The subscriber now knows whose media each m-line carries and sends on it.
+            if slot.carries is not None and slot.offered == slot.carries and slot.track.held:
+                slot.track.release()
+        if sub.dirty:
+            await self.negotiate()
+
+    async def add_candidate(self, cand: protocol.Candidate) -> None:
+        pc = self._pub if cand.pc == "pub" else self._sub.pc
+        if pc is None:
+            return
+        if cand.candidate is None:
+            await pc.addIceCandidate(None)
+            return
+        text = cand.candidate.removeprefix("candidate:")
+        candidate = candidate_from_sdp(text)
+        candidate.sdpMid = cand.sdp_mid
+        candidate.sdpMLineIndex = cand.sdp_mline_index
+        await pc.addIceCandidate(candidate)
+
+    # --- accounting and teardown ----------------------------------------------------------
+
+    @property
+    def forwarded_streams(self) -> int:
+        return sum(1 for slot in self._sub.slots if slot.carries is not None)
+
+    @property
+    def slots(self) -> list[Slot]:
+        return list(self._sub.slots)
+
+    def peer_connections(self) -> list[RTCPeerConnection]:
+        return [pc for pc in (self._pub, self._sub.pc) if pc is not None]
+
+    def _new_pc(self, which: str) -> RTCPeerConnection:
+        pc = RTCPeerConnection(network.rtc_configuration(self._config))
+        bound = self.log.bind(pc=which)
+
+        def on_state() -> None:
+            bound.info("pc_state", state=pc.connectionState)
+
+        pc.on("connectionstatechange", on_state)
+        return pc
+
+    async def close(self) -> None:
+        """Close forwarders, slots and both connections; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        for mid in list(self.publications):
+            await self._unpublish(mid)
+        for slot in self._sub.slots:
+            slot.track.stop()
+        self._sub.slots.clear()
+        for pc in self.peer_connections():
+            try:
+                await pc.close()
+            except Exception:
+                self.log.exception("pc_close_failed")
+        self._pub = None
+        self._sub.pc = None
+        self.log.info("participant_closed")
+
+
+def _capabilities(codec: Any) -> list[RTCRtpCodecCapability]:
+    """The subscriber m-line offers exactly the publisher's codec (forwarding cannot
+    transcode), plus RTX for video."""
+    kind = codec.mimeType.split("/")[0].lower()
+    wanted = codec_key(codec)
+    capabilities = RTCRtpSender.getCapabilities(kind).codecs
+    chosen = [c for c in capabilities if codec_key(c) == wanted][:1]
+    if kind == "video":
+        chosen += [c for c in capabilities if c.mimeType.lower() == "video/rtx"][:1]
+    return chosen

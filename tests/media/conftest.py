@@ -1,0 +1,37 @@
+"""Fixtures for the media tests: an in-process media worker on the memory bus and store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+
+from mediaserver.config import MediaConfig
+from mediaserver.worker import MediaWorker
+from signalling.bus import MemoryBus
+from signalling.clock import SystemClock
+from signalling.store import MemoryStore
+
+LOOPBACK_CONFIG = MediaConfig(announce_ips=("127.0.0.1",), heartbeat=0.2, ttl=2.0)
+
+
+@dataclass
+class Sfu:
+    worker: MediaWorker
+    bus: MemoryBus
+    store: MemoryStore
+
+
+@pytest.fixture
+async def sfu() -> AsyncIterator[Sfu]:
+    """A started worker ("w1") on loopback, closed (with its rooms) after the test."""
+    clock = SystemClock()
+    bus, store = MemoryBus(), MemoryStore(clock)
+    worker = MediaWorker("w1", store, bus, clock, LOOPBACK_CONFIG)
+    await worker.start()
+    try:
+        yield Sfu(worker, bus, store)
+    finally:
+        await worker.close()
+        await bus.close()

@@ -1,0 +1,158 @@
+"""Calls through an in-process media worker with real aiortc clients over loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from loadtests.client import ClientMedia, SyntheticClient, wait_for
+from tests.media.conftest import Sfu
+
+pytestmark = [pytest.mark.media, pytest.mark.timeout(40)]
+
+ROOM = "appt-1"
+
+
+def client(sfu: Sfu, name: str, **kwargs: object) -> SyntheticClient:
+    return SyntheticClient(sfu.bus, sfu.worker.id, ROOM, name, **kwargs)  # type: ignore[arg-type]
+
+
+async def test_three_party_call_each_decodes_the_other_two(sfu: Sfu) -> None:
+    clients = [client(sfu, name) for name in ("alice", "bob", "carol")]
+    try:
+        await asyncio.gather(*(c.join() for c in clients))
+        for me in clients:
+            for other in clients:
+                if other is me:
+                    continue
+                for source in ("audio", "video"):
+                    await wait_for(
+                        lambda me=me, o=other, s=source: me.frames(o.id, s) >= 5,
+                        f"{me.id} to decode 5 {source} frames from {other.id}",
+                    )
+        for me in clients:
+            assert set(me.received) == {
+                (o.id, s) for o in clients if o is not me for s in ("audio", "video")
+            }
+            for (_, source), stats in me.received.items():
+                if source == "video":
+                    assert stats.sizes == {(160, 120)}  # real decoded frames
+        assert sfu.worker.load > 0
+        room = sfu.worker.rooms[ROOM]
+        assert room.forwarded_streams == 12 and room.published_streams == 6
+    finally:
+        await asyncio.gather(*(c.leave() for c in clients))
+
+
+async def test_late_joiner_gets_video_within_a_second(sfu: Sfu) -> None:
+    alice, bob = client(sfu, "alice"), client(sfu, "bob")
+    await asyncio.gather(alice.join(), bob.join())
+    carol = client(sfu, "carol", media=ClientMedia(publish=()))
+    try:
+        await wait_for(lambda: bob.frames("alice", "video") > 0, "bob to see alice")
+        # aiortc's encoder makes one keyframe at the start, then only on request: carol can
+        # only start if the server asks alice for one.
+        await asyncio.sleep(1.5)
+        await carol.join()
+        took = await wait_for(
+            lambda: carol.frames("alice", "video") > 0, "carol's first frame from alice", within=5
+        )
+        assert took < 1.0, f"first video frame after {took:.2f}s"
+        publication = next(
+            iter(
+                p
+                for p in sfu.worker.rooms[ROOM].participants["alice"].publications.values()
+                if p.source == "video"
+            )
+        )
+        assert publication.forwarder.keyframe_requests >= 2  # bob's and carol's joins
+    finally:
+        await asyncio.gather(alice.leave(), bob.leave(), carol.leave())
+
+
+async def test_rejoin_replaces_the_connection(sfu: Sfu) -> None:
+    alice, bob = client(sfu, "alice"), client(sfu, "bob")
+    await asyncio.gather(alice.join(), bob.join())
+    try:
+        await wait_for(lambda: alice.frames("bob", "video") > 0, "alice to see bob")
+        stale = bob.conn
+        await bob.rejoin()
+        assert bob.conn != stale
+        alice.reset_received()
+        await wait_for(
+            lambda: alice.frames("bob", "video") > 3 and alice.frames("bob", "audio") > 3,
+            "alice to see bob's new tracks",
+        )
+        await wait_for(lambda: bob.frames("alice", "video") > 3, "bob to see alice again")
+        room = sfu.worker.rooms[ROOM]
+        assert room.participants["bob"].conn == bob.conn
+        # alice's subscriber m-lines were reused for bob's new tracks, not added
+        assert len(room.participants["alice"].slots) == 2
+        # a message of the old connection is ignored
+        await sfu.bus.publish(
+            "media:w1", {"op": "leave", "room": ROOM, "participant": "bob", "conn": stale}
+        )
+        await asyncio.sleep(0.2)
+        assert "bob" in room.participants
+    finally:
+        await asyncio.gather(alice.leave(), bob.leave())
+
+
+async def test_screen_share_comes_and_goes(sfu: Sfu) -> None:
+    alice, bob = client(sfu, "alice"), client(sfu, "bob")
+    await asyncio.gather(alice.join(), bob.join())
+    try:
+        await wait_for(lambda: bob.frames("alice", "video") > 0, "bob to see alice")
+        offers = bob.sub_offers
+        start = time.monotonic()
+        await alice.publish(["screen"])
+        await wait_for(
+            lambda: bob.frames("alice", "screen") > 0, "bob to see the screen share", within=3
+        )
+        assert time.monotonic() - start < 1.5
+        assert bob.sub_offers > offers
+        assert {"participant": "alice", "source": "screen"} in bob.tracks.values()
+        await alice.stop_publishing("screen")
+        await wait_for(
+            lambda: {"participant": "alice", "source": "screen"} not in bob.tracks.values(),
+            "the screen share to leave bob's offer",
+            within=1.0,
+        )
+        frames = bob.frames("alice", "video")
+        await wait_for(lambda: bob.frames("alice", "video") > frames + 3, "camera to go on")
+    finally:
+        await asyncio.gather(alice.leave(), bob.leave())
+
+
+async def test_publishing_without_the_grant_is_refused(sfu: Sfu) -> None:
+    alice = client(sfu, "alice")
+    eve = client(sfu, "eve", grants=["audio"])  # offers audio and video anyway
+    await asyncio.gather(alice.join(), eve.join())
+    try:
+        await wait_for(lambda: alice.frames("eve", "audio") > 3, "alice to hear eve")
+        assert [e["code"] for e in eve.errors] == ["publish_not_allowed"]
+        await asyncio.sleep(0.5)
+        assert alice.frames("eve", "video") == 0
+        sources = {
+            p.source for p in sfu.worker.rooms[ROOM].participants["eve"].publications.values()
+        }
+        assert sources == {"audio"}
+    finally:
+        await asyncio.gather(alice.leave(), eve.leave())
+
+
+async def test_leave_renegotiates_and_empty_room_is_closed(sfu: Sfu) -> None:
+    alice, bob = client(sfu, "alice"), client(sfu, "bob")
+    await asyncio.gather(alice.join(), bob.join())
+    await wait_for(lambda: alice.frames("bob", "video") > 0, "alice to see bob")
+    offers = alice.sub_offers
+    await bob.leave()
+    await wait_for(
+        lambda: alice.sub_offers > offers and not alice.tracks,
+        "alice's re-offer without bob",
+        within=1.0,
+    )
+    await alice.leave()
+    await wait_for(lambda: ROOM not in sfu.worker.rooms, "the empty room to close")

@@ -1,0 +1,80 @@
+"""Leaving closes everything: no task, thread, peer connection or memory left behind."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import threading
+import time
+
+import pytest
+from aiortc import RTCPeerConnection
+
+from loadtests.client import SyntheticClient, wait_for
+from tests.media.conftest import Sfu
+
+pytestmark = [pytest.mark.media]
+
+CYCLES = 100
+PARALLEL = 5
+
+
+# Bounded by design, so they may still grow while the test runs: aiortc's per-sender RTP
+# history (128 packets each) and the test clients' own per-stream statistics.
+BOUNDED = ("RtpPacket", "HeaderExtensions", "list", "Received", "set")
+
+
+def census() -> dict[str, int]:
+    gc.collect()
+    objects = gc.get_objects()
+    return {
+        "tasks": len(asyncio.all_tasks()),
+        "threads": threading.active_count(),
+        "pcs": sum(isinstance(o, RTCPeerConnection) for o in objects),
+        "objects": sum(type(o).__name__ not in BOUNDED for o in objects),
+    }
+
+
+async def visit(sfu: Sfu, name: str) -> None:
+    """Join, publish, receive the host's video, leave."""
+    guest = SyntheticClient(sfu.bus, "w1", "room", name)
+    await guest.join()
+    await wait_for(lambda: guest.frames("host", "video") > 0, f"{name} to see the host")
+    await guest.leave()
+
+
+@pytest.mark.timeout(120)
+async def test_hundred_joins_and_leaves_leak_nothing(sfu: Sfu) -> None:
+    host = SyntheticClient(sfu.bus, "w1", "room", "host")
+    await host.join()
+    try:
+        await asyncio.gather(*(visit(sfu, f"warmup-{i}") for i in range(PARALLEL)))
+        await wait_for(lambda: len(sfu.worker.rooms["room"].participants) == 1, "guests gone")
+        await asyncio.sleep(0.5)
+        before = census()
+        host_slots = len(sfu.worker.rooms["room"].participants["host"].slots)
+        started = time.monotonic()
+        for round_ in range(CYCLES // PARALLEL):
+            await asyncio.gather(*(visit(sfu, f"guest-{round_}-{i}") for i in range(PARALLEL)))
+        took = time.monotonic() - started
+        room = sfu.worker.rooms["room"]
+        await wait_for(lambda: len(room.participants) == 1, "the last guests to be gone")
+        # peer connections of the last guests may still be closing
+        await wait_for(
+            lambda: census()["pcs"] == before["pcs"], "guest connections to close", within=5
+        )
+        after = census()
+        assert after["tasks"] == before["tasks"], (before, after)
+        # Each new subscriber m-line of the host adds a receiver (a decoder thread) in the
+        # host's client; nothing else may remain.
+        new_slots = len(room.participants["host"].slots) - host_slots
+        assert after["threads"] == before["threads"] + new_slots, (before, after, new_slots)
+        assert after["pcs"] == before["pcs"], (before, after)
+        # A leaked participant (two peer connections, forwarders, queues) is thousands of
+        # objects; 100 of them would be hundreds of thousands.
+        assert after["objects"] - before["objects"] < 1000, (before, after, took)
+        # the host's subscriber m-lines are reused, not one per guest
+        # (a round's guests may join before the previous round's leaves are processed)
+        assert len(room.participants["host"].slots) <= 4 * PARALLEL
+    finally:
+        await host.leave()

@@ -1,0 +1,111 @@
+"""A media worker in its own process, reached over a real Redis (bus and registry)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from loadtests.client import SyntheticClient, wait_for
+from signalling.bus_redis import RedisBus
+from signalling.clock import SystemClock
+from signalling.store_redis import RedisStore
+
+pytestmark = [pytest.mark.media, pytest.mark.redis, pytest.mark.timeout(60)]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+async def redis_parts(redis_url: str) -> AsyncIterator[tuple[RedisBus, RedisStore]]:
+    bus = await RedisBus.from_url(redis_url)
+    store = await RedisStore.from_url(redis_url, SystemClock())
+    try:
+        yield bus, store
+    finally:
+        await bus.close()
+        await store.close()
+
+
+@pytest.fixture
+def worker_process(redis_url: str) -> Iterator[subprocess.Popen[bytes]]:
+    """`python -m mediaserver.worker` as worker "w-proc" on loopback; stopped with SIGTERM."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "LIPPEJOB_MEDIA_ANNOUNCE_IPS": json.dumps(["127.0.0.1"]),
+        "LIPPEJOB_MEDIA_HEARTBEAT": "0.3",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mediaserver.worker", "--redis", redis_url, "--id", "w-proc"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+
+async def test_worker_process_serves_a_call_over_redis(
+    worker_process: subprocess.Popen[bytes], redis_parts: tuple[RedisBus, RedisStore]
+) -> None:
+    proc = worker_process
+    bus, store = redis_parts
+    alice = SyntheticClient(bus, "w-proc", "room-x", "alice")
+    bob = SyntheticClient(bus, "w-proc", "room-x", "bob")
+    try:
+
+        async def registered() -> list[str]:
+            return [w.id for w in await store.list_workers()]
+
+        for _ in range(100):
+            if "w-proc" in await registered():
+                break
+            assert proc.poll() is None, "the worker process died"
+            await asyncio.sleep(0.1)
+        else:
+            raise TimeoutError("the worker process never registered")
+        assert await store.assign_room("room-x", "w-proc", 60) == "w-proc"
+        await asyncio.gather(alice.join(), bob.join())
+        await wait_for(
+            lambda: (
+                alice.frames("bob", "video") >= 5
+                and bob.frames("alice", "video") >= 5
+                and bob.frames("alice", "audio") >= 5
+            ),
+            "media across the worker",
+        )
+
+        async def load() -> float:
+            return next(w.load for w in await store.list_workers() if w.id == "w-proc")
+
+        for _ in range(30):
+            if await load() > 0:
+                break
+            await asyncio.sleep(0.1)
+        info = next(w for w in await store.list_workers() if w.id == "w-proc")
+        assert info.rooms == 1 and info.load == 12.0  # 4 forwarded + 2 x 4 received streams
+    finally:
+        await asyncio.gather(alice.leave(), bob.leave())
+        proc.send_signal(signal.SIGTERM)
+        for _ in range(100):
+            if proc.poll() is not None:
+                break
+            await asyncio.sleep(0.1)
+    assert proc.returncode == 0
+    assert "w-proc" not in [w.id for w in await store.list_workers()]
+    assert await store.get_room_worker("room-x") is None  # released on shutdown
