@@ -26,7 +26,7 @@ from signalling.staff import (
     session_hash,
     verify_password,
 )
-from signalling.status import live_view
+from signalling.status import live_view, present_members
 from signalling.ws import HUB
 
 log = structlog.get_logger(__name__)
@@ -206,7 +206,9 @@ def join_url(services: Services, request: web.Request, code: str) -> str:
 
 
 async def _view(services: Services, appointment: Appointment) -> dict[str, Any]:
-    members = await services.store.get_members(appointment.id)
+    members = present_members(
+        await services.store.get_members(appointment.id), await services.store.live_nodes()
+    )
     attendance = await services.store.list_attendance(appointment.id)
     return {
         **appointment.public(),

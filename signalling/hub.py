@@ -26,6 +26,7 @@ from signalling.context import Services
 from signalling.media_router import MediaRouter, NoMediaWorker
 from signalling.messages import CloseCode
 from signalling.models import Appointment, AttendanceEvent, Member
+from signalling.status import present_members
 from signalling.tokens import RoomClaims
 
 log = structlog.get_logger(__name__)
@@ -127,7 +128,26 @@ class RoomHub:
     # ---- lifecycle -------------------------------------------------------------------
 
     async def start(self) -> None:
+        settings = self._s.settings
+        await self._s.store.register_node(settings.node_id, settings.node_ttl)
         self._sweeper = asyncio.create_task(self._sweep(), name="hub-sweeper")
+        self._spawn(self._heartbeat(), "hub-heartbeat")
+
+    async def _heartbeat(self) -> None:
+        settings = self._s.settings
+        while True:
+            await asyncio.sleep(settings.node_heartbeat)
+            try:
+                await self._s.store.register_node(settings.node_id, settings.node_ttl)
+            except Exception:  # the store may be briefly away; try again next beat
+                log.exception("node_heartbeat_failed")
+
+    async def _present(self, room: str) -> dict[str, Member]:
+        """The room's members held by live nodes."""
+        members = await self._s.store.get_members(room)
+        if not members:
+            return members
+        return present_members(members, await self._s.store.live_nodes())
 
     async def close(self) -> None:
         if self._closed:
@@ -315,7 +335,7 @@ class RoomHub:
         if appointment is None:
             return
         conn.status = "admitted"
-        members = await self._s.store.get_members(room)
+        members = await self._present(room)
         participants = [
             {
                 **p.public(),
@@ -378,7 +398,7 @@ class RoomHub:
         appointment = appointment or await self._s.store.get_appointment(room)
         if appointment is None:
             return
-        members = await self._s.store.get_members(room)
+        members = await self._present(room)
         await self._deliver(
             room, {"type": "lobby", "waiting": self._waiting(appointment, members)}, grant="admit"
         )

@@ -34,9 +34,6 @@ from web import STATIC_DIR, TEMPLATES_DIR
 
 I18N = web.AppKey("i18n", I18n)
 
-# The time zone the server renders times in before the page's script re-renders them in the
-# device's own zone (job centres run on German time).
-DISPLAY_ZONE = ZoneInfo("Europe/Berlin")
 MAX_QR_URL = 300
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -72,7 +69,14 @@ def _render(
 ) -> web.Response:
     i18n = request.app[I18N]
     lang = negotiate_language(request)
-    page_data = {"page": page, "lang": lang, "dir": text_direction(lang), **(data or {})}
+    page_data = {
+        "page": page,
+        "lang": lang,
+        "dir": text_direction(lang),
+        # The zone the job centre works in (settings.timezone): scripts show times in it too.
+        "timezone": request.app[SERVICES].settings.timezone,
+        **(data or {}),
+    }
     html = (
         i18n.env(lang)
         .get_template(template)
@@ -107,12 +111,14 @@ def _json_for_script(value: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _when(epoch: float, lang: str) -> dict[str, str]:
-    moment = datetime.fromtimestamp(epoch, tz=UTC).astimezone(DISPLAY_ZONE)
+def _when(epoch: float, lang: str, timezone: str) -> dict[str, str]:
+    """A moment as the pages show it: in the job centre's zone (settings.timezone)."""
+    zone = ZoneInfo(timezone)
+    moment = datetime.fromtimestamp(epoch, tz=UTC).astimezone(zone)
     return {
         "iso": moment.isoformat(),
-        "text": format_datetime(moment, "EEEE, d MMMM y, HH:mm", tzinfo=DISPLAY_ZONE, locale=lang),
-        "time": format_time(moment, "HH:mm", tzinfo=DISPLAY_ZONE, locale=lang),
+        "text": format_datetime(moment, "EEEE, d MMMM y, HH:mm", tzinfo=zone, locale=lang),
+        "time": format_time(moment, "HH:mm", tzinfo=zone, locale=lang),
     }
 
 
@@ -146,9 +152,10 @@ async def join_page(request: web.Request) -> web.Response:
     context: dict[str, Any] = {"state": state, "appointment": None, "me": None, "host": None}
     data: dict[str, Any] = {"state": state}
     if appointment is not None:
-        starts = _when(appointment.starts_at, lang)
-        ends = _when(appointment.ends_at, lang)
-        opens = _when(appointment.starts_at - settings.early_join_margin, lang)
+        zone = settings.timezone
+        starts = _when(appointment.starts_at, lang, zone)
+        ends = _when(appointment.ends_at, lang, zone)
+        opens = _when(appointment.starts_at - settings.early_join_margin, lang, zone)
         me = appointment.participant(participant_id)
         host = next((p for p in appointment.participants if p.role == "caseworker"), None)
         context.update(

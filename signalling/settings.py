@@ -41,6 +41,8 @@ class Settings:
     ws_max_errors: int = 5  # invalid messages tolerated before a 4400-range close
     ws_auth_timeout: float = 10.0
     ws_heartbeat: float = 20.0
+    node_heartbeat: float = 5.0  # how often a signalling node says it is alive
+    node_ttl: float = 30.0  # presence held by a node silent this long is not shown
     drain_timeout: float = 3600.0  # on SIGTERM, how long live calls may go on
     retention_days: float = 30.0  # appointments, attendance and names go this long after the end
     timezone: str = "Europe/Berlin"  # how pages show appointment times

@@ -9,6 +9,11 @@ from signalling.models import Appointment, AttendanceEvent, Member
 ATTENDED_EVENTS = frozenset({"joined", "admitted"})
 
 
+def present_members(members: dict[str, Member], live_nodes: set[str]) -> dict[str, Member]:
+    """Presence held by signalling nodes that are alive; a crashed node's sockets are gone."""
+    return {pid: m for pid, m in members.items() if m.node in live_nodes}
+
+
 def live_state(
     appointment: Appointment,
     members: dict[str, Member],

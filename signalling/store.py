@@ -76,6 +76,11 @@ class Store(Protocol):
         presence and attendance; returns how many went."""
         ...
 
+    # signalling node liveness: presence held by a node that died is not shown as present
+    async def register_node(self, node_id: str, ttl: float) -> None: ...
+
+    async def live_nodes(self) -> set[str]: ...
+
     # media worker registry and room placement
     async def register_worker(self, info: WorkerInfo, ttl: float) -> None: ...
 
@@ -112,6 +117,7 @@ class MemoryStore:
         self._attendance: dict[str, list[AttendanceEvent]] = {}
         self._workers: dict[str, tuple[WorkerInfo, float]] = {}
         self._placements: dict[str, tuple[str, float]] = {}
+        self._nodes: dict[str, float] = {}
 
     async def put_appointment(self, appointment: Appointment) -> None:
         previous = self._appointments.get(appointment.id)
@@ -206,6 +212,13 @@ class MemoryStore:
             self._attendance.pop(a.id, None)
             self._placements.pop(a.id, None)
         return len(gone)
+
+    async def register_node(self, node_id: str, ttl: float) -> None:
+        self._nodes[node_id] = self._clock.now() + ttl
+
+    async def live_nodes(self) -> set[str]:
+        now = self._clock.now()
+        return {node for node, until in self._nodes.items() if until > now}
 
     async def register_worker(self, info: WorkerInfo, ttl: float) -> None:
         self._workers[info.id] = (info, self._clock.now() + ttl)

@@ -29,6 +29,7 @@ REVOKED_KEY = "revoked:{jti}"  # the epoch second until which the token id stays
 MEMBERS_KEY = "room:{id}:members"  # hash: participant id -> JSON of Member (room presence)
 ATTENDANCE_KEY = "room:{id}:attendance"  # list of JSON AttendanceEvent, in arrival order
 WORKER_KEY = "worker:{id}"  # JSON {"info": WorkerInfo, "expires_at"}; TTL = registration ttl
+NODE_KEY = "node:{id}"  # a signalling node's heartbeat: the clock second it expires; TTL
 WORKERS_KEY = "workers"  # set of worker ids that registered; ids whose key expired are pruned
 ROOM_WORKER_KEY = "room:{id}:worker"  # JSON {"worker", "expires_at"}: the room's placement
 
@@ -277,6 +278,23 @@ class RedisStore:
         return [AttendanceEvent.from_dict(json.loads(raw)) for raw in raws]
 
     # media worker registry and room placement
+
+    async def register_node(self, node_id: str, ttl: float) -> None:
+        expires_at = self._clock.now() + ttl
+        await self._client.set(
+            self._key(NODE_KEY, id=node_id), repr(expires_at), px=self._ttl_ms(expires_at)
+        )
+
+    async def live_nodes(self) -> set[str]:
+        # Few nodes, scanned rarely (when presence is shown): SCAN is fine here.
+        prefix = self._key(NODE_KEY, id="")
+        now = self._clock.now()
+        live: set[str] = set()
+        async for key in self._client.scan_iter(match=prefix + "*", count=100):
+            raw = await self._client.get(key)
+            if raw is not None and float(_text(raw)) > now:
+                live.add(_text(key)[len(prefix) :])
+        return live
 
     async def register_worker(self, info: WorkerInfo, ttl: float) -> None:
         expires_at = self._clock.now() + ttl

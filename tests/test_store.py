@@ -439,3 +439,14 @@ async def test_attendance_is_bounded(store: Store) -> None:
         await store.add_attendance(AttendanceEvent("a", "p", "consent", float(i)))
     events = await store.list_attendance("a")
     assert len(events) == MAX_ATTENDANCE and events[0].at == 0.0
+
+
+async def test_nodes_live_until_their_heartbeat_lapses(store: Store, clock: FakeClock) -> None:
+    assert await store.live_nodes() == set()
+    await store.register_node("sig-a", 30)
+    await store.register_node("sig-b", 10)
+    assert await store.live_nodes() == {"sig-a", "sig-b"}
+    clock.advance(10)
+    assert await store.live_nodes() == {"sig-a"}
+    await store.register_node("sig-b", 30)  # it beat again
+    assert await store.live_nodes() == {"sig-a", "sig-b"}

@@ -351,3 +351,25 @@ async def test_console_admits_over_http(client: Client, fake_clock: FakeClock) -
     assert end.status == 200
     await js.expect("ended")
     await js.close()
+
+
+async def test_presence_of_a_dead_node_is_not_shown(
+    client: Client, fake_clock: FakeClock, services: Services
+) -> None:
+    from signalling.models import Member
+
+    call = await _call(client, fake_clock)
+    aid, jid = call["appointment"]["id"], call["ids"]["jobseeker"]
+    # A node that crashed left the jobseeker "waiting" and the employer "admitted" behind.
+    await services.store.set_member(aid, Member(jid, "waiting", "sig-dead", "c1", 0.0))
+    await services.store.set_member(
+        aid, Member(call["ids"]["employer"], "admitted", "sig-dead", "c2", 0.0)
+    )
+    cw = await _connect(client, call, "caseworker")
+    hello = await cw.expect("hello")
+    states = {p["id"]: p["state"] for p in hello["participants"]}
+    assert states[jid] == "absent" and states[call["ids"]["employer"]] == "absent"
+    assert await cw.expect("lobby", waiting=[])
+    detail = await (await client.get(f"/api/appointments/{aid}")).json()
+    assert set(detail["appointment"]["live"]["members"]) == {call["ids"]["caseworker"]}
+    await cw.close()
