@@ -346,6 +346,14 @@ class RoomHub:
             for p in appointment.participants
         ]
         me = appointment.participant(conn.pid)
+        # The worker must know the participant before the client can offer: a client
+        # publishes as soon as it has `hello`, and the join and the offer travel the same
+        # bus channel in order only if the join is sent first.
+        try:
+            await self._media.join(conn.claims, conn.conn_id, appointment.ends_at)
+            media_ok = True
+        except NoMediaWorker:
+            media_ok = False
         await conn.send(
             {
                 "type": "hello",
@@ -355,7 +363,7 @@ class RoomHub:
                 "appointment": appointment.public(),
                 "grants": conn.claims.grants.to_dict(),
                 "ice_servers": list(self._s.settings.ice_servers),
-                "exp": conn.claims.exp,
+                "exp": conn.exp,
             }
         )
         if first:
@@ -372,9 +380,7 @@ class RoomHub:
         )
         if conn.claims.grants.admit:
             await conn.send({"type": "lobby", "waiting": self._waiting(appointment, members)})
-        try:
-            await self._media.join(conn.claims, conn.conn_id, appointment.ends_at)
-        except NoMediaWorker:
+        if not media_ok:
             await conn.send(
                 {
                     "type": "error",
