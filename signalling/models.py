@@ -109,30 +109,24 @@ class Appointment:
         data["participants"] = tuple(Participant(**p) for p in data["participants"])
         return cls(**data)
 
+    def _window(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "starts_at": self.starts_at,
+            "ends_at": self.ends_at,
+            "waiting_room": self.waiting_room,
+            "status": self.status,
+        }
+
     def guest_view(self) -> dict[str, Any]:
         """What someone not yet admitted may see: the window and who will let them in."""
         host = next((p for p in self.participants if p.role == "caseworker"), None)
-        return {
-            "id": self.id,
-            "title": self.title,
-            "starts_at": self.starts_at,
-            "ends_at": self.ends_at,
-            "waiting_room": self.waiting_room,
-            "status": self.status,
-            "host": {"name": host.name if host else ""},
-        }
+        return {**self._window(), "host": {"name": host.name if host else ""}}
 
     def public(self) -> dict[str, Any]:
         """The appointment as staff and admitted participants see it (no invite hashes)."""
-        return {
-            "id": self.id,
-            "title": self.title,
-            "starts_at": self.starts_at,
-            "ends_at": self.ends_at,
-            "waiting_room": self.waiting_room,
-            "status": self.status,
-            "participants": [p.public() for p in self.participants],
-        }
+        return {**self._window(), "participants": [p.public() for p in self.participants]}
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,16 @@ async def schedule(client: TestClient[Any, Any], csrf: str, body: dict[str, Any]
     return {"appointment": data["appointment"], "codes": codes, "ids": ids}
 
 
+async def schedule_now(
+    client: TestClient[Any, Any], now: float, **overrides: Any
+) -> dict[str, Any]:
+    """Log in and schedule an appointment starting `now`; the result also carries `csrf`."""
+    csrf = await login(client)
+    created = await schedule(client, csrf, appointment_body(now, **overrides))
+    created["csrf"] = csrf
+    return created
+
+
 async def join_token(client: TestClient[Any, Any], code: str) -> str:
     resp = await client.post("/api/join", json={"code": code, "consent": True})
     assert resp.status == 200, await resp.text()

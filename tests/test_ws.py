@@ -10,16 +10,18 @@ from aiohttp.test_utils import TestClient
 from signalling.clock import FakeClock
 from signalling.context import Services
 from signalling.messages import CloseCode
-from tests.harness import RoomClient, appointment_body, join_token, login, schedule, wait_for
+from tests.harness import (
+    RoomClient,
+    join_token,
+    schedule_now,
+    wait_for,
+)
 
 Client = TestClient[Any, Any]
 
 
 async def _call(client: Client, fake_clock: FakeClock, **overrides: Any) -> dict[str, Any]:
-    csrf = await login(client)
-    created = await schedule(client, csrf, appointment_body(fake_clock.now(), **overrides))
-    created["csrf"] = csrf
-    return created
+    return await schedule_now(client, fake_clock.now(), **overrides)
 
 
 async def _connect(client: Client, created: dict[str, Any], role: str) -> RoomClient:

@@ -10,16 +10,13 @@ from signalling.clock import FakeClock
 from signalling.context import Services
 from signalling.messages import CloseCode
 from signalling.ws import HUB
-from tests.harness import RoomClient, appointment_body, join_token, login, schedule
+from tests.harness import RoomClient, appointment_body, join_token, schedule_now
 
 Client = TestClient[Any, Any]
 
 
 async def _call(client: Client, fake_clock: FakeClock, **overrides: Any) -> dict[str, Any]:
-    csrf = await login(client)
-    created = await schedule(client, csrf, appointment_body(fake_clock.now(), **overrides))
-    created["csrf"] = csrf
-    return created
+    return await schedule_now(client, fake_clock.now(), **overrides)
 
 
 async def test_denied_participant_stays_out(client: Client, fake_clock: FakeClock) -> None:
