@@ -21,7 +21,6 @@ import math
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loadtests.client import ClientMedia, EncodedLoop, SyntheticClient, wait_for
+from loadtests.redis_process import RedisNotStarted, start_redis, stop_redis
 from signalling.bus_redis import RedisBus
 from signalling.clock import SystemClock
 from signalling.store_redis import RedisStore
@@ -62,43 +62,21 @@ class Sample:
         return statistics.median(self.cpu)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @asynccontextmanager
 async def redis_server(url: str | None) -> AsyncIterator[str]:
     if url:
         yield url
         return
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit("redis-server not found; pass --redis URL")
-    port = _free_port()
     workdir = tempfile.mkdtemp(prefix="bench-redis-")
-    proc = await asyncio.create_subprocess_exec(
-        binary,
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--dir",
-        workdir,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     try:
-        await asyncio.sleep(0.3)
-        yield f"redis://127.0.0.1:{port}/0"
+        proc, local_url = await asyncio.to_thread(start_redis, Path(workdir))
+    except RedisNotStarted as exc:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise SystemExit(f"{exc}; pass --redis URL") from None
+    try:
+        yield local_url
     finally:
-        proc.terminate()
-        await proc.wait()
+        await asyncio.to_thread(stop_redis, proc)
         shutil.rmtree(workdir, ignore_errors=True)
 
 

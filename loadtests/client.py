@@ -7,6 +7,10 @@ keeping the encoded frames to compare bytes. In `raw` mode the client also publi
 pre-encoded media (encoded once with PyAV, replayed in a loop), so neither side of the client
 runs aiortc's codec classes: any codec call in the process is the server's.
 
+The peer-connection side (publisher offer, subscriber answers, counting what arrives) is
+`MediaPeer`, shared with the WebSocket client (`loadtests.ws_client`); `SyntheticClient` adds
+only the bus transport and the media `join`.
+
 Everything stays on loopback: explicit empty ICE server lists, host candidates on 127.0.0.1.
 """
 
@@ -241,82 +245,67 @@ class ClientMedia:
     keep_digests: bool = True
 
 
-class SyntheticClient:
+def new_loopback_pc() -> RTCPeerConnection:
+    """A peer connection with an explicit, empty ICE server list and one bundled transport;
+    call `network.prepare(pc, LOOPBACK)` before each `setLocalDescription`."""
+    return RTCPeerConnection(
+        RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+    )
+
+
+class MediaPeer:
+    """The media side of a synthetic participant, whatever carries its signalling.
+
+    A client-offered publisher connection (`{"type": "offer", "pc": "pub", "sdp", "sources":
+    {mid: source}}`), answers to the server's subscriber offers (`pc: "sub"`, media mapped by
+    mid through the offer's `tracks`) and what arrived per (participant, source). Subclasses
+    carry the messages: they implement `signal()` and hand what the server sends to
+    `_on_signal()`.
+    """
+
+    recv_task_prefix = "peer-recv"  # receiving tasks are named "<prefix>:<label>"
+
     def __init__(
-        self,
-        bus: Bus,
-        worker_id: str,
-        room: str,
-        participant: str,
-        *,
-        media: ClientMedia | None = None,
-        grants: Iterable[str] | None = None,
-        subscribe: bool = True,
-        role: str = "jobseeker",
+        self, label: str, media: ClientMedia | None = None, answer_timeout: float = 10.0
     ) -> None:
-        self.bus = bus
-        self.worker_id = worker_id
-        self.room = room
-        self.id = participant
+        self.label = label
         self.media = media or ClientMedia()
-        self.grants = list(("audio", "video", "screen") if grants is None else grants)
-        self.subscribe = subscribe
-        self.role = role
-        self.conn = uuid.uuid4().hex[:12]
-        self.received: dict[tuple[str, str], Received] = {}
+        self.answer_timeout = answer_timeout
         self.errors: list[dict[str, Any]] = []
-        self.sub_offers = 0
+        self.received: dict[tuple[str, str], Received] = {}
         self.tracks: dict[str, dict[str, str]] = {}  # sub mid -> participant/source
-        self.joined_at = 0.0
+        self.offered_tracks: list[dict[str, dict[str, str]]] = []  # `tracks` of every sub offer
+        self.first_remote_at: float | None = None  # time.monotonic() of the first remote item
         self.video_loop: EncodedLoop | None = None
         self.audio_loop: EncodedLoop | None = None
         self._pub: RTCPeerConnection | None = None
         self._sub: RTCPeerConnection | None = None
         self._pub_sources: dict[Any, str] = {}  # transceiver -> source
         self._answered = asyncio.Event()
-        self._subscription: Subscription | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
-    # --- bus ------------------------------------------------------------------------------
-
-    async def _op(self, op: str, **fields: Any) -> None:
-        message = {"op": op, "room": self.room, "participant": self.id, "conn": self.conn, **fields}
-        await self.bus.publish(media_channel(self.worker_id), message)
-
     async def signal(self, msg: dict[str, Any]) -> None:
-        await self._op("signal", msg=msg)
+        """Send one media signalling message to the server."""
+        raise NotImplementedError
 
-    async def _on_event(self, event: dict[str, Any]) -> None:
-        if event.get("kind") != "media" or event.get("participant") != self.id:
-            return
-        if event.get("conn") != self.conn:
-            return
-        msg = event["msg"]
-        if msg["type"] == "answer" and msg["pc"] == "pub" and self._pub is not None:
-            await self._pub.setRemoteDescription(RTCSessionDescription(msg["sdp"], "answer"))
-            self._answered.set()
-        elif msg["type"] == "offer" and msg["pc"] == "sub":
+    async def _on_signal(self, msg: dict[str, Any]) -> None:
+        """The server's media messages: the publisher's answer, subscriber offers, errors."""
+        kind = msg.get("type")
+        if kind == "answer" and msg.get("pc") == "pub":
+            if self._pub is not None:
+                await self._pub.setRemoteDescription(RTCSessionDescription(msg["sdp"], "answer"))
+                self._answered.set()
+        elif kind == "offer" and msg.get("pc") == "sub":
             await self._on_sub_offer(msg)
-        elif msg["type"] == "error":
+        elif kind == "error":
             self.errors.append(msg)
 
-    # --- lifecycle ------------------------------------------------------------------------
-
-    async def join(self, publish: bool = True) -> None:
-        """Join the room and, unless told not to, publish `media.publish`."""
-        if self._subscription is None:
-            self._subscription = await self.bus.subscribe(room_channel(self.room), self._on_event)
-        self.joined_at = time.monotonic()
-        await self._op(
-            "join", role=self.role, name=self.id, publish=self.grants, subscribe=self.subscribe
-        )
-        if publish and self.media.publish:
-            await self.publish(self.media.publish)
+    # --- publisher connection -------------------------------------------------------------
 
     async def publish(self, sources: Iterable[str]) -> None:
         """Add tracks for `sources` to the publisher connection and offer it."""
         if self._pub is None:
-            self._pub = _new_pc()
+            self._pub = new_loopback_pc()
         for source in sources:
             track = self._make_track(source)
             transceiver = self._pub.addTransceiver(track, direction="sendonly")
@@ -353,7 +342,13 @@ class SyntheticClient:
                 "sources": sources,
             }
         )
-        await asyncio.wait_for(self._answered.wait(), 10)
+        try:
+            await asyncio.wait_for(self._answered.wait(), self.answer_timeout)
+        except TimeoutError:
+            raise TimeoutError(
+                f"{self.label}: no answer to the publisher offer within "
+                f"{self.answer_timeout}s; errors {self.errors}"
+            ) from None
 
     def _make_track(self, source: str) -> MediaStreamTrack:
         m = self.media
@@ -369,13 +364,15 @@ class SyntheticClient:
             return EncodedTrack("video", self.video_loop, label=source)
         return PatternVideoTrack(m.width, m.height, m.fps, label=source)
 
+    # --- subscriber connection ------------------------------------------------------------
+
     async def _on_sub_offer(self, msg: dict[str, Any]) -> None:
-        self.sub_offers += 1
         if self._sub is None:
-            self._sub = _new_pc()
+            self._sub = new_loopback_pc()
             self._sub.on("track", self._on_track)
         pc = self._sub
-        self.tracks = dict(msg.get("tracks", {}))
+        self.tracks = dict(msg.get("tracks") or {})
+        self.offered_tracks.append(self.tracks)
         await pc.setRemoteDescription(RTCSessionDescription(msg["sdp"], "offer"))
         if self.media.raw:
             passthrough.forward_encoded(pc)
@@ -384,24 +381,28 @@ class SyntheticClient:
         await self.signal({"type": "answer", "pc": "sub", "sdp": pc.localDescription.sdp})
 
     def _on_track(self, track: MediaStreamTrack) -> None:
-        task = asyncio.create_task(self._consume(track), name=f"client-recv:{self.id}")
+        name = f"{self.recv_task_prefix}:{self.label}"
+        task = asyncio.create_task(self._consume(track), name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _consume(self, track: MediaStreamTrack) -> None:
-        assert self._sub is not None
-        mid = next(t.mid for t in self._sub.getTransceivers() if t.receiver.track is track)
+        pc = self._sub
+        assert pc is not None
+        mid = next(t.mid for t in pc.getTransceivers() if t.receiver.track is track)
         with contextlib.suppress(MediaStreamError):
             while True:
                 item = await track.recv()
                 info = self.tracks.get(mid)
-                if info is None:
+                if info is None or pc is not self._sub:
                     continue
                 stats = self.received.setdefault((info["participant"], info["source"]), Received())
                 now = time.monotonic()
                 stats.frames += 1
                 stats.first_at = stats.first_at or now
                 stats.last_at = now
+                if self.first_remote_at is None:
+                    self.first_remote_at = now
                 if isinstance(item, av.VideoFrame):
                     stats.sizes.add((item.width, item.height))
                 elif isinstance(item, av.Packet):
@@ -411,12 +412,112 @@ class SyntheticClient:
                     if stats.starts_with_keyframe is None:
                         stats.starts_with_keyframe = bool(item.is_keyframe)
 
+    # --- what arrived ---------------------------------------------------------------------
+
     def frames(self, participant: str, source: str) -> int:
         stats = self.received.get((participant, source))
         return stats.frames if stats else 0
 
+    def first_frame_at(self, participant: str, source: str) -> float | None:
+        stats = self.received.get((participant, source))
+        return stats.first_at if stats else None
+
     def reset_received(self) -> None:
         self.received.clear()
+
+    async def wait_frames(
+        self,
+        participant: str,
+        sources: Iterable[str] = ("audio", "video"),
+        count: int = 3,
+        within: float = 10.0,
+    ) -> float:
+        """Until at least `count` frames of each source of `participant` arrived."""
+        wanted = tuple(sources)
+        return await wait_for(
+            lambda: all(self.frames(participant, s) >= count for s in wanted),
+            f"{self.label} to decode {count} {'/'.join(wanted)} frames from {participant}",
+            within,
+        )
+
+    # --- closing --------------------------------------------------------------------------
+
+    async def _close_pcs(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for pc in (self._pub, self._sub):
+            if pc is not None:
+                await pc.close()
+        self._pub = self._sub = None
+        self._pub_sources.clear()
+        self.tracks = {}
+
+
+class SyntheticClient(MediaPeer):
+    """A participant speaking the media bus contract directly (no signalling server)."""
+
+    recv_task_prefix = "client-recv"
+
+    def __init__(
+        self,
+        bus: Bus,
+        worker_id: str,
+        room: str,
+        participant: str,
+        *,
+        media: ClientMedia | None = None,
+        grants: Iterable[str] | None = None,
+        subscribe: bool = True,
+        role: str = "jobseeker",
+    ) -> None:
+        super().__init__(participant, media)
+        self.bus = bus
+        self.worker_id = worker_id
+        self.room = room
+        self.id = participant
+        self.grants = list(("audio", "video", "screen") if grants is None else grants)
+        self.subscribe = subscribe
+        self.role = role
+        self.conn = uuid.uuid4().hex[:12]
+        self.joined_at = 0.0
+        self._subscription: Subscription | None = None
+
+    @property
+    def sub_offers(self) -> int:
+        """How many subscriber offers arrived."""
+        return len(self.offered_tracks)
+
+    # --- bus ------------------------------------------------------------------------------
+
+    async def _op(self, op: str, **fields: Any) -> None:
+        message = {"op": op, "room": self.room, "participant": self.id, "conn": self.conn, **fields}
+        await self.bus.publish(media_channel(self.worker_id), message)
+
+    async def signal(self, msg: dict[str, Any]) -> None:
+        await self._op("signal", msg=msg)
+
+    async def _on_event(self, event: dict[str, Any]) -> None:
+        if event.get("kind") != "media" or event.get("participant") != self.id:
+            return
+        if event.get("conn") != self.conn:
+            return
+        await self._on_signal(event["msg"])
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def join(self, publish: bool = True) -> None:
+        """Join the room and, unless told not to, publish `media.publish`."""
+        if self._subscription is None:
+            self._subscription = await self.bus.subscribe(room_channel(self.room), self._on_event)
+        self.joined_at = time.monotonic()
+        await self._op(
+            "join", role=self.role, name=self.id, publish=self.grants, subscribe=self.subscribe
+        )
+        if publish and self.media.publish:
+            await self.publish(self.media.publish)
 
     async def rejoin(self) -> None:
         """Reconnect as a new connection (what a client does after a network change)."""
@@ -429,28 +530,9 @@ class SyntheticClient:
         await self._op("leave")
         await self.close()
 
-    async def _close_pcs(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        for pc in (self._pub, self._sub):
-            if pc is not None:
-                await pc.close()
-        self._pub = self._sub = None
-        self._pub_sources.clear()
-        self.tracks = {}
-
     async def close(self) -> None:
         # Stop taking events first: a queued re-offer must not open a new connection.
         if self._subscription is not None:
             await self._subscription.close()
             self._subscription = None
         await self._close_pcs()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-
-def _new_pc() -> RTCPeerConnection:
-    return RTCPeerConnection(
-        RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
-    )

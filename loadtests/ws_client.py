@@ -18,21 +18,11 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Iterable
 from typing import Any
 
 import aiohttp
-import av
-from aiortc import (
-    RTCBundlePolicy,
-    RTCConfiguration,
-    RTCPeerConnection,
-    RTCSessionDescription,
-)
-from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, MediaStreamTrack
 
-from loadtests.client import LOOPBACK, ClientMedia, PatternVideoTrack, Received, wait_for
-from mediaserver import network
+from loadtests.client import ClientMedia, MediaPeer, new_loopback_pc
 
 __all__ = ["JoinRefused", "WsClient", "new_loopback_pc"]
 
@@ -43,20 +33,14 @@ class JoinRefused(RuntimeError):
     """`POST /api/join` or the socket's authentication was refused."""
 
 
-def new_loopback_pc() -> RTCPeerConnection:
-    """A peer connection with an explicit, empty ICE server list and one bundled transport;
-    call `network.prepare(pc, LOOPBACK)` before each `setLocalDescription`."""
-    return RTCPeerConnection(
-        RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
-    )
-
-
-class WsClient:
+class WsClient(MediaPeer):
     """One participant speaking the room WebSocket protocol.
 
     `base_url` is the signalling server's root (`http://127.0.0.1:PORT`). Every client has its
     own HTTP session (like its own tablet) unless one is passed in.
     """
+
+    recv_task_prefix = "ws-recv"
 
     def __init__(
         self,
@@ -68,11 +52,9 @@ class WsClient:
         session: aiohttp.ClientSession | None = None,
         answer_timeout: float = ANSWER_TIMEOUT,
     ) -> None:
+        super().__init__(label or "client", media, answer_timeout)
         self.base_url = base_url.rstrip("/")
         self.code = code
-        self.label = label or "client"
-        self.media = media or ClientMedia()
-        self.answer_timeout = answer_timeout
         self.token = ""
         self.ws_url = ""
         self.id = ""  # participant id, from /api/join (or hello)
@@ -80,28 +62,23 @@ class WsClient:
         self.hello: dict[str, Any] | None = None
         self.status = "new"  # new | connecting | waiting | admitted | closed
         self.messages: list[dict[str, Any]] = []
-        self.errors: list[dict[str, Any]] = []
         self.presence: list[tuple[str, str]] = []  # (participant, state), in arrival order
         self.lobby: list[dict[str, Any]] = []
         self.close_code: int | None = None
-        self.received: dict[tuple[str, str], Received] = {}
-        self.tracks: dict[str, dict[str, str]] = {}  # sub mid -> participant/source
-        self.sub_offers: list[dict[str, dict[str, str]]] = []  # `tracks` of every sub offer
-        # Timing (time.monotonic()): the join request, hello, the first remote frame
+        # Timing (time.monotonic()): the join request, hello
         self.requested_at = 0.0
         self.hello_at: float | None = None
-        self.first_remote_at: float | None = None
         self._session = session
         self._own_session = session is None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._reader: asyncio.Task[None] | None = None
         self._taken: set[int] = set()
         self._admitted = asyncio.Event()
-        self._pub: RTCPeerConnection | None = None
-        self._sub: RTCPeerConnection | None = None
-        self._pub_sources: dict[Any, str] = {}  # transceiver -> source
-        self._answered = asyncio.Event()
-        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def sub_offers(self) -> list[dict[str, dict[str, str]]]:
+        """The `tracks` of every subscriber offer, in arrival order."""
+        return self.offered_tracks
 
     # --- HTTP and socket ------------------------------------------------------------------
 
@@ -147,6 +124,9 @@ class WsClient:
         assert self._ws is not None, "not connected"
         await self._ws.send_str(json.dumps(message))
 
+    async def signal(self, msg: dict[str, Any]) -> None:
+        await self.send(msg)
+
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         try:
             async for raw in ws:
@@ -177,14 +157,8 @@ class WsClient:
             self.presence.append((msg["participant"], msg["state"]))
         elif kind == "lobby":
             self.lobby = list(msg["waiting"])
-        elif kind == "offer" and msg.get("pc") == "sub":
-            await self._on_sub_offer(msg)
-        elif kind == "answer" and msg.get("pc") == "pub":
-            if self._pub is not None:
-                await self._pub.setRemoteDescription(RTCSessionDescription(msg["sdp"], "answer"))
-                self._answered.set()
-        elif kind == "error":
-            self.errors.append(msg)
+        else:
+            await self._on_signal(msg)
 
     async def expect(self, kind: str, within: float = 5.0, **fields: Any) -> dict[str, Any]:
         """The oldest not yet expected message of `kind` with `fields`, waiting for it."""
@@ -222,112 +196,7 @@ class WsClient:
     async def admit(self, participant: str) -> None:
         await self.send({"type": "admit", "participant": participant})
 
-    # --- publisher connection -------------------------------------------------------------
-
-    async def publish(self, sources: Iterable[str]) -> None:
-        """Add tracks for `sources` to the publisher connection and offer it."""
-        if self._pub is None:
-            self._pub = new_loopback_pc()
-        for source in sources:
-            track = self._make_track(source)
-            transceiver = self._pub.addTransceiver(track, direction="sendonly")
-            self._pub_sources[transceiver] = source
-        await self._offer_pub()
-
-    async def _offer_pub(self) -> None:
-        assert self._pub is not None
-        network.prepare(self._pub, LOOPBACK)
-        self._answered.clear()
-        await self._pub.setLocalDescription(await self._pub.createOffer())
-        sources = {t.mid: s for t, s in self._pub_sources.items() if t.mid is not None}
-        await self.send(
-            {
-                "type": "offer",
-                "pc": "pub",
-                "sdp": self._pub.localDescription.sdp,
-                "sources": sources,
-            }
-        )
-        try:
-            await asyncio.wait_for(self._answered.wait(), self.answer_timeout)
-        except TimeoutError:
-            raise TimeoutError(
-                f"{self.label}: no answer to the publisher offer within "
-                f"{self.answer_timeout}s; errors {self.errors}"
-            ) from None
-
-    def _make_track(self, source: str) -> MediaStreamTrack:
-        if source == "audio":
-            return AudioStreamTrack()
-        m = self.media
-        return PatternVideoTrack(m.width, m.height, m.fps, label=source)
-
-    # --- subscriber connection ------------------------------------------------------------
-
-    async def _on_sub_offer(self, msg: dict[str, Any]) -> None:
-        if self._sub is None:
-            self._sub = new_loopback_pc()
-            self._sub.on("track", self._on_track)
-        pc = self._sub
-        self.tracks = dict(msg.get("tracks") or {})
-        self.sub_offers.append(self.tracks)
-        await pc.setRemoteDescription(RTCSessionDescription(msg["sdp"], "offer"))
-        network.prepare(pc, LOOPBACK)
-        await pc.setLocalDescription(await pc.createAnswer())
-        await self.send({"type": "answer", "pc": "sub", "sdp": pc.localDescription.sdp})
-
-    def _on_track(self, track: MediaStreamTrack) -> None:
-        task = asyncio.create_task(self._consume(track), name=f"ws-recv:{self.label}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _consume(self, track: MediaStreamTrack) -> None:
-        pc = self._sub
-        assert pc is not None
-        mid = next(t.mid for t in pc.getTransceivers() if t.receiver.track is track)
-        with contextlib.suppress(MediaStreamError):
-            while True:
-                item = await track.recv()
-                info = self.tracks.get(mid)
-                if info is None or pc is not self._sub:
-                    continue
-                stats = self.received.setdefault((info["participant"], info["source"]), Received())
-                now = time.monotonic()
-                stats.frames += 1
-                stats.first_at = stats.first_at or now
-                stats.last_at = now
-                if self.first_remote_at is None:
-                    self.first_remote_at = now
-                if isinstance(item, av.VideoFrame):
-                    stats.sizes.add((item.width, item.height))
-
     # --- what arrived ---------------------------------------------------------------------
-
-    def frames(self, participant: str, source: str) -> int:
-        stats = self.received.get((participant, source))
-        return stats.frames if stats else 0
-
-    def first_frame_at(self, participant: str, source: str) -> float | None:
-        stats = self.received.get((participant, source))
-        return stats.first_at if stats else None
-
-    def reset_received(self) -> None:
-        self.received.clear()
-
-    async def wait_frames(
-        self,
-        participant: str,
-        sources: Iterable[str] = ("audio", "video"),
-        count: int = 3,
-        within: float = 10.0,
-    ) -> float:
-        """Until at least `count` frames of each source of `participant` were decoded."""
-        wanted = tuple(sources)
-        return await wait_for(
-            lambda: all(self.frames(participant, s) >= count for s in wanted),
-            f"{self.label} to decode {count} {'/'.join(wanted)} frames from {participant}",
-            within,
-        )
 
     def join_latency(self, participant: str | None = None, source: str = "video") -> float | None:
         """Seconds from `POST /api/join` (or the socket's auth) to the first decoded remote
@@ -376,19 +245,6 @@ class WsClient:
                 await reader
         self._reader = None
         self.status = "closed"
-
-    async def _close_pcs(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        for pc in (self._pub, self._sub):
-            if pc is not None:
-                await pc.close()
-        self._pub = self._sub = None
-        self._pub_sources.clear()
-        self.tracks = {}
 
     async def close(self) -> None:
         """Close the socket (first: a late re-offer must not open a new connection), the peer

@@ -19,6 +19,20 @@ def client(sfu: Sfu, name: str, **kwargs: object) -> SyntheticClient:
     return SyntheticClient(sfu.bus, sfu.worker.id, ROOM, name, **kwargs)  # type: ignore[arg-type]
 
 
+async def joined_pair(sfu: Sfu) -> tuple[SyntheticClient, SyntheticClient]:
+    """alice and bob, both joined and publishing audio and video."""
+    alice, bob = client(sfu, "alice"), client(sfu, "bob")
+    await asyncio.gather(alice.join(), bob.join())
+    return alice, bob
+
+
+async def wait_sees(viewer: SyntheticClient, publisher: SyntheticClient) -> None:
+    """Until `viewer` received a video frame from `publisher`."""
+    await wait_for(
+        lambda: viewer.frames(publisher.id, "video") > 0, f"{viewer.id} to see {publisher.id}"
+    )
+
+
 async def test_three_party_call_each_decodes_the_other_two(sfu: Sfu) -> None:
     clients = [client(sfu, name) for name in ("alice", "bob", "carol")]
     try:
@@ -47,11 +61,10 @@ async def test_three_party_call_each_decodes_the_other_two(sfu: Sfu) -> None:
 
 
 async def test_late_joiner_gets_video_within_a_second(sfu: Sfu) -> None:
-    alice, bob = client(sfu, "alice"), client(sfu, "bob")
-    await asyncio.gather(alice.join(), bob.join())
+    alice, bob = await joined_pair(sfu)
     carol = client(sfu, "carol", media=ClientMedia(publish=()))
     try:
-        await wait_for(lambda: bob.frames("alice", "video") > 0, "bob to see alice")
+        await wait_sees(bob, alice)
         # aiortc's encoder makes one keyframe at the start, then only on request: carol can
         # only start if the server asks alice for one.
         await asyncio.sleep(1.5)
@@ -73,10 +86,9 @@ async def test_late_joiner_gets_video_within_a_second(sfu: Sfu) -> None:
 
 
 async def test_rejoin_replaces_the_connection(sfu: Sfu) -> None:
-    alice, bob = client(sfu, "alice"), client(sfu, "bob")
-    await asyncio.gather(alice.join(), bob.join())
+    alice, bob = await joined_pair(sfu)
     try:
-        await wait_for(lambda: alice.frames("bob", "video") > 0, "alice to see bob")
+        await wait_sees(alice, bob)
         stale = bob.conn
         await bob.rejoin()
         assert bob.conn != stale
@@ -101,10 +113,9 @@ async def test_rejoin_replaces_the_connection(sfu: Sfu) -> None:
 
 
 async def test_screen_share_comes_and_goes(sfu: Sfu) -> None:
-    alice, bob = client(sfu, "alice"), client(sfu, "bob")
-    await asyncio.gather(alice.join(), bob.join())
+    alice, bob = await joined_pair(sfu)
     try:
-        await wait_for(lambda: bob.frames("alice", "video") > 0, "bob to see alice")
+        await wait_sees(bob, alice)
         offers = bob.sub_offers
         start = time.monotonic()
         await alice.publish(["screen"])
@@ -144,9 +155,8 @@ async def test_publishing_without_the_grant_is_refused(sfu: Sfu) -> None:
 
 
 async def test_leave_renegotiates_and_empty_room_is_closed(sfu: Sfu) -> None:
-    alice, bob = client(sfu, "alice"), client(sfu, "bob")
-    await asyncio.gather(alice.join(), bob.join())
-    await wait_for(lambda: alice.frames("bob", "video") > 0, "alice to see bob")
+    alice, bob = await joined_pair(sfu)
+    await wait_sees(alice, bob)
     offers = alice.sub_offers
     await bob.leave()
     await wait_for(

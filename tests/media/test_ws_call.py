@@ -96,6 +96,16 @@ async def all_decode_each_other(clients: list[WsClient], count: int = 3) -> None
                 assert stats.sizes == {(160, 120)}, stats.sizes  # really decoded
 
 
+async def host_and_admit(clients: list[WsClient]) -> None:
+    """The first client (the caseworker) goes straight in and admits the others one by one
+    from the waiting room; then everyone decodes everyone else."""
+    host, *guests = clients
+    await host.join()
+    for guest in guests:
+        await admitted_join(host, guest)
+    await all_decode_each_other(clients)
+
+
 def report(capsys: pytest.CaptureFixture[str], what: str, clients: list[WsClient]) -> None:
     """Print each client's join latency: from `POST /api/join` (or the reconnect) to its first
     decoded remote frame (any source, then video), and the part of it after `hello`."""
@@ -396,10 +406,7 @@ async def test_call_through_a_media_worker_process(
     cw, js, em = (WsClient(url, call["codes"][r], label=r) for r in ROLES)
     clients = [cw, js, em]
     try:
-        await cw.join()
-        await admitted_join(cw, js)
-        await admitted_join(cw, em)
-        await all_decode_each_other(clients)
+        await host_and_admit(clients)
         report(capsys, "media worker process over Redis", [js, em])
         assert await services.store.get_room_worker(aid) == worker_id
         assert not [e for c in clients for e in c.errors], [c.errors for c in clients]
@@ -431,11 +438,8 @@ async def test_two_signalling_nodes_one_media_worker(
     em = WsClient(base_url(a), call["codes"]["employer"], label="employer@a")
     clients = [cw, js, em]
     try:
-        await cw.join()
         # The jobseeker waits on node B and is admitted from node A.
-        await admitted_join(cw, js)
-        await admitted_join(cw, em)
-        await all_decode_each_other(clients)
+        await host_and_admit(clients)
         report(capsys, "two signalling nodes, one media worker process", [js, em])
         # One placement, seen alike by both nodes.
         assert await services_a.store.get_room_worker(aid) == worker_id
