@@ -55,9 +55,12 @@ CHROMIUM_ARGS = [
 ]
 TABLET: ViewportSize = {"width": 768, "height": 1024}
 LANDSCAPE: ViewportSize = {"width": 1024, "height": 768}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 STAFF_USER = "becker"
 STAFF_PASSWORD = "correct-horse-battery"
 ROOT = Path(__file__).resolve().parents[2]
+CUSTOM_TTL = 12  # seconds: room tokens of `custom_server` (refreshed after about 9)
+CUSTOM_ZONE = "Asia/Tokyo"  # `custom_server`'s timezone setting (no summer time; far from Berlin)
 
 
 def free_port() -> int:
@@ -77,8 +80,9 @@ class Scheduled:
 class LiveServer:
     """`lippejob serve`'s pieces, started in a thread with its own loop."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, **settings: Any) -> None:
         self.tmp = tmp
+        self.overrides = settings  # Settings fields that differ from the test default
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.loop = asyncio.new_event_loop()
@@ -109,6 +113,7 @@ class LiveServer:
             keys_dir=self.tmp / "keys",
             data_dir=self.tmp / "data",
             media_announce_ips=["127.0.0.1"],
+            **self.overrides,
         )
         self.clock = SystemClock()
         self.store = MemoryStore(self.clock)
@@ -210,6 +215,17 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     server = LiveServer(tmp_path_factory.mktemp("live"))
     server.start()
     server.install_capture()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def custom_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A second server, configured unlike the default: 12-second room tokens, Tokyo time."""
+    server = LiveServer(
+        tmp_path_factory.mktemp("custom"), token_ttl=CUSTOM_TTL, timezone=CUSTOM_ZONE
+    )
+    server.start()
     yield server
     server.stop()
 

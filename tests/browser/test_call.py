@@ -4,14 +4,22 @@ admit, video both ways, three parties, end-to-end encryption, reconnecting and t
 from __future__ import annotations
 
 import contextlib
+import json
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import av
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, WebSocket
 
+from signalling.ws import HUB
 from tests.browser.conftest import (
+    CUSTOM_TTL,
+    LANDSCAPE,
+    PHONE,
+    TABLET,
     LiveServer,
     NewContext,
     axe_check,
@@ -27,6 +35,18 @@ THREE = (
     ("jobseeker", "Ayşe Yılmaz", "tr"),  # noqa: RUF001
     ("employer", "Herr Wolf", "ar"),
 )
+# A browser whose WebCrypto has no X25519 (as Safari before 17): it must fall back to P-256.
+NO_X25519 = """(() => {
+  if (typeof SubtleCrypto === 'undefined') return;  // a worker without WebCrypto
+  const generate = SubtleCrypto.prototype.generateKey;
+  SubtleCrypto.prototype.generateKey = function (algorithm, ...rest) {
+    const name = typeof algorithm === 'string' ? algorithm : algorithm && algorithm.name;
+    if (String(name).toUpperCase() === 'X25519') {
+      return Promise.reject(new DOMException('X25519 is not supported', 'NotSupportedError'));
+    }
+    return generate.call(this, algorithm, ...rest);
+  };
+})();"""
 NO_TRANSFORMS = (
     "delete window.RTCRtpScriptTransform;delete RTCRtpSender.prototype.createEncodedStreams;"
 )
@@ -39,7 +59,8 @@ def tile_video(pid: str, source: str = "camera") -> str:
 def e2ee(page: Page) -> dict[str, str]:
     result: dict[str, str] = page.evaluate(
         """() => ({state: document.getElementById('e2ee-status').dataset.state,
-                   code: document.getElementById('safety-code').textContent})"""
+                   code: document.getElementById('safety-code').textContent,
+                   agreement: document.getElementById('e2ee-agreement').textContent})"""
     )
     return result
 
@@ -51,6 +72,17 @@ def announced(page: Page) -> str:
 
 def _state_is(page: Page, state: str) -> Callable[[], bool]:
     return lambda: e2ee(page)["state"] == state
+
+
+def drop_socket(server: LiveServer, room: str, participant: str) -> None:
+    """Close a participant's room socket from the server side, as a network drop would."""
+
+    async def drop() -> None:
+        conn = server.app[HUB].local_connection(room, participant)
+        assert conn is not None
+        await conn.ws.close(code=1001)
+
+    server.run(drop())
 
 
 def decodable(frames: list[bytes]) -> int:
@@ -165,6 +197,8 @@ def test_three_party_call_end_to_end_encrypted(
 
     found = wait_for(codes, "the same safety code on all three screens")
     assert next(iter(found)).replace(" ", "").isdigit()
+    # Chromium has X25519 in WebCrypto: every pair agreed its wrap key with it.
+    assert {e2ee(p)["agreement"] for p in pages.values()} == {"ECDH X25519"}
     pages["employer"].locator("#e2ee-status").click()
     pages["employer"].screenshot(path=shots_dir / "call-three-e2ee-employer-ar.png")
     pages["caseworker"].screenshot(path=shots_dir / "call-three-caseworker-de.png")
@@ -224,15 +258,7 @@ def test_a_dropped_socket_reconnects_into_the_same_call(
     join(seeker, s.urls["jobseeker"])
     video_playing(worker, tile_video(s.ids["jobseeker"]))
 
-    async def drop() -> None:
-        # Close the jobseeker's socket from the server side, as a network drop would.
-        from signalling.ws import HUB
-
-        conn = live_server.app[HUB].local_connection(s.appointment.id, s.ids["jobseeker"])
-        assert conn is not None
-        await conn.ws.close(code=1001)
-
-    live_server.run(drop())
+    drop_socket(live_server, s.appointment.id, s.ids["jobseeker"])
     wait_for(
         lambda: "Ayşe" in announced(worker) and "…" in announced(worker),
         "the reconnecting announcement",
@@ -241,3 +267,229 @@ def test_a_dropped_socket_reconnects_into_the_same_call(
     seeker.locator("#call").wait_for(state="visible")
     video_playing(seeker, tile_video(s.ids["caseworker"]))
     video_playing(worker, tile_video(s.ids["jobseeker"]))
+
+
+def test_caseworker_shares_the_screen_and_stops(
+    live_server: LiveServer, new_context: NewContext, shots_dir: Path
+) -> None:
+    s = live_server.schedule(waiting_room=False)
+    worker = new_context("de", viewport=LANDSCAPE).new_page()
+    seeker = new_context("tr").new_page()
+    join(worker, s.urls["caseworker"])
+    join(seeker, s.urls["jobseeker"])
+    video_playing(seeker, tile_video(s.ids["caseworker"]))
+    screen = tile_video(s.ids["caseworker"], "screen")
+
+    # Headless Chromium with the fake media UI hands out a fake "entire screen" (1280x720),
+    # so the picker needs no extra flag; the camera is the fake 640x480 one.
+    button = worker.locator("#btn-screen")
+    for _ in range(2):  # sharing a second time reuses the sender
+        assert button.is_visible()
+        button.click()
+        wait_for(lambda: button.get_attribute("aria-pressed") == "true", "the pressed share button")
+        video_playing(seeker, screen)
+        size = seeker.evaluate(
+            "(sel) => [document.querySelector(sel).videoWidth, "
+            "document.querySelector(sel).videoHeight]",
+            screen,
+        )
+        assert size[0] > size[1] and size != [640, 480], size  # the screen, not the camera
+        tile = seeker.locator(f'#tiles li[data-pid="{s.ids["caseworker"]}"][data-source="screen"]')
+        assert "Frau Becker" in (tile.get_attribute("aria-label") or "")
+        seeker.screenshot(path=shots_dir / "call-screen-shared-tr.png")
+        wait_for(lambda: e2ee(seeker)["state"] == "on", "the call to stay end-to-end encrypted")
+
+        button.click()
+        assert button.get_attribute("aria-pressed") == "false"
+        tile.wait_for(state="detached", timeout=15000)
+        # The camera picture goes on.
+        video_playing(seeker, tile_video(s.ids["caseworker"]))
+
+
+def test_the_token_is_refreshed_and_a_reconnect_after_expiry_uses_the_fresh_one(
+    custom_server: LiveServer, new_context: NewContext
+) -> None:
+    """With 12-second tokens the page asks for a new one over the socket before expiry; the
+    server keeps the socket past the first token's expiry, and a reconnect after it
+    authenticates with the refreshed token (not with a second /api/join)."""
+    s = custom_server.schedule(waiting_room=False)
+    worker = new_context("de").new_page()
+    seeker = new_context("de").new_page()
+    sent: list[dict[str, Any]] = []
+    received: list[dict[str, Any]] = []
+    sockets: list[WebSocket] = []
+    joins: list[str] = []
+
+    def on_socket(ws: WebSocket) -> None:
+        sockets.append(ws)
+        ws.on("framesent", lambda payload: sent.append(json.loads(payload)))
+        ws.on("framereceived", lambda payload: received.append(json.loads(payload)))
+
+    seeker.on("websocket", on_socket)
+    seeker.on("request", lambda r: joins.append(r.url) if r.url.endswith("/api/join") else None)
+    join(worker, s.urls["caseworker"])
+    join(seeker, s.urls["jobseeker"])
+    video_playing(worker, tile_video(s.ids["jobseeker"]))
+
+    def of_type(messages: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+        # Playwright's sync API delivers the page's events only while it is called.
+        seeker.wait_for_timeout(20)
+        return [m for m in messages if m.get("type") == kind]
+
+    first_exp = wait_for(lambda: of_type(received, "hello"), "hello")[0]["exp"]
+    first_token = of_type(sent, "auth")[0]["token"]
+    assert first_exp - time.time() <= CUSTOM_TTL + 1
+    wait_for(lambda: of_type(sent, "token"), "a token refresh request", timeout=CUSTOM_TTL)
+    fresh = wait_for(lambda: of_type(received, "token"), "a fresh token", timeout=CUSTOM_TTL)
+    assert fresh[0]["exp"] > first_exp and fresh[0]["token"] != first_token
+
+    # Past the first token's expiry the server's sweep would close a socket that holds no
+    # newer token (code 4401); this one stays open.
+    wait_for(lambda: time.time() > first_exp + 1, "the first token's expiry", timeout=CUSTOM_TTL)
+    custom_server.run(custom_server.app[HUB].sweep_once())
+    seeker.wait_for_timeout(1000)
+    assert not of_type(received, "error"), of_type(received, "error")
+    assert len(sockets) == 1 and not sockets[0].is_closed()
+
+    # A network drop now: the page comes back with the freshest token by itself.
+    drop_socket(custom_server, s.appointment.id, s.ids["jobseeker"])
+    wait_for(lambda: len(of_type(sent, "auth")) >= 2, "a second auth")
+    second = of_type(sent, "auth")[1]["token"]
+    assert second != first_token
+    assert second in {m["token"] for m in of_type(received, "token")}
+    wait_for(lambda: len(of_type(received, "hello")) >= 2, "hello after the reconnect")
+    seeker.locator("#reconnect-banner").wait_for(state="hidden")
+    video_playing(seeker, tile_video(s.ids["caseworker"]))
+    video_playing(worker, tile_video(s.ids["jobseeker"]))
+    assert len(joins) == 1, joins  # no new invite exchange was needed
+
+
+def test_the_active_speaker_is_highlighted_and_muting_removes_it(
+    live_server: LiveServer, new_context: NewContext, shots_dir: Path
+) -> None:
+    """Chromium's fake microphone beeps once a second: enough for the level meter. Only the
+    caseworker's microphone is on, so her tile is highlighted on the jobseeker's screen (and
+    stays through the pauses between beeps); when she mutes, the highlight goes."""
+    s = live_server.schedule(waiting_room=False)
+    worker = new_context("de").new_page()
+    seeker = new_context("de").new_page()
+    join(worker, s.urls["caseworker"])
+    join(seeker, s.urls["jobseeker"])
+    video_playing(seeker, tile_video(s.ids["caseworker"]))
+    seeker.locator("#btn-mic").click()
+
+    def speaking(page: Page) -> list[str]:
+        found: list[str] = page.locator("#tiles li.speaking").evaluate_all(
+            "els => els.map(e => `${e.dataset.pid}:${e.dataset.source}`)"
+        )
+        return found
+
+    def samples(page: Page, seconds: float) -> list[list[str]]:
+        found = []
+        for _ in range(int(seconds / 0.1)):
+            found.append(speaking(page))
+            page.wait_for_timeout(100)
+        return found
+
+    her_tile = f"{s.ids['caseworker']}:camera"
+    wait_for(lambda: speaking(seeker) == [her_tile], "the caseworker's tile to be highlighted")
+    assert all(found == [her_tile] for found in samples(seeker, 2.5))  # no flicker
+    seeker.screenshot(path=shots_dir / "call-active-speaker-de.png")
+    # On her own screen her own tile is the one that speaks (the jobseeker is muted).
+    wait_for(lambda: speaking(worker) == [her_tile], "her own tile highlighted on her screen")
+
+    worker.locator("#btn-mic").click()
+    wait_for(lambda: speaking(seeker) == [], "the highlight to go when she mutes", timeout=5)
+    assert all(found == [] for found in samples(seeker, 2.5))
+    assert speaking(worker) == []
+
+    # The jobseeker unmutes: now hers is highlighted on the caseworker's screen.
+    seeker.locator("#btn-mic").click()
+    wait_for(
+        lambda: speaking(worker) == [f"{s.ids['jobseeker']}:camera"], "the jobseeker highlighted"
+    )
+
+
+TILE_BOXES = """() => [...document.querySelectorAll('#tiles li')].map((tile) => {
+    const r = tile.getBoundingClientRect();
+    return {key: `${tile.dataset.pid}:${tile.dataset.source}`,
+            self: tile.classList.contains('tile-self'),
+            x: r.left + scrollX, y: r.top + scrollY, w: r.width, h: r.height};
+})"""
+
+
+def overlap(a: dict[str, Any], b: dict[str, Any]) -> float:
+    """The area two boxes share."""
+    w = min(a["x"] + a["w"], b["x"] + b["w"]) - max(a["x"], b["x"])
+    h = min(a["y"] + a["h"], b["y"] + b["h"]) - max(a["y"], b["y"])
+    return float(max(0.0, w) * max(0.0, h))
+
+
+def test_three_party_self_view_covers_nobody(
+    live_server: LiveServer, new_context: NewContext, shots_dir: Path
+) -> None:
+    """Our own picture has a small tile of its own: at tablet (both ways) and phone sizes,
+    in German and in Arabic (right to left), it lies over no other participant's tile."""
+    s = live_server.schedule(roles=THREE, waiting_room=False)
+    pages = {role: new_context(lang).new_page() for role, _, lang in THREE}
+    for role, page in pages.items():
+        join(page, s.urls[role])
+    for role, page in pages.items():
+        for other in s.ids:
+            if other != role:
+                video_playing(page, tile_video(s.ids[other]))
+    sizes = {"768x1024": TABLET, "1024x768": LANDSCAPE, "390x844": PHONE}
+    for role, lang in (("caseworker", "de"), ("employer", "ar")):
+        page = pages[role]
+        for name, size in sizes.items():
+            page.set_viewport_size(size)
+            boxes = page.evaluate(TILE_BOXES)
+            mine = [b for b in boxes if b["self"]]
+            others = [b for b in boxes if not b["self"]]
+            assert len(mine) == 1 and len(others) == 2, boxes
+            for other in others:
+                assert overlap(mine[0], other) < 1, (name, lang, mine[0], other)
+                assert mine[0]["w"] * mine[0]["h"] < other["w"] * other["h"]
+                assert other["w"] >= 250  # the others stay large
+            # Right to left: our tile sits at the end of its row, i.e. on the left.
+            stage = page.locator("#tiles").bounding_box()
+            assert stage is not None
+            end = stage["x"] if lang == "ar" else stage["x"] + stage["width"]
+            edge = mine[0]["x"] if lang == "ar" else mine[0]["x"] + mine[0]["w"]
+            assert abs(edge - end) < 2, (name, lang, edge, end)
+            # All three pictures are on screen at once, above the (sticky) controls.
+            page.evaluate("scrollTo(0, 0)")
+            controls = page.locator("nav.controls").bounding_box()
+            assert controls is not None
+            for box in boxes:
+                assert box["y"] + box["h"] <= controls["y"] + 1, (name, lang, box, controls)
+            page.screenshot(path=shots_dir / f"call-three-self-{name}-{lang}.png")
+
+
+def test_mixed_key_agreement_falls_back_to_p256_and_codes_agree(
+    live_server: LiveServer, new_context: NewContext
+) -> None:
+    """One browser without X25519: the pair agrees on P-256, both screens say so, the call is
+    end-to-end encrypted and both show the same safety code."""
+    s = live_server.schedule(waiting_room=False)
+    worker = new_context("de").new_page()
+    old = new_context("de")
+    old.add_init_script(NO_X25519)
+    seeker = old.new_page()
+    join(worker, s.urls["caseworker"])
+    join(seeker, s.urls["jobseeker"])
+    video_playing(worker, tile_video(s.ids["jobseeker"]))
+    video_playing(seeker, tile_video(s.ids["caseworker"]))
+
+    def agreed() -> bool:
+        a, b = e2ee(worker), e2ee(seeker)
+        return (
+            a["state"] == b["state"] == "on"
+            and a["code"] == b["code"]
+            and a["code"].strip("0123456789 ") == ""
+        )
+
+    wait_for(agreed, "the same safety code on both screens")
+    assert e2ee(worker)["agreement"] == e2ee(seeker)["agreement"] == "ECDH P-256"
+    # Decrypted pictures keep coming (the P-256 wrap key carried the media keys).
+    video_playing(seeker, tile_video(s.ids["caseworker"]))

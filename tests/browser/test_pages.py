@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Page
 
+from signalling.pages import _when
 from tests.browser.conftest import (
+    CUSTOM_ZONE,
     STAFF_PASSWORD,
     STAFF_USER,
     LiveServer,
@@ -43,14 +47,38 @@ def test_links_that_do_not_work_explain_why(
     # The expired page names the appointment's time.
     page.goto(expired.urls["jobseeker"])
     text = page.locator("#link-problem").inner_text()
-    start = live_server.run(_format_start(expired.appointment.starts_at, lang))
+    start = _when(expired.appointment.starts_at, lang, live_server.settings.timezone)["text"]
     assert start in text
 
 
-async def _format_start(epoch: float, lang: str) -> str:
-    from signalling.pages import _when
+def test_times_are_shown_in_the_configured_timezone(
+    custom_server: LiveServer, new_context: NewContext
+) -> None:
+    """Pages show times in settings.timezone (here Asia/Tokyo), not in a built-in zone."""
+    early = custom_server.schedule(starts_in=3 * 86400)
+    now = custom_server.schedule(starts_in=-60)
+    page = new_context("de").new_page()
 
-    return _when(epoch, lang)["text"]
+    def clock(epoch: float, zone: str) -> str:
+        return datetime.fromtimestamp(epoch, ZoneInfo(zone)).strftime("%H:%M")
+
+    page.goto(early.urls["jobseeker"])
+    text = page.locator("#link-problem").inner_text()
+    starts = early.appointment.starts_at
+    opens = starts - custom_server.settings.early_join_margin
+    assert clock(starts, CUSTOM_ZONE) in text, text
+    assert clock(opens, CUSTOM_ZONE) in text, text
+    assert clock(starts, "Europe/Berlin") not in text, text
+    assert _when(starts, "de", CUSTOM_ZONE)["text"] in text
+
+    page.goto(now.urls["jobseeker"])
+    when = page.locator("time").first
+    assert (when.get_attribute("datetime") or "").endswith("+09:00")
+    assert clock(now.appointment.starts_at, CUSTOM_ZONE) in when.inner_text()
+    # The page's scripts get the same zone for the times they show.
+    assert page.evaluate("JSON.parse(document.getElementById('lj-page').textContent).timezone") == (
+        CUSTOM_ZONE
+    )
 
 
 def test_cancelled_link_says_so(live_server: LiveServer, new_context: NewContext) -> None:

@@ -5,8 +5,11 @@
 import { announce } from './announcer.js';
 import { roleName, t } from './i18n.js';
 
-const SPEAKING_LEVEL = 0.04;
-const SPEAKER_INTERVAL = 250;
+const SPEAKING_LEVEL = 0.04; // RMS of the time-domain signal
+const SPEAKER_INTERVAL = 250; // ms between level checks
+const SPEAKER_HOLD = 1500; // ms the highlight stays through the pauses of speech
+const ANALYSER_SAMPLES = 16384; // about 340 ms at 48 kHz: longer than SPEAKER_INTERVAL
+const LEVEL_WINDOW = 0.02; // seconds: the level is that of the loudest such slice
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -39,7 +42,8 @@ class LevelWatcher {
     if (this.context.state === 'suspended') this.context.resume().catch(() => {});
     const source = this.context.createMediaStreamSource(new MediaStream([track]));
     const analyser = this.context.createAnalyser();
-    analyser.fftSize = 512;
+    // Enough samples to span a whole check interval, so no sound falls between two checks.
+    analyser.fftSize = ANALYSER_SAMPLES;
     source.connect(analyser);
     this.nodes.set(key, { source, analyser, data: new Float32Array(analyser.fftSize) });
   }
@@ -50,13 +54,19 @@ class LevelWatcher {
     this.nodes.delete(key);
   }
 
+  /** Per track, the level (RMS) of the loudest 20 ms of the last third of a second. */
   levels() {
     const result = new Map();
+    const step = this.context ? Math.round(this.context.sampleRate * LEVEL_WINDOW) : 960;
     for (const [key, node] of this.nodes) {
       node.analyser.getFloatTimeDomainData(node.data);
-      let sum = 0;
-      for (const s of node.data) sum += s * s;
-      result.set(key, Math.sqrt(sum / node.data.length));
+      let loudest = 0;
+      for (let start = 0; start + step <= node.data.length; start += step) {
+        let sum = 0;
+        for (let i = start; i < start + step; i += 1) sum += node.data[i] * node.data[i];
+        loudest = Math.max(loudest, sum / step);
+      }
+      result.set(key, Math.sqrt(loudest));
     }
     return result;
   }
@@ -86,6 +96,7 @@ export class CallView {
     document.body.append(this.audioBox);
     this.levels = new LevelWatcher();
     this.speaker = null;
+    this.speakerHeard = 0;
     this.unread = 0;
     this.lobbyIds = new Set();
     this.speakerTimer = setInterval(() => this.updateSpeaker(), SPEAKER_INTERVAL);
@@ -228,14 +239,20 @@ export class CallView {
     this.render();
   }
 
-  /** Rebuild the tiles: present participants, then screens; existing elements are kept. */
+  /**
+   * Rebuild the tiles, existing elements kept: shared screens first, then the others' cameras,
+   * our own camera last (the layout gives it a small tile of its own, see call.css).
+   */
   render() {
-    const wanted = [];
+    const screens = [];
+    const others = [];
     for (const [id, person] of this.people) {
       if (person.state !== 'joined' && person.state !== 'reconnecting') continue;
-      wanted.push([id, 'camera']);
-      if (person.streams && person.streams.screen && !person.muted.screen) wanted.push([id, 'screen']);
+      if (id !== this.me) others.push([id, 'camera']);
+      if (person.streams && person.streams.screen && !person.muted.screen) screens.push([id, 'screen']);
     }
+    const wanted = [...screens, ...others];
+    if (this.me && this.people.has(this.me)) wanted.push([this.me, 'camera']);
     const keep = new Set(wanted.map(([id, source]) => `${id}:${source}`));
     for (const tile of [...this.tiles.children]) {
       if (!keep.has(`${tile.dataset.pid}:${tile.dataset.source}`)) tile.remove();
@@ -246,6 +263,7 @@ export class CallView {
       this.tiles.append(tile); // keeps the order stable
     }
     this.tiles.dataset.count = String(wanted.length);
+    this.tiles.dataset.others = String(others.length);
   }
 
   tile(id, source) {
@@ -291,20 +309,31 @@ export class CallView {
     state.hidden = person.state !== 'reconnecting';
     state.textContent = person.state === 'reconnecting' ? t('Reconnecting…') : '';
     tile.classList.toggle('reconnecting', person.state === 'reconnecting');
+    tile.classList.toggle('speaking', source === 'camera' && id === this.speaker);
   }
 
   updateSpeaker() {
     const levels = this.levels.levels();
+    const now = performance.now();
+    const silent = (id) => {
+      const person = this.people.get(id);
+      return !person || person.muted.audio ||
+        (person.state !== 'joined' && person.state !== 'reconnecting');
+    };
     let best = null;
     let bestLevel = SPEAKING_LEVEL;
     for (const [key, level] of levels) {
       const id = key.split(':')[0];
-      const person = this.people.get(id);
-      if (person && person.muted.audio) continue;
+      if (silent(id)) continue;
       if (level > bestLevel) {
         best = id;
         bestLevel = level;
       }
+    }
+    if (best) {
+      this.speakerHeard = now;
+    } else if (this.speaker && !silent(this.speaker) && now - this.speakerHeard < SPEAKER_HOLD) {
+      best = this.speaker; // a pause between words: keep the highlight
     }
     if (best === this.speaker) return;
     this.speaker = best;
@@ -350,8 +379,11 @@ export class CallView {
     }
   }
 
-  /** The encryption badge and safety code. */
-  setE2EE(state, code, reason) {
+  /**
+   * The encryption badge, the safety code and the key agreement in use (e.g. ['X25519'], or
+   * ['P-256', 'X25519'] when a participant's browser has no X25519).
+   */
+  setE2EE(state, code, reason, agreements = []) {
     const button = document.getElementById('e2ee-status');
     button.dataset.state = state;
     const label = document.getElementById('e2ee-label');
@@ -369,6 +401,8 @@ export class CallView {
         : t('A participant\'s browser cannot encrypt end to end. The connection to the server is still encrypted.');
     }
     document.getElementById('safety-code').textContent = code || '–';
+    document.getElementById('e2ee-agreement').textContent =
+      state === 'off' || !agreements.length ? '–' : `ECDH ${agreements.join(', ')}`;
   }
 
   setReconnecting(on) {

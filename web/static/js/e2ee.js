@@ -1,10 +1,27 @@
 // End-to-end encryption of the media: each browser makes its own media key and hands it to the
-// others wrapped with ECDH (P-256) over the room socket; the server relays wrapped keys only.
-// A new key is made when someone leaves. The safety code is derived from everyone's public key,
-// so a server that swapped keys would show different codes on different screens.
+// others wrapped with a pairwise key from ECDH over the room socket; the server relays wrapped
+// keys only. A new key is made when someone leaves. The safety code is derived from everyone's
+// public keys, so a server that swapped keys would show different codes on different screens.
+//
+// Key agreement: X25519 where WebCrypto has it (Chromium, Firefox, Safari 17+), P-256 otherwise.
+// Every browser announces a P-256 key, and an X25519 key when it can; a pair of browsers uses
+// X25519 when both announced one, else P-256. The safety code covers every announced key, so it
+// agrees on all screens in a mixed call, and a server that dropped an X25519 key to force P-256
+// would change it.
 
 const WRAP_INFO = 'lippejob e2ee v1 key wrap';
 const SWITCH_DELAY = 1000; // ms: let the others receive a new key before frames use it
+const P256 = { name: 'ECDH', namedCurve: 'P-256' };
+const X25519 = { name: 'X25519' };
+
+/** An X25519 key pair, or null where WebCrypto cannot make one. */
+async function x25519KeyPair() {
+  try {
+    return await crypto.subtle.generateKey(X25519, false, ['deriveBits']);
+  } catch (error) {
+    return null;
+  }
+}
 
 function b64(bytes) {
   return btoa(String.fromCharCode(...new Uint8Array(bytes)));
@@ -32,12 +49,14 @@ export class E2EE extends EventTarget {
     this.support = transformSupport();
     this.me = null;
     this.worker = null;
-    this.keyPair = null;
-    this.publicRaw = null;
+    this.keyPair = null; // P-256
+    this.xKeyPair = null; // X25519, where the browser has it
+    this.publicRaw = null; // our announced public keys: {key: P-256, x25519?: X25519}
     this.sendIdx = 0;
     this.sendRaw = null;
-    this.publicKeys = new Map(); // participant -> base64 raw public key
+    this.publicKeys = new Map(); // participant -> {key: base64 P-256, x25519: base64 or ''}
     this.wrapKeys = new Map(); // participant -> CryptoKey
+    this.curves = new Map(); // participant -> 'X25519' or 'P-256': how we agreed on its wrap key
     this.received = new Set(); // participants whose media key we hold
     this.nocap = new Set(); // participants whose browser cannot encrypt
     this.frames = new Map(); // participant -> what the worker saw: encrypted / clear / ...
@@ -54,10 +73,12 @@ export class E2EE extends EventTarget {
     }
     this.worker = new Worker('/static/js/e2ee-worker.js');
     this.worker.addEventListener('message', (event) => this.onWorker(event.data));
-    this.keyPair = await crypto.subtle.generateKey(
-      { name: 'ECDH', namedCurve: 'P-256' }, false, ['deriveBits'],
-    );
-    this.publicRaw = b64(await crypto.subtle.exportKey('raw', this.keyPair.publicKey));
+    this.keyPair = await crypto.subtle.generateKey(P256, false, ['deriveBits']);
+    this.xKeyPair = await x25519KeyPair();
+    this.publicRaw = {
+      key: b64(await crypto.subtle.exportKey('raw', this.keyPair.publicKey)),
+      x25519: this.xKeyPair ? b64(await crypto.subtle.exportKey('raw', this.xKeyPair.publicKey)) : '',
+    };
     this.publicKeys.set(me, this.publicRaw);
     await this.newSendKey(false);
   }
@@ -106,8 +127,15 @@ export class E2EE extends EventTarget {
 
   /** Tell the others our public key (after every hello: they may be new). */
   announce() {
-    const data = this.support ? { kind: 'pub', key: this.publicRaw } : { kind: 'nocap' };
+    const data = this.support ? this.pubMessage(false) : { kind: 'nocap' };
     this.send({ type: 'e2ee', to: null, data });
+  }
+
+  pubMessage(reply) {
+    const data = { kind: 'pub', key: this.publicRaw.key };
+    if (this.publicRaw.x25519) data.x25519 = this.publicRaw.x25519;
+    if (reply) data.reply = true;
+    return data;
   }
 
   /** The set of participants in the call (ourselves included). */
@@ -123,6 +151,7 @@ export class E2EE extends EventTarget {
   forget(id) {
     this.publicKeys.delete(id);
     this.wrapKeys.delete(id);
+    this.curves.delete(id);
     this.received.delete(id);
     this.nocap.delete(id);
     this.frames.delete(id);
@@ -155,30 +184,42 @@ export class E2EE extends EventTarget {
 
   async onPublicKey(from, data) {
     this.nocap.delete(from);
+    const keys = { key: data.key, x25519: typeof data.x25519 === 'string' ? data.x25519 : '' };
     const known = this.publicKeys.get(from);
-    if (known !== data.key) {
-      const theirs = await crypto.subtle.importKey(
-        'raw', unb64(data.key), { name: 'ECDH', namedCurve: 'P-256' }, false, [],
-      );
-      const bits = await crypto.subtle.deriveBits(
-        { name: 'ECDH', public: theirs }, this.keyPair.privateKey, 256,
-      );
+    if (!known || known.key !== keys.key || known.x25519 !== keys.x25519) {
+      // X25519 when both of us have it; P-256 (which every browser announces) otherwise.
+      const curve = keys.x25519 && this.xKeyPair ? 'X25519' : 'P-256';
+      const bits = curve === 'X25519'
+        ? await this.agree(X25519, keys.x25519, this.xKeyPair.privateKey)
+        : await this.agree(P256, keys.key, this.keyPair.privateKey);
       const hkdf = await crypto.subtle.importKey('raw', bits, 'HKDF', false, ['deriveKey']);
       const pair = [this.me, from].sort().join(' ');
       this.wrapKeys.set(from, await crypto.subtle.deriveKey(
         {
           name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(32),
-          info: new TextEncoder().encode(`${WRAP_INFO} ${pair}`),
+          info: new TextEncoder().encode(`${WRAP_INFO} ${curve} ${pair}`),
         },
         hkdf, { name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt'],
       ));
-      this.publicKeys.set(from, data.key);
+      this.publicKeys.set(from, keys);
+      this.curves.set(from, curve);
       this.received.delete(from);
     }
     if (!data.reply) {
-      this.send({ type: 'e2ee', to: from, data: { kind: 'pub', key: this.publicRaw, reply: true } });
+      this.send({ type: 'e2ee', to: from, data: this.pubMessage(true) });
     }
     await this.sendKeyTo(from);
+  }
+
+  /** 256 shared bits from our private key and their base64 raw public key. */
+  async agree(algorithm, theirRaw, privateKey) {
+    const theirs = await crypto.subtle.importKey('raw', unb64(theirRaw), algorithm, false, []);
+    return crypto.subtle.deriveBits({ name: algorithm.name, public: theirs }, privateKey, 256);
+  }
+
+  /** The key agreements in use with the others now, e.g. ['X25519'] or ['P-256', 'X25519']. */
+  get agreements() {
+    return [...new Set(this.others.map((id) => this.curves.get(id)).filter(Boolean))].sort();
   }
 
   async sendKeyTo(to) {
@@ -254,8 +295,12 @@ export class E2EE extends EventTarget {
   /** Twelve digits from the public keys of everyone in the call, the same on every screen. */
   async safetyCode() {
     if (!this.support) return '';
+    const line = (id) => {
+      const keys = this.publicKeys.get(id);
+      return `${id}:${keys.key}${keys.x25519 ? `:${keys.x25519}` : ''}\n`;
+    };
     const lines = [...this.present].filter((id) => this.publicKeys.has(id)).sort()
-      .map((id) => `${id}:${this.publicKeys.get(id)}\n`).join('');
+      .map(line).join('');
     const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(lines)));
     let value = 0n;
     for (const byte of digest.slice(0, 8)) value = (value << 8n) | BigInt(byte);

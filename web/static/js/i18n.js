@@ -28,16 +28,19 @@ export function roleName(role) {
   }
 }
 
-/** A date and time in the page's language. */
+/** The job centre's time zone (the server's `timezone` setting), as the server renders times. */
+export const timeZone = page.timezone || undefined;
+
+/** A date and time in the page's language and the job centre's time zone. */
 export function formatDateTime(epochSeconds) {
   return new Intl.DateTimeFormat(page.lang, {
-    dateStyle: 'full', timeStyle: 'short', timeZone: 'Europe/Berlin',
+    dateStyle: 'full', timeStyle: 'short', timeZone,
   }).format(new Date(epochSeconds * 1000));
 }
 
-/** A clock time in the page's language. */
+/** A clock time in the page's language and the job centre's time zone. */
 export function formatTime(epochSeconds) {
   return new Intl.DateTimeFormat(page.lang, {
-    timeStyle: 'short', timeZone: 'Europe/Berlin',
+    timeStyle: 'short', timeZone,
   }).format(new Date(epochSeconds * 1000));
 }

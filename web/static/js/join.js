@@ -67,6 +67,7 @@ class JoinPage {
   }
 
   async start() {
+    this.loadedAt = Date.now() / 1000;
     sessionStorage.removeItem(`lj-reloaded:${window.location.pathname}`);
     $('preview').srcObject = this.devices.stream;
     this.devices.addEventListener('change', () => this.onDevicesChanged());
@@ -164,9 +165,11 @@ class JoinPage {
     this.e2ee = new E2EE((msg) => this.socket && this.socket.send(msg));
     await this.e2ee.init(this.join.participant.id);
     this.e2ee.addEventListener('change', () => {
-      if (this.view) this.view.setE2EE(this.e2ee.state, this.e2ee.code, this.e2ee.reason);
+      if (this.view) this.view.setE2EE(this.e2ee.state, this.e2ee.code, this.e2ee.reason, this.e2ee.agreements);
     });
-    this.socket = new RoomSocket(this.join.ws_url, this.join.token, this.join.exp);
+    // Token expiry is in server time; page.now is the server's clock when the page was made.
+    const skew = page.now ? this.loadedAt - page.now : 0;
+    this.socket = new RoomSocket(this.join.ws_url, this.join.token, this.join.exp, skew);
     this.socket.addEventListener('message', (event) => this.onMessage(event.detail));
     this.socket.addEventListener('reconnecting', () => this.onReconnecting());
     this.socket.addEventListener('closed', (event) => this.onClosed(event.detail.code));
@@ -242,7 +245,7 @@ class JoinPage {
     this.startMedia(msg.ice_servers || this.join.ice_servers);
     this.e2ee.setPresent(this.view.presentIds());
     this.e2ee.announce();
-    this.view.setE2EE(this.e2ee.state, this.e2ee.code, this.e2ee.reason);
+    this.view.setE2EE(this.e2ee.state, this.e2ee.code, this.e2ee.reason, this.e2ee.agreements);
     // Tell the others what is off (they may have missed it while we were away).
     for (const kind of ['audio', 'video']) {
       if (this.muted[kind]) this.socket.send({ type: 'mute', kind, muted: true });

@@ -9,7 +9,11 @@ export const FINAL_CLOSE = {
   4410: 'ended',
 };
 
-const REFRESH_BEFORE = 60; // seconds before expiry at which the token is refreshed
+// A token is refreshed a quarter of its remaining life before it expires, at most a minute
+// before (ten-minute tokens: after nine minutes; twenty-second tokens: after fifteen seconds).
+const REFRESH_LEAD_MAX = 60;
+const REFRESH_LEAD_SHARE = 0.25;
+const REFRESH_RETRY = 2; // seconds: ask again when no new token came
 const BACKOFF = [500, 1000, 2000, 3000, 5000];
 
 /**
@@ -18,11 +22,18 @@ const BACKOFF = [500, 1000, 2000, 3000, 5000];
  * reconnect was refused (the page may then fetch a new token and call `resume(token)`).
  */
 export class RoomSocket extends EventTarget {
-  constructor(url, token, exp) {
+  /**
+   * @param {string} url  the room socket's URL
+   * @param {string} token  the room token from /api/join
+   * @param {number} exp  its expiry (server time, seconds)
+   * @param {number} skew  how far the device's clock is ahead of the server's, in seconds
+   */
+  constructor(url, token, exp, skew = 0) {
     super();
     this.url = url;
     this.token = token;
     this.exp = exp || 0;
+    this.skew = Number.isFinite(skew) ? skew : 0;
     this.ws = null;
     this.attempt = 0;
     this.stopped = false;
@@ -62,10 +73,15 @@ export class RoomSocket extends EventTarget {
       this.dispatchEvent(new Event('open'));
       this.scheduleRefresh();
     } else if (msg.type === 'token') {
+      const later = msg.exp > this.exp;
       this.token = msg.token;
       this.exp = msg.exp;
-      this.scheduleRefresh();
+      // A token that ends no later than the last one is capped at the appointment's end.
+      if (later) this.scheduleRefresh();
+      else clearTimeout(this.refreshTimer);
       return;
+    } else if (msg.type === 'error' && msg.code === 'window_closed') {
+      clearTimeout(this.refreshTimer); // no fresh token past the appointment's end
     }
     this.dispatchEvent(new CustomEvent('message', { detail: msg }));
   }
@@ -78,7 +94,7 @@ export class RoomSocket extends EventTarget {
       this.dispatchEvent(new CustomEvent('closed', { detail: { code, reason: FINAL_CLOSE[code] } }));
       return;
     }
-    const now = Date.now() / 1000;
+    const now = this.serverNow();
     if (code === 4401 || code === 4408 || (this.exp && now > this.exp - 2)) {
       // The token no longer works (expired while we were away): the page may get a new one.
       this.dispatchEvent(new Event('authfailed'));
@@ -98,11 +114,26 @@ export class RoomSocket extends EventTarget {
     this.connect();
   }
 
+  /** The server's clock, as far as the page knows it (expiry times are server times). */
+  serverNow() {
+    return Date.now() / 1000 - this.skew;
+  }
+
   scheduleRefresh() {
     clearTimeout(this.refreshTimer);
     if (!this.exp) return;
-    const wait = Math.max(5, this.exp - Date.now() / 1000 - REFRESH_BEFORE);
-    this.refreshTimer = setTimeout(() => this.send({ type: 'token' }), wait * 1000);
+    const left = this.exp - this.serverNow();
+    const lead = Math.min(REFRESH_LEAD_MAX, Math.max(1, left * REFRESH_LEAD_SHARE));
+    const wait = Math.max(1, left - lead);
+    this.refreshTimer = setTimeout(() => this.refresh(), wait * 1000);
+  }
+
+  /** Ask for a fresh token over the open socket; ask again until one comes or it expired. */
+  refresh() {
+    clearTimeout(this.refreshTimer);
+    if (this.stopped || this.serverNow() >= this.exp) return;
+    this.send({ type: 'token' });
+    this.refreshTimer = setTimeout(() => this.refresh(), REFRESH_RETRY * 1000);
   }
 
   /** Send a message if the socket is open; returns whether it was sent. */
