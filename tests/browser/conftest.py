@@ -90,7 +90,7 @@ class LiveServer:
             target=self.loop.run_forever, name="live-server", daemon=True
         )
         self.captured: list[bytes] = []  # video frames the SFU forwarded (see capture_frames)
-        self._capture: dict[str, int] = {"limit": 0}
+        self._capture: dict[str, Any] = {"limit": 0}
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
         """Run a coroutine on the server's loop and wait for it."""
@@ -190,6 +190,7 @@ class LiveServer:
     def capture_frames(self, limit: int) -> None:
         """Record `limit` video frames the SFU hands to subscribers, from the next keyframe."""
         self.captured.clear()
+        self._capture.pop("track", None)
         self._capture["limit"] = limit
 
     def install_capture(self) -> None:
@@ -201,9 +202,13 @@ class LiveServer:
         def push(track: Any, packet: Any) -> None:
             if track.kind == "video" and len(captured) < capture["limit"]:
                 data = bytes(packet)
-                # From a keyframe on (VP8: bit 0 of the first byte is 0; in the clear even
+                # One subscriber track only (one decoder cannot follow interleaved streams),
+                # from a keyframe on (VP8: bit 0 of the first byte is 0; in the clear even
                 # when end-to-end encrypted), so a decoder could start there.
-                if captured or not data[0] & 0x01:
+                if captured and capture.get("track") is track:
+                    captured.append(data)
+                elif not captured and not data[0] & 0x01:
+                    capture["track"] = track
                     captured.append(data)
             original(track, packet)
 
@@ -230,13 +235,13 @@ def custom_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServ
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright_instance() -> Iterator[Playwright]:
     with sync_playwright() as p:
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright_instance: Playwright) -> Iterator[Browser]:
     b = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     yield b
