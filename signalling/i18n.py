@@ -17,6 +17,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import jinja2
 from aiohttp import web
@@ -82,9 +83,14 @@ class I18n:
 
     def js_catalog_json(self, lang: str) -> str:
         """The page's strings as JSON for a `<script type="application/json">` block."""
-        # json.dumps escapes nothing HTML-special; "</" and "<!--" must not end the script block.
-        text = json.dumps(self.js_strings[lang], ensure_ascii=False, sort_keys=True)
-        return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+        return json_for_script(self.js_strings[lang])
+
+
+def json_for_script(value: Any) -> str:
+    """JSON safe inside a `<script type="application/json">` block: json.dumps escapes
+    nothing HTML-special, and "</" or "<!--" must not end the block."""
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def js_messages(template: Catalog) -> list[str]:

@@ -23,6 +23,7 @@ from signalling.i18n import (
     LANG_COOKIE,
     LANGUAGE_NAMES,
     I18n,
+    json_for_script,
     load_i18n,
     negotiate_language,
     text_direction,
@@ -86,7 +87,7 @@ def _render(
             languages=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
             page=page,
             path=request.path,
-            page_json=_json_for_script(page_data),
+            page_json=json_for_script(page_data),
             strings_json=i18n.js_catalog_json(lang),
             **context,
         )
@@ -104,11 +105,6 @@ def _render(
             httponly=True,
         )
     return response
-
-
-def _json_for_script(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def _when(epoch: float, lang: str, timezone: str) -> dict[str, str]:
