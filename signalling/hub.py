@@ -418,7 +418,9 @@ class RoomHub:
         member = (await self._s.store.get_members(room)).get(pid)
         if member is None or member.status != "waiting":
             return False
-        await self._s.store.set_member(room, dataclasses.replace(member, status="admitted"))
+        admitted = dataclasses.replace(member, status="admitted")
+        if not await self._s.store.swap_member(room, member, admitted):
+            return False  # they left or reconnected meanwhile: admit the fresh entry instead
         await self._attend(room, pid, "admitted")
         log.info("participant_admitted", appointment=room, participant=pid, by=by)
         await self._publish(room, {"kind": "admitted", "participant": pid, "conn": member.conn})
@@ -507,7 +509,8 @@ class RoomHub:
         if member is None or member.conn != conn.conn_id:
             return  # a newer connection owns the stay
         if member.status == "waiting" or left:
-            await store.delete_member(room, pid)
+            if not await store.swap_member(room, member, None):
+                return  # admitted, denied or replaced meanwhile; that path owns the stay
             await self._attend(room, pid, "left")
             if member.status != "waiting":
                 await self._media.leave(room, pid, conn.conn_id)
@@ -516,7 +519,10 @@ class RoomHub:
                 await self._announce_lobby(room)
             log.info("participant_left", appointment=room, participant=pid)
             return
-        await store.set_member(room, dataclasses.replace(member, status="reconnecting"))
+        if not await store.swap_member(
+            room, member, dataclasses.replace(member, status="reconnecting")
+        ):
+            return
         await self._media.leave(room, pid, conn.conn_id)
         await self._deliver(room, {"type": "presence", "participant": pid, "state": "reconnecting"})
         log.info("participant_reconnecting", appointment=room, participant=pid)
@@ -527,7 +533,8 @@ class RoomHub:
         member = (await self._s.store.get_members(room)).get(pid)
         if member is None or member.conn != conn_id or member.status != "reconnecting":
             return
-        await self._s.store.delete_member(room, pid)
+        if not await self._s.store.swap_member(room, member, None):
+            return  # back just now
         await self._attend(room, pid, "left")
         await self._deliver(room, {"type": "presence", "participant": pid, "state": "left"})
         log.info("participant_left", appointment=room, participant=pid, reason="timeout")

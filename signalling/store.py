@@ -63,6 +63,11 @@ class Store(Protocol):
 
     async def delete_member(self, appointment_id: str, participant_id: str) -> None: ...
 
+    async def swap_member(self, appointment_id: str, current: Member, new: Member | None) -> bool:
+        """Replace (or, with None, delete) a member only if the stored one still has
+        `current`'s connection and status (compare and set); False if it changed meanwhile."""
+        ...
+
     async def clear_members(self, appointment_id: str) -> None: ...
 
     # attendance
@@ -190,6 +195,16 @@ class MemoryStore:
             room.pop(participant_id, None)
             if not room:
                 del self._members[appointment_id]
+
+    async def swap_member(self, appointment_id: str, current: Member, new: Member | None) -> bool:
+        stored = self._members.get(appointment_id, {}).get(current.participant_id)
+        if stored is None or (stored.conn, stored.status) != (current.conn, current.status):
+            return False
+        if new is None:
+            await self.delete_member(appointment_id, current.participant_id)
+        else:
+            await self.set_member(appointment_id, new)
+        return True
 
     async def clear_members(self, appointment_id: str) -> None:
         self._members.pop(appointment_id, None)

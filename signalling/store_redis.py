@@ -72,6 +72,22 @@ return 0
 # Drop a worker id from the index only if its registration is really gone, so a worker that
 # registers again between our read and this prune stays listed.
 # KEYS[1] worker key, KEYS[2] index; ARGV[1] worker id.
+# Compare and set one member: replace (or delete, with an empty value) the field only if the
+# stored member still has the expected connection and status. KEYS[1] members hash;
+# ARGV: participant id, expected conn, expected status, new JSON or "".
+_SWAP_MEMBER_LUA = """
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return 0 end
+local member = cjson.decode(raw)
+if member['conn'] ~= ARGV[2] or member['status'] ~= ARGV[3] then return 0 end
+if ARGV[4] == '' then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+else
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])
+end
+return 1
+"""
+
 _PRUNE_WORKER_LUA = """
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return redis.call('SREM', KEYS[2], ARGV[1])
@@ -105,6 +121,7 @@ class RedisStore:
         self._assign_room = client.register_script(_ASSIGN_ROOM_LUA)
         self._release_room = client.register_script(_RELEASE_ROOM_LUA)
         self._prune_worker = client.register_script(_PRUNE_WORKER_LUA)
+        self._swap_member = client.register_script(_SWAP_MEMBER_LUA)
 
     @classmethod
     async def from_url(cls, url: str, clock: Clock, prefix: str = "lj:") -> RedisStore:
@@ -234,6 +251,18 @@ class RedisStore:
     async def delete_member(self, appointment_id: str, participant_id: str) -> None:
         # Redis deletes the hash with its last field, as MemoryStore drops an empty room.
         await self._client.hdel(self._key(MEMBERS_KEY, id=appointment_id), participant_id)
+
+    async def swap_member(self, appointment_id: str, current: Member, new: Member | None) -> bool:
+        swapped = await self._swap_member(
+            keys=[self._key(MEMBERS_KEY, id=appointment_id)],
+            args=[
+                current.participant_id,
+                current.conn,
+                current.status,
+                "" if new is None else _dumps(new.to_dict()),
+            ],
+        )
+        return bool(swapped)
 
     async def clear_members(self, appointment_id: str) -> None:
         await self._client.delete(self._key(MEMBERS_KEY, id=appointment_id))

@@ -450,3 +450,18 @@ async def test_nodes_live_until_their_heartbeat_lapses(store: Store, clock: Fake
     assert await store.live_nodes() == {"sig-a"}
     await store.register_node("sig-b", 30)  # it beat again
     assert await store.live_nodes() == {"sig-a", "sig-b"}
+
+
+async def test_swap_member_is_compare_and_set(store: Store) -> None:
+    waiting = Member("p1", "waiting", "n", "c1", 1.0)
+    await store.set_member("a", waiting)
+    admitted = dataclasses.replace(waiting, status="admitted")
+    assert await store.swap_member("a", waiting, admitted)
+    assert not await store.swap_member("a", waiting, admitted)  # status moved on
+    newer = Member("p1", "admitted", "n", "c2", 2.0)
+    await store.set_member("a", newer)  # a newer connection took over
+    assert not await store.swap_member("a", admitted, None)
+    assert (await store.get_members("a"))["p1"].conn == "c2"
+    assert await store.swap_member("a", newer, None)
+    assert await store.get_members("a") == {}
+    assert not await store.swap_member("a", newer, None)  # nothing there
