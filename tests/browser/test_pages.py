@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import time
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -204,6 +205,130 @@ def test_console_shows_waiting_and_admits(
     axe_check(console, "console with someone waiting")
     card.locator("button[data-action=admit]").click()
     seeker.locator("#call").wait_for(state="visible")
+
+
+# The device's own zone in the console tests below: far from both Tokyo and the machine's UTC.
+DEVICE_ZONE = "America/Los_Angeles"
+
+
+def console_groups(page: Page) -> dict[str, str]:
+    """Each appointment card's text, keyed by its group heading and title ("Heute: Beratung")."""
+    groups: dict[str, str] = page.evaluate(
+        """() => {
+          const out = {};
+          let group = '';
+          for (const node of document.getElementById('appointment-groups').children) {
+            if (node.tagName === 'H3') group = node.textContent;
+            for (const card of node.querySelectorAll('li.appointment')) {
+              out[`${group}: ${card.querySelector('h3').textContent}`] = card.innerText;
+            }
+          }
+          return out;
+        }"""
+    )
+    return groups
+
+
+def test_console_works_in_the_configured_timezone(
+    custom_server: LiveServer, new_context: NewContext
+) -> None:
+    """The console shows and reads times in settings.timezone (Tokyo), not the device's zone."""
+    zone = ZoneInfo(CUSTOM_ZONE)
+    # Shortly after midnight today in Tokyo: the day before in UTC and in Los Angeles.
+    midnight = datetime.now(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    custom_server.schedule(
+        starts_in=midnight.timestamp() + 300 - time.time(), title="Gleich nach Mitternacht"
+    )
+    page = new_context("de", timezone_id=DEVICE_ZONE).new_page()
+    assert page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone") == DEVICE_ZONE
+    before = time.time()
+    login(page, custom_server)
+    wait_for(lambda: page.locator("#list-updated").inner_text(), "the list")
+    after = time.time()
+
+    # The form starts a quarter of an hour from now, rounded up, on Tokyo's clock.
+    def soon(epoch: float) -> str:
+        moment = datetime.fromtimestamp(epoch + 15 * 60, zone).replace(second=0, microsecond=0)
+        moment += timedelta(minutes=-moment.minute % 15)
+        return moment.strftime("%Y-%m-%d %H:%M")
+
+    shown = f"{page.input_value('#f-date')} {page.input_value('#f-start')}"
+    assert shown in {soon(before), soon(after)}, shown
+    updated = page.locator("#list-updated").inner_text()
+    assert any(
+        datetime.fromtimestamp(moment, zone).strftime("%H:%M") in updated
+        for moment in (before, after)
+    ), updated
+    groups = console_groups(page)
+    assert "Heute: Gleich nach Mitternacht" in groups, groups
+    assert "00:05" in groups["Heute: Gleich nach Mitternacht"]
+
+    # Scheduled for 10:00 tomorrow in Tokyo: the server gets 10:00 +09:00.
+    tomorrow = midnight + timedelta(days=1, hours=10)  # Tokyo has no summer time
+    page.fill("#f-title", "Termin in Tokio")
+    page.fill("#f-date", tomorrow.strftime("%Y-%m-%d"))
+    page.fill("#f-start", "10:00")
+    page.select_option("#f-duration", "45")
+    page.locator("#participant-rows li").nth(1).locator("[data-name=name]").fill("Herr Sato")
+    page.click("#schedule-submit")
+    page.locator("#links").wait_for(state="visible")
+    assert "10:00" in page.locator("#links-summary").inner_text()
+    found = custom_server.run(custom_server.store.list_appointments())
+    scheduled = next(a for a in found if a.title == "Termin in Tokio")
+    assert scheduled.starts_at == tomorrow.timestamp()
+    assert scheduled.ends_at == tomorrow.timestamp() + 45 * 60
+    listed = page.request.get(
+        f"{custom_server.url}/api/appointments"
+        f"?from={tomorrow.timestamp() - 60}&to={tomorrow.timestamp() + 60}"
+    ).json()["appointments"]
+    assert [a["starts_at"] for a in listed] == [tomorrow.timestamp()]
+
+    # The list shows it as upcoming, 10:00 to 10:45 (Tokyo), with tomorrow's weekday.
+    card = "Demnächst: Termin in Tokio"
+    wait_for(lambda: card in console_groups(page), "the new appointment in the list")
+    text = console_groups(page)[card]
+    assert "10:00\u201310:45" in text, text  # an en dash
+    weekdays = ["Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"]
+    assert weekdays[tomorrow.weekday()] in text, text
+
+
+def test_console_time_helpers_follow_summer_time(
+    live_server: LiveServer, new_context: NewContext
+) -> None:
+    """The console's zone arithmetic (i18n.js), in Chromium: Berlin is +01:00 in January and
+    +02:00 in July; a time skipped in spring moves on; midnights bound days of 23 hours."""
+    page = new_context("de", timezone_id=DEVICE_ZONE).new_page()
+    page.goto(f"{live_server.url}/privacy")
+    result = page.evaluate(
+        """async () => {
+          const m = await import('/static/js/i18n.js');
+          const z = 'Europe/Berlin';
+          const iso = (date, time) => m.isoInZone(m.zonedToEpochMs(date, time, z), z);
+          const spring = Date.UTC(2025, 2, 30, 12);
+          return {
+            january: iso('2025-01-15', '10:00'),
+            july: iso('2025-07-15', '10:00'),
+            gap: iso('2025-03-30', '02:30'),
+            autumn: iso('2025-10-26', '03:30'),
+            offsets: [m.zoneOffsetMinutes(Date.UTC(2025, 0, 15), z),
+                      m.zoneOffsetMinutes(Date.UTC(2025, 6, 15), z),
+                      m.zoneOffsetMinutes(Date.UTC(2025, 6, 15), 'America/St_Johns')],
+            springDay: (m.zoneMidnight(spring, 1, z) - m.zoneMidnight(spring, 0, z)) / 3600000,
+            tokyo: m.isoInZone(m.zonedToEpochMs('2025-07-15', '10:00', 'Asia/Tokyo'), 'Asia/Tokyo'),
+            bad: Number.isNaN(m.zonedToEpochMs('2025-07-15', '', z)),
+          };
+        }"""
+    )
+    assert result == {
+        "january": "2025-01-15T10:00:00+01:00",
+        "july": "2025-07-15T10:00:00+02:00",
+        "gap": "2025-03-30T03:30:00+02:00",
+        "autumn": "2025-10-26T03:30:00+01:00",
+        "offsets": [60, 120, -150],
+        "springDay": 23,
+        "tokyo": "2025-07-15T10:00:00+09:00",
+        "bad": True,
+    }
 
 
 def test_join_with_the_keyboard_only(live_server: LiveServer, new_context: NewContext) -> None:

@@ -4,11 +4,12 @@
 
 import { announce } from './announcer.js';
 import { api } from './api.js';
-import { page, roleName, t } from './i18n.js';
+import {
+  dateAndTimeInZone, isoInZone, page, roleName, t, timeZone, wallClock, zoneMidnight, zonedToEpochMs,
+} from './i18n.js';
 
 const $ = (id) => document.getElementById(id);
 const POLL_MS = 4000;
-const DAY = 86400;
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -22,8 +23,9 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-const timeFormat = new Intl.DateTimeFormat(page.lang, { timeStyle: 'short' });
-const dateFormat = new Intl.DateTimeFormat(page.lang, { weekday: 'long', day: 'numeric', month: 'long' });
+// Times as the job centre reads them: in the server's `timezone` setting, not the device's.
+const timeFormat = new Intl.DateTimeFormat(page.lang, { timeStyle: 'short', timeZone });
+const dateFormat = new Intl.DateTimeFormat(page.lang, { weekday: 'long', day: 'numeric', month: 'long', timeZone });
 
 function stateText(state) {
   switch (state) {
@@ -80,19 +82,23 @@ class AppointmentList {
     this.box.addEventListener('click', (event) => this.onClick(event));
   }
 
+  /** Day boundaries (epoch seconds) in the job centre's zone: a day there may be 23 or 25 hours. */
   range() {
-    const start = new Date();
-    start.setHours(0, 0, 0, 0);
-    const from = start.getTime() / 1000 - DAY; // yesterday too: its no-shows
-    return { from, to: from + 31 * DAY, today: start.getTime() / 1000 };
+    const now = Date.now();
+    return {
+      from: zoneMidnight(now, -1) / 1000, // yesterday too: its no-shows
+      to: zoneMidnight(now, 30) / 1000,
+      today: zoneMidnight(now, 0) / 1000,
+      tomorrow: zoneMidnight(now, 1) / 1000,
+    };
   }
 
   async refresh() {
-    const { from, to, today } = this.range();
+    const { from, to, today, tomorrow } = this.range();
     try {
       const data = await api('GET', `/api/appointments?from=${from}&to=${to}`);
       $('list-error').hidden = true;
-      this.render(data.appointments || [], today);
+      this.render(data.appointments || [], today, tomorrow);
       $('list-updated').textContent = t('Updated {time}', { time: timeFormat.format(new Date()) });
     } catch (error) {
       if (error.status === 401) {
@@ -104,14 +110,14 @@ class AppointmentList {
     }
   }
 
-  render(appointments, today) {
+  render(appointments, today, tomorrow) {
     this.announceChanges(appointments);
-    const signature = JSON.stringify(appointments);
+    const signature = JSON.stringify([today, appointments]); // a new day regroups
     if (signature === this.lastSignature) return;
     this.lastSignature = signature;
     const groups = [
-      [t('Today'), appointments.filter((a) => a.starts_at >= today && a.starts_at < today + DAY)],
-      [t('Upcoming'), appointments.filter((a) => a.starts_at >= today + DAY)],
+      [t('Today'), appointments.filter((a) => a.starts_at >= today && a.starts_at < tomorrow)],
+      [t('Upcoming'), appointments.filter((a) => a.starts_at >= tomorrow)],
       [t('Yesterday'), appointments.filter((a) => a.starts_at < today)],
     ];
     const focusKey = document.activeElement && this.box.contains(document.activeElement)
@@ -305,12 +311,14 @@ class ScheduleForm {
     this.setDefaults();
   }
 
+  /** A quarter of an hour from now, rounded up to the quarter, on the job centre's clock. */
   setDefaults() {
-    const soon = new Date(Date.now() + 15 * 60000);
-    soon.setMinutes(Math.ceil(soon.getMinutes() / 15) * 15, 0, 0);
-    const pad = (n) => String(n).padStart(2, '0');
-    $('f-date').value = `${soon.getFullYear()}-${pad(soon.getMonth() + 1)}-${pad(soon.getDate())}`;
-    $('f-start').value = `${pad(soon.getHours())}:${pad(soon.getMinutes())}`;
+    const w = wallClock(Date.now() + 15 * 60000);
+    // Calendar arithmetic on the zone's wall clock (UTC fields carry it; no zone involved).
+    const soon = Date.UTC(w.year, w.month - 1, w.day, w.hour, Math.ceil(w.minute / 15) * 15);
+    const wall = dateAndTimeInZone(soon, 'UTC');
+    $('f-date').value = wall.date;
+    $('f-start').value = wall.time;
   }
 
   addRow(role, name, lang) {
@@ -354,12 +362,16 @@ class ScheduleForm {
     if (!date || !time) {
       errors.push(['starts_at', t('Please enter the date and start time.')]);
     } else {
-      startsAt = new Date(`${date}T${time}`);
-      if (Number.isNaN(startsAt.getTime())) errors.push(['starts_at', t('Please enter the date and start time.')]);
+      // The date and time the caseworker typed are the job centre's, whatever the device's zone.
+      startsAt = zonedToEpochMs(date, time);
+      if (Number.isNaN(startsAt)) {
+        errors.push(['starts_at', t('Please enter the date and start time.')]);
+        startsAt = null;
+      }
     }
     const minutes = Number($('f-duration').value);
-    const endsAt = startsAt ? new Date(startsAt.getTime() + minutes * 60000) : null;
-    if (endsAt && endsAt.getTime() <= Date.now()) {
+    const endsAt = startsAt !== null ? startsAt + minutes * 60000 : null;
+    if (endsAt !== null && endsAt <= Date.now()) {
       errors.push(['starts_at', t('This time is already over. Please choose a later time.')]);
     }
     const participants = [...this.rows.children].map((row, i) => {
@@ -379,8 +391,8 @@ class ScheduleForm {
     }
     const body = {
       title,
-      starts_at: startsAt ? startsAt.toISOString() : '',
-      ends_at: endsAt ? endsAt.toISOString() : '',
+      starts_at: startsAt !== null ? isoInZone(startsAt) : '',
+      ends_at: endsAt !== null ? isoInZone(endsAt) : '',
       waiting_room: $('f-waiting').checked,
       participants,
     };
