@@ -86,7 +86,7 @@ class Connection:
                 await asyncio.wait_for(self.ws.send_json(message), SEND_TIMEOUT)
             except TimeoutError:
                 log.warning("ws_slow_consumer", appointment=self.room, participant=self.pid)
-                self.close_soon(CloseCode.SLOW, "too slow to keep up")
+                self.close_soon(CloseCode.SLOW, "too slow to keep up", handled=False)
             except (ConnectionError, RuntimeError):
                 pass
 
@@ -95,10 +95,12 @@ class Connection:
         with contextlib.suppress(ConnectionError, RuntimeError):
             await self.ws.close(code=int(code), message=reason.encode())
 
-    def close_soon(self, code: CloseCode, reason: str) -> None:
+    def close_soon(self, code: CloseCode, reason: str, *, handled: bool = True) -> None:
         """Close from another task than the socket's reader: the close handshake waits for
-        the reader, and the socket's handler waits for the close (`wait_closed`)."""
-        self.closing = True
+        the reader, and the socket's handler waits for the close (`wait_closed`). Unless
+        `handled`, the close then counts as a lost socket (presence, media) like any other."""
+        if handled:
+            self.closing = True
         if self._closer is None:
             self._closer = asyncio.create_task(self.close(code, reason), name="ws-close")
 
@@ -550,15 +552,32 @@ class RoomHub:
         for room in list(self._local):
             appointment = await self._s.store.get_appointment(room)
             over = appointment is None or appointment.status != "scheduled"
-            for conn in list(self._local.get(room, {}).values()):
-                if over or now >= appointment.ends_at:  # type: ignore[union-attr]
+            if over or now >= appointment.ends_at:  # type: ignore[union-attr]
+                for conn in list(self._local.get(room, {}).values()):
                     await self._finish(
                         conn, {"type": "ended"}, CloseCode.ENDED, "appointment is over"
                     )
-                elif now >= conn.exp:
+                await self._s.store.clear_members(room)
+                await self._media.close_room(room)
+                continue
+            for conn in list(self._local.get(room, {}).values()):
+                if now >= conn.exp:
                     await self._finish(
                         conn,
                         {"type": "error", "code": "token_expired", "message": "token expired"},
                         CloseCode.AUTH_FAILED,
                         "token expired",
                     )
+                    await self._gone(conn)
+
+    async def _gone(self, conn: Connection) -> None:
+        """A socket this node closed for good: its stay, its media and its presence end."""
+        member = (await self._s.store.get_members(conn.room)).get(conn.pid)
+        if member is None or member.conn != conn.conn_id:
+            return
+        if await self._s.store.swap_member(conn.room, member, None):
+            await self._attend(conn.room, conn.pid, "left")
+            await self._media.leave(conn.room, conn.pid, conn.conn_id)
+            await self._deliver(
+                conn.room, {"type": "presence", "participant": conn.pid, "state": "left"}
+            )

@@ -105,6 +105,18 @@ def _sdp(d: dict[str, Any]) -> None:
         raise MessageError("bad_field", "sources must map mids to audio, video or screen")
 
 
+def _offer(d: dict[str, Any]) -> None:
+    _sdp(d)
+    if d["pc"] != "pub":  # the server offers the subscriber connection, never the client
+        raise MessageError("bad_field", "clients offer only on the pub connection")
+
+
+def _answer(d: dict[str, Any]) -> None:
+    _sdp(d)
+    if d["pc"] != "sub":
+        raise MessageError("bad_field", "clients answer only on the sub connection")
+
+
 def _candidate(d: dict[str, Any]) -> None:
     _choice(d, "pc", PCS)
     cand = d.get("candidate")
@@ -151,8 +163,8 @@ _FIELDS: dict[str, tuple[frozenset[str], Any]] = {
     "leave": (frozenset(), _nothing),
     "end": (frozenset(), _nothing),
     "mute": (frozenset({"kind", "muted"}), _mute),
-    "offer": (frozenset({"pc", "sdp", "sources"}), _sdp),
-    "answer": (frozenset({"pc", "sdp", "sources"}), _sdp),
+    "offer": (frozenset({"pc", "sdp", "sources"}), _offer),
+    "answer": (frozenset({"pc", "sdp"}), _answer),
     "candidate": (frozenset({"pc", "candidate"}), _candidate),
     "panel": (frozenset({"action", "panel", "state"}), _panel),
     "e2ee": (frozenset({"to", "data"}), _e2ee),

@@ -242,6 +242,8 @@ BAD_MESSAGES = [
     ('{"type": "chat", "text": "hi", "extra": 1}', "bad_field"),
     ('{"type": "mute", "kind": "smell", "muted": true}', "bad_field"),
     ('{"type": "offer", "pc": "both", "sdp": "v=0"}', "bad_field"),
+    ('{"type": "offer", "pc": "sub", "sdp": "v=0"}', "bad_field"),
+    ('{"type": "answer", "pc": "pub", "sdp": "v=0"}', "bad_field"),
     ('{"type": "candidate", "pc": "pub", "candidate": 5}', "bad_field"),
     ('{"type": "e2ee", "data": "string"}', "bad_field"),
 ]

@@ -180,3 +180,35 @@ async def test_guests_learn_names_only_when_admitted(
     waiting = await js.expect("waiting")
     assert "Herr Wolf" not in str(waiting)
     await js.close()
+
+
+async def test_window_end_closes_sockets_and_forgets_presence(
+    client: Client, fake_clock: FakeClock, services: Services
+) -> None:
+    call = await _call(client, fake_clock, waiting_room=False)
+    aid = call["appointment"]["id"]
+    js = await RoomClient.connect(client, await join_token(client, call["codes"]["jobseeker"]))
+    await js.expect("hello")
+    fake_clock.advance(1801)  # past the end of the window
+    await client.server.app[HUB].sweep_once()
+    await js.expect("ended")
+    assert await js.closed() == CloseCode.ENDED
+    assert await services.store.get_members(aid) == {}
+
+
+async def test_expired_token_ends_the_stay_for_the_others(
+    client: Client, fake_clock: FakeClock, services: Services
+) -> None:
+    call = await _call(client, fake_clock, waiting_room=False)
+    aid, jid = call["appointment"]["id"], call["ids"]["jobseeker"]
+    js = await RoomClient.connect(client, await join_token(client, call["codes"]["jobseeker"]))
+    await js.expect("hello")
+    fake_clock.advance(300)
+    cw = await RoomClient.connect(client, await join_token(client, call["codes"]["caseworker"]))
+    await cw.expect("hello")
+    fake_clock.advance(301)  # the jobseeker's token has run out; the caseworker's has not
+    await client.server.app[HUB].sweep_once()
+    assert await js.closed() == CloseCode.AUTH_FAILED
+    await cw.expect("presence", participant=jid, state="left")
+    assert jid not in await services.store.get_members(aid)
+    await cw.close()
