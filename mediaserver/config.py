@@ -41,7 +41,12 @@ class MediaConfig:
     max_rooms: int = 200
     # Negotiation
     renegotiate_delay: float = 0.05  # batch track changes that arrive together
-    room_inbox: int = 1000  # queued bus ops per room
+    # Queued `signal` messages per participant before more are dropped (joins, leaves and
+    # internal re-offers are never dropped).
+    signal_backlog: int = 200
+    # A participant's publisher offer may carry at most this many sending m-lines (and at
+    # most one per source).
+    max_published_tracks: int = 4
     close_timeout: float = 5.0  # a closing room lets its current request finish this long
 
     def __post_init__(self) -> None:
@@ -51,7 +56,7 @@ class MediaConfig:
             raise ValueError("set both media_port_min and media_port_max, or neither")
         if not 0 < self.min_bitrate <= self.max_bitrate:
             raise ValueError("min_bitrate must be positive and not above max_bitrate")
-        if self.video_queue < 1 or self.audio_queue < 1:
+        if self.video_queue < 1 or self.audio_queue < 1 or self.signal_backlog < 1:
             raise ValueError("queue limits must be positive")
         for server in self.ice_servers:
             if not isinstance(server, dict) or "urls" not in server:

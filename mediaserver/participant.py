@@ -74,6 +74,7 @@ class _SubState:
     offered: bool = False  # an offer waits for its answer
     dirty: bool = False  # changes arrived while it waited
     slots: list[Slot] = field(default_factory=list)
+    offer: dict[str, Any] | None = None  # the offer message that waits for its answer
 
 
 class Participant:
@@ -84,6 +85,7 @@ class Participant:
         config: MediaConfig,
         plan: network.HostPlan,
         send: Send,
+        on_lost: Callable[[], None] | None = None,
     ) -> None:
         self.id = join.participant
         self.conn = join.conn
@@ -95,6 +97,8 @@ class Participant:
         self._config = config
         self._plan = plan
         self._send = send
+        self._on_lost = on_lost  # a peer connection failed or closed while not closing
+        self._lost = False
         self._pub: RTCPeerConnection | None = None
         self._sub = _SubState()
         self._closed = False
@@ -103,7 +107,19 @@ class Participant:
     # --- publisher connection -------------------------------------------------------------
 
     async def on_pub_offer(self, desc: protocol.Description) -> bool:
-        """Answer the client's publisher offer; True when the published tracks changed."""
+        """Answer the client's publisher offer; True when the published tracks changed. An
+        offer with too many sending m-lines (or two for one source) is refused unread."""
+        offered_tracks = sdp_info.offered_tracks(desc.sdp, desc.sources)
+        sending = [t.source for t in offered_tracks if t.sending]
+        if len(sending) > self._config.max_published_tracks or len(sending) != len(set(sending)):
+            self.log.warning("publish_too_many_tracks", sources=sending)
+            await self._send(
+                protocol.error_message(
+                    "too_many_tracks",
+                    f"at most {self._config.max_published_tracks} sending tracks, one per source",
+                )
+            )
+            return False
         if self._pub is None:
             self._pub = self._new_pc("pub")
         pc = self._pub
@@ -112,7 +128,7 @@ class Participant:
         changed = False
         refused: list[str] = []
         transceivers = {t.mid: t for t in pc.getTransceivers()}
-        for offered in sdp_info.offered_tracks(desc.sdp, desc.sources):
+        for offered in offered_tracks:
             transceiver = transceivers.get(offered.mid)
             if transceiver is None:
                 continue
@@ -273,19 +289,40 @@ class Participant:
             if slot.carries is not None and slot.transceiver.mid is not None
         }
         sdp = network.announce(sub.pc.localDescription.sdp, self._plan)
-        await self._send(protocol.offer_message(sdp, tracks))
+        sub.offer = protocol.offer_message(sdp, tracks)
+        await self._send(sub.offer)
 
     async def on_sub_answer(self, desc: protocol.Description) -> None:
         sub = self._sub
         if sub.pc is None or not sub.offered:
             raise protocol.ProtocolError("no subscriber offer waits for an answer")
-        await sub.pc.setRemoteDescription(RTCSessionDescription(sdp=desc.sdp, type="answer"))
+        try:
+            await sub.pc.setRemoteDescription(RTCSessionDescription(sdp=desc.sdp, type="answer"))
+        except Exception as exc:
+            await self._answer_failed(exc)
+            return
         sub.offered = False
+        sub.offer = None
         for slot in sub.slots:
             # The subscriber now knows whose media each m-line carries and sends on it.
             if slot.carries is not None and slot.offered == slot.carries and slot.track.held:
                 slot.track.release()
         if sub.dirty:
+            await self.negotiate()
+
+    async def _answer_failed(self, exc: Exception) -> None:
+        """Tell the client its answer was refused and offer again, so that the subscriber
+        connection does not wait for an answer forever."""
+        sub = self._sub
+        self.log.warning("sub_answer_failed", error=str(exc))
+        await self._send(
+            protocol.error_message("bad_answer", f"the subscriber answer was refused: {exc}")
+        )
+        if sub.pc is not None and sub.pc.signalingState == "have-local-offer" and sub.offer:
+            await self._send(sub.offer)  # the same offer again
+        else:
+            sub.offered = False
+            sub.offer = None
             await self.negotiate()
 
     async def add_candidate(self, cand: protocol.Candidate) -> None:
@@ -319,7 +356,14 @@ class Participant:
         bound = self.log.bind(pc=which)
 
         def on_state() -> None:
-            bound.info("pc_state", state=pc.connectionState)
+            state = pc.connectionState
+            bound.info("pc_state", state=state)
+            if state in ("failed", "closed") and not self._closed and not self._lost:
+                # The client vanished without a leave: the room removes the participant.
+                self._lost = True
+                bound.warning("pc_lost", state=state)
+                if self._on_lost is not None:
+                    self._on_lost()
 
         pc.on("connectionstatechange", on_state)
         return pc

@@ -46,7 +46,11 @@ _forwarding: weakref.WeakValueDictionary[int, RTCRtpCodecParameters] = weakref.W
 
 def is_keyframe(mime_type: str, data: bytes) -> bool:
     """Whether an encoded frame (as the jitter buffer reassembles it) starts a GOP."""
-    mime = mime_type.lower()
+    return _is_keyframe(mime_type.lower(), data)
+
+
+def _is_keyframe(mime: str, data: bytes) -> bool:
+    """`is_keyframe` for a lower-case mime type (per packet: no re-lowering)."""
     if mime == "video/vp8":
         # RFC 6386 9.1: bit 0 of the frame tag is 0 for a key frame.
         return bool(data) and not data[0] & 0x01
@@ -67,7 +71,7 @@ class PassthroughDecoder(Decoder):  # type: ignore[misc]
     """Hands each reassembled frame on as an `av.Packet`, untouched."""
 
     def __init__(self, codec: RTCRtpCodecParameters) -> None:
-        self._mime = codec.mimeType
+        self._mime = codec.mimeType.lower()
         self._time_base = fractions.Fraction(1, codec.clockRate)
 
     def decode(self, encoded_frame: Any) -> list[Any]:
@@ -75,7 +79,7 @@ class PassthroughDecoder(Decoder):  # type: ignore[misc]
         packet = av.Packet(data)
         packet.pts = encoded_frame.timestamp
         packet.time_base = self._time_base
-        packet.is_keyframe = is_keyframe(self._mime, data)
+        packet.is_keyframe = _is_keyframe(self._mime, data)
         return [packet]
 
 
@@ -162,10 +166,11 @@ class UplinkEstimate:
 
     def __init__(self, estimator: Any) -> None:
         self._estimator = estimator
+        self._add = estimator.add  # bound once: called for every received packet
         self.bitrate: int | None = None
 
     def add(self, **kwargs: Any) -> None:
-        remb = self._estimator.add(**kwargs)
+        remb = self._add(**kwargs)
         if remb is not None:
             self.bitrate = int(remb[0])
         return None  # the receiver sends no REMB of its own

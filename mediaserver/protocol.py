@@ -7,6 +7,10 @@ Signalling -> worker, on `media_channel(worker_id)`:
   {"op": "close_room", "room"}
 Worker -> signalling, on `room_channel(room)`:
   {"kind": "media", "participant", "conn", "msg": <delivered verbatim on that socket>}
+  Errors are `{"type": "error", "code", "message"}`; codes: room_full, media_unavailable,
+  publish_not_allowed, too_many_tracks (the publisher offer was refused unanswered),
+  bad_answer (the subscriber answer was refused; the offer follows again), bad_request (an
+  invalid request), request_failed (a valid request the worker could not carry out).
 
 Client messages carried by `signal` (see `parse_client_message`):
   {"type": "offer", "pc": "pub", "sdp", "sources"?: {mid: "audio"|"video"|"screen"}}
@@ -30,7 +34,8 @@ MAX_SDP = 64 * 1024
 
 
 class ProtocolError(ValueError):
-    """A request the worker does not understand; it is dropped and logged."""
+    """A request the worker does not understand; it is dropped, logged and answered with an
+    error when it names a participant's connection."""
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,11 @@ class Room:
         self._plan = plan
         self._publish = publish
         self._on_empty = on_empty
-        self._inbox: asyncio.Queue[Request] = asyncio.Queue(config.room_inbox)
+        # Unbounded: only `signal` messages are bounded (per participant, in `submit`); joins,
+        # leaves, closes and re-offer wake-ups are never dropped.
+        self._inbox: asyncio.Queue[Request] = asyncio.Queue()
+        self._queued_signals: dict[str, int] = {}  # per participant
+        self._backlogged: set[str] = set()  # participants whose signals are being dropped
         self._to_offer: set[str] = set()
         self._renegotiation: asyncio.TimerHandle | None = None
         self._closed = False
@@ -66,30 +70,66 @@ class Room:
     # --- requests -------------------------------------------------------------------------
 
     def submit(self, request: Request) -> None:
-        """Queue a request for the room's task; dropped (and logged) when the inbox is full."""
+        """Queue a request for the room's task. Only a participant's `signal` messages are
+        bounded (`signal_backlog` queued each); the excess is dropped, logged once per episode."""
         if self._closed:
             return
-        try:
-            self._inbox.put_nowait(request)
-        except asyncio.QueueFull:
-            self._log.warning("room_inbox_full", op=type(request).__name__)
+        if isinstance(request, protocol.Signal):
+            queued = self._queued_signals.get(request.participant, 0)
+            if queued >= self._config.signal_backlog:
+                if request.participant not in self._backlogged:
+                    self._backlogged.add(request.participant)
+                    self._log.warning(
+                        "room_signal_backlog_full", participant=request.participant, queued=queued
+                    )
+                return
+            self._queued_signals[request.participant] = queued + 1
+        self._inbox.put_nowait(request)
+
+    def _dequeued(self, request: Request) -> None:
+        if isinstance(request, protocol.Signal):
+            left = self._queued_signals.get(request.participant, 1) - 1
+            if left > 0:
+                self._queued_signals[request.participant] = left
+            else:
+                self._queued_signals.pop(request.participant, None)
+                self._backlogged.discard(request.participant)
+
+    def _lost(self, participant: str, conn: str) -> None:
+        """A participant's peer connection failed or closed without a leave: leave for it."""
+        self.submit(protocol.Leave(self.id, participant, conn))
 
     async def _run(self) -> None:
         while not self._stopping:
             request = await self._inbox.get()
+            self._dequeued(request)
             if self._stopping:
                 break
             try:
                 await self._handle(request)
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
                 # One bad request (e.g. unparseable SDP) must not take the room down.
                 self._log.exception("room_request_failed", op=type(request).__name__)
+                await self._request_failed(request, exc)
             if not self.participants and self._inbox.empty():
                 self._on_empty(self)
                 break
         await self._shutdown()
+
+    async def _request_failed(self, request: Request, exc: Exception) -> None:
+        """Tell the participant whose request failed (if it is still this connection)."""
+        if not isinstance(request, protocol.Signal | protocol.Join):
+            return
+        current = self.participants.get(request.participant)
+        if current is not None and current.conn != request.conn:
+            return
+        code = "bad_request" if isinstance(exc, protocol.ProtocolError) else "request_failed"
+        with contextlib.suppress(Exception):
+            await self._publish(
+                request.participant, request.conn, protocol.error_message(code, str(exc))
+            )
 
     async def _handle(self, request: Request) -> None:
         if isinstance(request, _Renegotiate):
@@ -121,7 +161,10 @@ class Room:
         async def send(msg: dict[str, Any]) -> None:
             await self._publish(join.participant, join.conn, msg)
 
-        participant = Participant(self.id, join, self._config, self._plan, send)
+        def lost() -> None:
+            self._lost(join.participant, join.conn)
+
+        participant = Participant(self.id, join, self._config, self._plan, send, lost)
         self.participants[join.participant] = participant
         participant.log.info(
             "participant_joined",
@@ -218,8 +261,7 @@ class Room:
         runner = self._runner
         if runner is not asyncio.current_task() and not runner.done():
             self._stopping = True
-            with contextlib.suppress(asyncio.QueueFull):
-                self._inbox.put_nowait(_Renegotiate())  # wakes an idle runner
+            self._inbox.put_nowait(_Renegotiate())  # wakes an idle runner (unbounded inbox)
             done, _ = await asyncio.wait({runner}, timeout=self._config.close_timeout)
             if not done:
                 runner.cancel()

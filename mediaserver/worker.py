@@ -74,6 +74,7 @@ class MediaWorker:
             op = protocol.parse_op(message)
         except protocol.ProtocolError as exc:
             self._log.warning("media_request_invalid", error=str(exc), op=message.get("op"))
+            await self._reply_error(message, "bad_request", str(exc))
             return
         if self._closed:
             return
@@ -102,6 +103,15 @@ class MediaWorker:
             self.rooms[op.room] = room
             self._hosted.add(op.room)
         room.submit(op)
+
+    async def _reply_error(self, message: Message, code: str, text: str) -> None:
+        """Tell the sender of an invalid request why, when it names a participant's connection."""
+        if self._closed or not isinstance(message, dict):
+            return
+        room, participant, conn = (message.get(k) for k in ("room", "participant", "conn"))
+        if not all(isinstance(v, str) and v and len(v) <= 200 for v in (room, participant, conn)):
+            return
+        await self._send(str(room), str(participant), str(conn), protocol.error_message(code, text))
 
     def _room_sender(self, room_id: str) -> Any:
         async def send(participant: str, conn: str, msg: dict[str, Any]) -> None:

@@ -1,0 +1,205 @@
+"""Misbehaving or vanished clients: the room cleans up, keeps re-offering and tells the client."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from loadtests.client import ClientMedia, SyntheticClient, wait_for
+from mediaserver import network, protocol
+from mediaserver.room import Room
+from signalling.bus import media_channel, room_channel
+from tests.media.conftest import LOOPBACK_CONFIG, Sfu
+
+pytestmark = [pytest.mark.media, pytest.mark.timeout(40)]
+
+ROOM = "r"
+# Parses, but has no ICE credentials.
+BROKEN_OFFER = "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:0\r\na=sendonly\r\n"
+
+
+def client(sfu: Sfu, name: str, **kwargs: Any) -> SyntheticClient:
+    return SyntheticClient(sfu.bus, sfu.worker.id, ROOM, name, **kwargs)
+
+
+async def test_vanished_client_is_removed_and_the_empty_room_closes(sfu: Sfu) -> None:
+    alice = client(sfu, "alice", media=ClientMedia(raw=True))
+    await alice.join()
+    room = sfu.worker.rooms[ROOM]
+    await wait_for(
+        lambda: all(
+            pc.connectionState == "connected"
+            for pc in room.participants["alice"].peer_connections()
+        ),
+        "alice's publisher connection",
+    )
+    await alice.close()  # connections gone, no leave
+    await wait_for(lambda: ROOM not in sfu.worker.rooms, "the abandoned room to close", 10)
+    await room.wait_closed()
+    assert not room.participants
+
+
+class _Sent:
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, str, dict[str, Any]]] = []
+
+    async def __call__(self, participant: str, conn: str, msg: dict[str, Any]) -> None:
+        self.messages.append((participant, conn, msg))
+
+
+@pytest.fixture
+async def small_room() -> AsyncIterator[Room]:
+    config = replace(LOOPBACK_CONFIG, signal_backlog=5, renegotiate_delay=0.01)
+    room = Room(ROOM, config, network.HostPlan.from_config(config), _Sent(), lambda _r: None)
+    try:
+        yield room
+    finally:
+        await room.close()
+
+
+async def flood(room: Room, then: Any) -> None:
+    """Join alice and bob, then flood bob's signals while the room task is busy, and call
+    `then()` while they wait."""
+    for name in ("alice", "bob"):
+        room.submit(protocol.Join(ROOM, name, f"c-{name}"))
+    await wait_for(lambda: len(room.participants) == 2, "both to join")
+    gate = asyncio.Event()
+    handle = room._handle
+
+    async def busy(request: Any) -> None:  # the room task is stuck in a slow request
+        await gate.wait()
+        await handle(request)
+
+    room._handle = busy  # type: ignore[method-assign]
+    mute = protocol.Mute("audio", False)
+    for _ in range(2):
+        for _ in range(50):
+            room.submit(protocol.Signal(ROOM, "bob", "c-bob", mute))
+        await asyncio.sleep(0.02)  # the room task takes the first and gets stuck in it
+    then()
+    await asyncio.sleep(0.1)  # the re-offer timer fires meanwhile
+    gate.set()
+    room._handle = handle  # type: ignore[method-assign]
+
+
+async def test_a_signal_flood_does_not_stop_reoffers(small_room: Room) -> None:
+    room = small_room
+
+    def change() -> None:
+        room._to_offer.add("bob")
+        room._sync_subscriptions()
+
+    await flood(room, change)
+    await wait_for(lambda: room._renegotiation is None, "the re-offer to run")
+    assert room._to_offer == set()
+    await wait_for(lambda: room._inbox.empty(), "the backlog to drain")
+    change()  # the next change is re-offered again
+    assert room._renegotiation is not None
+    await wait_for(lambda: room._renegotiation is None, "the next re-offer to run")
+
+
+async def test_a_signal_flood_does_not_drop_a_leave(small_room: Room) -> None:
+    room = small_room
+    await flood(room, lambda: room.submit(protocol.Leave(ROOM, "alice", "c-alice")))
+    await wait_for(lambda: "alice" not in room.participants, "alice's leave")
+    assert room._inbox.empty()  # bob's excess signals were dropped, not queued
+
+
+async def test_a_refused_subscriber_answer_is_reported_and_offered_again(sfu: Sfu) -> None:
+    alice = client(sfu, "alice", media=ClientMedia(raw=True))
+    bob = client(sfu, "bob", media=ClientMedia(publish=(), raw=True))
+    answer = bob._on_sub_offer
+    offers = 0
+
+    async def first_answer_is_garbage(msg: dict[str, Any]) -> None:
+        nonlocal offers
+        offers += 1
+        if offers == 1:
+            await bob.signal({"type": "answer", "pc": "sub", "sdp": "v=0\r\ngarbage"})
+        else:
+            await answer(msg)
+
+    bob._on_sub_offer = first_answer_is_garbage  # type: ignore[method-assign]
+    try:
+        await bob.join()
+        await alice.join()
+        await wait_for(lambda: bob.frames("alice", "video") > 0, "bob to see alice")
+        assert [e["code"] for e in bob.errors] == ["bad_answer"]
+        sub = sfu.worker.rooms[ROOM].participants["bob"]._sub
+        await wait_for(lambda: not sub.offered, "the answer to the repeated offer")
+    finally:
+        await asyncio.gather(alice.leave(), bob.leave())
+
+
+async def test_too_many_published_tracks_are_refused(sfu: Sfu) -> None:
+    eve = client(sfu, "eve", media=ClientMedia(publish=(), raw=True))
+    eve.answer_timeout = 1.0
+    bob = client(sfu, "bob", media=ClientMedia(publish=(), raw=True))
+    try:
+        await asyncio.gather(eve.join(), bob.join())
+        with pytest.raises(TimeoutError):
+            await eve.publish(["video"] * 12)
+        assert [e["code"] for e in eve.errors] == ["too_many_tracks"]
+        room = sfu.worker.rooms[ROOM]
+        assert room.participants["eve"].publications == {}
+        assert room.participants["eve"].peer_connections() == []
+        assert room.participants["bob"].slots == []
+    finally:
+        await asyncio.gather(eve.leave(), bob.leave())
+
+
+async def test_two_tracks_for_one_source_are_refused(sfu: Sfu) -> None:
+    eve = client(sfu, "eve", media=ClientMedia(publish=(), raw=True))
+    eve.answer_timeout = 1.0
+    try:
+        await eve.join()
+        with pytest.raises(TimeoutError):
+            await eve.publish(["audio", "video", "video"])
+        assert [e["code"] for e in eve.errors] == ["too_many_tracks"]
+        assert sfu.worker.rooms[ROOM].participants["eve"].publications == {}
+    finally:
+        await eve.leave()
+
+
+async def test_invalid_and_failed_requests_are_answered_with_an_error(sfu: Sfu) -> None:
+    errors: list[dict[str, Any]] = []
+
+    async def on_event(event: dict[str, Any]) -> None:
+        if event.get("participant") == "bob" and event["msg"].get("type") == "error":
+            errors.append(event)
+
+    subscription = await sfu.bus.subscribe(room_channel(ROOM), on_event)
+    bob = client(sfu, "bob", media=ClientMedia(publish=()))
+    try:
+        await bob.join()
+        # Invalid: an answer for the publisher connection.
+        await bob.signal({"type": "answer", "pc": "pub", "sdp": "v=0"})
+        await wait_for(lambda: len(errors) == 1, "the protocol error")
+        assert errors[0]["conn"] == bob.conn
+        assert errors[0]["msg"]["code"] == "bad_request"
+        # Failed: an answer while no subscriber offer waits for one.
+        await bob.signal({"type": "answer", "pc": "sub", "sdp": "v=0"})
+        await wait_for(lambda: len(errors) == 2, "the failed request")
+        assert errors[1]["conn"] == bob.conn
+        assert errors[1]["msg"]["code"] == "bad_request"
+        # Failed: a publisher offer aiortc refuses.
+        await sfu.bus.publish(
+            media_channel("w1"),
+            {
+                "op": "signal",
+                "room": ROOM,
+                "participant": "bob",
+                "conn": bob.conn,
+                "msg": {"type": "offer", "pc": "pub", "sdp": BROKEN_OFFER},
+            },
+        )
+        await wait_for(lambda: len(errors) == 3, "the failed offer")
+        assert errors[2]["conn"] == bob.conn
+        assert errors[2]["msg"]["code"] == "request_failed"
+    finally:
+        await bob.leave()
+        await subscription.close()
