@@ -4,6 +4,7 @@ admit, video both ways, three parties, end-to-end encryption, reconnecting and t
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -269,21 +270,86 @@ def test_a_dropped_socket_reconnects_into_the_same_call(
     video_playing(worker, tile_video(s.ids["jobseeker"]))
 
 
+# Keeps the last shared screen track reachable, so a test can end it as the browser's own
+# "stop sharing" bar does (the page's modules keep theirs private).
+KEEP_SCREEN_TRACK = """(() => {
+  const md = navigator.mediaDevices;
+  if (!md || !md.getDisplayMedia) return;
+  const original = md.getDisplayMedia.bind(md);
+  md.getDisplayMedia = async (...args) => {
+    const stream = await original(...args);
+    window.__screenTrack = stream.getVideoTracks()[0];
+    return stream;
+  };
+})();"""
+# What Chromium does when the person presses "stop sharing" in its own bar.
+END_SCREEN_TRACK = """() => { const track = window.__screenTrack;
+  track.stop(); track.dispatchEvent(new Event('ended')); }"""
+
+
+def sub_offers(page: Page) -> list[dict[str, Any]]:
+    """Record the `tracks` map of every subscriber offer the page's sockets receive."""
+    offers: list[dict[str, Any]] = []
+
+    def on_frame(payload: str | bytes) -> None:
+        with contextlib.suppress(ValueError, TypeError):
+            msg = json.loads(payload)
+            if isinstance(msg, dict) and msg.get("type") == "offer" and msg.get("pc") == "sub":
+                offers.append(msg.get("tracks") or {})
+
+    page.on("websocket", lambda ws: ws.on("framereceived", on_frame))
+    return offers
+
+
+def carries(tracks: dict[str, Any], participant: str, source: str) -> bool:
+    return any(
+        t.get("participant") == participant and t.get("source") == source for t in tracks.values()
+    )
+
+
+def re_offered_without_screen(
+    page: Page, offers: list[dict[str, Any]], seen: int, participant: str
+) -> bool:
+    """A subscriber offer came after the first `seen` ones, and the latest has no screen of
+    `participant` (the page is given a moment so its socket frames are delivered)."""
+    page.wait_for_timeout(100)
+    return len(offers) > seen and not carries(offers[-1], participant, "screen")
+
+
+def published(server: LiveServer, room: str) -> set[tuple[str, str]]:
+    """(participant, source) of every track the SFU currently takes in for the room."""
+
+    async def read() -> set[tuple[str, str]]:
+        found = server.worker.rooms.get(room)
+        return set(found.publications()) if found is not None else set()
+
+    return server.run(read())
+
+
 def test_caseworker_shares_the_screen_and_stops(
     live_server: LiveServer, new_context: NewContext, shots_dir: Path
 ) -> None:
+    """Stopping a share (the button, or the browser's own bar ending the track) makes the
+    screen m-line inactive and offers again: the SFU drops the publication and re-offers the
+    viewer without it. Sharing again reuses the transceiver and the screen plays again."""
     s = live_server.schedule(waiting_room=False)
-    worker = new_context("de", viewport=LANDSCAPE).new_page()
+    room, her = s.appointment.id, s.ids["caseworker"]
+    worker_ctx = new_context("de", viewport=LANDSCAPE)
+    worker_ctx.add_init_script(KEEP_SCREEN_TRACK)
+    worker = worker_ctx.new_page()
     seeker = new_context("tr").new_page()
+    offers = sub_offers(seeker)
     join(worker, s.urls["caseworker"])
     join(seeker, s.urls["jobseeker"])
-    video_playing(seeker, tile_video(s.ids["caseworker"]))
-    screen = tile_video(s.ids["caseworker"], "screen")
+    video_playing(seeker, tile_video(her))
+    screen = tile_video(her, "screen")
+    tile = seeker.locator(f'#tiles li[data-pid="{her}"][data-source="screen"]')
 
     # Headless Chromium with the fake media UI hands out a fake "entire screen" (1280x720),
     # so the picker needs no extra flag; the camera is the fake 640x480 one.
     button = worker.locator("#btn-screen")
-    for _ in range(2):  # sharing a second time reuses the sender
+    # Sharing again reuses the screen transceiver; the last share ends from the browser's bar.
+    for stop_by in ("button", "button", "ended"):
         assert button.is_visible()
         button.click()
         wait_for(lambda: button.get_attribute("aria-pressed") == "true", "the pressed share button")
@@ -294,16 +360,32 @@ def test_caseworker_shares_the_screen_and_stops(
             screen,
         )
         assert size[0] > size[1] and size != [640, 480], size  # the screen, not the camera
-        tile = seeker.locator(f'#tiles li[data-pid="{s.ids["caseworker"]}"][data-source="screen"]')
         assert "Frau Becker" in (tile.get_attribute("aria-label") or "")
+        assert carries(offers[-1], her, "screen"), offers[-1]
+        assert (her, "screen") in published(live_server, room)
         seeker.screenshot(path=shots_dir / "call-screen-shared-tr.png")
         wait_for(lambda: e2ee(seeker)["state"] == "on", "the call to stay end-to-end encrypted")
 
-        button.click()
-        assert button.get_attribute("aria-pressed") == "false"
+        seen = len(offers)
+        if stop_by == "button":
+            button.click()
+        else:
+            worker.evaluate(END_SCREEN_TRACK)
+        wait_for(lambda: button.get_attribute("aria-pressed") == "false", "the released button")
+        # The viewer is re-offered without her screen, and the SFU no longer takes it in.
+        wait_for(
+            functools.partial(re_offered_without_screen, seeker, offers, seen, her),
+            f"a subscriber re-offer without the screen (stopped by {stop_by})",
+        )
+        assert carries(offers[-1], her, "video"), offers[-1]
+        wait_for(
+            lambda: (her, "screen") not in published(live_server, room),
+            "the SFU to drop the screen publication",
+        )
+        assert (her, "video") in published(live_server, room)
         tile.wait_for(state="detached", timeout=15000)
         # The camera picture goes on.
-        video_playing(seeker, tile_video(s.ids["caseworker"]))
+        video_playing(seeker, tile_video(her))
 
 
 def test_the_token_is_refreshed_and_a_reconnect_after_expiry_uses_the_fresh_one(

@@ -189,18 +189,32 @@ export class MediaSession extends EventTarget {
     if (transceiver) await transceiver.sender.replaceTrack(track);
   }
 
-  /** Start sending a screen (desktop browsers); adds a second video on first use. */
+  /**
+   * Start sending a screen (desktop browsers): adds a second video on first use; later shares
+   * reuse that transceiver (sendonly again, the new track) and offer again, so the server
+   * publishes the screen anew and re-offers it to the others.
+   */
   async shareScreen(track) {
-    if (this.tx.screen) {
-      await this.tx.screen.sender.replaceTrack(track);
-      return;
+    const transceiver = this.tx.screen;
+    if (transceiver) {
+      transceiver.direction = 'sendonly';
+      await transceiver.sender.replaceTrack(track);
+    } else {
+      this.tx.screen = this.addSender(track, 'video', 'screen');
     }
-    this.tx.screen = this.addSender(track, 'video', 'screen');
     await this.negotiate();
   }
 
+  /**
+   * Stop sending the screen: the m-line goes inactive and the publisher connection is offered
+   * again, so the server drops the publication and re-offers the others without it.
+   */
   async stopScreen() {
-    if (this.tx.screen) await this.tx.screen.sender.replaceTrack(null);
+    const transceiver = this.tx.screen;
+    if (!transceiver || this.closed) return;
+    transceiver.direction = 'inactive';
+    await transceiver.sender.replaceTrack(null).catch(() => {});
+    await this.negotiate();
   }
 
   /** The receivers of the subscriber connection, for audio levels and stats. */
