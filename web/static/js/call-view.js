@@ -3,6 +3,7 @@
 // live-region announcements of who joins, waits, is admitted or leaves.
 
 import { announce } from './announcer.js';
+import { el } from './dom.js';
 import { roleName, t } from './i18n.js';
 
 const SPEAKING_LEVEL = 0.04; // RMS of the time-domain signal
@@ -10,18 +11,6 @@ const SPEAKER_INTERVAL = 250; // ms between level checks
 const SPEAKER_HOLD = 1500; // ms the highlight stays through the pauses of speech
 const ANALYSER_SAMPLES = 16384; // about 340 ms at 48 kHz: longer than SPEAKER_INTERVAL
 const LEVEL_WINDOW = 0.02; // seconds: the level is that of the loudest such slice
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value === false || value === null || value === undefined) continue;
-    if (key === 'className') node.className = value;
-    else if (key === 'text') node.textContent = value;
-    else node.setAttribute(key, value === true ? '' : value);
-  }
-  node.append(...children);
-  return node;
-}
 
 function initials(name) {
   return name.split(/\s+/).filter(Boolean).slice(0, 2).map((w) => [...w][0]).join('').toUpperCase();

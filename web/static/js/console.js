@@ -3,6 +3,7 @@
 // join links with copy buttons and QR codes.
 
 import { announce } from './announcer.js';
+import { el } from './dom.js';
 import { api } from './api.js';
 import {
   dateAndTimeInZone, isoInZone, page, roleName, t, timeZone, wallClock, zoneMidnight, zonedToEpochMs,
@@ -10,18 +11,6 @@ import {
 
 const $ = (id) => document.getElementById(id);
 const POLL_MS = 4000;
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value === false || value === null || value === undefined) continue;
-    if (key === 'className') node.className = value;
-    else if (key === 'text') node.textContent = value;
-    else node.setAttribute(key, value === true ? '' : value);
-  }
-  node.append(...children);
-  return node;
-}
 
 // Times as the job centre reads them: in the server's `timezone` setting, not the device's.
 const timeFormat = new Intl.DateTimeFormat(page.lang, { timeStyle: 'short', timeZone });
