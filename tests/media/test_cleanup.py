@@ -62,9 +62,9 @@ async def test_hundred_joins_and_leaves_leak_nothing(sfu: Sfu) -> None:
         took = time.monotonic() - started
         room = sfu.worker.rooms["room"]
         await wait_for(lambda: len(room.participants) == 1, "the last guests to be gone")
-        # peer connections of the last guests may still be closing
+        # peer connections of the last guests may still be closing (slowly on a loaded machine)
         await wait_for(
-            lambda: census()["pcs"] == before["pcs"], "guest connections to close", within=5
+            lambda: census()["pcs"] == before["pcs"], "guest connections to close", within=20
         )
         after = census()
         assert after["tasks"] == before["tasks"], (before, after)
