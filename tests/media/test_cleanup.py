@@ -17,11 +17,23 @@ pytestmark = [pytest.mark.media]
 
 CYCLES = 100
 PARALLEL = 5
+HOST_PCS = 4  # the host's publisher and subscriber connections, in its client and in the SFU
 
 
 # Bounded by design, so they may still grow while the test runs: aiortc's per-sender RTP
 # history (128 packets each) and the test clients' own per-stream statistics.
 BOUNDED = ("RtpPacket", "HeaderExtensions", "list", "Received", "set")
+
+
+def open_pcs() -> list[str]:
+    """What each live peer connection is and what holds it (for a failure message)."""
+    gc.collect()
+    found = []
+    for o in gc.get_objects():
+        if isinstance(o, RTCPeerConnection):
+            holders = sorted({type(r).__name__ for r in gc.get_referrers(o)} - {"list"})
+            found.append(f"{o.connectionState}/{o.signalingState} held by {holders}")
+    return found
 
 
 def census() -> dict[str, int]:
@@ -53,6 +65,12 @@ async def test_hundred_joins_and_leaves_leak_nothing(sfu: Sfu) -> None:
     try:
         await asyncio.gather(*(visit(sfu, f"warmup-{i}") for i in range(PARALLEL)))
         await wait_for(lambda: len(sfu.worker.rooms["room"].participants) == 1, "guests gone")
+        # The baseline is the host alone: its publisher and subscriber connections, client and
+        # server side. A warm-up guest's connection may still be closing on a loaded machine.
+        try:
+            await wait_for(lambda: census()["pcs"] == HOST_PCS, "warm-up connections to close")
+        except TimeoutError:
+            pytest.fail(f"warm-up connections left: {census()}: {open_pcs()}")
         await asyncio.sleep(0.5)
         before = census()
         host_slots = len(sfu.worker.rooms["room"].participants["host"].slots)
@@ -63,9 +81,12 @@ async def test_hundred_joins_and_leaves_leak_nothing(sfu: Sfu) -> None:
         room = sfu.worker.rooms["room"]
         await wait_for(lambda: len(room.participants) == 1, "the last guests to be gone")
         # peer connections of the last guests may still be closing (slowly on a loaded machine)
-        await wait_for(
-            lambda: census()["pcs"] == before["pcs"], "guest connections to close", within=20
-        )
+        try:
+            await wait_for(
+                lambda: census()["pcs"] == HOST_PCS, "guest connections to close", within=20
+            )
+        except TimeoutError:
+            pytest.fail(f"connections left: {before} -> {census()}: {open_pcs()}")
         # Tasks of the last departures (closing, the room's re-offer to the host) may still be
         # finishing; a leak of one per guest would be a hundred, and would not settle.
         await wait_for(
