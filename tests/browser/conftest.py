@@ -325,6 +325,11 @@ def video_playing(page: Page, selector: str, timeout: float = 20.0) -> None:
     )
 
 
+def tile_video(pid: str, source: str = "camera") -> str:
+    """The selector of one participant's video tile in the call view."""
+    return f'#tiles li[data-pid="{pid}"][data-source="{source}"] video'
+
+
 def join(page: Page, url: str) -> None:
     """Open a join link, agree, and press join."""
     page.goto(url)

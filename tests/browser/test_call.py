@@ -25,6 +25,7 @@ from tests.browser.conftest import (
     NewContext,
     axe_check,
     join,
+    tile_video,
     video_playing,
     wait_for,
 )
@@ -51,10 +52,6 @@ NO_X25519 = """(() => {
 NO_TRANSFORMS = (
     "delete window.RTCRtpScriptTransform;delete RTCRtpSender.prototype.createEncodedStreams;"
 )
-
-
-def tile_video(pid: str, source: str = "camera") -> str:
-    return f'#tiles li[data-pid="{pid}"][data-source="{source}"] video'
 
 
 def e2ee(page: Page) -> dict[str, str]:

@@ -69,7 +69,8 @@ class JoinPage {
   async start() {
     this.loadedAt = Date.now() / 1000;
     sessionStorage.removeItem(`lj-reloaded:${window.location.pathname}`);
-    $('preview').srcObject = this.devices.stream;
+    // The preview gets the stream once it has a picture: a video element showing an empty
+    // stream holds up the page's load event for as long as no camera is there.
     this.devices.addEventListener('change', () => this.onDevicesChanged());
     this.devices.addEventListener('error', (event) => this.showDeviceHelp(event.detail));
     $('retry-devices').addEventListener('click', () => this.openDevices());
@@ -90,6 +91,7 @@ class JoinPage {
   async openDevices() {
     $('device-help').hidden = true;
     await this.devices.open();
+    this.showOwnPicture(); // also when no device opened (no 'change' event then)
     this.fillDeviceLists();
   }
 
@@ -121,8 +123,20 @@ class JoinPage {
     $('btn-flip').hidden = !canFlip;
   }
 
-  onDevicesChanged() {
+  /** Our own camera picture in `video`, or nothing when there is no camera. */
+  showPreview(video) {
+    const stream = this.devices.videoTrack ? this.devices.stream : null;
+    if (video.srcObject !== stream) video.srcObject = stream;
+  }
+
+  /** The device check's picture, or the note that there is none. */
+  showOwnPicture() {
     $('preview-off').hidden = Boolean(this.devices.videoTrack);
+    this.showPreview($('preview'));
+  }
+
+  onDevicesChanged() {
+    this.showOwnPicture();
     this.stopMeter();
     const bar = $('mic-level-bar');
     const meter = $('mic-level');
@@ -221,7 +235,7 @@ class JoinPage {
     $('waiting-text').textContent = host
       ? t('{host} will let you in.', { host })
       : t('Your contact person will let you in.');
-    $('waiting-preview').srcObject = this.devices.stream;
+    this.showPreview($('waiting-preview'));
     show('waiting');
     announce(t('You are in the waiting room.'));
     this.wasWaiting = true;
