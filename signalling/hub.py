@@ -123,6 +123,10 @@ class RoomHub:
         self._sweep_interval = sweep_interval
         self._local: dict[str, dict[str, Connection]] = {}
         self._subs: dict[str, Subscription] = {}
+        # Held while a room's subscription and its local sockets change together: two sockets
+        # of one room attaching at once must not subscribe twice (every event would arrive
+        # twice), and the last one leaving must not close a subscription a new one relies on.
+        self._subs_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
         self._closed = False
@@ -258,26 +262,28 @@ class RoomHub:
     async def _drop(self, conn: Connection) -> None:
         """Forget a local socket without treating it as leaving."""
         conn.closing = True
-        room = self._local.get(conn.room)
-        if room is not None and room.get(conn.pid) is conn:
-            del room[conn.pid]
-            if not room:
-                del self._local[conn.room]
-                sub = self._subs.pop(conn.room, None)
-                if sub is not None:
-                    await sub.close()
+        async with self._subs_lock:
+            room = self._local.get(conn.room)
+            if room is not None and room.get(conn.pid) is conn:
+                del room[conn.pid]
+                if not room:
+                    del self._local[conn.room]
+                    sub = self._subs.pop(conn.room, None)
+                    if sub is not None:
+                        await sub.close()
 
     # ---- joining ---------------------------------------------------------------------
 
     async def attach(self, conn: Connection, appointment: Appointment) -> None:
         """A freshly authenticated socket: replace older ones, then wait or enter."""
         room, pid = conn.room, conn.pid
-        if room not in self._subs:
-            self._subs[room] = await self._s.bus.subscribe(
-                room_channel(room), lambda event: self._on_event(room, event)
-            )
-        older = self._local.setdefault(room, {}).get(pid)
-        self._local[room][pid] = conn
+        async with self._subs_lock:
+            if room not in self._subs:
+                self._subs[room] = await self._s.bus.subscribe(
+                    room_channel(room), lambda event: self._on_event(room, event)
+                )
+            older = self._local.setdefault(room, {}).get(pid)
+            self._local[room][pid] = conn
         if older is not None:
             older.closing = True
             await older.send({"type": "replaced"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from tests.harness import (
 )
 
 Client = TestClient[Any, Any]
+ROLES = ("caseworker", "jobseeker", "employer")
 
 
 async def _call(client: Client, fake_clock: FakeClock, **overrides: Any) -> dict[str, Any]:
@@ -377,3 +379,28 @@ async def test_presence_of_a_dead_node_is_not_shown(
     detail = await (await client.get(f"/api/appointments/{aid}")).json()
     assert set(detail["appointment"]["live"]["members"]) == {call["ids"]["caseworker"]}
     await cw.close()
+
+
+async def test_sockets_attaching_at_once_get_each_event_once(
+    client: Client, services: Services, fake_clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Everyone in a room connecting in the same moment (as after a media worker moved the
+    call) subscribes the node to the room once: every event arrives once, not twice."""
+    subscribe = services.bus.subscribe
+
+    async def slow_subscribe(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0.2)  # a busy Redis: the sockets' attaches overlap
+        return await subscribe(*args, **kwargs)
+
+    monkeypatch.setattr(services.bus, "subscribe", slow_subscribe)
+    call = await _call(client, fake_clock, waiting_room=False)
+    tokens = [await join_token(client, call["codes"][role]) for role in ROLES]
+    sockets = await asyncio.gather(*(RoomClient.connect(client, token) for token in tokens))
+    for socket in sockets:
+        await socket.expect("hello")
+    await sockets[0].send({"type": "chat", "text": "once"})
+    for socket in sockets[1:]:
+        await socket.expect("chat", text="once")
+    for socket in sockets[1:]:
+        with pytest.raises(AssertionError, match="no 'chat' message"):
+            await socket.expect("chat", timeout=0.5, text="once")
