@@ -74,6 +74,10 @@ class WsClient(MediaPeer):
         self._reader: asyncio.Task[None] | None = None
         self._taken: set[int] = set()
         self._admitted = asyncio.Event()
+        # A media worker that shuts down says `media_moved`: the client comes back (new socket,
+        # new peer connections) as a tablet does, and lands on another worker.
+        self.moves = 0
+        self._moving: asyncio.Task[None] | None = None
 
     @property
     def sub_offers(self) -> list[dict[str, dict[str, str]]]:
@@ -157,6 +161,10 @@ class WsClient(MediaPeer):
             self.presence.append((msg["participant"], msg["state"]))
         elif kind == "lobby":
             self.lobby = list(msg["waiting"])
+        elif kind == "error" and msg.get("code") == "media_moved":
+            self.moves += 1
+            # Not in this reader: rejoining closes the socket it reads.
+            self._moving = asyncio.create_task(self.rejoin(), name=f"ws-move:{self.label}")
         else:
             await self._on_signal(msg)
 
@@ -249,6 +257,10 @@ class WsClient(MediaPeer):
     async def close(self) -> None:
         """Close the socket (first: a late re-offer must not open a new connection), the peer
         connections and the client's own HTTP session; idempotent."""
+        if self._moving is not None and not self._moving.done():
+            self._moving.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._moving
         await self._close_socket()
         await self._close_pcs()
         if self._own_session and self._session is not None:

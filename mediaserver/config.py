@@ -48,6 +48,8 @@ class MediaConfig:
     # most one per source).
     max_published_tracks: int = 4
     close_timeout: float = 5.0  # a closing room lets its current request finish this long
+    # Draining (SIGTERM): rooms may end on their own this long, then their calls move.
+    drain_timeout: float = 30.0
 
     def __post_init__(self) -> None:
         if self.port_min > self.port_max or self.port_min < 0 or self.port_max > 65535:
@@ -73,6 +75,7 @@ class MediaConfig:
             "heartbeat": settings.media_heartbeat,
             "ttl": settings.media_worker_ttl,
             "max_participants": settings.max_participants,
+            "drain_timeout": settings.media_drain_timeout,
         }
         values.update(overrides)
         return cls(**values)

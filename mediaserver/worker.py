@@ -30,6 +30,9 @@ log = structlog.get_logger(__name__)
 # Relative CPU cost of a received stream against a forwarded one: SFU-NOTES measured about
 # 140-240 us per received packet and 80-95 us per forwarded packet.
 RECEIVE_WEIGHT = 2.0
+# After telling a moved room's clients to reconnect, its peer connections stay open this long,
+# so that the clients leave them before the server closes them.
+MOVE_GRACE = 1.0
 
 
 def worker_load(published: int, forwarded: int) -> float:
@@ -55,6 +58,9 @@ class MediaWorker:
         self._subscription: Subscription | None = None
         self._heartbeat: asyncio.Task[None] | None = None
         self._closed = False
+        self._draining = False
+        self._no_rooms = asyncio.Event()  # set while no room is hosted here
+        self._no_rooms.set()
         self._log = log.bind(worker=worker_id)
 
     async def start(self) -> None:
@@ -81,6 +87,7 @@ class MediaWorker:
         if isinstance(op, protocol.CloseRoom):
             room = self.rooms.pop(op.room, None)
             self._hosted.discard(op.room)
+            self._rooms_changed()
             if room is not None:
                 await room.close()
             return
@@ -102,6 +109,7 @@ class MediaWorker:
             )
             self.rooms[op.room] = room
             self._hosted.add(op.room)
+            self._rooms_changed()
         room.submit(op)
 
     async def _reply_error(self, message: Message, code: str, text: str) -> None:
@@ -127,9 +135,16 @@ class MediaWorker:
         except Exception:
             self._log.exception("media_publish_failed", appointment=room_id)
 
+    def _rooms_changed(self) -> None:
+        if self.rooms:
+            self._no_rooms.clear()
+        else:
+            self._no_rooms.set()
+
     def _on_room_empty(self, room: Room) -> None:
         if self.rooms.get(room.id) is room:
             del self.rooms[room.id]
+            self._rooms_changed()
         self._retiring.add(room)  # until its task has shut it down
         room.when_closed(lambda: self._retiring.discard(room))
 
@@ -144,7 +159,11 @@ class MediaWorker:
 
     async def _register(self) -> None:
         info = WorkerInfo(
-            id=self.id, load=self.load, rooms=len(self.rooms), heartbeat_at=self._clock.now()
+            id=self.id,
+            load=self.load,
+            rooms=len(self.rooms),
+            heartbeat_at=self._clock.now(),
+            draining=self._draining,
         )
         await self._store.register_worker(info, self._config.ttl)
 
@@ -158,15 +177,77 @@ class MediaWorker:
 
     # --- teardown -------------------------------------------------------------------------
 
+    @property
+    def draining(self) -> bool:
+        return self._draining
+
+    async def drain(self, grace: float | None = None, hurry: asyncio.Event | None = None) -> int:
+        """Shut down without dropping calls: take no new rooms (the registry says so at once),
+        let the rooms here end on their own for `grace` seconds (default: the configured
+        `drain_timeout`; `hurry` cuts the wait short), then move the calls still going. Moving
+        releases their placements, leaves the registry and tells every participant
+        `media_moved`: its client reconnects, and signalling places the room on another live
+        worker. Returns how many participants were moved; `close` comes next."""
+        if self._closed:
+            return 0
+        self._draining = True
+        wait = self._config.drain_timeout if grace is None else grace
+        self._log.info("worker_draining", rooms=len(self.rooms), grace=wait)
+        with contextlib.suppress(Exception):
+            await self._register()
+        waiters = [asyncio.ensure_future(self._no_rooms.wait())]
+        if hurry is not None:
+            waiters.append(asyncio.ensure_future(hurry.wait()))
+        try:
+            await asyncio.wait(waiters, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+        rooms = list(self.rooms.values())
+        if not rooms:
+            self._log.info("worker_drained")
+            return 0
+        # Out of the registry and the placements first, so the clients' rejoins go elsewhere.
+        await self._stop_heartbeat()
+        with contextlib.suppress(Exception):
+            await self._store.remove_worker(self.id)
+        await self._release_placements()
+        moved = 0
+        for room in rooms:
+            for member in list(room.participants.values()):
+                await self._send(
+                    room.id,
+                    member.id,
+                    member.conn,
+                    protocol.error_message(
+                        "media_moved", "the media server is restarting: reconnect to move on"
+                    ),
+                )
+                moved += 1
+        self._log.info("worker_moved_rooms", rooms=len(rooms), participants=moved)
+        if moved:
+            await asyncio.sleep(MOVE_GRACE)
+        return moved
+
+    async def _stop_heartbeat(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat
+            self._heartbeat = None
+
+    async def _release_placements(self) -> None:
+        for room_id in sorted(self._hosted):
+            with contextlib.suppress(Exception):
+                await self._store.release_room(room_id, self.id)
+        self._hosted.clear()
+
     async def close(self) -> None:
         """Close every room, stop listening and leave the registry; idempotent."""
         if self._closed:
             return
         self._closed = True
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._heartbeat
+        await self._stop_heartbeat()
         if self._subscription is not None:
             await self._subscription.close()
         rooms = list(self.rooms.values()) + list(self._retiring)
@@ -174,10 +255,7 @@ class MediaWorker:
         for room in rooms:
             await room.close()
         self._retiring.clear()
-        for room_id in sorted(self._hosted):
-            with contextlib.suppress(Exception):
-                await self._store.release_room(room_id, self.id)
-        self._hosted.clear()
+        await self._release_placements()
         with contextlib.suppress(Exception):
             await self._store.remove_worker(self.id)
         self._log.info("worker_closed")
@@ -186,7 +264,8 @@ class MediaWorker:
 async def run_worker(
     settings: Settings, worker_id: str | None = None, stop: asyncio.Event | None = None
 ) -> None:
-    """Run one media worker against the Redis in `settings` until SIGTERM/SIGINT (or `stop`)."""
+    """Run one media worker against the Redis in `settings` until SIGTERM/SIGINT (or `stop`),
+    then drain it (a second signal moves the remaining calls at once)."""
     from signalling.bus_redis import RedisBus
     from signalling.store_redis import RedisStore
 
@@ -203,13 +282,19 @@ async def run_worker(
         MediaConfig.from_settings(settings),
     )
     stop = stop or asyncio.Event()
+    hurry = asyncio.Event()
+
+    def on_signal() -> None:
+        (hurry if stop.is_set() else stop).set()
+
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stop.set)
+            loop.add_signal_handler(signum, on_signal)
     try:
         await worker.start()
         await stop.wait()
+        await worker.drain(hurry=hurry)
     finally:
         await worker.close()
         await bus.close()

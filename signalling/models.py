@@ -189,6 +189,7 @@ class WorkerInfo:
     load: float  # rooms (or streams) it carries; lower is better
     rooms: int
     heartbeat_at: float
+    draining: bool = False  # shutting down: keeps its rooms, takes no new ones
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -8,5 +8,7 @@ from signalling.models import WorkerInfo
 
 
 def choose_worker(workers: Iterable[WorkerInfo]) -> WorkerInfo | None:
-    """The least-loaded live worker; ties go to the fewest rooms, then the lowest id."""
-    return min(workers, key=lambda w: (w.load, w.rooms, w.id), default=None)
+    """The least-loaded live worker that is not draining; ties go to the fewest rooms, then
+    the lowest id."""
+    open_ = (w for w in workers if not w.draining)
+    return min(open_, key=lambda w: (w.load, w.rooms, w.id), default=None)

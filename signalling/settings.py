@@ -56,6 +56,9 @@ class Settings:
     media_port_max: int = 0
     media_worker_ttl: float = 10.0
     media_heartbeat: float = 3.0
+    # On SIGTERM a media worker takes no new rooms; calls that have not ended after this long
+    # are moved to another worker (their clients reconnect on their own).
+    media_drain_timeout: float = 30.0
 
     def base_url(self) -> str:
         """The URL prefix of join links."""
@@ -76,6 +79,8 @@ class Settings:
             raise SettingsError("--cert and --key go together")
         if self.media_port_min > self.media_port_max:
             raise SettingsError("media_port_min is above media_port_max")
+        if self.media_drain_timeout < 0:
+            raise SettingsError("media_drain_timeout must not be negative")
         try:
             ZoneInfo(self.timezone)
         except (ValueError, KeyError):

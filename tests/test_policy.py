@@ -58,6 +58,14 @@ def test_least_loaded_worker_wins() -> None:
     assert choose_worker([]) is None
 
 
+def test_a_draining_worker_takes_no_new_room() -> None:
+    idle_but_draining = WorkerInfo("w1", 0.0, 0, T0, draining=True)
+    busy = WorkerInfo("w2", 9.0, 4, T0)
+    chosen = choose_worker([idle_but_draining, busy])
+    assert chosen is not None and chosen.id == "w2"
+    assert choose_worker([idle_but_draining]) is None
+
+
 def _member(pid: str, status: str) -> Member:
     return Member(pid, status, "n", "c", T0)
 

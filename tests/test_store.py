@@ -276,6 +276,9 @@ async def test_workers_live_sorted_and_expiring(store: Store, clock: FakeClock) 
     assert await store.list_workers() == [worker("w1"), worker("w2", 0.25, 2)]
     clock.advance(20)
     assert await store.list_workers() == [worker("w2", 0.25, 2)]
+    draining = WorkerInfo("w2", 0.25, 2, T0, draining=True)
+    await store.register_worker(draining, ttl=30)  # the flag survives the round trip
+    assert await store.list_workers() == [draining]
 
 
 async def test_remove_worker(store: Store) -> None:

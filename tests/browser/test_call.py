@@ -15,6 +15,8 @@ import av
 import pytest
 from playwright.sync_api import Page, WebSocket
 
+from mediaserver import protocol
+from signalling.bus import room_channel
 from signalling.ws import HUB
 from tests.browser.conftest import (
     CUSTOM_TTL,
@@ -23,6 +25,7 @@ from tests.browser.conftest import (
     TABLET,
     LiveServer,
     NewContext,
+    Scheduled,
     axe_check,
     join,
     tile_video,
@@ -70,6 +73,20 @@ def announced(page: Page) -> str:
 
 def _state_is(page: Page, state: str) -> Callable[[], bool]:
     return lambda: e2ee(page)["state"] == state
+
+
+def caseworker_and_jobseeker_in_call(
+    server: LiveServer, new_context: NewContext
+) -> tuple[Scheduled, Page, Page]:
+    """An appointment without a waiting room, its caseworker and jobseeker seeing each other."""
+    s = server.schedule(waiting_room=False)
+    worker = new_context("de").new_page()
+    seeker = new_context("de").new_page()
+    join(worker, s.urls["caseworker"])
+    join(seeker, s.urls["jobseeker"])
+    video_playing(worker, tile_video(s.ids["jobseeker"]))
+    video_playing(seeker, tile_video(s.ids["caseworker"]))
+    return s, worker, seeker
 
 
 def drop_socket(server: LiveServer, room: str, participant: str) -> None:
@@ -249,12 +266,7 @@ def test_without_encoded_transforms_the_call_is_clear_and_says_so(
 def test_a_dropped_socket_reconnects_into_the_same_call(
     live_server: LiveServer, new_context: NewContext
 ) -> None:
-    s = live_server.schedule(waiting_room=False)
-    worker = new_context("de").new_page()
-    seeker = new_context("de").new_page()
-    join(worker, s.urls["caseworker"])
-    join(seeker, s.urls["jobseeker"])
-    video_playing(worker, tile_video(s.ids["jobseeker"]))
+    s, worker, seeker = caseworker_and_jobseeker_in_call(live_server, new_context)
 
     drop_socket(live_server, s.appointment.id, s.ids["jobseeker"])
     wait_for(
@@ -265,6 +277,32 @@ def test_a_dropped_socket_reconnects_into_the_same_call(
     seeker.locator("#call").wait_for(state="visible")
     video_playing(seeker, tile_video(s.ids["caseworker"]))
     video_playing(worker, tile_video(s.ids["jobseeker"]))
+
+
+def test_a_media_server_restart_moves_the_page_on_its_own(
+    live_server: LiveServer, new_context: NewContext
+) -> None:
+    """A draining media worker says `media_moved`: the page reconnects by itself (new socket,
+    new peer connections) and the call goes on."""
+    s, worker, seeker = caseworker_and_jobseeker_in_call(live_server, new_context)
+    room, pid = s.appointment.id, s.ids["jobseeker"]
+
+    async def current_conn() -> str:
+        conn = live_server.app[HUB].local_connection(room, pid)
+        return conn.conn_id if conn is not None else ""
+
+    before = live_server.run(current_conn())
+
+    async def moved() -> None:
+        message = protocol.error_message("media_moved", "the media server is restarting")
+        event = protocol.media_event(pid, before, message)
+        await live_server.bus.publish(room_channel(room), event)
+
+    live_server.run(moved())
+    wait_for(lambda: live_server.run(current_conn()) != before, "the page to reconnect")
+    seeker.locator("#reconnect-banner").wait_for(state="hidden")
+    video_playing(seeker, tile_video(s.ids["caseworker"]))
+    video_playing(worker, tile_video(pid))
 
 
 # Keeps the last shared screen track reachable, so a test can end it as the browser's own

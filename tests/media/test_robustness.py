@@ -203,3 +203,35 @@ async def test_invalid_and_failed_requests_are_answered_with_an_error(sfu: Sfu) 
     finally:
         await bob.leave()
         await subscription.close()
+
+
+async def test_a_draining_worker_lets_calls_end_on_their_own(sfu: Sfu) -> None:
+    alice = client(sfu, "alice")
+    await alice.join()
+    await sfu.store.assign_room(ROOM, sfu.worker.id, 60)
+    drain = asyncio.create_task(sfu.worker.drain(grace=30))
+    await wait_for(lambda: sfu.worker.draining, "the worker to drain")
+    registered = await sfu.store.list_workers()
+    assert [(w.id, w.draining) for w in registered] == [(sfu.worker.id, True)]
+    await asyncio.sleep(0.3)
+    assert not drain.done()  # the call goes on
+    await alice.leave()
+    assert await asyncio.wait_for(drain, 5) == 0  # ended on its own: nobody moved
+    assert not [e for e in alice.errors if e.get("code") == "media_moved"]
+
+
+async def test_a_hurried_drain_moves_the_calls_still_going(sfu: Sfu) -> None:
+    alice, bob = client(sfu, "alice"), client(sfu, "bob")
+    await asyncio.gather(alice.join(), bob.join())
+    await sfu.store.assign_room(ROOM, sfu.worker.id, 60)
+    hurry = asyncio.Event()
+    drain = asyncio.create_task(sfu.worker.drain(grace=30, hurry=hurry))
+    await wait_for(lambda: sfu.worker.draining, "the worker to drain")
+    hurry.set()  # a second SIGTERM
+    assert await asyncio.wait_for(drain, 5) == 2
+    for peer in (alice, bob):
+        assert [e["code"] for e in peer.errors] == ["media_moved"]
+    # Out of the registry and the placement, so the rejoins land on another worker.
+    assert await sfu.store.list_workers() == []
+    assert await sfu.store.get_room_worker(ROOM) is None
+    await asyncio.gather(alice.close(), bob.close())

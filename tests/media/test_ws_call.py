@@ -40,6 +40,7 @@ from signalling.models import AttendanceEvent, Grants
 from signalling.store import MemoryStore, Store
 from signalling.tokens import ALGORITHM
 from tests.harness import appointment_body, login, make_backend, make_services, schedule
+from tests.harness import wait_for as wait_until
 
 pytestmark = [pytest.mark.media]
 
@@ -324,9 +325,13 @@ class WorkerProcess:
         return self.log.read_text(errors="replace")[-3000:]
 
 
+StartWorker = Callable[[], WorkerProcess]
+
+
 @pytest.fixture
-def media_process(redis_url: str, tmp_path: Path) -> Iterator[WorkerProcess]:
-    """`python -m signalling.cli media --redis URL`, announcing 127.0.0.1; SIGTERM at the end."""
+def media_processes(redis_url: str, tmp_path: Path) -> Iterator[StartWorker]:
+    """Starts `python -m signalling.cli media --redis URL` processes, announcing 127.0.0.1,
+    draining for at most 2 s; SIGTERM (then, if need be, SIGKILL) at the end."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIPPEJOB_")}
     env.update(
         {
@@ -334,29 +339,41 @@ def media_process(redis_url: str, tmp_path: Path) -> Iterator[WorkerProcess]:
             "LIPPEJOB_MEDIA_ANNOUNCE_IPS": json.dumps(["127.0.0.1"]),
             "LIPPEJOB_MEDIA_HEARTBEAT": "0.3",
             "LIPPEJOB_MEDIA_WORKER_TTL": "3",
+            "LIPPEJOB_MEDIA_DRAIN_TIMEOUT": "2",
         }
     )
-    log = tmp_path / "media-worker.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "signalling.cli", "media", "--redis", redis_url],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    worker = WorkerProcess(proc, log)
-    try:
-        yield worker
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    started: list[WorkerProcess] = []
+
+    def start() -> WorkerProcess:
+        log = tmp_path / f"media-worker-{len(started)}.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "signalling.cli", "media", "--redis", redis_url],
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        started.append(WorkerProcess(proc, log))
+        return started[-1]
+
+    yield start
+    for worker in started:
+        if worker.proc.poll() is None:
+            worker.proc.send_signal(signal.SIGTERM)
+    for worker in started:
+        try:
+            worker.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            worker.proc.kill()
+            worker.proc.wait()
+
+
+@pytest.fixture
+def media_process(media_processes: StartWorker) -> WorkerProcess:
+    """One media worker process."""
+    return media_processes()
 
 
 async def wait_registered(store: Store, worker: WorkerProcess) -> str:
@@ -449,3 +466,75 @@ async def test_two_signalling_nodes_one_media_worker(
     finally:
         await close_all(clients)
     assert media_process.proc.poll() is None, media_process.tail()
+
+
+async def wait_workers(store: Store, workers: list[WorkerProcess], count: int) -> list[str]:
+    """The ids of the live workers, once `count` of them have registered."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        for worker in workers:
+            assert worker.proc.poll() is None, f"a media worker died:\n{worker.tail()}"
+        ids = [w.id for w in await store.list_workers()]
+        if len(ids) == count:
+            return ids
+        await asyncio.sleep(0.1)
+    raise TimeoutError("the media workers never registered")
+
+
+@pytest.mark.redis
+@pytest.mark.timeout(60)
+async def test_a_draining_media_worker_moves_its_calls_to_another(
+    media_processes: StartWorker, redis_nodes: NodeFactory
+) -> None:
+    """SIGTERM on the worker hosting a call (an update at 11:00): it takes no new rooms, and
+    when the call has not ended within the drain time, the clients are told to reconnect and
+    the call goes on, on the other worker, without anyone being shown as having left."""
+    workers = [media_processes(), media_processes()]
+    client, services = await redis_nodes("sig-a")
+    store = services.store
+    await wait_workers(store, workers, 2)
+    call = await schedule_call(client)
+    aid = call["appointment"]["id"]
+    cw, js = (WsClient(base_url(client), call["codes"][r], label=r) for r in ROLES[:2])
+    try:
+        await host_and_admit([cw, js])
+        first = await store.get_room_worker(aid)
+        assert first is not None
+        # Each worker logs its id (worker_started ... "worker": "<id>").
+        draining = next(w for w in workers if first in w.log.read_text(errors="replace"))
+        draining.proc.send_signal(signal.SIGTERM)
+
+        # At once: still registered (its call goes on) but marked, so no new room lands there.
+        async def marked() -> bool:
+            return any(w.id == first and w.draining for w in await store.list_workers())
+
+        await wait_until(marked, "the worker to say it is draining")
+        other = await schedule_call(client)
+        newcomer = WsClient(base_url(client), other["codes"]["caseworker"], label="newcomer")
+        try:
+            await newcomer.join()
+            second_room = await store.get_room_worker(other["appointment"]["id"])
+            assert second_room is not None and second_room != first
+        finally:
+            await newcomer.leave()
+
+        # After the drain time the call moves: both clients reconnect on their own.
+        await wait_for(lambda: cw.moves == 1 and js.moves == 1, "the move", within=15)
+        await wait_for(
+            lambda: cw.status == "admitted" and js.status == "admitted", "both back", within=15
+        )
+        moved_to = await store.get_room_worker(aid)
+        assert moved_to is not None and moved_to != first
+        await all_decode_each_other([cw, js])
+        assert draining.proc.wait(timeout=15) == 0, draining.tail()
+        assert "worker_moved_rooms" in draining.log.read_text(errors="replace")
+        assert first not in [w.id for w in await store.list_workers()]
+        # The others saw a reconnect, never a leave.
+        assert (js.id, "left") not in cw.presence and (cw.id, "left") not in js.presence
+        assert cw.presence[-1] == (js.id, "joined") and js.presence[-1] == (cw.id, "joined")
+        assert not [e for c in (cw, js) for e in c.errors], [
+            (c.label, c.errors, [(m.get("type"), m.get("pc"), m.get("code")) for m in c.messages])
+            for c in (cw, js)
+        ]
+    finally:
+        await close_all([cw, js])

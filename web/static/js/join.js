@@ -221,7 +221,10 @@ class JoinPage {
       case 'ended': this.finish('ended'); break;
       case 'replaced': this.finish('replaced'); break;
       case 'error':
-        if (msg.code === 'media_unavailable') {
+        if (msg.code === 'media_moved') {
+          // The media server is restarting: reconnect, and the call goes on on another one.
+          this.socket.reconnectNow();
+        } else if (msg.code === 'media_unavailable') {
           $('reconnect-banner').textContent = t('Sound and picture are not available at the moment. Chat still works.');
           $('reconnect-banner').hidden = false;
         }
