@@ -7,6 +7,7 @@ from typing import Any
 from signalling.models import Appointment, AttendanceEvent, Member
 
 ATTENDED_EVENTS = frozenset({"joined", "admitted"})
+STAY_ENDS = frozenset({"left", "removed"})
 
 
 def present_members(members: dict[str, Member], live_nodes: set[str]) -> dict[str, Member]:
@@ -35,6 +36,35 @@ def live_state(
     return "ended" if guests & attended else "no_show"
 
 
+def time_in_call(
+    appointment: Appointment, attendance: list[AttendanceEvent], now: float
+) -> dict[str, float]:
+    """Seconds each participant spent in the call: every stay from `joined` to its `left` or
+    `removed`, or to the end of the call (ended by the caseworker, or its window), or, while it
+    goes on, to now. A reconnect within the grace time is part of the stay."""
+    close = appointment.ended_at if appointment.ended_at is not None else appointment.ends_at
+    close = min(close, now)
+    since: dict[str, float] = {}
+    total: dict[str, float] = {}
+
+    def add(pid: str, start: float, until: float) -> None:
+        total[pid] = total.get(pid, 0.0) + max(0.0, min(until, close) - start)
+
+    for event in sorted(attendance, key=lambda e: e.at):
+        pid = event.participant_id
+        if event.event == "joined":
+            since.setdefault(pid, event.at)
+        elif event.event in STAY_ENDS and pid in since:
+            add(pid, since.pop(pid), event.at)
+        elif event.event == "ended":
+            for other, start in since.items():
+                add(other, start, event.at)
+            since.clear()
+    for pid, start in since.items():
+        add(pid, start, close)
+    return total
+
+
 def live_view(
     appointment: Appointment,
     members: dict[str, Member],
@@ -47,4 +77,8 @@ def live_view(
         "state": live_state(appointment, members, attendance, now),
         "members": {pid: m.status for pid, m in members.items()},
         "consents": consents,
+        "seconds_in_call": {
+            pid: round(seconds)
+            for pid, seconds in time_in_call(appointment, attendance, now).items()
+        },
     }

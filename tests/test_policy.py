@@ -7,7 +7,7 @@ import dataclasses
 from signalling.invites import LinkState, hash_code, link_state, looks_like_code, new_code
 from signalling.models import Appointment, AttendanceEvent, Member, Participant, WorkerInfo
 from signalling.placement import choose_worker
-from signalling.status import live_state
+from signalling.status import live_state, time_in_call
 
 T0 = 1_900_000_000.0
 
@@ -81,3 +81,38 @@ def test_live_states() -> None:
     assert live_state(a, {}, came, T0 + 1800) == "ended"
     assert live_state(_appointment(status="ended"), {}, came, T0 + 100) == "ended"
     assert live_state(_appointment(status="cancelled"), {}, [], T0) == "cancelled"
+
+
+def test_time_in_call_counts_each_stay_until_it_ends() -> None:
+    def at(pid: str, event: str, minute: float) -> AttendanceEvent:
+        return AttendanceEvent("a1", pid, event, T0 + minute * 60)
+
+    events = [
+        at("js", "waiting", 0),
+        at("cw", "joined", 0),
+        at("js", "joined", 1),  # admitted after a minute in the waiting room
+        at("js", "left", 11),
+        at("js", "joined", 14),  # back after three minutes
+        at("em", "joined", 20),
+        at("em", "removed", 25),
+    ]
+    a = _appointment()
+    # While the call goes on, open stays count until now.
+    assert time_in_call(a, events, T0 + 30 * 60 - 60) == {
+        "cw": 29 * 60,
+        "js": (10 + 15) * 60,
+        "em": 5 * 60,
+    }
+    # The caseworker ends it at minute 26: every open stay ends then, later events change
+    # nothing.
+    ended = [*events, at("cw", "ended", 26), at("js", "left", 26.1), at("cw", "left", 26.2)]
+    done = _appointment(status="ended", ended_at=T0 + 26 * 60)
+    assert time_in_call(done, ended, T0 + 3600) == {
+        "cw": 26 * 60,
+        "js": (10 + 12) * 60,
+        "em": 5 * 60,
+    }
+    # Nobody ended it: stays end with the window, whenever one asks.
+    assert time_in_call(a, events, T0 + 7200)["cw"] == 30 * 60
+    # A stay never starts with a leave, and nobody who never came has time.
+    assert time_in_call(a, [at("js", "left", 3)], T0 + 600) == {}

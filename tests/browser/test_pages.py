@@ -205,6 +205,9 @@ def test_console_shows_waiting_and_admits(
     axe_check(console, "console with someone waiting")
     card.locator("button[data-action=admit]").click()
     seeker.locator("#call").wait_for(state="visible")
+    # Who attended, and how long: the jobseeker's line counts its time in the call.
+    person = card.locator(f'li.person[data-pid="{s.ids["jobseeker"]}"]')
+    wait_for(lambda: "1 Min. im Gespräch" in person.inner_text(), "the jobseeker's time in call")
 
 
 # The device's own zone in the console tests below: far from both Tokyo and the machine's UTC.

@@ -157,6 +157,10 @@ class AppointmentList {
       facts.push(consent
         ? t('agreed at {time}', { time: timeFormat.format(new Date(consent * 1000)) })
         : t('no consent yet'));
+      const seconds = (a.live.seconds_in_call || {})[p.id];
+      if (seconds) {
+        facts.push(t('{minutes} min in the call', { minutes: Math.max(1, Math.round(seconds / 60)) }));
+      }
       const actions = el('span', { className: 'person-actions' });
       if (status === 'waiting' && live) {
         actions.append(
