@@ -18,6 +18,13 @@ def remb_target(
     return max(minimum, min(maximum, target))
 
 
+def remb_share(bitrate: int, ssrcs: Iterable[int]) -> int:
+    """One stream's part of a subscriber's REMB. A browser sends one estimate for its whole
+    connection, listing every video stream it receives; without simulcast each gets an equal
+    share (asking every publisher for the whole would overrun the link by the stream count)."""
+    return bitrate // max(1, len(set(ssrcs)))
+
+
 def fresh_estimates(
     estimates: Iterable[tuple[int, float] | None], now: float, ttl: float
 ) -> list[int]:

@@ -38,6 +38,8 @@ from aiortc.rtp import (
     unpack_remb_fci,
 )
 
+from mediaserver import bandwidth
+
 _lock = threading.Lock()
 _original_get_decoder: Callable[[RTCRtpCodecParameters], Decoder] | None = None
 # Codec objects whose receivers forward instead of decoding, by id (the dataclass is unhashable).
@@ -139,7 +141,7 @@ def watch_sender(
                 except ValueError:
                     return
                 if sender._ssrc in ssrcs:
-                    on_bitrate(bitrate)
+                    on_bitrate(bandwidth.remb_share(bitrate, ssrcs))
                 return
         await original(packet)
 

@@ -7,9 +7,10 @@ import asyncio
 
 import pytest
 from aiortc import RTCPeerConnection
+from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, pack_remb_fci
 
-from mediaserver import network, protocol, sdp_info
-from mediaserver.bandwidth import fresh_estimates, remb_target
+from mediaserver import network, passthrough, protocol, sdp_info
+from mediaserver.bandwidth import fresh_estimates, remb_share, remb_target
 from mediaserver.config import MediaConfig
 from mediaserver.worker import MediaWorker, worker_load
 from signalling.bus import MemoryBus
@@ -214,3 +215,36 @@ async def test_worker_registers_ignores_junk_and_closes_idempotently() -> None:
     await worker.close()
     assert await store.list_workers() == []
     await bus.close()
+
+
+def test_a_connection_wide_remb_is_shared_among_its_streams() -> None:
+    assert remb_share(2_400_000, [11]) == 2_400_000
+    assert remb_share(2_400_000, [11, 22]) == 1_200_000
+    assert remb_share(2_400_000, [11, 22, 22]) == 1_200_000  # an SSRC listed twice counts once
+    assert remb_share(2_400_000, []) == 2_400_000
+
+
+async def test_watch_sender_reports_its_share_of_a_browser_remb() -> None:
+    """A browser's REMB names all the video streams of its connection: each forwarding
+    sender named in it reports its share; one not named reports nothing."""
+    reported: list[int] = []
+    passed_on: list[object] = []
+
+    class Sender:
+        _ssrc = 22
+
+        async def _handle_rtcp_packet(self, packet: object) -> None:
+            passed_on.append(packet)
+
+    sender = Sender()
+    passthrough.watch_sender(sender, lambda: None, reported.append)  # type: ignore[arg-type]
+
+    def remb(bitrate: int, ssrcs: list[int]) -> RtcpPsfbPacket:
+        return RtcpPsfbPacket(
+            fmt=RTCP_PSFB_APP, ssrc=1, media_ssrc=0, fci=pack_remb_fci(bitrate, ssrcs)
+        )
+
+    await sender._handle_rtcp_packet(remb(3_000_000, [11, 22, 33]))
+    await sender._handle_rtcp_packet(remb(3_000_000, [11, 33]))
+    assert reported == [1_000_000]
+    assert passed_on == []  # REMB is the SFU's business, not the idle encoder's
