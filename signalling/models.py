@@ -196,4 +196,7 @@ class WorkerInfo:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> WorkerInfo:
-        return cls(**data)
+        """Fields this version does not know are ignored: during a rolling update, workers of
+        a newer version may register next to signalling nodes of an older one."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})

@@ -58,6 +58,13 @@ def test_least_loaded_worker_wins() -> None:
     assert choose_worker([]) is None
 
 
+def test_worker_info_from_another_version_reads() -> None:
+    newer = {**WorkerInfo("w1", 1.0, 1, T0).to_dict(), "zone": "b"}
+    assert WorkerInfo.from_dict(newer) == WorkerInfo("w1", 1.0, 1, T0)
+    older = {"id": "w1", "load": 1.0, "rooms": 1, "heartbeat_at": T0}  # before `draining`
+    assert WorkerInfo.from_dict(older) == WorkerInfo("w1", 1.0, 1, T0, draining=False)
+
+
 def test_a_draining_worker_takes_no_new_room() -> None:
     idle_but_draining = WorkerInfo("w1", 0.0, 0, T0, draining=True)
     busy = WorkerInfo("w2", 9.0, 4, T0)
