@@ -432,6 +432,7 @@ async def join(request: web.Request) -> web.Response:
             "exp": claims.exp,
             "ws_url": ws_url,
             "ice_servers": list(services.settings.ice_servers),
+            "ice_transport_policy": services.settings.ice_transport_policy,
             "appointment": appointment.guest_view(),  # names of others only once admitted
             "participant": participant.public(),
         }

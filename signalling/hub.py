@@ -371,6 +371,7 @@ class RoomHub:
                 "appointment": appointment.public(),
                 "grants": conn.claims.grants.to_dict(),
                 "ice_servers": list(self._s.settings.ice_servers),
+                "ice_transport_policy": self._s.settings.ice_transport_policy,
                 "exp": conn.exp,
             }
         )

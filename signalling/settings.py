@@ -51,6 +51,9 @@ class Settings:
     max_participants: int = 8
     # Media
     ice_servers: tuple[dict[str, Any], ...] = ()  # handed to clients and used by the SFU
+    # "relay": browsers use only TURN (where UDP to the SFU is blocked anyway, or to hide
+    # their addresses from the SFU's network); "all": direct first, TURN as the fallback.
+    ice_transport_policy: str = "all"
     media_announce_ips: tuple[str, ...] = ()  # host candidate addresses the SFU announces
     media_port_min: int = 0
     media_port_max: int = 0
@@ -88,6 +91,10 @@ class Settings:
         for server in self.ice_servers:
             if not isinstance(server, dict) or "urls" not in server:
                 raise SettingsError("each ICE server needs 'urls'")
+        if self.ice_transport_policy not in ("all", "relay"):
+            raise SettingsError("ice_transport_policy must be 'all' or 'relay'")
+        if self.ice_transport_policy == "relay" and not self.ice_servers:
+            raise SettingsError("ice_transport_policy 'relay' needs a TURN server in ice_servers")
         return self
 
 

@@ -180,6 +180,7 @@ async def test_join_exchanges_a_code_for_a_token(
     data = await resp.json()
     assert set(data) >= {"token", "ws_url", "ice_servers", "appointment", "participant"}
     assert data["ws_url"].endswith("/ws") and data["ws_url"].startswith("ws://")
+    assert data["ice_servers"] == [] and data["ice_transport_policy"] == "all"
     assert data["participant"]["role"] == "jobseeker"
     claims = services.verifier.verify(data["token"], room=created["appointment"]["id"])
     assert claims.sub == created["ids"]["jobseeker"] and claims.exp - claims.iat <= 600

@@ -46,6 +46,9 @@ def test_json_lists_from_the_environment() -> None:
         ({"LIPPEJOB_ICE_SERVERS": '{"urls": "x"}'}, "JSON list"),
         ({"LIPPEJOB_ICE_SERVERS": '[{"user": "x"}]'}, "urls"),
         ({"LIPPEJOB_MEDIA_PORT_MIN": "50000", "LIPPEJOB_MEDIA_PORT_MAX": "40000"}, "port_min"),
+        ({"LIPPEJOB_ICE_TRANSPORT_POLICY": "turn"}, "'all' or 'relay'"),
+        ({"LIPPEJOB_ICE_TRANSPORT_POLICY": "relay"}, "needs a TURN server"),
+        ({"LIPPEJOB_MEDIA_DRAIN_TIMEOUT": "-1"}, "media_drain_timeout"),
     ],
 )
 def test_bad_settings_are_refused(env: dict[str, str], message: str) -> None:

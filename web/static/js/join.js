@@ -259,7 +259,10 @@ class JoinPage {
     } else if (again) {
       announce(t('Connected again.'));
     }
-    this.startMedia(msg.ice_servers || this.join.ice_servers);
+    this.startMedia(
+      msg.ice_servers || this.join.ice_servers,
+      msg.ice_transport_policy || this.join.ice_transport_policy,
+    );
     this.e2ee.setPresent(this.view.presentIds());
     this.e2ee.announce();
     this.view.setE2EE(this.e2ee.state, this.e2ee.code, this.e2ee.reason, this.e2ee.agreements);
@@ -269,11 +272,12 @@ class JoinPage {
     }
   }
 
-  startMedia(iceServers) {
+  startMedia(iceServers, iceTransportPolicy) {
     if (this.media) this.media.close();
     this.media = new MediaSession({
       send: (m) => this.socket.send(m),
       iceServers,
+      iceTransportPolicy,
       transforms: this.e2ee.support ? this.e2ee : null,
     });
     this.media.addEventListener('track', (event) => {

@@ -32,12 +32,14 @@ export class MediaSession extends EventTarget {
    * @param {object} options
    * @param {(msg: object) => boolean} options.send  sends a room-socket message
    * @param {RTCIceServer[]} options.iceServers
+   * @param {'all'|'relay'} [options.iceTransportPolicy]  'relay': TURN only
    * @param {object|null} options.transforms  end-to-end encryption hooks (see e2ee.js)
    */
-  constructor({ send, iceServers, transforms }) {
+  constructor({ send, iceServers, iceTransportPolicy, transforms }) {
     super();
     this.send = send;
     this.iceServers = iceServers || [];
+    this.iceTransportPolicy = iceTransportPolicy === 'relay' ? 'relay' : 'all';
     this.transforms = transforms || null;
     this.pub = null;
     this.sub = null;
@@ -53,6 +55,7 @@ export class MediaSession extends EventTarget {
   config() {
     return {
       iceServers: this.iceServers,
+      iceTransportPolicy: this.iceTransportPolicy,
       bundlePolicy: 'max-bundle',
       rtcpMuxPolicy: 'require',
       ...(this.transforms ? this.transforms.pcConfig() : {}),

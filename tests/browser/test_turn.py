@@ -1,0 +1,161 @@
+"""A call through a real TURN server (Debian's coturn on loopback), as when an employer's
+company network lets no UDP through to the SFU: the pages are told to use relay candidates
+only, and their media reaches the SFU through the TURN server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page
+
+from tests.browser.conftest import (
+    LiveServer,
+    NewContext,
+    free_port,
+    join,
+    tile_video,
+    video_playing,
+    wait_for,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
+
+TURN_USER, TURN_PASSWORD = "lippejob", "turn-test-secret"
+
+# Keeps every peer connection the page makes, so the test can read their statistics.
+KEEP_PEER_CONNECTIONS = """(() => {
+  const Original = window.RTCPeerConnection;
+  window.__pcs = [];
+  window.RTCPeerConnection = function (...args) {
+    const pc = new Original(...args);
+    window.__pcs.push(pc);
+    return pc;
+  };
+  window.RTCPeerConnection.prototype = Original.prototype;
+  Object.setPrototypeOf(window.RTCPeerConnection, Original);
+})();"""
+
+# The candidate types of each live connection's selected pair, e.g. [["relay", "host"]].
+SELECTED_PAIRS = """async () => {
+  const out = [];
+  for (const pc of window.__pcs) {
+    if (pc.connectionState !== 'connected') continue;
+    const stats = await pc.getStats();
+    for (const s of stats.values()) {
+      if (s.type !== 'transport' || !s.selectedCandidatePairId) continue;
+      const pair = stats.get(s.selectedCandidatePairId);
+      out.push([stats.get(pair.localCandidateId).candidateType,
+                stats.get(pair.remoteCandidateId).candidateType]);
+    }
+  }
+  return out;
+}"""
+
+
+def stun_answers(port: int) -> bool:
+    """Whether a STUN binding request to 127.0.0.1:`port` (UDP) gets an answer."""
+    request = struct.pack("!HHI12s", 0x0001, 0, 0x2112A442, os.urandom(12))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        udp.settimeout(0.3)
+        udp.sendto(request, ("127.0.0.1", port))
+        try:
+            answer = udp.recv(2048)
+        except OSError:
+            return False
+    return answer[:2] == b"\x01\x01" and answer[8:20] == request[8:20]
+
+
+@pytest.fixture(scope="module")
+def turn_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """coturn on 127.0.0.1 with one long-term user; its URL."""
+    binary = shutil.which("turnserver")
+    assert binary, (
+        "coturn's turnserver is missing: scripts/test installs it (apt-get install coturn)"
+    )
+    port = free_port()
+    home = tmp_path_factory.mktemp("turn")
+    log = home / "turn.log"
+    proc = subprocess.Popen(
+        [
+            binary,
+            "-n",  # no configuration file
+            "--listening-ip=127.0.0.1",
+            f"--listening-port={port}",
+            "--relay-ip=127.0.0.1",
+            "--allow-loopback-peers",  # the SFU is on loopback too
+            "--lt-cred-mech",
+            f"--user={TURN_USER}:{TURN_PASSWORD}",
+            "--realm=lippejob.test",
+            "--no-tls",
+            "--no-dtls",
+            "--no-cli",
+            f"--log-file={log}",
+            f"--pidfile={home / 'turn.pid'}",
+            f"--userdb={home / 'turndb'}",
+            "--simple-log",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while not stun_answers(port):
+            assert proc.poll() is None, f"turnserver died: {log.read_text(errors='replace')}"
+            assert time.monotonic() < deadline, f"no STUN answer: {log.read_text(errors='replace')}"
+        yield f"turn:127.0.0.1:{port}?transport=udp"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def relay_server(
+    tmp_path_factory: pytest.TempPathFactory, turn_server: str
+) -> Iterator[LiveServer]:
+    server = LiveServer(
+        tmp_path_factory.mktemp("relay"),
+        ice_servers=[{"urls": turn_server, "username": TURN_USER, "credential": TURN_PASSWORD}],
+        ice_transport_policy="relay",
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+def pairs(page: Page) -> list[list[str]]:
+    result: list[Any] = page.evaluate(SELECTED_PAIRS)
+    return [list(p) for p in result]
+
+
+def test_a_call_over_turn_only(relay_server: LiveServer, new_context: NewContext) -> None:
+    s = relay_server.schedule(waiting_room=False)
+    pages = []
+    for role in ("caseworker", "jobseeker"):
+        context = new_context("de")
+        context.add_init_script(script=KEEP_PEER_CONNECTIONS)
+        page = context.new_page()
+        join(page, s.urls[role])
+        pages.append(page)
+    worker, seeker = pages
+    video_playing(worker, tile_video(s.ids["jobseeker"]))
+    video_playing(seeker, tile_video(s.ids["caseworker"]))
+    for page in pages:
+        # Both connections (publisher, subscriber) of each page go through the TURN server.
+        selected = wait_for(
+            lambda p=page: (lambda found: found if len(found) == 2 else None)(pairs(p)),
+            "both connections' selected candidate pairs",
+        )
+        assert all(local == "relay" for local, _ in selected), selected
