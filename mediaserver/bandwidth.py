@@ -18,11 +18,16 @@ def remb_target(
     return max(minimum, min(maximum, target))
 
 
-def remb_share(bitrate: int, ssrcs: Iterable[int]) -> int:
+def remb_share(bitrate: int, ssrcs: Iterable[int], streams: set[int] | None = None) -> int:
     """One stream's part of a subscriber's REMB. A browser sends one estimate for its whole
-    connection, listing every video stream it receives; without simulcast each gets an equal
-    share (asking every publisher for the whole would overrun the link by the stream count)."""
-    return bitrate // max(1, len(set(ssrcs)))
+    connection, listing the streams it receives; without simulcast each gets an equal share
+    (asking every publisher for the whole would overrun the link by the stream count). Only
+    the connection's own media `streams` count when known: a browser also lists the
+    retransmission (RTX) SSRCs it has seen."""
+    listed = set(ssrcs)
+    if streams is not None:
+        listed &= streams
+    return bitrate // max(1, len(listed))
 
 
 def fresh_estimates(

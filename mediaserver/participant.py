@@ -264,10 +264,16 @@ class Participant:
         track = SubscriberTrack(publication.kind, limit)
         transceiver = self._sub.pc.addTransceiver(track, direction="sendonly")
         transceiver.setCodecPreferences(_capabilities(publication.codec))
-        passthrough.watch_sender(transceiver.sender, track.on_keyframe_request, track.on_bitrate)
+        passthrough.watch_sender(
+            transceiver.sender, track.on_keyframe_request, track.on_bitrate, self._sub_ssrcs
+        )
         slot = Slot(transceiver=transceiver, track=track, codec=key)
         self._sub.slots.append(slot)
         return slot
+
+    def _sub_ssrcs(self) -> set[int]:
+        """The media SSRCs the subscriber connection sends (not their RTX SSRCs)."""
+        return {slot.transceiver.sender._ssrc for slot in self._sub.slots}
 
     async def negotiate(self) -> None:
         """Offer the subscriber connection, unless an offer is still unanswered."""

@@ -125,9 +125,11 @@ def watch_sender(
     sender: RTCRtpSender,
     on_keyframe_request: Callable[[], None],
     on_bitrate: Callable[[int], None],
+    streams: Callable[[], set[int]] | None = None,
 ) -> None:
     """Report the subscriber's PLI/FIR and REMB for `sender` to the SFU; aiortc keeps handling
-    the rest (receiver reports, NACK -> RTX retransmission)."""
+    the rest (receiver reports, NACK -> RTX retransmission). `streams` gives the media SSRCs
+    of the sender's connection, among which a connection-wide REMB is shared."""
     original = sender._handle_rtcp_packet
 
     async def handle(packet: Any) -> None:
@@ -141,7 +143,8 @@ def watch_sender(
                 except ValueError:
                     return
                 if sender._ssrc in ssrcs:
-                    on_bitrate(bandwidth.remb_share(bitrate, ssrcs))
+                    known = streams() if streams is not None else None
+                    on_bitrate(bandwidth.remb_share(bitrate, ssrcs, known))
                 return
         await original(packet)
 

@@ -35,6 +35,12 @@ RECEIVE_WEIGHT = 2.0
 MOVE_GRACE = 1.0
 
 
+def _moved_message() -> dict[str, Any]:
+    return protocol.error_message(
+        "media_moved", "the media server is restarting: reconnect to move on"
+    )
+
+
 def worker_load(published: int, forwarded: int) -> float:
     """The load a worker reports: forwarded streams, plus received ones at their cost."""
     return forwarded + RECEIVE_WEIGHT * published
@@ -59,6 +65,7 @@ class MediaWorker:
         self._heartbeat: asyncio.Task[None] | None = None
         self._closed = False
         self._draining = False
+        self._moving = False  # draining is over: the calls still here are being moved
         self._no_rooms = asyncio.Event()  # set while no room is hosted here
         self._no_rooms.set()
         self._log = log.bind(worker=worker_id)
@@ -81,6 +88,11 @@ class MediaWorker:
         except protocol.ProtocolError as exc:
             self._log.warning("media_request_invalid", error=str(exc), op=message.get("op"))
             await self._reply_error(message, "bad_request", str(exc))
+            return
+        if isinstance(op, protocol.Join) and (
+            self._closed or self._moving or (self._draining and op.room not in self.rooms)
+        ):
+            await self._turn_away(op)
             return
         if self._closed:
             return
@@ -120,6 +132,16 @@ class MediaWorker:
         if not all(isinstance(v, str) and v and len(v) <= 200 for v in (room, participant, conn)):
             return
         await self._send(str(room), str(participant), str(conn), protocol.error_message(code, text))
+
+    async def _turn_away(self, join: protocol.Join) -> None:
+        """A join this worker will not serve (draining and not hosting the room, or moving
+        its calls away): give up the room's placement and tell the client to come back, so
+        that signalling places it on another worker."""
+        self._hosted.discard(join.room)
+        with contextlib.suppress(Exception):
+            await self._store.release_room(join.room, self.id)
+        self._log.info("join_turned_away", appointment=join.room, participant=join.participant)
+        await self._send(join.room, join.participant, join.conn, _moved_message())
 
     def _room_sender(self, room_id: str) -> Any:
         async def send(participant: str, conn: str, msg: dict[str, Any]) -> None:
@@ -195,6 +217,11 @@ class MediaWorker:
         self._log.info("worker_draining", rooms=len(self.rooms), grace=wait)
         with contextlib.suppress(Exception):
             await self._register()
+        # Rooms that emptied keep their placement for rejoins; a rejoin now goes elsewhere.
+        for room_id in sorted(self._hosted - self.rooms.keys()):
+            self._hosted.discard(room_id)
+            with contextlib.suppress(Exception):
+                await self._store.release_room(room_id, self.id)
         waiters = [asyncio.ensure_future(self._no_rooms.wait())]
         if hurry is not None:
             waiters.append(asyncio.ensure_future(hurry.wait()))
@@ -207,26 +234,28 @@ class MediaWorker:
         if not rooms:
             self._log.info("worker_drained")
             return 0
-        # Out of the registry and the placements first, so the clients' rejoins go elsewhere.
+        # Out of the registry and the placements first, so the clients' rejoins go elsewhere;
+        # joins that still arrive are turned away the same way.
+        self._moving = True
         await self._stop_heartbeat()
         with contextlib.suppress(Exception):
             await self._store.remove_worker(self.id)
         await self._release_placements()
-        moved = 0
-        for room in rooms:
-            for member in list(room.participants.values()):
-                await self._send(
-                    room.id,
-                    member.id,
-                    member.conn,
-                    protocol.error_message(
-                        "media_moved", "the media server is restarting: reconnect to move on"
-                    ),
-                )
-                moved += 1
-        self._log.info("worker_moved_rooms", rooms=len(rooms), participants=moved)
-        if moved:
-            await asyncio.sleep(MOVE_GRACE)
+        told: set[tuple[str, str, str]] = set()
+
+        async def tell_everyone() -> None:
+            for room in rooms:
+                for member in list(room.participants.values()):
+                    if (room.id, member.id, member.conn) not in told:
+                        told.add((room.id, member.id, member.conn))
+                        await self._send(room.id, member.id, member.conn, _moved_message())
+
+        await tell_everyone()
+        self._log.info("worker_moved_rooms", rooms=len(rooms), participants=len(told))
+        # The clients leave first; a join that was still queued in a room is told as well.
+        await asyncio.sleep(MOVE_GRACE)
+        await tell_everyone()
+        moved = len(told)
         return moved
 
     async def _stop_heartbeat(self) -> None:

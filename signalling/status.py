@@ -7,7 +7,7 @@ from typing import Any
 from signalling.models import Appointment, AttendanceEvent, Member
 
 ATTENDED_EVENTS = frozenset({"joined", "admitted"})
-STAY_ENDS = frozenset({"left", "removed"})
+STAY_ENDS = frozenset({"left", "removed", "denied"})  # denying an admitted person removes them
 
 
 def present_members(members: dict[str, Member], live_nodes: set[str]) -> dict[str, Member]:

@@ -102,6 +102,8 @@ def test_time_in_call_counts_each_stay_until_it_ends() -> None:
         at("js", "joined", 14),  # back after three minutes
         at("em", "joined", 20),
         at("em", "removed", 25),
+        at("x", "joined", 2),
+        at("x", "denied", 4),  # let in by one caseworker, put out by another
     ]
     a = _appointment()
     # While the call goes on, open stays count until now.
@@ -109,6 +111,7 @@ def test_time_in_call_counts_each_stay_until_it_ends() -> None:
         "cw": 29 * 60,
         "js": (10 + 15) * 60,
         "em": 5 * 60,
+        "x": 2 * 60,
     }
     # The caseworker ends it at minute 26: every open stay ends then, later events change
     # nothing.
@@ -118,6 +121,7 @@ def test_time_in_call_counts_each_stay_until_it_ends() -> None:
         "cw": 26 * 60,
         "js": (10 + 12) * 60,
         "em": 5 * 60,
+        "x": 2 * 60,
     }
     # Nobody ended it: stays end with the window, whenever one asks.
     assert time_in_call(a, events, T0 + 7200)["cw"] == 30 * 60

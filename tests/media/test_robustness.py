@@ -215,6 +215,15 @@ async def test_a_draining_worker_lets_calls_end_on_their_own(sfu: Sfu) -> None:
     assert [(w.id, w.draining) for w in registered] == [(sfu.worker.id, True)]
     await asyncio.sleep(0.3)
     assert not drain.done()  # the call goes on
+    # A join for a room this worker does not run is turned away (its placement released),
+    # so that signalling places that room on another worker.
+    await sfu.store.assign_room("other", sfu.worker.id, 60)
+    late = SyntheticClient(sfu.bus, sfu.worker.id, "other", "carol")
+    await late.join(publish=False)
+    await wait_for(lambda: [e.get("code") for e in late.errors] == ["media_moved"], "turn-away")
+    assert "other" not in sfu.worker.rooms
+    assert await sfu.store.get_room_worker("other") is None
+    await late.close()
     await alice.leave()
     assert await asyncio.wait_for(drain, 5) == 0  # ended on its own: nobody moved
     assert not [e for e in alice.errors if e.get("code") == "media_moved"]

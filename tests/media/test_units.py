@@ -222,6 +222,8 @@ def test_a_connection_wide_remb_is_shared_among_its_streams() -> None:
     assert remb_share(2_400_000, [11, 22]) == 1_200_000
     assert remb_share(2_400_000, [11, 22, 22]) == 1_200_000  # an SSRC listed twice counts once
     assert remb_share(2_400_000, []) == 2_400_000
+    # RTX SSRCs (here 12) the browser lists do not take a share
+    assert remb_share(2_400_000, [11, 12, 22], streams={11, 22, 33}) == 1_200_000
 
 
 async def test_watch_sender_reports_its_share_of_a_browser_remb() -> None:
@@ -237,14 +239,19 @@ async def test_watch_sender_reports_its_share_of_a_browser_remb() -> None:
             passed_on.append(packet)
 
     sender = Sender()
-    passthrough.watch_sender(sender, lambda: None, reported.append)  # type: ignore[arg-type]
+    passthrough.watch_sender(
+        sender,  # type: ignore[arg-type]
+        lambda: None,
+        reported.append,
+        lambda: {11, 22, 33},
+    )
 
     def remb(bitrate: int, ssrcs: list[int]) -> RtcpPsfbPacket:
         return RtcpPsfbPacket(
             fmt=RTCP_PSFB_APP, ssrc=1, media_ssrc=0, fci=pack_remb_fci(bitrate, ssrcs)
         )
 
-    await sender._handle_rtcp_packet(remb(3_000_000, [11, 22, 33]))
+    await sender._handle_rtcp_packet(remb(3_000_000, [11, 22, 33, 44]))  # 44: an RTX SSRC
     await sender._handle_rtcp_packet(remb(3_000_000, [11, 33]))
     assert reported == [1_000_000]
     assert passed_on == []  # REMB is the SFU's business, not the idle encoder's

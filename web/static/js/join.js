@@ -137,6 +137,7 @@ class JoinPage {
 
   onDevicesChanged() {
     this.showOwnPicture();
+    if (!$('waiting').hidden) this.showPreview($('waiting-preview'));
     this.stopMeter();
     const bar = $('mic-level-bar');
     const meter = $('mic-level');
@@ -223,7 +224,7 @@ class JoinPage {
       case 'error':
         if (msg.code === 'media_moved') {
           // The media server is restarting: reconnect, and the call goes on on another one.
-          this.socket.reconnectNow();
+          this.rebuildMedia();
         } else if (msg.code === 'media_unavailable') {
           $('reconnect-banner').textContent = t('Sound and picture are not available at the moment. Chat still works.');
           $('reconnect-banner').hidden = false;
@@ -272,6 +273,14 @@ class JoinPage {
     }
   }
 
+  /** Drop the peer connections (nothing stale may reach the next media server over the new
+   * socket) and reconnect; `hello` then starts media afresh. */
+  rebuildMedia() {
+    if (this.media) this.media.close();
+    this.media = null;
+    this.socket.reconnectNow();
+  }
+
   startMedia(iceServers, iceTransportPolicy) {
     if (this.media) this.media.close();
     this.media = new MediaSession({
@@ -287,7 +296,7 @@ class JoinPage {
     this.media.addEventListener('trackgone', (event) => {
       this.view.removeTrack(event.detail.participant, event.detail.source);
     });
-    this.media.addEventListener('failed', () => this.socket.reconnectNow());
+    this.media.addEventListener('failed', () => this.rebuildMedia());
     this.media.start(this.devices.audioTrack, this.devices.videoTrack);
     if (this.screenTrack) this.media.shareScreen(this.screenTrack);
   }
@@ -367,7 +376,7 @@ class JoinPage {
       return; // the person chose not to share
     }
     this.screenTrack.addEventListener('ended', () => this.stopScreen());
-    await this.media.shareScreen(this.screenTrack);
+    if (this.media) await this.media.shareScreen(this.screenTrack);
     this.socket.send({ type: 'mute', kind: 'screen', muted: false });
     button.setAttribute('aria-pressed', 'true');
     button.querySelector('span').textContent = t('Stop sharing');
