@@ -41,6 +41,9 @@ class MediaConfig:
     max_rooms: int = 200
     # Negotiation
     renegotiate_delay: float = 0.05  # batch track changes that arrive together
+    # A subscriber offer (or its answer) lost on the way is sent again after this long; until
+    # answered, later changes wait for it.
+    offer_timeout: float = 5.0
     # Queued `signal` messages per participant before more are dropped (joins, leaves and
     # internal re-offers are never dropped).
     signal_backlog: int = 200

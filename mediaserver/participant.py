@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,6 +76,7 @@ class _SubState:
     dirty: bool = False  # changes arrived while it waited
     slots: list[Slot] = field(default_factory=list)
     offer: dict[str, Any] | None = None  # the offer message that waits for its answer
+    offered_at: float = 0.0  # monotonic time the offer was (last) sent
 
 
 class Participant:
@@ -296,6 +298,23 @@ class Participant:
         }
         sdp = network.announce(sub.pc.localDescription.sdp, self._plan)
         sub.offer = protocol.offer_message(sdp, tracks)
+        sub.offered_at = time.monotonic()
+        await self._send(sub.offer)
+
+    def offer_overdue(self, now: float) -> bool:
+        sub = self._sub
+        return sub.offered and now - sub.offered_at > self._config.offer_timeout
+
+    async def resend_overdue_offer(self, now: float) -> None:
+        """Send an offer unanswered for `offer_timeout` again: it, or its answer, was lost
+        (a client that already answered answers the same offer again)."""
+        sub = self._sub
+        if self._closed or sub.pc is None or sub.offer is None or not self.offer_overdue(now):
+            return
+        if sub.pc.signalingState != "have-local-offer":
+            return
+        sub.offered_at = now
+        self.log.warning("sub_offer_resent")
         await self._send(sub.offer)
 
     async def on_sub_answer(self, desc: protocol.Description) -> None:

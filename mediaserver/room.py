@@ -220,14 +220,20 @@ class Room:
             member = self.participants.get(participant_id)
             if member is not None:
                 await member.negotiate()
+        now = time.monotonic()
+        for member in list(self.participants.values()):
+            await member.resend_overdue_offer(now)
 
     # --- bandwidth ------------------------------------------------------------------------
 
     async def _bandwidth_loop(self) -> None:
-        """Ask each video publisher for the lowest rate its subscribers can take."""
+        """Ask each video publisher for the lowest rate its subscribers can take (and, on the
+        same beat, have subscriber offers that went unanswered sent again)."""
         while True:
             await asyncio.sleep(self._config.remb_interval)
             now = time.monotonic()
+            if any(m.offer_overdue(now) for m in self.participants.values()):
+                self.submit(_Renegotiate())  # resent in the room's task
             for member in list(self.participants.values()):
                 for publication in list(member.publications.values()):
                     if publication.kind != "video":

@@ -308,9 +308,11 @@ def wait_for(
 
 
 def video_playing(page: Page, selector: str, timeout: float = 20.0) -> None:
-    """The video element under `selector` has a picture and its time advances."""
+    """The video element under `selector` has a picture, its time advances and new frames
+    keep arriving (a stalled stream keeps its size and, in Chromium, its clock running)."""
     script = """(sel) => { const v = document.querySelector(sel);
-        return v ? {w: v.videoWidth, t: v.currentTime} : null; }"""
+        return v ? {w: v.videoWidth, t: v.currentTime,
+                    n: v.getVideoPlaybackQuality().totalVideoFrames} : null; }"""
     first = wait_for(
         lambda: (lambda r: r if r and r["w"] > 0 and r["t"] > 0 else None)(
             page.evaluate(script, selector)
@@ -319,8 +321,10 @@ def video_playing(page: Page, selector: str, timeout: float = 20.0) -> None:
         timeout,
     )
     wait_for(
-        lambda: page.evaluate(script, selector)["t"] > first["t"] + 0.3,
-        f"video at {selector} to advance",
+        lambda: (lambda r: r is not None and r["t"] > first["t"] + 0.3 and r["n"] > first["n"] + 3)(
+            page.evaluate(script, selector)
+        ),
+        f"video at {selector} to advance with new frames",
         timeout,
     )
 

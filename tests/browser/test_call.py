@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Page, WebSocket
 
 from mediaserver import protocol
-from signalling.bus import room_channel
+from signalling.bus import media_channel, room_channel
 from signalling.ws import HUB
 from tests.browser.conftest import (
     CUSTOM_TTL,
@@ -303,6 +303,41 @@ def test_a_media_server_restart_moves_the_page_on_its_own(
     seeker.locator("#reconnect-banner").wait_for(state="hidden")
     video_playing(seeker, tile_video(s.ids["caseworker"]))
     video_playing(worker, tile_video(pid))
+
+
+def test_an_unanswered_offer_makes_the_page_start_over(
+    live_server: LiveServer, new_context: NewContext
+) -> None:
+    """Media messages lost (a media server that died): the page's publisher offer gets no
+    answer, and after the answer timeout the page starts over by itself and gets media."""
+    s, worker, seeker = caseworker_and_jobseeker_in_call(live_server, new_context)
+    sfu = live_server.worker
+
+    async def deafen() -> None:
+        assert sfu._subscription is not None
+        await sfu._subscription.close()
+
+    async def hear_again() -> None:
+        sfu._subscription = await live_server.bus.subscribe(media_channel(sfu.id), sfu._on_message)
+
+    room, pid = s.appointment.id, s.ids["jobseeker"]
+
+    async def current_conn() -> str:
+        conn = live_server.app[HUB].local_connection(room, pid)
+        return conn.conn_id if conn is not None and conn.status == "admitted" else ""
+
+    before = live_server.run(current_conn())
+    live_server.run(deafen())
+    try:
+        drop_socket(live_server, room, pid)
+        # The page is back in the room, but its media join and offer went nowhere.
+        wait_for(lambda: live_server.run(current_conn()) not in ("", before), "the reconnect")
+        seeker.wait_for_timeout(1000)
+    finally:
+        live_server.run(hear_again())
+    # Nothing tells the page; only its answer timeout (10 s) brings the media back.
+    video_playing(seeker, tile_video(s.ids["caseworker"]), timeout=40)
+    video_playing(worker, tile_video(pid), timeout=40)
 
 
 # Keeps the last shared screen track reachable, so a test can end it as the browser's own

@@ -135,6 +135,35 @@ async def test_a_refused_subscriber_answer_is_reported_and_offered_again(sfu: Sf
         await asyncio.gather(alice.leave(), bob.leave())
 
 
+async def test_a_lost_subscriber_offer_is_sent_again(sfu: Sfu) -> None:
+    """An offer (or its answer) lost on the way would leave the subscriber connection waiting
+    for ever, and every later change with it: after `offer_timeout` the SFU sends it again."""
+    alice = client(sfu, "alice", media=ClientMedia(raw=True))
+    bob = client(sfu, "bob", media=ClientMedia(publish=(), raw=True))
+    answer = bob._on_sub_offer
+    offers = 0
+
+    async def first_offer_is_lost(msg: dict[str, Any]) -> None:
+        nonlocal offers
+        offers += 1
+        if offers > 1:
+            await answer(msg)
+
+    bob._on_sub_offer = first_offer_is_lost  # type: ignore[method-assign]
+    try:
+        await bob.join()
+        await alice.join()
+        took = await wait_for(
+            lambda: bob.frames("alice", "video") > 0, "bob to see alice", within=15
+        )
+        assert offers >= 2 and took > LOOPBACK_CONFIG.offer_timeout - 1, (offers, took)
+        sub = sfu.worker.rooms[ROOM].participants["bob"]._sub
+        await wait_for(lambda: not sub.offered, "the answer to the offer sent again")
+        assert not bob.errors
+    finally:
+        await asyncio.gather(alice.leave(), bob.leave())
+
+
 async def test_too_many_published_tracks_are_refused(sfu: Sfu) -> None:
     eve = client(sfu, "eve", media=ClientMedia(publish=(), raw=True))
     eve.answer_timeout = 1.0

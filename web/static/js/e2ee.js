@@ -47,6 +47,10 @@ export class E2EE extends EventTarget {
     super();
     this.send = send;
     this.support = transformSupport();
+    // Receivers with a decrypting transform: a subscriber m-line reused for someone who left
+    // and came back keeps its transform (encoded streams can be taken only once); only the
+    // participant whose keys it uses changes.
+    this.decrypting = new WeakSet();
     this.me = null;
     this.worker = null;
     this.keyPair = null; // P-256
@@ -95,6 +99,8 @@ export class E2EE extends EventTarget {
   attachReceiver(receiver, kind, mid, participant) {
     if (!this.worker) return;
     this.worker.postMessage({ type: 'mid', mid, participant });
+    if (this.decrypting.has(receiver)) return;
+    this.decrypting.add(receiver);
     this.attach(receiver, { op: 'decrypt', kind, mid });
   }
 

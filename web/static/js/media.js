@@ -4,6 +4,9 @@
 
 const GATHER_TIMEOUT = 3000;
 const DISCONNECTED_GRACE = 6000;
+// A publisher offer unanswered this long means the media server is gone (it crashed, or its
+// messages are lost): start over, so that signalling can place the room on a live one.
+const ANSWER_TIMEOUT = 10000;
 
 function waitForGathering(pc) {
   if (pc.iceGatheringState === 'complete') return Promise.resolve();
@@ -115,8 +118,16 @@ export class MediaSession extends EventTarget {
     }
     const answered = new Promise((resolve) => { this.pendingAnswer = resolve; });
     this.send({ type: 'offer', pc: 'pub', sdp: this.pub.localDescription.sdp, sources });
+    const timer = setTimeout(() => {
+      const resolve = this.pendingAnswer;
+      if (!resolve) return;
+      this.pendingAnswer = null;
+      resolve('');
+      this.fail();
+    }, ANSWER_TIMEOUT);
     const sdp = await answered;
-    if (!this.closed) await this.pub.setRemoteDescription({ type: 'answer', sdp });
+    clearTimeout(timer);
+    if (!this.closed && sdp) await this.pub.setRemoteDescription({ type: 'answer', sdp });
   }
 
   /** Act on a media message from the room socket. */
