@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import signal
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 import structlog
@@ -137,9 +138,7 @@ class MediaWorker:
         """A join this worker will not serve (draining and not hosting the room, or moving
         its calls away): give up the room's placement and tell the client to come back, so
         that signalling places it on another worker."""
-        self._hosted.discard(join.room)
-        with contextlib.suppress(Exception):
-            await self._store.release_room(join.room, self.id)
+        await self._release_placements([join.room])
         self._log.info("join_turned_away", appointment=join.room, participant=join.participant)
         await self._send(join.room, join.participant, join.conn, _moved_message())
 
@@ -218,10 +217,7 @@ class MediaWorker:
         with contextlib.suppress(Exception):
             await self._register()
         # Rooms that emptied keep their placement for rejoins; a rejoin now goes elsewhere.
-        for room_id in sorted(self._hosted - self.rooms.keys()):
-            self._hosted.discard(room_id)
-            with contextlib.suppress(Exception):
-                await self._store.release_room(room_id, self.id)
+        await self._release_placements(self._hosted - self.rooms.keys())
         waiters = [asyncio.ensure_future(self._no_rooms.wait())]
         if hurry is not None:
             waiters.append(asyncio.ensure_future(hurry.wait()))
@@ -255,8 +251,7 @@ class MediaWorker:
         # The clients leave first; a join that was still queued in a room is told as well.
         await asyncio.sleep(MOVE_GRACE)
         await tell_everyone()
-        moved = len(told)
-        return moved
+        return len(told)
 
     async def _stop_heartbeat(self) -> None:
         if self._heartbeat is not None:
@@ -265,11 +260,13 @@ class MediaWorker:
                 await self._heartbeat
             self._heartbeat = None
 
-    async def _release_placements(self) -> None:
-        for room_id in sorted(self._hosted):
+    async def _release_placements(self, room_ids: Iterable[str] | None = None) -> None:
+        """Give up the placements of `room_ids` (default: every room placed here), so that
+        signalling places those rooms anew."""
+        for room_id in sorted(self._hosted if room_ids is None else set(room_ids)):
+            self._hosted.discard(room_id)
             with contextlib.suppress(Exception):
                 await self._store.release_room(room_id, self.id)
-        self._hosted.clear()
 
     async def close(self) -> None:
         """Close every room, stop listening and leave the registry; idempotent."""

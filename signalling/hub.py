@@ -518,15 +518,7 @@ class RoomHub:
         if member is None or member.conn != conn.conn_id:
             return  # a newer connection owns the stay
         if member.status == "waiting" or left:
-            if not await store.swap_member(room, member, None):
-                return  # admitted, denied or replaced meanwhile; that path owns the stay
-            await self._attend(room, pid, "left")
-            if member.status != "waiting":
-                await self._media.leave(room, pid, conn.conn_id)
-                await self._deliver(room, {"type": "presence", "participant": pid, "state": "left"})
-            else:
-                await self._announce_lobby(room)
-            log.info("participant_left", appointment=room, participant=pid)
+            await self._end_stay(room, member, "left")
             return
         if not await store.swap_member(
             room, member, dataclasses.replace(member, status="reconnecting")
@@ -542,11 +534,24 @@ class RoomHub:
         member = (await self._s.store.get_members(room)).get(pid)
         if member is None or member.conn != conn_id or member.status != "reconnecting":
             return
+        await self._end_stay(room, member, "timeout")  # unless back just now
+
+    async def _end_stay(self, room: str, member: Member, reason: str) -> None:
+        """End a stay, if `member` is still the stored entry (compare and set: an admit, a
+        deny, a reconnect or a newer socket that came first owns the stay): attendance, then
+        the media leave and `left` presence for someone in the call (its media already left
+        while reconnecting), or the lobby for someone waiting."""
         if not await self._s.store.swap_member(room, member, None):
-            return  # back just now
+            return
+        pid = member.participant_id
         await self._attend(room, pid, "left")
-        await self._deliver(room, {"type": "presence", "participant": pid, "state": "left"})
-        log.info("participant_left", appointment=room, participant=pid, reason="timeout")
+        if member.status == "waiting":
+            await self._announce_lobby(room)
+        else:
+            if member.status != "reconnecting":
+                await self._media.leave(room, pid, member.conn)
+            await self._deliver(room, {"type": "presence", "participant": pid, "state": "left"})
+        log.info("participant_left", appointment=room, participant=pid, reason=reason)
 
     async def _sweep(self) -> None:
         """Close sockets whose appointment is over or whose token ran out unrefreshed."""
@@ -580,11 +585,5 @@ class RoomHub:
     async def _gone(self, conn: Connection) -> None:
         """A socket this node closed for good: its stay, its media and its presence end."""
         member = (await self._s.store.get_members(conn.room)).get(conn.pid)
-        if member is None or member.conn != conn.conn_id:
-            return
-        if await self._s.store.swap_member(conn.room, member, None):
-            await self._attend(conn.room, conn.pid, "left")
-            await self._media.leave(conn.room, conn.pid, conn.conn_id)
-            await self._deliver(
-                conn.room, {"type": "presence", "participant": conn.pid, "state": "left"}
-            )
+        if member is not None and member.conn == conn.conn_id:
+            await self._end_stay(conn.room, member, "closed")

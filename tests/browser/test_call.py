@@ -522,12 +522,7 @@ def test_the_active_speaker_is_highlighted_and_muting_removes_it(
     """Chromium's fake microphone beeps once a second: enough for the level meter. Only the
     caseworker's microphone is on, so her tile is highlighted on the jobseeker's screen (and
     stays through the pauses between beeps); when she mutes, the highlight goes."""
-    s = live_server.schedule(waiting_room=False)
-    worker = new_context("de").new_page()
-    seeker = new_context("de").new_page()
-    join(worker, s.urls["caseworker"])
-    join(seeker, s.urls["jobseeker"])
-    video_playing(seeker, tile_video(s.ids["caseworker"]))
+    s, worker, seeker = caseworker_and_jobseeker_in_call(live_server, new_context)
     seeker.locator("#btn-mic").click()
 
     def speaking(page: Page) -> list[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -109,21 +109,29 @@ async def test_a_signal_flood_does_not_drop_a_leave(small_room: Room) -> None:
     assert room._inbox.empty()  # bob's excess signals were dropped, not queued
 
 
+def on_first_sub_offer(
+    peer: SyntheticClient, instead: Callable[[], Awaitable[None]]
+) -> Callable[[], int]:
+    """Make `peer` handle the first subscriber offer with `instead` (later ones as usual);
+    returns how many offers arrived so far."""
+    answer = peer._on_sub_offer
+    offers = 0
+
+    async def handle(msg: dict[str, Any]) -> None:
+        nonlocal offers
+        offers += 1
+        await (instead() if offers == 1 else answer(msg))
+
+    peer._on_sub_offer = handle  # type: ignore[method-assign]
+    return lambda: offers
+
+
 async def test_a_refused_subscriber_answer_is_reported_and_offered_again(sfu: Sfu) -> None:
     alice = client(sfu, "alice", media=ClientMedia(raw=True))
     bob = client(sfu, "bob", media=ClientMedia(publish=(), raw=True))
-    answer = bob._on_sub_offer
-    offers = 0
-
-    async def first_answer_is_garbage(msg: dict[str, Any]) -> None:
-        nonlocal offers
-        offers += 1
-        if offers == 1:
-            await bob.signal({"type": "answer", "pc": "sub", "sdp": "v=0\r\ngarbage"})
-        else:
-            await answer(msg)
-
-    bob._on_sub_offer = first_answer_is_garbage  # type: ignore[method-assign]
+    on_first_sub_offer(
+        bob, lambda: bob.signal({"type": "answer", "pc": "sub", "sdp": "v=0\r\ngarbage"})
+    )
     try:
         await bob.join()
         await alice.join()
@@ -140,23 +148,18 @@ async def test_a_lost_subscriber_offer_is_sent_again(sfu: Sfu) -> None:
     for ever, and every later change with it: after `offer_timeout` the SFU sends it again."""
     alice = client(sfu, "alice", media=ClientMedia(raw=True))
     bob = client(sfu, "bob", media=ClientMedia(publish=(), raw=True))
-    answer = bob._on_sub_offer
-    offers = 0
 
-    async def first_offer_is_lost(msg: dict[str, Any]) -> None:
-        nonlocal offers
-        offers += 1
-        if offers > 1:
-            await answer(msg)
+    async def lost() -> None:
+        pass
 
-    bob._on_sub_offer = first_offer_is_lost  # type: ignore[method-assign]
+    offers = on_first_sub_offer(bob, lost)
     try:
         await bob.join()
         await alice.join()
         took = await wait_for(
             lambda: bob.frames("alice", "video") > 0, "bob to see alice", within=15
         )
-        assert offers >= 2 and took > LOOPBACK_CONFIG.offer_timeout - 1, (offers, took)
+        assert offers() >= 2 and took > LOOPBACK_CONFIG.offer_timeout - 1, (offers(), took)
         sub = sfu.worker.rooms[ROOM].participants["bob"]._sub
         await wait_for(lambda: not sub.offered, "the answer to the offer sent again")
         assert not bob.errors
