@@ -31,11 +31,11 @@ from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from loadtests.client import ClientMedia, EncodedLoop, SyntheticClient, wait_for
-from loadtests.redis_process import RedisNotStarted, start_redis, stop_redis
-from signalling.bus_redis import RedisBus
-from signalling.clock import SystemClock
-from signalling.store_redis import RedisStore
+from core.bus.redisbus import RedisBus
+from core.clock import SystemClock
+from core.store.redisstore import RedisStore
+from testsupport.client import ClientMedia, EncodedLoop, SyntheticClient, wait_for
+from testsupport.redis_process import RedisNotStarted, start_redis, stop_redis
 
 ROOT = Path(__file__).resolve().parents[1]
 TICKS = os.sysconf("SC_CLK_TCK")

@@ -1,11 +1,11 @@
-"""The media worker's settings: one frozen dataclass, derived from `signalling.settings`."""
+"""The media worker's settings: one frozen dataclass, derived from `core.settings`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from signalling.settings import Settings
+from core.settings import Settings
 
 
 @dataclass(frozen=True)

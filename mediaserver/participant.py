@@ -14,7 +14,8 @@ from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 from aiortc.sdp import candidate_from_sdp
 
-from mediaserver import network, passthrough, protocol, sdp_info
+from core.contracts import media as protocol
+from mediaserver import network, passthrough, sdp_info
 from mediaserver.config import MediaConfig
 from mediaserver.forwarder import Forwarder, SubscriberTrack
 

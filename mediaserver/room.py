@@ -16,7 +16,8 @@ from typing import Any
 
 import structlog
 
-from mediaserver import bandwidth, network, protocol
+from core.contracts import media as protocol
+from mediaserver import bandwidth, network
 from mediaserver.config import MediaConfig
 from mediaserver.participant import Participant, Publication, TrackKey
 

@@ -17,14 +17,15 @@ from typing import Any
 
 import structlog
 
-from mediaserver import network, passthrough, protocol
+from core.bus.base import Bus, Message, Subscription, media_channel, room_channel
+from core.clock import Clock, SystemClock
+from core.contracts import media as protocol
+from core.model import WorkerInfo
+from core.settings import Settings, load_settings
+from core.store.base import Store
+from mediaserver import network, passthrough
 from mediaserver.config import MediaConfig
 from mediaserver.room import Room
-from signalling.bus import Bus, Message, Subscription, media_channel, room_channel
-from signalling.clock import Clock, SystemClock
-from signalling.models import WorkerInfo
-from signalling.settings import Settings, load_settings
-from signalling.store import Store
 
 log = structlog.get_logger(__name__)
 
@@ -292,8 +293,8 @@ async def run_worker(
 ) -> None:
     """Run one media worker against the Redis in `settings` until SIGTERM/SIGINT (or `stop`),
     then drain it (a second signal moves the remaining calls at once)."""
-    from signalling.bus_redis import RedisBus
-    from signalling.store_redis import RedisStore
+    from core.bus.redisbus import RedisBus
+    from core.store.redisstore import RedisStore
 
     if not settings.redis_url:
         raise ValueError("a media worker process needs --redis (settings.redis_url)")

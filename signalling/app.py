@@ -7,30 +7,33 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from signalling.api import api_errors, setup_api
-from signalling.bus import Bus
-from signalling.clock import Clock
+from core.bus.base import Bus
+from core.clock import Clock
+from core.settings import Settings
+from core.store.base import Stores
+from signalling.auth.keys import KeyRing
+from signalling.auth.tokens import TokenIssuer, TokenVerifier
 from signalling.context import SERVICES, Services
-from signalling.hub import RoomHub
-from signalling.keys import KeyRing
-from signalling.lifecycle import DRAINING, Draining
-from signalling.media_router import MediaRouter
-from signalling.metrics import METRICS, Metrics, metrics_endpoint
+from signalling.http.api import api_errors, setup_api
+from signalling.http.lifecycle import DRAINING, Draining
+from signalling.http.metrics import METRICS, Metrics, metrics_endpoint
+from signalling.http.security import security_headers
 from signalling.retention import retention_ctx
-from signalling.security import security_headers
-from signalling.settings import Settings
-from signalling.store import Store
-from signalling.tokens import TokenIssuer, TokenVerifier
-from signalling.ws import setup_ws
+from signalling.room.hub import RoomHub
+from signalling.room.media_router import MediaRouter
+from signalling.room.ws import setup_ws
 
 
 def build_services(
-    settings: Settings, clock: Clock, store: Store, bus: Bus, keyring: KeyRing
+    settings: Settings, clock: Clock, stores: Stores, bus: Bus, keyring: KeyRing
 ) -> Services:
     return Services(
         settings=settings,
         clock=clock,
-        store=store,
+        appointments=stores.appointments,
+        accounts=stores.accounts,
+        presence=stores.presence,
+        registry=stores.registry,
         bus=bus,
         keyring=keyring,
         issuer=TokenIssuer(keyring, clock, settings.issuer, settings.token_ttl),
@@ -51,7 +54,7 @@ def create_app(
     setup_api(app)
     hub = RoomHub(
         services,
-        MediaRouter(services.store, services.bus, services.clock),
+        MediaRouter(services.registry, services.bus, services.clock),
         reconnect_grace=reconnect_grace,
     )
     setup_ws(app, hub)
@@ -65,8 +68,8 @@ def create_app(
     app[DRAINING] = Draining()
     app.router.add_get("/metrics", metrics_endpoint)
     app.cleanup_ctx.append(retention_ctx)
-    if with_pages and importlib.util.find_spec("signalling.pages") is not None:
-        from signalling.pages import setup_pages
+    if with_pages and importlib.util.find_spec("signalling.http.pages") is not None:
+        from signalling.http.pages import setup_pages
 
         setup_pages(app)
     if close_services:
@@ -74,7 +77,7 @@ def create_app(
         async def _close(app: web.Application) -> AsyncIterator[None]:
             yield
             await services.bus.close()
-            await services.store.close()
+            await services.stores().close()
 
         app.cleanup_ctx.insert(0, _close)
     return app

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from signalling.invites import hash_code, new_code
-from signalling.models import LANGUAGES, ROLES, Appointment, Participant
-from signalling.settings import Settings
+from core.model import LANGUAGES, ROLES, Appointment, Participant
+from core.settings import Settings
+from signalling.auth.invites import hash_code, new_code
 
 MAX_DURATION = 12 * 3600
 EARLIEST, LATEST = 946_684_800.0, 4_102_444_800.0  # 2000-01-01 .. 2100-01-01 UTC

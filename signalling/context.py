@@ -6,23 +6,29 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from signalling.bus import Bus
-from signalling.clock import Clock
-from signalling.keys import KeyRing
-from signalling.settings import Settings
-from signalling.store import Store
-from signalling.tokens import TokenIssuer, TokenVerifier
+from core.bus.base import Bus
+from core.clock import Clock
+from core.settings import Settings
+from core.store.base import AccountStore, AppointmentStore, PresenceStore, RegistryStore, Stores
+from signalling.auth.keys import KeyRing
+from signalling.auth.tokens import TokenIssuer, TokenVerifier
 
 
 @dataclass
 class Services:
     settings: Settings
     clock: Clock
-    store: Store
+    appointments: AppointmentStore
+    accounts: AccountStore
+    presence: PresenceStore
+    registry: RegistryStore
     bus: Bus
     keyring: KeyRing
     issuer: TokenIssuer
     verifier: TokenVerifier
+
+    def stores(self) -> Stores:
+        return Stores(self.appointments, self.accounts, self.presence, self.registry)
 
 
 SERVICES = web.AppKey("services", Services)

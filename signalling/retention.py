@@ -19,10 +19,12 @@ PURGE_INTERVAL = 3600.0
 
 async def purge_once(services: Services) -> int:
     cutoff = services.clock.now() - services.settings.retention_days * 86400
-    gone = await services.store.purge_appointments(cutoff)
+    gone = await services.appointments.purge_appointments(cutoff)
+    for appointment_id in gone:  # the room's ephemeral state goes with its record
+        await services.presence.clear_members(appointment_id)
     if gone:
-        log.info("appointments_purged", count=gone)
-    return gone
+        log.info("appointments_purged", count=len(gone))
+    return len(gone)
 
 
 async def _purge_forever(services: Services) -> None:

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from core.clock import FakeClock
 from signalling.app import create_app
-from signalling.clock import FakeClock
 from signalling.context import Services
 from tests.harness import make_backend, make_services
 

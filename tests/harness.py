@@ -13,15 +13,17 @@ from typing import Any
 import aiohttp
 from aiohttp.test_utils import TestClient
 
+from core.bus.base import Bus
+from core.bus.memory import MemoryBus
+from core.clock import Clock
+from core.model import StaffUser
+from core.settings import Settings
+from core.store.base import Store, Stores
+from core.store.memory import MemoryStore
 from signalling.app import build_services
-from signalling.bus import Bus, MemoryBus
-from signalling.clock import Clock
+from signalling.auth.keys import ensure_keyring
+from signalling.auth.staff import SESSION_COOKIE, hash_password
 from signalling.context import Services
-from signalling.keys import ensure_keyring
-from signalling.models import StaffUser
-from signalling.settings import Settings
-from signalling.staff import SESSION_COOKIE, hash_password
-from signalling.store import MemoryStore, Store
 
 STAFF_USER = "becker"
 STAFF_PASSWORD = "correct horse battery"
@@ -31,8 +33,8 @@ _STAFF_HASH = hash_password(STAFF_PASSWORD)  # scrypt is slow on purpose: hash o
 async def make_backend(kind: str, clock: Clock, redis_url: str | None) -> tuple[Store, Bus]:
     if kind == "memory":
         return MemoryStore(clock), MemoryBus()
-    from signalling.bus_redis import RedisBus
-    from signalling.store_redis import RedisStore
+    from core.bus.redisbus import RedisBus
+    from core.store.redisstore import RedisStore
 
     assert redis_url is not None
     return await RedisStore.from_url(redis_url, clock), await RedisBus.from_url(redis_url)
@@ -44,7 +46,7 @@ async def make_services(
     defaults: dict[str, Any] = {"http": True, "keys_dir": tmp_path / "keys", "ws_auth_timeout": 2.0}
     config = Settings(**{**defaults, **settings}).validate()
     keyring = ensure_keyring(config.keys_dir, clock)
-    services = build_services(config, clock, store, bus, keyring)
+    services = build_services(config, clock, Stores.single(store), bus, keyring)
     await store.put_staff(StaffUser(STAFF_USER, "Frau Becker", _STAFF_HASH, clock.now()))
     return services
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from loadtests.redis_process import (
+from testsupport.redis_process import (
     REDIS_BINARY,
     START_ATTEMPTS,
     RedisNotStarted,

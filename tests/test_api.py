@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from signalling.clock import FakeClock
+from core.clock import FakeClock
 from signalling.context import Services
 from tests.harness import STAFF_USER, appointment_body, login, schedule
 

@@ -9,8 +9,9 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 import redis.asyncio as redis
 
-from signalling.bus import Bus, MemoryBus, Message, media_channel, room_channel
-from signalling.bus_redis import RedisBus
+from core.bus.base import Bus, Message, media_channel, room_channel
+from core.bus.memory import MemoryBus
+from core.bus.redisbus import RedisBus
 
 WAIT_TIMEOUT = 5.0
 

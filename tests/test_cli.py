@@ -24,7 +24,7 @@ def _free_port() -> int:
 
 
 def _lippejob(*args: str) -> list[str]:
-    return [sys.executable, "-m", "signalling.cli", *args]
+    return [sys.executable, "-m", "lippejob.cli", *args]
 
 
 @pytest.fixture

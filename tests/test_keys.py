@@ -11,8 +11,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from signalling.clock import FakeClock
-from signalling.keys import (
+from core.clock import FakeClock
+from signalling.auth.keys import (
     KEYRING_FILE,
     KeyRingError,
     ensure_keyring,

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from core.clock import FakeClock
 from signalling.app import create_app
-from signalling.clock import FakeClock
-from signalling.messages import CloseCode
+from signalling.room.messages import CloseCode
 from tests.harness import (
     RoomClient,
     appointment_body,

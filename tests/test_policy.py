@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from signalling.invites import LinkState, hash_code, link_state, looks_like_code, new_code
-from signalling.models import Appointment, AttendanceEvent, Member, Participant, WorkerInfo
-from signalling.placement import choose_worker
-from signalling.status import live_state, time_in_call
+from core.model import Appointment, AttendanceEvent, Member, Participant, WorkerInfo
+from signalling.auth.invites import LinkState, hash_code, link_state, looks_like_code, new_code
+from signalling.room.placement import choose_worker
+from signalling.room.status import live_state, time_in_call
 
 T0 = 1_900_000_000.0
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from signalling.settings import SettingsError, load_settings
+from core.settings import SettingsError, load_settings
 
 
 def test_layers_in_order(tmp_path: Path) -> None:

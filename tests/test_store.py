@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as redis
 
-from signalling.clock import FakeClock
-from signalling.models import (
+from core.clock import FakeClock
+from core.model import (
     Appointment,
     AttendanceEvent,
     Grants,
@@ -20,8 +20,9 @@ from signalling.models import (
     WorkerInfo,
     grants_for,
 )
-from signalling.store import MemoryStore, Store
-from signalling.store_redis import RedisStore
+from core.store.base import Store
+from core.store.memory import MemoryStore
+from core.store.redisstore import RedisStore
 
 T0 = 1_800_000_000.0
 
@@ -425,18 +426,18 @@ async def test_purge_deletes_old_appointments_with_everything_they_hold(store: S
         await store.put_appointment(a)
         await store.add_attendance(AttendanceEvent(a.id, "p1", "joined", 1600.0))
         await store.set_member(a.id, Member("p1", "admitted", "n", "c", 1600.0))
-    assert await store.purge_appointments(ended_before=3000.0) == 1
+    assert len(await store.purge_appointments(ended_before=3000.0)) == 1
     assert await store.get_appointment("old") is None
     assert await store.list_attendance("old") == []
     assert await store.get_members("old") == {}
     assert await store.find_invite(old.participants[0].invite_hash) is None
     assert [a.id for a in await store.list_appointments()] == ["recent"]
     assert await store.list_attendance("recent") != []
-    assert await store.purge_appointments(ended_before=3000.0) == 0
+    assert await store.purge_appointments(ended_before=3000.0) == []
 
 
 async def test_attendance_is_bounded(store: Store) -> None:
-    from signalling.store import MAX_ATTENDANCE
+    from core.store.base import MAX_ATTENDANCE
 
     for i in range(MAX_ATTENDANCE + 20):
         await store.add_attendance(AttendanceEvent("a", "p", "consent", float(i)))

@@ -12,8 +12,8 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from signalling.clock import FakeClock
-from signalling.tlsdev import DevCertificateError, ensure_dev_certificate, ssl_context
+from core.clock import FakeClock
+from lippejob.tlsdev import DevCertificateError, ensure_dev_certificate, ssl_context
 
 DAY = 86400.0
 

@@ -14,10 +14,10 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from signalling.clock import FakeClock
-from signalling.keys import KeyRing, ensure_keyring, generate_key, load_keyring
-from signalling.models import Participant, grants_for
-from signalling.tokens import (
+from core.clock import FakeClock
+from core.model import Participant, grants_for
+from signalling.auth.keys import KeyRing, ensure_keyring, generate_key, load_keyring
+from signalling.auth.tokens import (
     MAX_LIFETIME,
     RoomClaims,
     TokenError,

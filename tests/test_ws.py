@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from signalling.clock import FakeClock
+from core.clock import FakeClock
 from signalling.context import Services
-from signalling.messages import CloseCode
+from signalling.room.messages import CloseCode
 from tests.harness import (
     RoomClient,
     join_token,
@@ -134,10 +134,10 @@ async def test_end_revokes_the_tokens_in_use(
     jti = services.verifier.verify(token).jti
     js = await RoomClient.connect(client, token)
     await js.expect("hello")
-    assert not await services.store.is_revoked(jti)
+    assert not await services.presence.is_revoked(jti)
     await cw.send({"type": "end"})
     await js.expect("ended")
-    assert await services.store.is_revoked(jti)
+    assert await services.presence.is_revoked(jti)
 
 
 async def test_token_refresh(client: Client, fake_clock: FakeClock, services: Services) -> None:
@@ -304,9 +304,9 @@ async def test_auth_failures(client: Client, fake_clock: FakeClock, services: Se
 async def test_token_of_another_deployment_is_refused(
     client: Client, fake_clock: FakeClock, tmp_path: Any
 ) -> None:
-    from signalling.keys import ensure_keyring
-    from signalling.models import Participant
-    from signalling.tokens import TokenIssuer
+    from core.model import Participant
+    from signalling.auth.keys import ensure_keyring
+    from signalling.auth.tokens import TokenIssuer
 
     call = await _call(client, fake_clock)
     stranger = TokenIssuer(ensure_keyring(tmp_path / "other", fake_clock), fake_clock, "lippejob")
@@ -362,13 +362,13 @@ async def test_console_admits_over_http(client: Client, fake_clock: FakeClock) -
 async def test_presence_of_a_dead_node_is_not_shown(
     client: Client, fake_clock: FakeClock, services: Services
 ) -> None:
-    from signalling.models import Member
+    from core.model import Member
 
     call = await _call(client, fake_clock)
     aid, jid = call["appointment"]["id"], call["ids"]["jobseeker"]
     # A node that crashed left the jobseeker "waiting" and the employer "admitted" behind.
-    await services.store.set_member(aid, Member(jid, "waiting", "sig-dead", "c1", 0.0))
-    await services.store.set_member(
+    await services.presence.set_member(aid, Member(jid, "waiting", "sig-dead", "c1", 0.0))
+    await services.presence.set_member(
         aid, Member(call["ids"]["employer"], "admitted", "sig-dead", "c2", 0.0)
     )
     cw = await _connect(client, call, "caseworker")

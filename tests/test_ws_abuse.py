@@ -6,10 +6,10 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from signalling.clock import FakeClock
+from core.clock import FakeClock
 from signalling.context import Services
-from signalling.messages import CloseCode
-from signalling.ws import HUB
+from signalling.room.messages import CloseCode
+from signalling.room.ws import HUB
 from tests.harness import RoomClient, appointment_body, join_token, schedule_now
 
 Client = TestClient[Any, Any]
@@ -193,7 +193,7 @@ async def test_window_end_closes_sockets_and_forgets_presence(
     await client.server.app[HUB].sweep_once()
     await js.expect("ended")
     assert await js.closed() == CloseCode.ENDED
-    assert await services.store.get_members(aid) == {}
+    assert await services.presence.get_members(aid) == {}
 
 
 async def test_expired_token_ends_the_stay_for_the_others(
@@ -210,5 +210,5 @@ async def test_expired_token_ends_the_stay_for_the_others(
     await client.server.app[HUB].sweep_once()
     assert await js.closed() == CloseCode.AUTH_FAILED
     await cw.expect("presence", participant=jid, state="left")
-    assert jid not in await services.store.get_members(aid)
+    assert jid not in await services.presence.get_members(aid)
     await cw.close()

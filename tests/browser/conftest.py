@@ -30,15 +30,16 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from core.bus.memory import MemoryBus
+from core.clock import SystemClock
+from core.model import Appointment, StaffUser
+from core.settings import load_settings
+from core.store.base import Stores
+from core.store.memory import MemoryStore
 from signalling.app import build_services, create_app
 from signalling.appointments import schedule
-from signalling.bus import MemoryBus
-from signalling.clock import SystemClock
-from signalling.keys import ensure_keyring
-from signalling.models import Appointment, StaffUser
-from signalling.settings import load_settings
-from signalling.staff import hash_password
-from signalling.store import MemoryStore
+from signalling.auth.keys import ensure_keyring
+from signalling.auth.staff import hash_password
 
 T = TypeVar("T")
 
@@ -119,7 +120,9 @@ class LiveServer:
         self.store = MemoryStore(self.clock)
         self.bus = MemoryBus()
         keyring = ensure_keyring(self.settings.keys_dir, self.clock)
-        services = build_services(self.settings, self.clock, self.store, self.bus, keyring)
+        services = build_services(
+            self.settings, self.clock, Stores.single(self.store), self.bus, keyring
+        )
         await self.store.put_staff(
             StaffUser(STAFF_USER, "Frau Becker", hash_password(STAFF_PASSWORD), self.clock.now())
         )

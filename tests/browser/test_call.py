@@ -15,9 +15,9 @@ import av
 import pytest
 from playwright.sync_api import Page, WebSocket
 
+from core.bus.base import media_channel, room_channel
 from mediaserver import protocol
-from signalling.bus import media_channel, room_channel
-from signalling.ws import HUB
+from signalling.room.ws import HUB
 from tests.browser.conftest import (
     CUSTOM_TTL,
     LANDSCAPE,

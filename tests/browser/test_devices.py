@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page
 
-from signalling.i18n import load_i18n
+from signalling.http.i18n import load_i18n
 from tests.browser.conftest import (
     LiveServer,
     NewContext,

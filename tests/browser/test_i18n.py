@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from signalling.i18n import extract, load_i18n, parse_accept_language
-from signalling.models import LANGUAGES
+from core.model import LANGUAGES
+from signalling.http.i18n import extract, load_i18n, parse_accept_language
 from web import STATIC_DIR
 
 WEB = STATIC_DIR.parent
@@ -26,8 +26,8 @@ def _ids(path: Path) -> set[str]:
 def test_template_lists_every_string_in_templates_and_scripts() -> None:
     extracted = {str(m.id) for m in extract(WEB) if m.id}
     assert extracted == _ids(TRANSLATIONS / "messages.pot"), (
-        "web/translations/messages.pot is stale: run `python -m signalling.i18n extract` "
-        "and `python -m signalling.i18n update`"
+        "web/translations/messages.pot is stale: run `python -m signalling.http.i18n extract` "
+        "and `python -m signalling.http.i18n update`"
     )
 
 

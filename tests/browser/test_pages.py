@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Page
 
-from signalling.pages import _when
+from signalling.http.pages import _when
 from tests.browser.conftest import (
     CUSTOM_ZONE,
     STAFF_PASSWORD,
@@ -86,7 +86,7 @@ def test_cancelled_link_says_so(live_server: LiveServer, new_context: NewContext
     s = live_server.schedule(starts_in=600)
 
     async def cancel() -> None:
-        from signalling.models import Appointment
+        from core.model import Appointment
 
         a = s.appointment
         await live_server.store.put_appointment(

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 import pytest
 
+from core.bus.memory import MemoryBus
+from core.clock import SystemClock
+from core.store.memory import MemoryStore
 from mediaserver.config import MediaConfig
 from mediaserver.worker import MediaWorker
-from signalling.bus import MemoryBus
-from signalling.clock import SystemClock
-from signalling.store import MemoryStore
 
 LOOPBACK_CONFIG = MediaConfig(announce_ips=("127.0.0.1",), heartbeat=0.2, ttl=2.0)
 

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from loadtests.client import ClientMedia, SyntheticClient, wait_for
 from tests.media.conftest import Sfu
+from testsupport.client import ClientMedia, SyntheticClient, wait_for
 
 pytestmark = [pytest.mark.media, pytest.mark.timeout(40)]
 

@@ -10,8 +10,8 @@ import time
 import pytest
 from aiortc import RTCPeerConnection
 
-from loadtests.client import SyntheticClient, wait_for
 from tests.media.conftest import Sfu
+from testsupport.client import SyntheticClient, wait_for
 
 pytestmark = [pytest.mark.media]
 

@@ -8,9 +8,9 @@ import fractions
 import av
 import pytest
 
-from loadtests.client import ClientMedia, SyntheticClient, wait_for
 from mediaserver.forwarder import Forwarder, SubscriberTrack
 from tests.media.conftest import Sfu
+from testsupport.client import ClientMedia, SyntheticClient, wait_for
 
 pytestmark = [pytest.mark.media, pytest.mark.timeout(40)]
 

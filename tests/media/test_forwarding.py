@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import pytest
 from aiortc.codecs import h264, opus, vpx
 
-from loadtests.client import ClientMedia, SyntheticClient, wait_for
 from mediaserver import passthrough
 from tests.media.conftest import Sfu
+from testsupport.client import ClientMedia, SyntheticClient, wait_for
 
 pytestmark = [pytest.mark.media, pytest.mark.timeout(40)]
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from loadtests.client import ClientMedia, SyntheticClient, wait_for
+from core.bus.base import media_channel, room_channel
 from mediaserver import network, protocol
 from mediaserver.room import Room
-from signalling.bus import media_channel, room_channel
 from tests.media.conftest import LOOPBACK_CONFIG, Sfu
+from testsupport.client import ClientMedia, SyntheticClient, wait_for
 
 pytestmark = [pytest.mark.media, pytest.mark.timeout(40)]
 

@@ -9,14 +9,14 @@ import pytest
 from aiortc import RTCPeerConnection
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, pack_remb_fci
 
+from core.bus.memory import MemoryBus
+from core.clock import FakeClock
+from core.settings import load_settings
+from core.store.memory import MemoryStore
 from mediaserver import network, passthrough, protocol, sdp_info
 from mediaserver.bandwidth import fresh_estimates, remb_share, remb_target
 from mediaserver.config import MediaConfig
 from mediaserver.worker import MediaWorker, worker_load
-from signalling.bus import MemoryBus
-from signalling.clock import FakeClock
-from signalling.settings import load_settings
-from signalling.store import MemoryStore
 
 pytestmark = [pytest.mark.media, pytest.mark.timeout(20)]
 

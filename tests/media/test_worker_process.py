@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from loadtests.client import SyntheticClient, wait_for
-from signalling.bus_redis import RedisBus
-from signalling.clock import SystemClock
-from signalling.store_redis import RedisStore
+from core.bus.redisbus import RedisBus
+from core.clock import SystemClock
+from core.store.redisstore import RedisStore
+from testsupport.client import SyntheticClient, wait_for
 
 pytestmark = [pytest.mark.media, pytest.mark.redis, pytest.mark.timeout(60)]
 

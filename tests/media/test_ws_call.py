@@ -3,7 +3,7 @@
 real aiortc peers decoding each other's media through the SFU.
 
 In process (memory store and bus, an in-process MediaWorker) and across processes (real Redis,
-the media worker as `python -m signalling.cli media`, one or two signalling apps). Join latency
+the media worker as `python -m lippejob.cli media`, one or two signalling apps). Join latency
 (from `POST /api/join` to the first decoded remote frame) is measured and printed, not asserted
 tightly: it depends on the machine.
 """
@@ -28,19 +28,20 @@ import jwt
 import pytest
 from aiohttp.test_utils import TestClient
 
-from loadtests.client import wait_for
-from loadtests.ws_client import WsClient
+from core.bus.memory import MemoryBus
+from core.clock import SystemClock
+from core.model import AttendanceEvent, Grants
+from core.store.base import Store
+from core.store.memory import MemoryStore
 from mediaserver.config import MediaConfig
 from mediaserver.worker import MediaWorker
 from signalling.app import create_app
-from signalling.bus import MemoryBus
-from signalling.clock import SystemClock
+from signalling.auth.tokens import ALGORITHM
 from signalling.context import Services
-from signalling.models import AttendanceEvent, Grants
-from signalling.store import MemoryStore, Store
-from signalling.tokens import ALGORITHM
 from tests.harness import appointment_body, login, make_backend, make_services, schedule
 from tests.harness import wait_for as wait_until
+from testsupport.client import wait_for
+from testsupport.ws_client import WsClient
 
 pytestmark = [pytest.mark.media]
 
@@ -249,7 +250,7 @@ async def test_token_without_a_publish_grant_cannot_publish(in_process: InProces
     call = await schedule_call(env.client, waiting_room=False)
     aid, ids = call["appointment"]["id"], call["ids"]
     services = env.services
-    appointment = await services.store.get_appointment(aid)
+    appointment = await services.appointments.get_appointment(aid)
     assert appointment is not None
     employer = appointment.participant(ids["employer"])
     assert employer is not None
@@ -330,7 +331,7 @@ StartWorker = Callable[[], WorkerProcess]
 
 @pytest.fixture
 def media_processes(redis_url: str, tmp_path: Path) -> Iterator[StartWorker]:
-    """Starts `python -m signalling.cli media --redis URL` processes, announcing 127.0.0.1,
+    """Starts `python -m lippejob.cli media --redis URL` processes, announcing 127.0.0.1,
     draining for at most 2 s; SIGTERM (then, if need be, SIGKILL) at the end."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIPPEJOB_")}
     env.update(
@@ -348,7 +349,7 @@ def media_processes(redis_url: str, tmp_path: Path) -> Iterator[StartWorker]:
         log = tmp_path / f"media-worker-{len(started)}.log"
         with log.open("wb") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "signalling.cli", "media", "--redis", redis_url],
+                [sys.executable, "-m", "lippejob.cli", "media", "--redis", redis_url],
                 cwd=ROOT,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -416,7 +417,7 @@ async def test_call_through_a_media_worker_process(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     client, services = await redis_nodes("sig-a")
-    worker_id = await wait_registered(services.store, media_process)
+    worker_id = await wait_registered(services.registry, media_process)
     call = await schedule_call(client)
     aid = call["appointment"]["id"]
     url = base_url(client)
@@ -425,7 +426,7 @@ async def test_call_through_a_media_worker_process(
     try:
         await host_and_admit(clients)
         report(capsys, "media worker process over Redis", [js, em])
-        assert await services.store.get_room_worker(aid) == worker_id
+        assert await services.registry.get_room_worker(aid) == worker_id
         assert not [e for c in clients for e in c.errors], [c.errors for c in clients]
         await em.leave()
         await cw.expect("presence", participant=em.id, state="left")
@@ -446,7 +447,7 @@ async def test_two_signalling_nodes_one_media_worker(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     (a, services_a), (b, services_b) = await redis_nodes("sig-a"), await redis_nodes("sig-b")
-    worker_id = await wait_registered(services_a.store, media_process)
+    worker_id = await wait_registered(services_a.registry, media_process)
     call = await schedule_call(a)
     aid = call["appointment"]["id"]
     # The caseworker and the employer on node A, the jobseeker on node B.
@@ -459,9 +460,9 @@ async def test_two_signalling_nodes_one_media_worker(
         await host_and_admit(clients)
         report(capsys, "two signalling nodes, one media worker process", [js, em])
         # One placement, seen alike by both nodes.
-        assert await services_a.store.get_room_worker(aid) == worker_id
-        assert await services_b.store.get_room_worker(aid) == worker_id
-        assert [w.id for w in await services_b.store.list_workers()] == [worker_id]
+        assert await services_a.registry.get_room_worker(aid) == worker_id
+        assert await services_b.registry.get_room_worker(aid) == worker_id
+        assert [w.id for w in await services_b.registry.list_workers()] == [worker_id]
         assert not [e for c in clients for e in c.errors], [c.errors for c in clients]
     finally:
         await close_all(clients)
@@ -491,7 +492,7 @@ async def test_a_draining_media_worker_moves_its_calls_to_another(
     the call goes on, on the other worker, without anyone being shown as having left."""
     workers = [media_processes(), media_processes()]
     client, services = await redis_nodes("sig-a")
-    store = services.store
+    store = services.registry
     await wait_workers(store, workers, 2)
     call = await schedule_call(client)
     aid = call["appointment"]["id"]

@@ -1,5 +1,6 @@
 """The room WebSocket at /ws: authenticate with the first message, then speak the protocol
-of DESIGN.md. Validation happens in `signalling.messages`; room state in `signalling.hub`."""
+of DESIGN.md. Validation happens in `signalling.room.messages`; room state in
+`signalling.room.hub`."""
 
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ import structlog
 from aiohttp import WSMsgType, web
 
 from signalling.appointments import token_void
+from signalling.auth.invites import LinkState, link_state
+from signalling.auth.tokens import TokenError
 from signalling.context import SERVICES
-from signalling.hub import Connection, RoomHub
-from signalling.invites import LinkState, link_state
-from signalling.messages import CloseCode, MessageError, parse_client_message
-from signalling.metrics import METRICS
-from signalling.tokens import TokenError
+from signalling.http.metrics import METRICS
+from signalling.room.hub import Connection, RoomHub
+from signalling.room.messages import CloseCode, MessageError, parse_client_message
 
 log = structlog.get_logger(__name__)
 
@@ -87,14 +88,14 @@ async def _authenticate(request: web.Request, ws: web.WebSocketResponse) -> Conn
         log.info("ws_auth_rejected", reason=exc.reason)
         await _close(ws, CloseCode.AUTH_FAILED, f"token {exc.reason}")
         return None
-    if await services.store.is_revoked(claims.jti):
+    if await services.presence.is_revoked(claims.jti):
         request.app[METRICS].count("ws_rejected_total", "revoked")
         log.info(
             "ws_auth_rejected", reason="revoked", appointment=claims.room, participant=claims.sub
         )
         await _close(ws, CloseCode.AUTH_FAILED, "token revoked")
         return None
-    appointment = await services.store.get_appointment(claims.room)
+    appointment = await services.appointments.get_appointment(claims.room)
     participant = appointment.participant(claims.sub) if appointment else None
     if appointment is None or participant is None:
         await _close(ws, CloseCode.AUTH_FAILED, "unknown appointment")
@@ -174,7 +175,7 @@ async def _dispatch(
         await hub.relay(conn, {"type": "panel", **data})
     elif kind == "e2ee":
         to = data.get("to")
-        appointment = await services.store.get_appointment(conn.room)
+        appointment = await services.appointments.get_appointment(conn.room)
         if to is not None and (appointment is None or appointment.participant(to) is None):
             raise MessageError("unknown_participant", "no such participant")
         await hub.relay(conn, {"type": "e2ee", "data": data["data"]}, to=to)
@@ -185,7 +186,7 @@ async def _dispatch(
 
 async def _refresh(request: web.Request, hub: RoomHub, conn: Connection) -> bool:
     services = request.app[SERVICES]
-    appointment = await services.store.get_appointment(conn.room)
+    appointment = await services.appointments.get_appointment(conn.room)
     participant = appointment.participant(conn.pid) if appointment else None
     if appointment is None or participant is None or appointment.status != "scheduled":
         raise MessageError("window_closed", "the appointment is over")

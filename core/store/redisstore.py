@@ -1,6 +1,6 @@
 """The shared store over Redis, for several signalling processes and media workers.
 
-Implements `signalling.store.Store`. Everything that expires (sessions, revocations, worker
+Implements `core.store.base.Store`. Everything that expires (sessions, revocations, worker
 registrations, room placements) carries a Redis TTL, so Redis forgets it on its own, and also
 keeps its deadline in the value, checked against the injected clock on read, so expiry follows
 the same clock as `MemoryStore` (and a test's `FakeClock`). TTLs are relative (`PX`), computed
@@ -15,9 +15,9 @@ from typing import Any
 
 import redis.asyncio as redis
 
-from signalling.clock import Clock
-from signalling.models import Appointment, AttendanceEvent, Member, StaffUser, WorkerInfo
-from signalling.store import MAX_ATTENDANCE
+from core.clock import Clock
+from core.model import Appointment, AttendanceEvent, Member, StaffUser, WorkerInfo
+from core.store.base import MAX_ATTENDANCE
 
 # Keys, after the store's prefix ("lj:" by default).
 APPOINTMENT_KEY = "appt:{id}"  # JSON of one appointment (Appointment.to_dict)
@@ -275,13 +275,13 @@ class RedisStore:
         if await self._client.llen(key) < MAX_ATTENDANCE:
             await self._client.rpush(key, _dumps(event.to_dict()))
 
-    async def purge_appointments(self, ended_before: float) -> int:
+    async def purge_appointments(self, ended_before: float) -> list[str]:
         # A window ends after it starts, so only appointments that started before the cut-off
         # can have ended before it.
         ids = await self._client.zrangebyscore(
             self._key(APPOINTMENTS_BY_START_KEY), "-inf", f"({float(ended_before)!r}"
         )
-        gone = 0
+        gone: list[str] = []
         for raw_id in ids:
             appointment = await self.get_appointment(_text(raw_id))
             if appointment is None:
@@ -299,7 +299,7 @@ class RedisStore:
             ]
             await self._client.delete(*keys)
             await self._client.zrem(self._key(APPOINTMENTS_BY_START_KEY), aid)
-            gone += 1
+            gone.append(aid)
         return gone
 
     async def list_attendance(self, appointment_id: str) -> list[AttendanceEvent]:

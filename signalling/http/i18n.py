@@ -2,8 +2,8 @@
 
 The catalogs live in web/translations/<lang>/LC_MESSAGES/messages.po and are read with Babel when
 the app starts (no compile step: they are turned into in-memory .mo data). The template in
-web/translations/messages.pot is refreshed with `python -m signalling.i18n extract`, and
-`python -m signalling.i18n update` merges it into every catalog.
+web/translations/messages.pot is refreshed with `python -m signalling.http.i18n extract`, and
+`python -m signalling.http.i18n update` merges it into every catalog.
 
 The translations were written by the developers and still need a native speaker's review
 (Turkish, Arabic, Ukrainian and Russian especially).
@@ -28,7 +28,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 from babel.support import Translations
 
-from signalling.models import LANGUAGES
+from core.model import LANGUAGES
 
 DEFAULT_LANGUAGE = "de"
 RTL_LANGUAGES = frozenset({"ar"})
@@ -201,7 +201,7 @@ def update_catalogs(web_dir: Path, langs: Iterable[str] = LANGUAGES) -> None:
 
 
 def main(argv: list[str]) -> int:
-    """`python -m signalling.i18n extract|update`."""
+    """`python -m signalling.http.i18n extract|update`."""
     from web import STATIC_DIR
 
     web_dir = STATIC_DIR.parent
@@ -211,7 +211,7 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["update"]:
         update_catalogs(web_dir)
         return 0
-    print("usage: python -m signalling.i18n extract|update", file=sys.stderr)
+    print("usage: python -m signalling.http.i18n extract|update", file=sys.stderr)
     return 2
 
 

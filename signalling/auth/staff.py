@@ -9,8 +9,8 @@ import secrets
 
 from aiohttp import web
 
+from core.model import StaffUser
 from signalling.context import SERVICES
-from signalling.models import StaffUser
 
 SESSION_COOKIE = "lj_session"
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
@@ -72,10 +72,10 @@ async def current_staff(request: web.Request) -> StaffUser | None:
     if not token or len(token) > 128:
         return None
     services = request.app[SERVICES]
-    username = await services.store.get_session(session_hash(token))
+    username = await services.accounts.get_session(session_hash(token))
     if username is None:
         return None
-    return await services.store.get_staff(username)
+    return await services.accounts.get_staff(username)
 
 
 def csrf_token(request: web.Request) -> str:

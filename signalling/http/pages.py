@@ -18,8 +18,11 @@ import qrcode.image.svg
 from aiohttp import web
 from babel.dates import format_datetime, format_time
 
+from core.model import LANGUAGES, Appointment
+from signalling.auth.invites import LinkState, hash_code, link_state, looks_like_code
+from signalling.auth.staff import csrf_ok, csrf_token, current_staff
 from signalling.context import SERVICES
-from signalling.i18n import (
+from signalling.http.i18n import (
     LANG_COOKIE,
     LANGUAGE_NAMES,
     I18n,
@@ -28,9 +31,6 @@ from signalling.i18n import (
     negotiate_language,
     text_direction,
 )
-from signalling.invites import LinkState, hash_code, link_state, looks_like_code
-from signalling.models import LANGUAGES, Appointment
-from signalling.staff import csrf_ok, csrf_token, current_staff
 from web import STATIC_DIR, TEMPLATES_DIR
 
 I18N = web.AppKey("i18n", I18n)
@@ -123,10 +123,10 @@ async def _link_facts(request: web.Request, code: str) -> tuple[str, Appointment
     if not looks_like_code(code):
         return "unknown", None, ""
     services = request.app[SERVICES]
-    found = await services.store.find_invite(hash_code(code))
+    found = await services.appointments.find_invite(hash_code(code))
     if found is None:
         return "unknown", None, ""
-    appointment = await services.store.get_appointment(found[0])
+    appointment = await services.appointments.get_appointment(found[0])
     if appointment is None:
         return "unknown", None, ""
     state = link_state(appointment, services.clock.now(), services.settings.early_join_margin)

@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from enum import Enum
 
-from signalling.models import Appointment
+from core.model import Appointment
 
 
 def new_code() -> str:

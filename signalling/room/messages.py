@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from signalling.jsonwire import loads_strict
+from core.jsonwire import loads_strict
 
 MAX_CHAT = 2000
 MAX_SDP = 32 * 1024

@@ -20,14 +20,14 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from core.bus.base import Subscription, room_channel
+from core.model import Appointment, AttendanceEvent, Member
 from signalling.appointments import shut_out
-from signalling.bus import Subscription, room_channel
+from signalling.auth.tokens import RoomClaims
 from signalling.context import Services
-from signalling.media_router import MediaRouter, NoMediaWorker
-from signalling.messages import CloseCode
-from signalling.models import Appointment, AttendanceEvent, Member
-from signalling.status import present_members
-from signalling.tokens import RoomClaims
+from signalling.room.media_router import MediaRouter, NoMediaWorker
+from signalling.room.messages import CloseCode
+from signalling.room.status import present_members
 
 log = structlog.get_logger(__name__)
 
@@ -135,7 +135,7 @@ class RoomHub:
 
     async def start(self) -> None:
         settings = self._s.settings
-        await self._s.store.register_node(settings.node_id, settings.node_ttl)
+        await self._s.presence.register_node(settings.node_id, settings.node_ttl)
         self._sweeper = asyncio.create_task(self._sweep(), name="hub-sweeper")
         self._spawn(self._heartbeat(), "hub-heartbeat")
 
@@ -144,16 +144,16 @@ class RoomHub:
         while True:
             await asyncio.sleep(settings.node_heartbeat)
             try:
-                await self._s.store.register_node(settings.node_id, settings.node_ttl)
+                await self._s.presence.register_node(settings.node_id, settings.node_ttl)
             except Exception:  # the store may be briefly away; try again next beat
                 log.exception("node_heartbeat_failed")
 
     async def _present(self, room: str) -> dict[str, Member]:
         """The room's members held by live nodes."""
-        members = await self._s.store.get_members(room)
+        members = await self._s.presence.get_members(room)
         if not members:
             return members
-        return present_members(members, await self._s.store.live_nodes())
+        return present_members(members, await self._s.presence.live_nodes())
 
     async def close(self) -> None:
         if self._closed:
@@ -248,7 +248,7 @@ class RoomHub:
     async def _is_current(self, conn: Connection) -> bool:
         """Whether the store names this socket as its participant's connection: a late
         `replace` event from an older connection must not close a newer one."""
-        member = (await self._s.store.get_members(conn.room)).get(conn.pid)
+        member = (await self._s.presence.get_members(conn.room)).get(conn.pid)
         return member is not None and member.conn == conn.conn_id
 
     async def _finish(
@@ -289,8 +289,8 @@ class RoomHub:
             await older.send({"type": "replaced"})
             older.close_soon(CloseCode.REPLACED, "replaced by a newer connection")
 
-        store, now = self._s.store, self._s.clock.now()
-        previous = (await store.get_members(room)).get(pid)
+        presence, now = self._s.presence, self._s.clock.now()
+        previous = (await presence.get_members(room)).get(pid)
         was_in = previous is not None and previous.status in ("admitted", "reconnecting")
         may_skip_lobby = conn.claims.grants.admit or not appointment.waiting_room
         conn.status = "admitted" if was_in or may_skip_lobby else "waiting"
@@ -302,11 +302,11 @@ class RoomHub:
             now,
             {"jti": conn.claims.jti, "exp": conn.claims.exp},
         )
-        await store.set_member(room, member)
-        fresh = await store.get_appointment(room)
+        await presence.set_member(room, member)
+        fresh = await self._s.appointments.get_appointment(room)
         if fresh is None or fresh.status != "scheduled":
             # The appointment ended while this socket was connecting: do not bring it back.
-            await store.delete_member(room, pid)
+            await presence.delete_member(room, pid)
             await self._finish(conn, {"type": "ended"}, CloseCode.ENDED, "appointment ended")
             return
         await self._publish(room, {"kind": "replace", "participant": pid, "conn": conn.conn_id})
@@ -339,7 +339,7 @@ class RoomHub:
     async def _enter(self, conn: Connection, first: bool = True) -> None:
         """The socket is in the call: hello, presence to the others, media."""
         room = conn.room
-        appointment = await self._s.store.get_appointment(room)
+        appointment = await self._s.appointments.get_appointment(room)
         if appointment is None:
             return
         conn.status = "admitted"
@@ -410,7 +410,7 @@ class RoomHub:
         return waiting
 
     async def _announce_lobby(self, room: str, appointment: Appointment | None = None) -> None:
-        appointment = appointment or await self._s.store.get_appointment(room)
+        appointment = appointment or await self._s.appointments.get_appointment(room)
         if appointment is None:
             return
         members = await self._present(room)
@@ -419,16 +419,18 @@ class RoomHub:
         )
 
     async def _attend(self, room: str, pid: str, event: str) -> None:
-        await self._s.store.add_attendance(AttendanceEvent(room, pid, event, self._s.clock.now()))
+        await self._s.appointments.add_attendance(
+            AttendanceEvent(room, pid, event, self._s.clock.now())
+        )
 
     # ---- moderation (from a socket or from the console) ------------------------------
 
     async def admit(self, room: str, pid: str, by: str) -> bool:
-        member = (await self._s.store.get_members(room)).get(pid)
+        member = (await self._s.presence.get_members(room)).get(pid)
         if member is None or member.status != "waiting":
             return False
         admitted = dataclasses.replace(member, status="admitted")
-        if not await self._s.store.swap_member(room, member, admitted):
+        if not await self._s.presence.swap_member(room, member, admitted):
             return False  # they left or reconnected meanwhile: admit the fresh entry instead
         await self._attend(room, pid, "admitted")
         log.info("participant_admitted", appointment=room, participant=pid, by=by)
@@ -439,19 +441,19 @@ class RoomHub:
     async def deny(self, room: str, pid: str, by: str) -> bool:
         """Refuse a waiting participant, or remove one from the call: their link stops
         working, every token they hold is void, and their socket closes on every node."""
-        appointment = await self._s.store.get_appointment(room)
+        appointment = await self._s.appointments.get_appointment(room)
         if appointment is None or appointment.participant(pid) is None:
             return False
-        await self._s.store.put_appointment(shut_out(appointment, pid, self._s.clock.now()))
+        await self._s.appointments.put_appointment(shut_out(appointment, pid, self._s.clock.now()))
         await self.kick(room, pid, by, denied=True)
         return True
 
     async def kick(self, room: str, pid: str, by: str, *, denied: bool) -> None:
         """Close a participant's socket wherever it is and forget their presence."""
-        member = (await self._s.store.get_members(room)).get(pid)
+        member = (await self._s.presence.get_members(room)).get(pid)
         if member is not None:
             await self._revoke(member)
-            await self._s.store.delete_member(room, pid)
+            await self._s.presence.delete_member(room, pid)
         await self._attend(room, pid, "denied" if denied else "removed")
         log.info("participant_removed", appointment=room, participant=pid, by=by, denied=denied)
         await self._publish(room, {"kind": "denied" if denied else "revoked", "participant": pid})
@@ -464,22 +466,24 @@ class RoomHub:
         jti = member.extra.get("jti")
         if isinstance(jti, str):
             until = float(member.extra.get("exp", self._s.clock.now() + 600))
-            await self._s.store.revoke(jti, until)
+            await self._s.presence.revoke(jti, until)
 
     async def end(self, room: str, by: str) -> bool:
         """End the appointment: revoke every token, close every socket, free the media."""
-        store = self._s.store
-        appointment = await store.get_appointment(room)
+        appointments, presence = self._s.appointments, self._s.presence
+        appointment = await appointments.get_appointment(room)
         if appointment is None or appointment.status != "scheduled":
             return False
         now = self._s.clock.now()
-        await store.put_appointment(dataclasses.replace(appointment, status="ended", ended_at=now))
-        for member in (await store.get_members(room)).values():
+        await appointments.put_appointment(
+            dataclasses.replace(appointment, status="ended", ended_at=now)
+        )
+        for member in (await presence.get_members(room)).values():
             await self._revoke(member)
         await self._attend(room, by, "ended")
         log.info("appointment_ended", appointment=room, by=by)
         await self._publish(room, {"kind": "end"})
-        await store.clear_members(room)
+        await presence.clear_members(room)
         await self._media.close_room(room)
         return True
 
@@ -513,14 +517,14 @@ class RoomHub:
         if conn.closing:
             return
         await self._drop(conn)
-        room, pid, store = conn.room, conn.pid, self._s.store
-        member = (await store.get_members(room)).get(pid)
+        room, pid, presence = conn.room, conn.pid, self._s.presence
+        member = (await presence.get_members(room)).get(pid)
         if member is None or member.conn != conn.conn_id:
             return  # a newer connection owns the stay
         if member.status == "waiting" or left:
             await self._end_stay(room, member, "left")
             return
-        if not await store.swap_member(
+        if not await presence.swap_member(
             room, member, dataclasses.replace(member, status="reconnecting")
         ):
             return
@@ -531,7 +535,7 @@ class RoomHub:
 
     async def _expire(self, room: str, pid: str, conn_id: str) -> None:
         await asyncio.sleep(self._grace)
-        member = (await self._s.store.get_members(room)).get(pid)
+        member = (await self._s.presence.get_members(room)).get(pid)
         if member is None or member.conn != conn_id or member.status != "reconnecting":
             return
         await self._end_stay(room, member, "timeout")  # unless back just now
@@ -541,7 +545,7 @@ class RoomHub:
         deny, a reconnect or a newer socket that came first owns the stay): attendance, then
         the media leave and `left` presence for someone in the call (its media already left
         while reconnecting), or the lobby for someone waiting."""
-        if not await self._s.store.swap_member(room, member, None):
+        if not await self._s.presence.swap_member(room, member, None):
             return
         pid = member.participant_id
         await self._attend(room, pid, "left")
@@ -562,14 +566,14 @@ class RoomHub:
     async def sweep_once(self) -> None:
         now = self._s.clock.now()
         for room in list(self._local):
-            appointment = await self._s.store.get_appointment(room)
+            appointment = await self._s.appointments.get_appointment(room)
             over = appointment is None or appointment.status != "scheduled"
             if over or now >= appointment.ends_at:  # type: ignore[union-attr]
                 for conn in list(self._local.get(room, {}).values()):
                     await self._finish(
                         conn, {"type": "ended"}, CloseCode.ENDED, "appointment is over"
                     )
-                await self._s.store.clear_members(room)
+                await self._s.presence.clear_members(room)
                 await self._media.close_room(room)
                 continue
             for conn in list(self._local.get(room, {}).values()):
@@ -584,6 +588,6 @@ class RoomHub:
 
     async def _gone(self, conn: Connection) -> None:
         """A socket this node closed for good: its stay, its media and its presence end."""
-        member = (await self._s.store.get_members(conn.room)).get(conn.pid)
+        member = (await self._s.presence.get_members(conn.room)).get(conn.pid)
         if member is not None and member.conn == conn.conn_id:
             await self._end_stay(conn.room, member, "closed")

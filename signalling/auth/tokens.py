@@ -17,9 +17,9 @@ from typing import Any, Literal, get_args
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from signalling.clock import Clock
-from signalling.keys import KeyRing
-from signalling.models import ROLES, Grants, Media, Participant, grants_for
+from core.clock import Clock
+from core.model import ROLES, Grants, Media, Participant, grants_for
+from signalling.auth.keys import KeyRing
 
 ALGORITHM = "EdDSA"
 AUDIENCE = "room"

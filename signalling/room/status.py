@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from signalling.models import Appointment, AttendanceEvent, Member
+from core.model import Appointment, AttendanceEvent, Member
 
 ATTENDED_EVENTS = frozenset({"joined", "admitted"})
 STAY_ENDS = frozenset({"left", "removed", "denied"})  # denying an admitted person removes them

@@ -8,7 +8,7 @@ server's subscriber offers (`pc: "sub"`, mapping media by mid through the offer'
 counts what it decodes per (participant, source).
 
 Everything stays on loopback: explicit empty ICE server lists (never aiortc's default STUN
-server), host candidates on 127.0.0.1 only (the same pinning as `loadtests.client`). Candidates
+server), host candidates on 127.0.0.1 only (the same pinning as `testsupport.client`). Candidates
 travel inside the SDP, so the client does not trickle.
 """
 
@@ -22,7 +22,7 @@ from typing import Any
 
 import aiohttp
 
-from loadtests.client import ClientMedia, MediaPeer, new_loopback_pc
+from testsupport.client import ClientMedia, MediaPeer, new_loopback_pc
 
 __all__ = ["JoinRefused", "WsClient", "new_loopback_pc"]
 

@@ -8,7 +8,7 @@ pre-encoded media (encoded once with PyAV, replayed in a loop), so neither side 
 runs aiortc's codec classes: any codec call in the process is the server's.
 
 The peer-connection side (publisher offer, subscriber answers, counting what arrives) is
-`MediaPeer`, shared with the WebSocket client (`loadtests.ws_client`); `SyntheticClient` adds
+`MediaPeer`, shared with the WebSocket client (`testsupport.ws_client`); `SyntheticClient` adds
 only the bus transport and the media `join`.
 
 Everything stays on loopback: explicit empty ICE server lists, host candidates on 127.0.0.1.
@@ -39,8 +39,8 @@ from aiortc import (
 )
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, MediaStreamTrack
 
+from core.bus.base import Bus, Subscription, media_channel, room_channel
 from mediaserver import network, passthrough
-from signalling.bus import Bus, Subscription, media_channel, room_channel
 
 LOOPBACK = network.HostPlan(bind=("127.0.0.1",), port_min=0, port_max=0, announce={})
 VIDEO_TIME_BASE = fractions.Fraction(1, 90000)

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from signalling.clock import Clock, SystemClock
+from core.clock import Clock, SystemClock
 
 CERT_FILE = "dev-cert.pem"
 KEY_FILE = "dev-key.pem"

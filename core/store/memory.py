@@ -1,111 +1,10 @@
-"""The shared state of the deployment: one protocol, a memory and a Redis implementation.
-
-What lives here: appointments and their invite index, staff and console sessions, revoked
-token ids, room presence (who waits, who is admitted, on which node), attendance, and the
-media worker registry with its room placement. The memory store serves `lippejob serve`
-without Redis; `signalling.store_redis.RedisStore` serves several processes.
-"""
+"""The embedded store: one process, no Redis; implements every store protocol."""
 
 from __future__ import annotations
 
-from typing import Protocol
-
-from signalling.clock import Clock
-from signalling.models import Appointment, AttendanceEvent, Member, StaffUser, WorkerInfo
-
-# Attendance events kept per appointment: a link holder re-joining in a loop cannot grow it
-# without bound; the first events (who came, when) are the ones kept.
-MAX_ATTENDANCE = 500
-
-
-class Store(Protocol):
-    # appointments and invites
-    async def put_appointment(self, appointment: Appointment) -> None:
-        """Create or replace an appointment and index its participants' invite hashes."""
-        ...
-
-    async def get_appointment(self, appointment_id: str) -> Appointment | None: ...
-
-    async def list_appointments(
-        self, *, starts_after: float | None = None, starts_before: float | None = None
-    ) -> list[Appointment]:
-        """Appointments ordered by start time, optionally within [after, before)."""
-        ...
-
-    async def find_invite(self, invite_hash: str) -> tuple[str, str] | None:
-        """(appointment id, participant id) for an invite hash, or None."""
-        ...
-
-    # staff and console sessions
-    async def put_staff(self, user: StaffUser) -> None: ...
-
-    async def get_staff(self, username: str) -> StaffUser | None: ...
-
-    async def put_session(self, session_hash: str, username: str, expires_at: float) -> None: ...
-
-    async def get_session(self, session_hash: str) -> str | None:
-        """The username of a live session, or None when unknown or expired."""
-        ...
-
-    async def delete_session(self, session_hash: str) -> None: ...
-
-    # token revocation
-    async def revoke(self, jti: str, until: float) -> None:
-        """Remember a revoked token id until it would have expired anyway."""
-        ...
-
-    async def is_revoked(self, jti: str) -> bool: ...
-
-    # room presence
-    async def set_member(self, appointment_id: str, member: Member) -> None: ...
-
-    async def get_members(self, appointment_id: str) -> dict[str, Member]: ...
-
-    async def delete_member(self, appointment_id: str, participant_id: str) -> None: ...
-
-    async def swap_member(self, appointment_id: str, current: Member, new: Member | None) -> bool:
-        """Replace (or, with None, delete) a member only if the stored one still has
-        `current`'s connection and status (compare and set); False if it changed meanwhile."""
-        ...
-
-    async def clear_members(self, appointment_id: str) -> None: ...
-
-    # attendance
-    async def add_attendance(self, event: AttendanceEvent) -> None: ...
-
-    async def list_attendance(self, appointment_id: str) -> list[AttendanceEvent]: ...
-
-    # retention
-    async def purge_appointments(self, ended_before: float) -> int:
-        """Delete appointments whose window ended before the given time, with their invites,
-        presence and attendance; returns how many went."""
-        ...
-
-    # signalling node liveness: presence held by a node that died is not shown as present
-    async def register_node(self, node_id: str, ttl: float) -> None: ...
-
-    async def live_nodes(self) -> set[str]: ...
-
-    # media worker registry and room placement
-    async def register_worker(self, info: WorkerInfo, ttl: float) -> None: ...
-
-    async def list_workers(self) -> list[WorkerInfo]:
-        """Workers whose registration has not expired."""
-        ...
-
-    async def remove_worker(self, worker_id: str) -> None: ...
-
-    async def assign_room(self, appointment_id: str, worker_id: str, ttl: float) -> str:
-        """Place a room on a worker unless it already has one (SET NX); return the holder."""
-        ...
-
-    async def get_room_worker(self, appointment_id: str) -> str | None: ...
-
-    async def release_room(self, appointment_id: str, worker_id: str) -> None:
-        """Forget the placement only if `worker_id` still holds it (compare and delete)."""
-        ...
-
-    async def close(self) -> None: ...
+from core.clock import Clock
+from core.model import Appointment, AttendanceEvent, Member, StaffUser, WorkerInfo
+from core.store.base import MAX_ATTENDANCE
 
 
 class MemoryStore:
@@ -217,7 +116,7 @@ class MemoryStore:
     async def list_attendance(self, appointment_id: str) -> list[AttendanceEvent]:
         return list(self._attendance.get(appointment_id, []))
 
-    async def purge_appointments(self, ended_before: float) -> int:
+    async def purge_appointments(self, ended_before: float) -> list[str]:
         gone = [a for a in self._appointments.values() if a.ends_at < ended_before]
         for a in gone:
             del self._appointments[a.id]
@@ -226,7 +125,7 @@ class MemoryStore:
             self._members.pop(a.id, None)
             self._attendance.pop(a.id, None)
             self._placements.pop(a.id, None)
-        return len(gone)
+        return [a.id for a in gone]
 
     async def register_node(self, node_id: str, ttl: float) -> None:
         self._nodes[node_id] = self._clock.now() + ttl

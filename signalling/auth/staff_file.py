@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from signalling.models import StaffUser
+from core.model import StaffUser
 
 
 def read_staff(path: Path) -> list[StaffUser]:

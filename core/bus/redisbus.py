@@ -1,6 +1,6 @@
 """The bus over Redis pub/sub, for several signalling processes and media workers.
 
-Implements `signalling.bus.Bus`. One bus holds one pub/sub connection and one reader task; the
+Implements `core.bus.base.Bus`. One bus holds one pub/sub connection and one reader task; the
 reader hands each message to the local `QueuedSubscription`s of its channel, so a slow handler
 stalls neither the reader nor the other subscribers. A channel is SUBSCRIBEd when its first local
 handler appears and UNSUBSCRIBEd when its last one closes. Delivery is at most once: messages
@@ -17,7 +17,7 @@ from typing import Any
 import redis.asyncio as redis
 import structlog
 
-from signalling.bus import Handler, Message, QueuedSubscription, Subscription
+from core.bus.base import Handler, Message, QueuedSubscription, Subscription
 
 log = structlog.get_logger(__name__)
 

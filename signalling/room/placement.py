@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from signalling.models import WorkerInfo
+from core.model import WorkerInfo
 
 
 def choose_worker(workers: Iterable[WorkerInfo]) -> WorkerInfo | None:

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from signalling.clock import Clock
+from core.clock import Clock
 
 KEYRING_FILE = "keyring.json"
 LOCK_FILE = ".lock"

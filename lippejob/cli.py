@@ -16,20 +16,22 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from core.bus.base import Bus
+from core.bus.memory import MemoryBus
+from core.clock import Clock, SystemClock
+from core.logs import configure_logging
+from core.model import StaffUser
+from core.settings import Settings, SettingsError, load_settings
+from core.store.base import Store, Stores
+from core.store.memory import MemoryStore
+from lippejob.tlsdev import DevCertificateError, ensure_dev_certificate, ssl_context
 from signalling.app import build_services, create_app
 from signalling.appointments import schedule
-from signalling.bus import Bus, MemoryBus
-from signalling.clock import Clock, SystemClock
-from signalling.keys import KeyRingError, ensure_keyring, generate_key
-from signalling.lifecycle import DRAINING
-from signalling.logs import configure_logging
-from signalling.models import StaffUser
-from signalling.settings import Settings, SettingsError, load_settings
-from signalling.staff import check_new_password, hash_password
-from signalling.staff_file import read_staff, upsert_staff
-from signalling.store import MemoryStore, Store
-from signalling.tlsdev import DevCertificateError, ensure_dev_certificate, ssl_context
-from signalling.ws import HUB
+from signalling.auth.keys import KeyRingError, ensure_keyring, generate_key
+from signalling.auth.staff import check_new_password, hash_password
+from signalling.auth.staff_file import read_staff, upsert_staff
+from signalling.http.lifecycle import DRAINING
+from signalling.room.ws import HUB
 
 log = structlog.get_logger("lippejob")
 
@@ -61,8 +63,8 @@ async def open_store_and_bus(settings: Settings, clock: Clock) -> tuple[Store, B
     """Memory store and bus by default; Redis when a URL is given."""
     if not settings.redis_url:
         return MemoryStore(clock), MemoryBus()
-    from signalling.bus_redis import RedisBus
-    from signalling.store_redis import RedisStore
+    from core.bus.redisbus import RedisBus
+    from core.store.redisstore import RedisStore
 
     return (
         await RedisStore.from_url(settings.redis_url, clock),
@@ -99,7 +101,7 @@ async def _serve(settings: Settings, demo: bool, with_media: bool) -> None:
     store, bus = await open_store_and_bus(settings, clock)
     for user in read_staff(staff_path(settings)):
         await store.put_staff(user)
-    services = build_services(settings, clock, store, bus, keyring)
+    services = build_services(settings, clock, Stores.single(store), bus, keyring)
     app = create_app(services, close_services=True)
     worker = None
     if with_media:

@@ -2,7 +2,7 @@
 
 The signalling node never touches media: it places a room on the least-loaded live worker
 (SET NX in the store, so every node agrees) and forwards join/leave/SDP messages to that
-worker's channel. Answers come back on the room channel (see `signalling.hub`).
+worker's channel. Answers come back on the room channel (see `signalling.room.hub`).
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from typing import Any
 
 import structlog
 
-from signalling.bus import Bus, media_channel
-from signalling.clock import Clock
-from signalling.placement import choose_worker
-from signalling.store import Store
-from signalling.tokens import RoomClaims
+from core.bus.base import Bus, media_channel
+from core.clock import Clock
+from core.store.base import RegistryStore
+from signalling.auth.tokens import RoomClaims
+from signalling.room.placement import choose_worker
 
 log = structlog.get_logger(__name__)
 
@@ -27,7 +27,7 @@ class NoMediaWorker(RuntimeError):
 
 
 class MediaRouter:
-    def __init__(self, store: Store, bus: Bus, clock: Clock) -> None:
+    def __init__(self, store: RegistryStore, bus: Bus, clock: Clock) -> None:
         self._store = store
         self._bus = bus
         self._clock = clock

@@ -10,14 +10,11 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from core.jsonwire import loads_strict
+from core.model import Appointment, AttendanceEvent, StaffUser
 from signalling.appointments import ValidationError, reissue, schedule
-from signalling.context import SERVICES, Services
-from signalling.invites import LinkState, hash_code, link_state, looks_like_code
-from signalling.jsonwire import loads_strict
-from signalling.lifecycle import DRAINING
-from signalling.metrics import METRICS
-from signalling.models import Appointment, AttendanceEvent, StaffUser
-from signalling.staff import (
+from signalling.auth.invites import LinkState, hash_code, link_state, looks_like_code
+from signalling.auth.staff import (
     SESSION_COOKIE,
     csrf_for_session,
     csrf_ok,
@@ -26,8 +23,11 @@ from signalling.staff import (
     session_hash,
     verify_password,
 )
-from signalling.status import live_view, present_members
-from signalling.ws import HUB
+from signalling.context import SERVICES, Services
+from signalling.http.lifecycle import DRAINING
+from signalling.http.metrics import METRICS
+from signalling.room.status import live_view, present_members
+from signalling.room.ws import HUB
 
 log = structlog.get_logger(__name__)
 
@@ -148,7 +148,7 @@ async def login(request: web.Request) -> web.Response:
     address = request.remote or "?"
     if throttle.locked(username, address, now):
         raise ApiError(429, "too many failed attempts; try again in a few minutes", "locked")
-    user = await services.store.get_staff(username)
+    user = await services.accounts.get_staff(username)
     # Hash even for unknown users so timing does not tell which usernames exist.
     stored = user.password_hash if user else "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAA"
     if not verify_password(password, stored) or user is None:
@@ -157,7 +157,7 @@ async def login(request: web.Request) -> web.Response:
         raise ApiError(401, "wrong username or password", "bad_credentials")
     throttle.succeeded(username)
     token = new_session_token()
-    await services.store.put_session(
+    await services.accounts.put_session(
         session_hash(token), user.username, now + services.settings.session_ttl
     )
     log.info("login", staff=user.username)
@@ -184,7 +184,7 @@ async def logout(request: web.Request) -> web.Response:
     if token:
         if not csrf_ok(request):
             raise ApiError(403, "missing or wrong X-CSRF-Token", "csrf")
-        await _services(request).store.delete_session(session_hash(token))
+        await _services(request).accounts.delete_session(session_hash(token))
     response = web.json_response({"ok": True})
     response.del_cookie(SESSION_COOKIE, path="/")
     return response
@@ -207,9 +207,9 @@ def join_url(services: Services, request: web.Request, code: str) -> str:
 
 async def _view(services: Services, appointment: Appointment) -> dict[str, Any]:
     members = present_members(
-        await services.store.get_members(appointment.id), await services.store.live_nodes()
+        await services.presence.get_members(appointment.id), await services.presence.live_nodes()
     )
-    attendance = await services.store.list_attendance(appointment.id)
+    attendance = await services.appointments.list_attendance(appointment.id)
     return {
         **appointment.public(),
         "live": live_view(appointment, members, attendance, services.clock.now()),
@@ -227,7 +227,7 @@ async def create_appointment(request: web.Request) -> web.Response:
     except ValidationError as exc:
         raise ApiError(400, exc.message, "invalid", field=exc.field) from None
     appointment = scheduled.appointment
-    await services.store.put_appointment(appointment)
+    await services.appointments.put_appointment(appointment)
     log.info(
         "appointment_created",
         appointment=appointment.id,
@@ -262,7 +262,7 @@ def _epoch_param(request: web.Request, name: str) -> float | None:
 async def list_appointments(request: web.Request) -> web.Response:
     await require_staff(request)
     services = _services(request)
-    found = await services.store.list_appointments(
+    found = await services.appointments.list_appointments(
         starts_after=_epoch_param(request, "from"), starts_before=_epoch_param(request, "to")
     )
     return web.json_response({"appointments": [await _view(services, a) for a in found]})
@@ -272,7 +272,7 @@ async def _appointment(request: web.Request) -> Appointment:
     appointment_id = request.match_info["appointment_id"]
     if len(appointment_id) > 64:
         raise ApiError(404, "no such appointment", "not_found")
-    appointment = await _services(request).store.get_appointment(appointment_id)
+    appointment = await _services(request).appointments.get_appointment(appointment_id)
     if appointment is None:
         raise ApiError(404, "no such appointment", "not_found")
     return appointment
@@ -282,7 +282,7 @@ async def get_appointment(request: web.Request) -> web.Response:
     await require_staff(request)
     services = _services(request)
     appointment = await _appointment(request)
-    attendance = await services.store.list_attendance(appointment.id)
+    attendance = await services.appointments.list_attendance(appointment.id)
     return web.json_response(
         {
             "appointment": await _view(services, appointment),
@@ -301,9 +301,9 @@ async def cancel_appointment(request: web.Request) -> web.Response:
         raise ApiError(409, f"the appointment is already {appointment.status}", "conflict")
     hub = request.app[HUB]
     await hub.end(appointment.id, user.username)  # closes any live sockets, revokes tokens
-    fresh = await services.store.get_appointment(appointment.id) or appointment
+    fresh = await services.appointments.get_appointment(appointment.id) or appointment
     cancelled = Appointment.from_dict({**fresh.to_dict(), "status": "cancelled"})
-    await services.store.put_appointment(cancelled)
+    await services.appointments.put_appointment(cancelled)
     log.info("appointment_cancelled", appointment=appointment.id, staff=user.username)
     return web.json_response({"appointment": await _view(services, cancelled)})
 
@@ -351,7 +351,7 @@ async def reissue_link(request: web.Request) -> web.Response:
     if appointment.status != "scheduled":
         raise ApiError(409, f"the appointment is {appointment.status}", "conflict")
     updated, code = reissue(appointment, pid, services.clock.now())
-    await services.store.put_appointment(updated)
+    await services.appointments.put_appointment(updated)
     # Whoever holds the old link (a forwarded SMS, a lost tablet) is put out of the call.
     await request.app[HUB].kick(appointment.id, pid, user.username, denied=False)
     log.info("invite_reissued", appointment=appointment.id, participant=pid, staff=user.username)
@@ -379,8 +379,10 @@ async def join(request: web.Request) -> web.Response:
     if not isinstance(consent, bool) or set(data) - {"code", "consent"}:
         raise ApiError(400, "only code and consent (true/false) are accepted", "bad_request")
     code = data["code"]
-    found = await services.store.find_invite(hash_code(code)) if looks_like_code(code) else None
-    appointment = await services.store.get_appointment(found[0]) if found else None
+    found = (
+        await services.appointments.find_invite(hash_code(code)) if looks_like_code(code) else None
+    )
+    appointment = await services.appointments.get_appointment(found[0]) if found else None
     participant = appointment.participant(found[1]) if appointment and found else None
     if appointment is None or participant is None or participant.invite_hash != hash_code(code):
         raise ApiError(404, "this link is not valid", "unknown_invite")
@@ -409,7 +411,7 @@ async def join(request: web.Request) -> web.Response:
         ) from None
     request.app[METRICS].count("tokens_issued_total")
     if consent:
-        await services.store.add_attendance(
+        await services.appointments.add_attendance(
             AttendanceEvent(appointment.id, participant.id, "consent", now)
         )
     log.info(
@@ -451,7 +453,7 @@ async def readyz(request: web.Request) -> web.Response:
     if request.app[DRAINING].active:
         return json_error(503, "draining: finishing calls, taking no new ones", "draining")
     try:
-        await services.store.get_staff("__readyz__")
+        await services.accounts.get_staff("__readyz__")
     except Exception:  # any store failure means not ready
         return json_error(503, "store unavailable", "not_ready")
     return web.json_response({"status": "ready", "time": int(time.time())})

@@ -1,0 +1,144 @@
+"""The stores of the deployment, split by consumer (as LiveKit splits its stores), so that each
+part depends only on what it uses: the media worker on the registry alone.
+
+- `AppointmentStore`: appointments, their invite index and attendance (durable records).
+- `AccountStore`: staff accounts and console sessions (durable records).
+- `PresenceStore`: who is in which room on which node, node heartbeats, revoked token ids
+  (ephemeral, shared between processes).
+- `RegistryStore`: the media worker registry and room placement (ephemeral, shared).
+
+Implementations: `core.store.memory.MemoryStore` (one process, everything in memory) and
+`core.store.redisstore.RedisStore` (shared between processes) implement all four.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from core.model import Appointment, AttendanceEvent, Member, StaffUser, WorkerInfo
+
+# Attendance events kept per appointment: a link holder re-joining in a loop cannot grow it
+# without bound; the first events (who came, when) are the ones kept.
+MAX_ATTENDANCE = 500
+
+
+class Closable(Protocol):
+    async def close(self) -> None:
+        """Release connections; idempotent."""
+        ...
+
+
+class AppointmentStore(Closable, Protocol):
+    async def put_appointment(self, appointment: Appointment) -> None:
+        """Create or replace an appointment and index its participants' invite hashes."""
+        ...
+
+    async def get_appointment(self, appointment_id: str) -> Appointment | None: ...
+
+    async def list_appointments(
+        self, *, starts_after: float | None = None, starts_before: float | None = None
+    ) -> list[Appointment]:
+        """Appointments ordered by start time, optionally within [after, before)."""
+        ...
+
+    async def find_invite(self, invite_hash: str) -> tuple[str, str] | None:
+        """(appointment id, participant id) for an invite hash, or None."""
+        ...
+
+    async def add_attendance(self, event: AttendanceEvent) -> None: ...
+
+    async def list_attendance(self, appointment_id: str) -> list[AttendanceEvent]: ...
+
+    async def purge_appointments(self, ended_before: float) -> list[str]:
+        """Delete appointments whose window ended before the given time, with their invites
+        and attendance; returns the ids that went."""
+        ...
+
+
+class AccountStore(Closable, Protocol):
+    async def put_staff(self, user: StaffUser) -> None: ...
+
+    async def get_staff(self, username: str) -> StaffUser | None: ...
+
+    async def put_session(self, session_hash: str, username: str, expires_at: float) -> None: ...
+
+    async def get_session(self, session_hash: str) -> str | None:
+        """The username of a live session, or None when unknown or expired."""
+        ...
+
+    async def delete_session(self, session_hash: str) -> None: ...
+
+
+class PresenceStore(Closable, Protocol):
+    # token revocation
+    async def revoke(self, jti: str, until: float) -> None:
+        """Remember a revoked token id until it would have expired anyway."""
+        ...
+
+    async def is_revoked(self, jti: str) -> bool: ...
+
+    # room presence
+    async def set_member(self, appointment_id: str, member: Member) -> None: ...
+
+    async def get_members(self, appointment_id: str) -> dict[str, Member]: ...
+
+    async def delete_member(self, appointment_id: str, participant_id: str) -> None: ...
+
+    async def swap_member(self, appointment_id: str, current: Member, new: Member | None) -> bool:
+        """Replace (or, with None, delete) a member only if the stored one still has
+        `current`'s connection and status (compare and set); False if it changed meanwhile."""
+        ...
+
+    async def clear_members(self, appointment_id: str) -> None: ...
+
+    # signalling node liveness: presence held by a node that died is not shown as present
+    async def register_node(self, node_id: str, ttl: float) -> None: ...
+
+    async def live_nodes(self) -> set[str]: ...
+
+
+class RegistryStore(Closable, Protocol):
+    async def register_worker(self, info: WorkerInfo, ttl: float) -> None: ...
+
+    async def list_workers(self) -> list[WorkerInfo]:
+        """Workers whose registration has not expired."""
+        ...
+
+    async def remove_worker(self, worker_id: str) -> None: ...
+
+    async def assign_room(self, appointment_id: str, worker_id: str, ttl: float) -> str:
+        """Place a room on a worker unless it already has one (SET NX); return the holder."""
+        ...
+
+    async def get_room_worker(self, appointment_id: str) -> str | None: ...
+
+    async def release_room(self, appointment_id: str, worker_id: str) -> None:
+        """Forget the placement only if `worker_id` still holds it (compare and delete)."""
+        ...
+
+
+class Store(AppointmentStore, AccountStore, PresenceStore, RegistryStore, Protocol):
+    """All four in one object (the memory and Redis stores)."""
+
+
+@dataclass(frozen=True)
+class Stores:
+    """The four stores a signalling process runs on, picked at wiring time."""
+
+    appointments: AppointmentStore
+    accounts: AccountStore
+    presence: PresenceStore
+    registry: RegistryStore
+
+    @classmethod
+    def single(cls, store: Store) -> Stores:
+        return cls(store, store, store, store)
+
+    async def close(self) -> None:
+        """Close each distinct store once."""
+        seen: list[Closable] = []
+        for store in (self.appointments, self.accounts, self.presence, self.registry):
+            if not any(store is s for s in seen):
+                seen.append(store)
+                await store.close()
