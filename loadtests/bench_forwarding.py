@@ -34,8 +34,9 @@ from pathlib import Path
 from core.bus.redisbus import RedisBus
 from core.clock import SystemClock
 from core.store.redisstore import RedisStore
-from testsupport.client import ClientMedia, EncodedLoop, SyntheticClient, wait_for
+from testsupport.client import ClientMedia, EncodedLoop, SyntheticClient
 from testsupport.redis_process import RedisNotStarted, start_redis, stop_redis
+from testsupport.wait import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 TICKS = os.sysconf("SC_CLK_TCK")

@@ -16,8 +16,8 @@ from signalling.auth.tokens import TokenIssuer, TokenVerifier
 from signalling.context import SERVICES, Services
 from signalling.http.api import api_errors, setup_api
 from signalling.http.lifecycle import DRAINING, Draining
-from signalling.http.metrics import METRICS, Metrics, metrics_endpoint
 from signalling.http.security import security_headers
+from signalling.metrics import METRICS, Metrics, metrics_endpoint
 from signalling.retention import retention_ctx
 from signalling.room.hub import RoomHub
 from signalling.room.media_router import MediaRouter

@@ -3,10 +3,8 @@ scheduling, and a room-socket client that waits for the message it expects."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -178,14 +176,3 @@ class RoomClient:
 
     async def close(self) -> None:
         await self.ws.close()
-
-
-async def wait_for(
-    condition: Callable[[], Awaitable[bool]], what: str, timeout: float = 5.0
-) -> None:
-    """Poll `condition` until it holds; fail saying what was awaited."""
-    deadline = time.monotonic() + timeout
-    while not await condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.02)

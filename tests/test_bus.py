@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as redis
@@ -12,19 +12,9 @@ import redis.asyncio as redis
 from core.bus.base import Bus, Message, media_channel, room_channel
 from core.bus.memory import MemoryBus
 from core.bus.redisbus import RedisBus
+from testsupport.wait import wait_for
 
 WAIT_TIMEOUT = 5.0
-
-
-async def wait_until(
-    condition: Callable[[], bool], what: str, within: float = WAIT_TIMEOUT
-) -> None:
-    """Poll `condition` until it holds; fail saying what we waited for."""
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within}s waiting for {what}")
-        await asyncio.sleep(0.005)
 
 
 class Inbox:
@@ -37,7 +27,7 @@ class Inbox:
         self.messages.append(message)
 
     async def wait_for(self, count: int) -> None:
-        await wait_until(lambda: len(self.messages) >= count, f"{count} messages")
+        await wait_for(lambda: len(self.messages) >= count, f"{count} messages", interval=0.005)
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
@@ -148,7 +138,7 @@ async def test_handler_error_does_not_stop_delivery(bus: Bus) -> None:
     await bus.subscribe("c", other)
     for n in range(3):
         await bus.publish("c", {"n": n})
-    await wait_until(lambda: len(seen) == 3, "the flaky handler to see all three messages")
+    await wait_for(lambda: len(seen) == 3, "the flaky handler to see all three messages")
     await other.wait_for(3)
     assert seen == [0, 1, 2]
     assert [m["n"] for m in other.messages] == [0, 1, 2]

@@ -15,8 +15,8 @@ from tests.harness import (
     RoomClient,
     join_token,
     schedule_now,
-    wait_for,
 )
+from testsupport.wait import wait_for
 
 Client = TestClient[Any, Any]
 ROLES = ("caseworker", "jobseeker", "employer")

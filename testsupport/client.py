@@ -24,7 +24,7 @@ import itertools
 import math
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +41,7 @@ from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, MediaStreamT
 
 from core.bus.base import Bus, Subscription, media_channel, room_channel
 from mediaserver import network, passthrough
+from testsupport.wait import wait_for
 
 LOOPBACK = network.HostPlan(bind=("127.0.0.1",), port_min=0, port_max=0, announce={})
 VIDEO_TIME_BASE = fractions.Fraction(1, 90000)
@@ -49,16 +50,6 @@ AUDIO_TIME_BASE = fractions.Fraction(1, 48000)
 
 def digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=12).hexdigest()
-
-
-async def wait_for(condition: Callable[[], bool], what: str, within: float = 10.0) -> float:
-    """Poll until `condition()` holds; returns the seconds it took; fails saying `what`."""
-    start = time.monotonic()
-    while not condition():
-        if time.monotonic() - start > within:
-            raise TimeoutError(f"timed out after {within:.1f}s waiting for {what}")
-        await asyncio.sleep(0.02)
-    return time.monotonic() - start
 
 
 # --- generated media ----------------------------------------------------------------------

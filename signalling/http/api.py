@@ -25,7 +25,7 @@ from signalling.auth.staff import (
 )
 from signalling.context import SERVICES, Services
 from signalling.http.lifecycle import DRAINING
-from signalling.http.metrics import METRICS
+from signalling.metrics import METRICS
 from signalling.room.status import live_view, present_members
 from signalling.room.ws import HUB
 

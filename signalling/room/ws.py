@@ -15,7 +15,7 @@ from signalling.appointments import token_void
 from signalling.auth.invites import LinkState, link_state
 from signalling.auth.tokens import TokenError
 from signalling.context import SERVICES
-from signalling.http.metrics import METRICS
+from signalling.metrics import METRICS
 from signalling.room.hub import Connection, RoomHub
 from signalling.room.messages import CloseCode, MessageError, parse_client_message
 

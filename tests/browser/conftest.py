@@ -40,6 +40,7 @@ from signalling.app import build_services, create_app
 from signalling.appointments import schedule
 from signalling.auth.keys import ensure_keyring
 from signalling.auth.staff import hash_password
+from testsupport.wait import wait_for_sync as wait_for
 
 T = TypeVar("T")
 
@@ -294,20 +295,6 @@ def new_context(browser: Browser) -> Iterator[NewContext]:
         ctx.close()
     # Script errors and CSP refusals (no inline script or style) fail the test.
     assert not problems, "\n".join(problems)
-
-
-def wait_for(
-    condition: Callable[[], Any], what: str, timeout: float = 20.0, interval: float = 0.2
-) -> Any:
-    """Poll until `condition()` is truthy; on timeout say what we were waiting for."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = condition()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
 def video_playing(page: Page, selector: str, timeout: float = 20.0) -> None:

@@ -491,13 +491,13 @@ def test_the_token_is_refreshed_and_a_reconnect_after_expiry_uses_the_fresh_one(
     first_exp = wait_for(lambda: of_type(received, "hello"), "hello")[0]["exp"]
     first_token = of_type(sent, "auth")[0]["token"]
     assert first_exp - time.time() <= CUSTOM_TTL + 1
-    wait_for(lambda: of_type(sent, "token"), "a token refresh request", timeout=CUSTOM_TTL)
-    fresh = wait_for(lambda: of_type(received, "token"), "a fresh token", timeout=CUSTOM_TTL)
+    wait_for(lambda: of_type(sent, "token"), "a token refresh request", within=CUSTOM_TTL)
+    fresh = wait_for(lambda: of_type(received, "token"), "a fresh token", within=CUSTOM_TTL)
     assert fresh[0]["exp"] > first_exp and fresh[0]["token"] != first_token
 
     # Past the first token's expiry the server's sweep would close a socket that holds no
     # newer token (code 4401); this one stays open.
-    wait_for(lambda: time.time() > first_exp + 1, "the first token's expiry", timeout=CUSTOM_TTL)
+    wait_for(lambda: time.time() > first_exp + 1, "the first token's expiry", within=CUSTOM_TTL)
     custom_server.run(custom_server.app[HUB].sweep_once())
     seeker.wait_for_timeout(1000)
     assert not of_type(received, "error"), of_type(received, "error")
@@ -546,7 +546,7 @@ def test_the_active_speaker_is_highlighted_and_muting_removes_it(
     wait_for(lambda: speaking(worker) == [her_tile], "her own tile highlighted on her screen")
 
     worker.locator("#btn-mic").click()
-    wait_for(lambda: speaking(seeker) == [], "the highlight to go when she mutes", timeout=5)
+    wait_for(lambda: speaking(seeker) == [], "the highlight to go when she mutes", within=5)
     assert all(found == [] for found in samples(seeker, 2.5))
     assert speaking(worker) == []
 

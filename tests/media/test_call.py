@@ -8,7 +8,8 @@ import time
 import pytest
 
 from tests.media.conftest import Sfu
-from testsupport.client import ClientMedia, SyntheticClient, wait_for
+from testsupport.client import ClientMedia, SyntheticClient
+from testsupport.wait import wait_for
 
 pytestmark = [pytest.mark.media, pytest.mark.timeout(40)]
 

@@ -11,7 +11,8 @@ import pytest
 from aiortc import RTCPeerConnection
 
 from tests.media.conftest import Sfu
-from testsupport.client import SyntheticClient, wait_for
+from testsupport.client import SyntheticClient
+from testsupport.wait import wait_for
 
 pytestmark = [pytest.mark.media]
 

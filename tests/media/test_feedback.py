@@ -10,7 +10,8 @@ import pytest
 
 from mediaserver.forwarder import Forwarder, SubscriberTrack
 from tests.media.conftest import Sfu
-from testsupport.client import ClientMedia, SyntheticClient, wait_for
+from testsupport.client import ClientMedia, SyntheticClient
+from testsupport.wait import wait_for
 
 pytestmark = [pytest.mark.media, pytest.mark.timeout(40)]
 

@@ -11,7 +11,8 @@ from aiortc.codecs import h264, opus, vpx
 
 from mediaserver import passthrough
 from tests.media.conftest import Sfu
-from testsupport.client import ClientMedia, SyntheticClient, wait_for
+from testsupport.client import ClientMedia, SyntheticClient
+from testsupport.wait import wait_for
 
 pytestmark = [pytest.mark.media, pytest.mark.timeout(40)]
 

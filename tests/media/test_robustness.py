@@ -13,7 +13,8 @@ from core.bus.base import media_channel, room_channel
 from mediaserver import network, protocol
 from mediaserver.room import Room
 from tests.media.conftest import LOOPBACK_CONFIG, Sfu
-from testsupport.client import ClientMedia, SyntheticClient, wait_for
+from testsupport.client import ClientMedia, SyntheticClient
+from testsupport.wait import wait_for
 
 pytestmark = [pytest.mark.media, pytest.mark.timeout(40)]
 

@@ -16,7 +16,8 @@ import pytest
 from core.bus.redisbus import RedisBus
 from core.clock import SystemClock
 from core.store.redisstore import RedisStore
-from testsupport.client import SyntheticClient, wait_for
+from testsupport.client import SyntheticClient
+from testsupport.wait import wait_for
 
 pytestmark = [pytest.mark.media, pytest.mark.redis, pytest.mark.timeout(60)]
 

@@ -39,8 +39,8 @@ from signalling.app import create_app
 from signalling.auth.tokens import ALGORITHM
 from signalling.context import Services
 from tests.harness import appointment_body, login, make_backend, make_services, schedule
-from tests.harness import wait_for as wait_until
 from testsupport.client import wait_for
+from testsupport.wait import wait_for as wait_until
 from testsupport.ws_client import WsClient
 
 pytestmark = [pytest.mark.media]
