@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Page, WebSocket
 
 from core.bus.base import media_channel, room_channel
-from mediaserver import protocol
+from core.contracts import media as protocol
 from signalling.room.ws import HUB
 from tests.browser.conftest import (
     CUSTOM_TTL,

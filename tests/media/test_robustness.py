@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from core.bus.base import media_channel, room_channel
-from mediaserver import network, protocol
+from core.contracts import media as protocol
+from mediaserver import network
 from mediaserver.room import Room
 from tests.media.conftest import LOOPBACK_CONFIG, Sfu
 from testsupport.client import ClientMedia, SyntheticClient, wait_for

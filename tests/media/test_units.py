@@ -11,9 +11,10 @@ from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, pack_remb_fci
 
 from core.bus.memory import MemoryBus
 from core.clock import FakeClock
+from core.contracts import media as protocol
 from core.settings import load_settings
 from core.store.memory import MemoryStore
-from mediaserver import network, passthrough, protocol, sdp_info
+from mediaserver import network, passthrough, sdp_info
 from mediaserver.bandwidth import fresh_estimates, remb_share, remb_target
 from mediaserver.config import MediaConfig
 from mediaserver.worker import MediaWorker, worker_load
