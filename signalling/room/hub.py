@@ -252,7 +252,7 @@ class RoomHub:
                 await self._enter(target)
         elif isinstance(event, events.Denied):
             await self._finish(target, {"type": "denied"}, CloseCode.DENIED, "not admitted")
-        else:
+        elif isinstance(event, events.Revoked):
             await self._finish(
                 target,
                 error_message(ErrorCode.REVOKED, "this link was replaced"),
