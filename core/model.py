@@ -4,12 +4,49 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from enum import StrEnum
+from typing import Any, Literal
 
-Role = Literal["caseworker", "jobseeker", "employer"]
-ROLES: tuple[str, ...] = get_args(Role)
 
-AppointmentStatus = Literal["scheduled", "cancelled", "ended"]
+class Role(StrEnum):
+    CASEWORKER = "caseworker"
+    JOBSEEKER = "jobseeker"
+    EMPLOYER = "employer"
+
+
+ROLES: tuple[str, ...] = tuple(r.value for r in Role)
+
+
+class AppointmentStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    CANCELLED = "cancelled"
+    ENDED = "ended"
+
+
+class MemberState(StrEnum):
+    """A participant's presence in a live room; the transitions are in `core.presence`.
+    Only waiting, admitted and reconnecting are ever stored: a stay that ends (left, denied)
+    deletes the member."""
+
+    WAITING = "waiting"
+    ADMITTED = "admitted"
+    RECONNECTING = "reconnecting"
+    LEFT = "left"
+    DENIED = "denied"
+
+
+class AttendanceKind(StrEnum):
+    """What the attendance record notes about a participant."""
+
+    JOINED = "joined"  # entered the call (not counted again on a reconnect)
+    WAITING = "waiting"  # connected and waits to be admitted
+    ADMITTED = "admitted"
+    DENIED = "denied"  # refused, or removed from the call and their link voided
+    REMOVED = "removed"  # their socket closed by a moderator without voiding their link
+    LEFT = "left"
+    ENDED = "ended"  # the appointment ended (noted for who ended it)
+    CONSENT = "consent"  # agreed to the terms on the join page
+
 
 Media = Literal["audio", "video", "screen"]
 
@@ -57,13 +94,13 @@ class Grants:
 
 def grants_for(role: str) -> Grants:
     """Policy: what each role may do in a room."""
-    if role == "caseworker":
+    if role == Role.CASEWORKER:
         return Grants(
             publish=("audio", "video", "screen"), share_documents=True, admit=True, moderate=True
         )
-    if role == "jobseeker":
+    if role == Role.JOBSEEKER:
         return Grants(publish=("audio", "video", "screen"), share_documents=True)
-    if role == "employer":
+    if role == Role.EMPLOYER:
         return Grants(publish=("audio", "video", "screen"))
     raise ValueError(f"unknown role {role!r}")
 
@@ -94,7 +131,7 @@ class Appointment:
     participants: tuple[Participant, ...]
     created_by: str
     created_at: float
-    status: str = "scheduled"
+    status: str = AppointmentStatus.SCHEDULED  # an AppointmentStatus
     ended_at: float | None = None
 
     def participant(self, participant_id: str) -> Participant | None:
@@ -106,7 +143,11 @@ class Appointment:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Appointment:
         data = dict(data)
-        data["participants"] = tuple(Participant(**p) for p in data["participants"])
+        data["participants"] = tuple(
+            Participant(**{**p, "role": Role(p["role"])}) for p in data["participants"]
+        )
+        if "status" in data:
+            data["status"] = AppointmentStatus(data["status"])
         return cls(**data)
 
     def _window(self) -> dict[str, Any]:
@@ -121,7 +162,7 @@ class Appointment:
 
     def guest_view(self) -> dict[str, Any]:
         """What someone not yet admitted may see: the window and who will let them in."""
-        host = next((p for p in self.participants if p.role == "caseworker"), None)
+        host = next((p for p in self.participants if p.role == Role.CASEWORKER), None)
         return {**self._window(), "host": {"name": host.name if host else ""}}
 
     def public(self) -> dict[str, Any]:
@@ -144,15 +185,12 @@ class StaffUser:
         return cls(**data)
 
 
-MemberStatus = Literal["waiting", "admitted", "denied", "left"]
-
-
 @dataclass(frozen=True)
 class Member:
     """A participant's presence in a live room, shared between signalling nodes."""
 
     participant_id: str
-    status: str  # one of MemberStatus
+    status: MemberState
     node: str  # the signalling node holding the socket
     conn: str  # connection id; a newer connection replaces an older one
     since: float
@@ -163,14 +201,14 @@ class Member:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Member:
-        return cls(**data)
+        return cls(**{**data, "status": MemberState(data["status"])})
 
 
 @dataclass(frozen=True)
 class AttendanceEvent:
     appointment_id: str
     participant_id: str
-    event: str  # joined, waiting, admitted, denied, left, ended, consent
+    event: str  # an AttendanceKind
     at: float
 
     def to_dict(self) -> dict[str, Any]:
@@ -178,7 +216,7 @@ class AttendanceEvent:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AttendanceEvent:
-        return cls(**data)
+        return cls(**{**data, "event": AttendanceKind(data["event"])})
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 from aiortc.sdp import candidate_from_sdp
 
 from core.contracts import media as protocol
+from core.contracts.errors import ErrorCode
 from mediaserver import network, passthrough, sdp_info
 from mediaserver.config import MediaConfig
 from mediaserver.forwarder import Forwarder, SubscriberTrack
@@ -109,7 +110,7 @@ class Participant:
 
     # --- publisher connection -------------------------------------------------------------
 
-    async def on_pub_offer(self, desc: protocol.Description) -> bool:
+    async def on_pub_offer(self, desc: protocol.Offer) -> bool:
         """Answer the client's publisher offer; True when the published tracks changed. An
         offer with too many sending m-lines (or two for one source) is refused unread."""
         offered_tracks = sdp_info.offered_tracks(desc.sdp, desc.sources)
@@ -118,7 +119,7 @@ class Participant:
             self.log.warning("publish_too_many_tracks", sources=sending)
             await self._send(
                 protocol.error_message(
-                    "too_many_tracks",
+                    ErrorCode.TOO_MANY_TRACKS,
                     f"at most {self._config.max_published_tracks} sending tracks, one per source",
                 )
             )
@@ -156,7 +157,7 @@ class Participant:
             self.log.warning("publish_refused", source=source)
             await self._send(
                 protocol.error_message(
-                    "publish_not_allowed", f"this participant may not publish {source}"
+                    ErrorCode.PUBLISH_NOT_ALLOWED, f"this participant may not publish {source}"
                 )
             )
         return changed
@@ -318,7 +319,7 @@ class Participant:
         self.log.warning("sub_offer_resent")
         await self._send(sub.offer)
 
-    async def on_sub_answer(self, desc: protocol.Description) -> None:
+    async def on_sub_answer(self, desc: protocol.Answer) -> None:
         sub = self._sub
         if sub.pc is None or not sub.offered:
             raise protocol.ProtocolError("no subscriber offer waits for an answer")
@@ -342,7 +343,9 @@ class Participant:
         sub = self._sub
         self.log.warning("sub_answer_failed", error=str(exc))
         await self._send(
-            protocol.error_message("bad_answer", f"the subscriber answer was refused: {exc}")
+            protocol.error_message(
+                ErrorCode.BAD_ANSWER, f"the subscriber answer was refused: {exc}"
+            )
         )
         if sub.pc is not None and sub.pc.signalingState == "have-local-offer" and sub.offer:
             await self._send(sub.offer)  # the same offer again
@@ -355,7 +358,7 @@ class Participant:
         pc = self._pub if cand.pc == "pub" else self._sub.pc
         if pc is None:
             return
-        if cand.candidate is None:
+        if not cand.candidate:  # null or empty: the end of the candidates
             await pc.addIceCandidate(None)
             return
         text = cand.candidate.removeprefix("candidate:")

@@ -17,6 +17,7 @@ from typing import Any
 import structlog
 
 from core.contracts import media as protocol
+from core.contracts.errors import ErrorCode
 from mediaserver import bandwidth, network
 from mediaserver.config import MediaConfig
 from mediaserver.participant import Participant, Publication, TrackKey
@@ -126,7 +127,11 @@ class Room:
         current = self.participants.get(request.participant)
         if current is not None and current.conn != request.conn:
             return
-        code = "bad_request" if isinstance(exc, protocol.ProtocolError) else "request_failed"
+        code = (
+            ErrorCode.BAD_REQUEST
+            if isinstance(exc, protocol.ProtocolError)
+            else ErrorCode.REQUEST_FAILED
+        )
         with contextlib.suppress(Exception):
             await self._publish(
                 request.participant, request.conn, protocol.error_message(code, str(exc))
@@ -155,7 +160,9 @@ class Room:
         if len(self.participants) >= self._config.max_participants:
             self._log.warning("room_full", participant=join.participant)
             await self._publish(
-                join.participant, join.conn, protocol.error_message("room_full", "the room is full")
+                join.participant,
+                join.conn,
+                protocol.error_message(ErrorCode.ROOM_FULL, "the room is full"),
             )
             return
 
@@ -175,13 +182,12 @@ class Room:
         )
         self._sync_subscriptions()
 
-    async def _signal(self, participant: Participant, msg: protocol.ClientMessage) -> None:
-        if isinstance(msg, protocol.Description):
-            if msg.pc == "pub":
-                if await participant.on_pub_offer(msg):
-                    self._sync_subscriptions()
-            else:
-                await participant.on_sub_answer(msg)
+    async def _signal(self, participant: Participant, msg: protocol.MediaMessage) -> None:
+        if isinstance(msg, protocol.Offer):
+            if await participant.on_pub_offer(msg):
+                self._sync_subscriptions()
+        elif isinstance(msg, protocol.Answer):
+            await participant.on_sub_answer(msg)
         elif isinstance(msg, protocol.Candidate):
             await participant.add_candidate(msg)
         elif isinstance(msg, protocol.Mute):

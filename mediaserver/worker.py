@@ -20,6 +20,7 @@ import structlog
 from core.bus.base import Bus, Message, Subscription, media_channel, room_channel
 from core.clock import Clock, SystemClock
 from core.contracts import media as protocol
+from core.contracts.errors import ErrorCode
 from core.model import WorkerInfo
 from core.settings import Settings, load_settings
 from core.store.base import Store
@@ -39,7 +40,7 @@ MOVE_GRACE = 1.0
 
 def _moved_message() -> dict[str, Any]:
     return protocol.error_message(
-        "media_moved", "the media server is restarting: reconnect to move on"
+        ErrorCode.MEDIA_MOVED, "the media server is restarting: reconnect to move on"
     )
 
 
@@ -89,7 +90,7 @@ class MediaWorker:
             op = protocol.parse_op(message)
         except protocol.ProtocolError as exc:
             self._log.warning("media_request_invalid", error=str(exc), op=message.get("op"))
-            await self._reply_error(message, "bad_request", str(exc))
+            await self._reply_error(message, ErrorCode.BAD_REQUEST, str(exc))
             return
         if isinstance(op, protocol.Join) and (
             self._closed or self._moving or (self._draining and op.room not in self.rooms)
@@ -115,7 +116,7 @@ class MediaWorker:
                     op.room,
                     op.participant,
                     op.conn,
-                    protocol.error_message("media_unavailable", "no media capacity"),
+                    protocol.error_message(ErrorCode.MEDIA_UNAVAILABLE, "no media capacity"),
                 )
                 return
             room = Room(
@@ -126,7 +127,7 @@ class MediaWorker:
             self._rooms_changed()
         room.submit(op)
 
-    async def _reply_error(self, message: Message, code: str, text: str) -> None:
+    async def _reply_error(self, message: Message, code: ErrorCode, text: str) -> None:
         """Tell the sender of an invalid request why, when it names a participant's connection."""
         if self._closed or not isinstance(message, dict):
             return

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from core.model import LANGUAGES, ROLES, Appointment, Participant
+from core.model import LANGUAGES, ROLES, Appointment, Participant, Role
 from core.settings import Settings
 from signalling.auth.invites import hash_code, new_code
 
@@ -86,7 +86,7 @@ def _participant(raw: Any, index: int, settings: Settings) -> tuple[Participant,
     code = new_code()
     participant = Participant(
         id=f"p_{secrets.token_hex(6)}",
-        role=role,
+        role=Role(role),
         name=name,
         lang=lang,
         invite_hash=hash_code(code),
@@ -121,7 +121,7 @@ def schedule(data: Any, *, now: float, settings: Settings, created_by: str) -> S
     if len(raw_participants) > settings.max_participants:
         raise ValidationError(f"at most {settings.max_participants} participants", "participants")
     pairs = [_participant(raw, i, settings) for i, raw in enumerate(raw_participants)]
-    if not any(p.role == "caseworker" for p, _ in pairs):
+    if not any(p.role == Role.CASEWORKER for p, _ in pairs):
         raise ValidationError("an appointment needs a caseworker", "participants")
     if len(pairs) < 2:
         raise ValidationError("an appointment needs at least two participants", "participants")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
 from core.model import Appointment, AttendanceEvent, Member, Participant, WorkerInfo
 from signalling.auth.invites import LinkState, hash_code, link_state, looks_like_code, new_code
 from signalling.room.placement import choose_worker
@@ -127,3 +129,20 @@ def test_time_in_call_counts_each_stay_until_it_ends() -> None:
     assert time_in_call(a, events, T0 + 7200)["cw"] == 30 * 60
     # A stay never starts with a leave, and nobody who never came has time.
     assert time_in_call(a, [at("js", "left", 3)], T0 + 600) == {}
+
+
+def test_stored_records_read_back_as_domain_enums() -> None:
+    from core.model import AppointmentStatus, AttendanceKind, MemberState, Role
+
+    appointment = Appointment.from_dict(_appointment(status="cancelled").to_dict())
+    assert appointment.status is AppointmentStatus.CANCELLED
+    assert [p.role for p in appointment.participants] == [Role.CASEWORKER, Role.JOBSEEKER]
+    assert appointment == _appointment(status="cancelled")  # a StrEnum equals its string
+    member = Member.from_dict(Member("js", "reconnecting", "n1", "c1", T0).to_dict())
+    assert member.status is MemberState.RECONNECTING
+    event = AttendanceEvent.from_dict(AttendanceEvent("a1", "js", "removed", T0).to_dict())
+    assert event.event is AttendanceKind.REMOVED
+    with pytest.raises(ValueError):
+        Member.from_dict({**member.to_dict(), "status": "dancing"})
+    with pytest.raises(ValueError):
+        AttendanceEvent.from_dict({**event.to_dict(), "event": "dancing"})

@@ -9,8 +9,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from core.clock import FakeClock
+from core.contracts.client import CloseCode
 from signalling.context import Services
-from signalling.room.messages import CloseCode
 from tests.harness import (
     RoomClient,
     join_token,

@@ -7,8 +7,8 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from core.clock import FakeClock
+from core.contracts.client import CloseCode
 from signalling.context import Services
-from signalling.room.messages import CloseCode
 from signalling.room.ws import HUB
 from tests.harness import RoomClient, appointment_body, join_token, schedule_now
 

@@ -40,6 +40,8 @@ from aiortc import (
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, MediaStreamTrack
 
 from core.bus.base import Bus, Subscription, media_channel, room_channel
+from core.contracts import media as media_contract
+from core.contracts import room as room_events
 from mediaserver import network, passthrough
 from testsupport.wait import wait_for
 
@@ -483,19 +485,23 @@ class SyntheticClient(MediaPeer):
 
     # --- bus ------------------------------------------------------------------------------
 
-    async def _op(self, op: str, **fields: Any) -> None:
-        message = {"op": op, "room": self.room, "participant": self.id, "conn": self.conn, **fields}
-        await self.bus.publish(media_channel(self.worker_id), message)
+    async def _op(self, op: media_contract.Op) -> None:
+        await self.bus.publish(media_channel(self.worker_id), op.to_dict())
 
     async def signal(self, msg: dict[str, Any]) -> None:
-        await self._op("signal", msg=msg)
+        """Send a client message as is (tests send invalid ones too)."""
+        message = {"op": "signal", "room": self.room, "participant": self.id, "conn": self.conn}
+        await self.bus.publish(media_channel(self.worker_id), {**message, "msg": msg})
 
-    async def _on_event(self, event: dict[str, Any]) -> None:
-        if event.get("kind") != "media" or event.get("participant") != self.id:
+    async def _on_event(self, raw: dict[str, Any]) -> None:
+        try:
+            event = room_events.parse_event(raw)
+        except room_events.EventError:
             return
-        if event.get("conn") != self.conn:
+        if not isinstance(event, room_events.MediaReply):
             return
-        await self._on_signal(event["msg"])
+        if event.participant == self.id and event.conn == self.conn:
+            await self._on_signal(event.msg)
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -505,7 +511,9 @@ class SyntheticClient(MediaPeer):
             self._subscription = await self.bus.subscribe(room_channel(self.room), self._on_event)
         self.joined_at = time.monotonic()
         await self._op(
-            "join", role=self.role, name=self.id, publish=self.grants, subscribe=self.subscribe
+            media_contract.Join(
+                self.room, self.id, self.conn, self.role, frozenset(self.grants), self.subscribe
+            )
         )
         if publish and self.media.publish:
             await self.publish(self.media.publish)
@@ -518,7 +526,7 @@ class SyntheticClient(MediaPeer):
         await self.join()
 
     async def leave(self) -> None:
-        await self._op("leave")
+        await self._op(media_contract.Leave(self.room, self.id, self.conn))
         await self.close()
 
     async def close(self) -> None:

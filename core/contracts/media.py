@@ -1,18 +1,22 @@
-"""The bus contract between signalling and a media worker: parsing requests, building replies.
+"""The bus contract between signalling and a media worker: one dataclass per request, each with
+one `parse` (`parse_op`) and one `to_dict`, and the replies.
 
 Signalling -> worker, on `media_channel(worker_id)`:
-  {"op": "join", "room", "participant", "conn", "role", "name", "publish": [...], "subscribe"}
+  {"op": "join", "room", "participant", "conn", "role", "publish": [...], "subscribe"}
   {"op": "signal", "room", "participant", "conn", "msg": <the client's WebSocket message>}
   {"op": "leave", "room", "participant", "conn"}
   {"op": "close_room", "room"}
-Worker -> signalling, on `room_channel(room)`:
+Worker -> signalling, on `room_channel(room)`: the `media` event of `core.contracts.room`,
   {"kind": "media", "participant", "conn", "msg": <delivered verbatim on that socket>}
-  Errors are `{"type": "error", "code", "message"}`; codes: room_full, media_unavailable,
-  publish_not_allowed, too_many_tracks (the publisher offer was refused unanswered),
-  bad_answer (the subscriber answer was refused; the offer follows again), bad_request (an
-  invalid request), request_failed (a valid request the worker could not carry out).
+  Errors are `{"type": "error", "code", "message"}`; codes (`ErrorCode`): room_full,
+  media_unavailable, publish_not_allowed, too_many_tracks (the publisher offer was refused
+  unanswered), bad_answer (the subscriber answer was refused; the offer follows again),
+  bad_request (an invalid request), request_failed (a valid request the worker could not carry
+  out), media_moved (the worker is going away: reconnect).
 
-Client messages carried by `signal` (see `parse_client_message`):
+Client messages carried by `signal` are those of `core.contracts.client` (`MediaMessage`:
+offer, answer, candidate, mute), parsed by the same code and with the same limits as
+signalling parses them:
   {"type": "offer", "pc": "pub", "sdp", "sources"?: {mid: "audio"|"video"|"screen"}}
   {"type": "answer", "pc": "sub", "sdp"}
   {"type": "candidate", "pc", "candidate": {"candidate", "sdpMid", "sdpMLineIndex"} | null}
@@ -25,12 +29,49 @@ contains "screen" (e.g. stream id `<anything>:screen`) is the screen share.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeAlias
 
-SOURCES = ("audio", "video", "screen")
-Source = Literal["audio", "video", "screen"]
-MAX_SDP = 64 * 1024
+from core.contracts.client import (
+    MAX_SDP,
+    MEDIA_KINDS,
+    Answer,
+    Candidate,
+    MediaMessage,
+    MessageError,
+    Mute,
+    Offer,
+    Source,
+    parse_message,
+)
+from core.contracts.errors import ErrorCode
+from core.contracts.errors import error_message as _error_message
+from core.contracts.room import MediaReply
+
+__all__ = [
+    "MAX_SDP",
+    "SOURCES",
+    "Answer",
+    "Candidate",
+    "CloseRoom",
+    "Join",
+    "Leave",
+    "MediaMessage",
+    "Mute",
+    "Offer",
+    "Op",
+    "ProtocolError",
+    "Signal",
+    "Source",
+    "answer_message",
+    "error_message",
+    "media_event",
+    "offer_message",
+    "parse_op",
+]
+
+SOURCES = MEDIA_KINDS
+MAX_ID = 200
 
 
 class ProtocolError(ValueError):
@@ -40,6 +81,7 @@ class ProtocolError(ValueError):
 
 @dataclass(frozen=True)
 class Join:
+    OP: ClassVar[str] = "join"
     room: str
     participant: str
     conn: str
@@ -47,115 +89,86 @@ class Join:
     publish: frozenset[str] = frozenset()
     subscribe: bool = True
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "op": self.OP,
+            "room": self.room,
+            "participant": self.participant,
+            "conn": self.conn,
+            "role": self.role,
+            "publish": sorted(self.publish),
+            "subscribe": self.subscribe,
+        }
+
 
 @dataclass(frozen=True)
 class Signal:
+    OP: ClassVar[str] = "signal"
     room: str
     participant: str
     conn: str
-    msg: ClientMessage
+    msg: MediaMessage
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "op": self.OP,
+            "room": self.room,
+            "participant": self.participant,
+            "conn": self.conn,
+            "msg": self.msg.to_dict(),
+        }
 
 
 @dataclass(frozen=True)
 class Leave:
+    OP: ClassVar[str] = "leave"
     room: str
     participant: str
     conn: str
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "op": self.OP,
+            "room": self.room,
+            "participant": self.participant,
+            "conn": self.conn,
+        }
+
 
 @dataclass(frozen=True)
 class CloseRoom:
+    OP: ClassVar[str] = "close_room"
     room: str
 
-
-Op = Join | Signal | Leave | CloseRoom
-
-
-@dataclass(frozen=True)
-class Description:
-    type: Literal["offer", "answer"]
-    pc: Literal["pub", "sub"]
-    sdp: str
-    sources: dict[str, str] = field(default_factory=dict)
+    def to_dict(self) -> dict[str, Any]:
+        return {"op": self.OP, "room": self.room}
 
 
-@dataclass(frozen=True)
-class Candidate:
-    pc: Literal["pub", "sub"]
-    candidate: str | None  # None: end of candidates
-    sdp_mid: str | None = None
-    sdp_mline_index: int | None = None
+Op: TypeAlias = Join | Signal | Leave | CloseRoom
 
 
-@dataclass(frozen=True)
-class Mute:
-    source: str
-    muted: bool
-
-
-ClientMessage = Description | Candidate | Mute
-
-
-def _str(data: dict[str, Any], key: str, limit: int = 200) -> str:
+def _str(data: dict[str, Any], key: str, limit: int = MAX_ID) -> str:
     value = data.get(key)
     if not isinstance(value, str) or not value or len(value) > limit:
         raise ProtocolError(f"{key} must be a non-empty string")
     return value
 
 
-def _pc(data: dict[str, Any]) -> Literal["pub", "sub"]:
-    pc = data.get("pc")
-    if pc == "pub":
-        return "pub"
-    if pc == "sub":
-        return "sub"
-    raise ProtocolError("pc must be 'pub' or 'sub'")
+def parse_media_message(msg: Any) -> MediaMessage:
+    """Validate a client's media message as forwarded by signalling."""
+    try:
+        parsed = parse_message(msg)
+    except MessageError as exc:
+        raise ProtocolError(exc.message) from None
+    if not isinstance(parsed, Offer | Answer | Candidate | Mute):
+        raise ProtocolError(f"{parsed.TYPE} is not a media message")
+    return parsed
 
 
-def parse_client_message(msg: Any) -> ClientMessage:
-    """Validate a client's signalling message as forwarded by signalling."""
-    if not isinstance(msg, dict):
-        raise ProtocolError("msg must be an object")
-    kind = msg.get("type")
-    if kind in ("offer", "answer"):
-        pc = _pc(msg)
-        if (kind, pc) not in (("offer", "pub"), ("answer", "sub")):
-            raise ProtocolError(f"the server does not take an {kind} for the {pc} connection")
-        sdp = _str(msg, "sdp", MAX_SDP)
-        sources = msg.get("sources") or {}
-        if not isinstance(sources, dict) or not all(
-            isinstance(k, str) and v in SOURCES for k, v in sources.items()
-        ):
-            raise ProtocolError("sources must map mids to audio, video or screen")
-        return Description(type=kind, pc=pc, sdp=sdp, sources=dict(sources))
-    if kind == "candidate":
-        pc = _pc(msg)
-        cand = msg.get("candidate")
-        if cand is None:
-            return Candidate(pc=pc, candidate=None)
-        if not isinstance(cand, dict):
-            raise ProtocolError("candidate must be an object or null")
-        text = cand.get("candidate")
-        if not isinstance(text, str) or len(text) > 1000:
-            raise ProtocolError("candidate.candidate must be a string")
-        mid = cand.get("sdpMid")
-        index = cand.get("sdpMLineIndex")
-        if mid is not None and not isinstance(mid, str):
-            raise ProtocolError("sdpMid must be a string")
-        if index is not None and (not isinstance(index, int) or isinstance(index, bool)):
-            raise ProtocolError("sdpMLineIndex must be an integer")
-        return Candidate(pc=pc, candidate=text or None, sdp_mid=mid, sdp_mline_index=index)
-    if kind == "mute":
-        source = msg.get("kind")
-        muted = msg.get("muted")
-        if source not in SOURCES or not isinstance(muted, bool):
-            raise ProtocolError("mute needs kind (audio, video, screen) and muted (bool)")
-        return Mute(source=source, muted=muted)
-    raise ProtocolError(f"unknown message type {kind!r}")
-
-
-def parse_op(message: dict[str, Any]) -> Op:
+def parse_op(message: Any) -> Op:
     """Validate one bus request."""
+    if not isinstance(message, dict):
+        raise ProtocolError("a request must be an object")
     op = message.get("op")
     if op == "close_room":
         return CloseRoom(room=_str(message, "room"))
@@ -177,15 +190,10 @@ def parse_op(message: dict[str, Any]) -> Op:
             subscribe=subscribe,
         )
     if op == "signal":
-        return Signal(
-            room=room,
-            participant=participant,
-            conn=conn,
-            msg=parse_client_message(message.get("msg")),
-        )
+        return Signal(room, participant, conn, parse_media_message(message.get("msg")))
     if op == "leave":
         return Leave(room=room, participant=participant, conn=conn)
-    raise ProtocolError(f"unknown op {op!r}")
+    raise ProtocolError(f"unknown op {str(op)[:32]!r}")
 
 
 # --- worker -> client ----------------------------------------------------------------------
@@ -193,7 +201,7 @@ def parse_op(message: dict[str, Any]) -> Op:
 
 def media_event(participant: str, conn: str, msg: dict[str, Any]) -> dict[str, Any]:
     """The envelope signalling unwraps and delivers on the participant's socket."""
-    return {"kind": "media", "participant": participant, "conn": conn, "msg": msg}
+    return MediaReply(participant, conn, msg).to_dict()
 
 
 def answer_message(sdp: str) -> dict[str, Any]:
@@ -206,5 +214,5 @@ def offer_message(sdp: str, tracks: dict[str, dict[str, str]]) -> dict[str, Any]
     return {"type": "offer", "pc": "sub", "sdp": sdp, "tracks": tracks}
 
 
-def error_message(code: str, message: str) -> dict[str, Any]:
-    return {"type": "error", "code": code, "message": message}
+def error_message(code: ErrorCode, message: str) -> dict[str, Any]:
+    return dict(_error_message(code, message))

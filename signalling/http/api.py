@@ -11,7 +11,7 @@ import structlog
 from aiohttp import web
 
 from core.jsonwire import loads_strict
-from core.model import Appointment, AttendanceEvent, StaffUser
+from core.model import Appointment, AttendanceEvent, AttendanceKind, StaffUser
 from signalling.appointments import ValidationError, reissue, schedule
 from signalling.auth.invites import LinkState, hash_code, link_state, looks_like_code
 from signalling.auth.staff import (
@@ -412,7 +412,7 @@ async def join(request: web.Request) -> web.Response:
     request.app[METRICS].count("tokens_issued_total")
     if consent:
         await services.appointments.add_attendance(
-            AttendanceEvent(appointment.id, participant.id, "consent", now)
+            AttendanceEvent(appointment.id, participant.id, AttendanceKind.CONSENT, now)
         )
     log.info(
         "token_issued",

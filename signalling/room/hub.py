@@ -21,12 +21,23 @@ import structlog
 from aiohttp import web
 
 from core.bus.base import Subscription, room_channel
-from core.model import Appointment, AttendanceEvent, Member
+from core.contracts import room as events
+from core.contracts.client import CloseCode, MediaMessage
+from core.contracts.errors import ErrorCode, error_message
+from core.model import (
+    Appointment,
+    AppointmentStatus,
+    AttendanceEvent,
+    AttendanceKind,
+    Member,
+    MemberState,
+    Role,
+)
+from core.presence import IN_CALL, MemberEvent, next_state, on_connect, presence_of
 from signalling.appointments import shut_out
 from signalling.auth.tokens import RoomClaims
 from signalling.context import Services
 from signalling.room.media_router import MediaRouter, NoMediaWorker
-from signalling.room.messages import CloseCode
 from signalling.room.status import present_members
 
 log = structlog.get_logger(__name__)
@@ -34,8 +45,6 @@ log = structlog.get_logger(__name__)
 RATE_PER_SECOND = 20.0  # messages a socket may send, sustained
 RATE_BURST = 60.0  # ... and in a burst (a trickle of ICE candidates, a chat flurry)
 SEND_TIMEOUT = 5.0  # seconds a socket may take to accept one message
-
-STATE_OF_STATUS = {"admitted": "joined", "waiting": "waiting", "reconnecting": "reconnecting"}
 
 
 @dataclass(eq=False)
@@ -45,7 +54,7 @@ class Connection:
     ws: web.WebSocketResponse
     claims: RoomClaims
     conn_id: str = field(default_factory=lambda: secrets.token_hex(8))
-    status: str = "waiting"
+    status: MemberState = MemberState.WAITING
     closing: bool = False  # replaced, denied or ended: its close must not count as leaving
     exp: int = 0  # expiry of the newest token this socket holds (refresh moves it)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -188,8 +197,8 @@ class RoomHub:
 
     # ---- events on the room channel --------------------------------------------------
 
-    async def _publish(self, room: str, event: dict[str, Any]) -> None:
-        await self._s.bus.publish(room_channel(room), event)
+    async def _publish(self, room: str, event: events.RoomEvent) -> None:
+        await self._s.bus.publish(room_channel(room), event.to_dict())
 
     async def _deliver(
         self,
@@ -202,45 +211,51 @@ class RoomHub:
     ) -> None:
         """Send `msg` to the admitted sockets of a room on every node."""
         await self._publish(
-            room, {"kind": "deliver", "msg": msg, "to": to, "exclude": exclude, "grant": grant}
+            room, events.Deliver(msg, None if to is None else tuple(to), exclude, grant)
         )
 
-    async def _on_event(self, room: str, event: dict[str, Any]) -> None:
-        kind = event.get("kind")
-        conns = self._local.get(room, {})
-        if kind == "deliver":
-            to, exclude, grant = event.get("to"), event.get("exclude"), event.get("grant")
-            for conn in list(conns.values()):
-                if conn.status != "admitted" or conn.pid == exclude:
-                    continue
-                if to is not None and conn.pid not in to:
-                    continue
-                if grant is not None and not getattr(conn.claims.grants, grant, False):
-                    continue
-                await conn.send(event["msg"])
+    async def _on_event(self, room: str, raw: dict[str, Any]) -> None:
+        try:
+            event = events.parse_event(raw)
+        except events.EventError as exc:
+            # From a process of another version, or garbled: drop it, keep listening.
+            log.warning("room_event_invalid", appointment=room, error=str(exc))
             return
-        if kind == "end":
+        conns = self._local.get(room, {})
+        if isinstance(event, events.Deliver):
+            for conn in list(conns.values()):
+                if conn.status == MemberState.ADMITTED and event.reaches(
+                    conn.pid, conn.claims.grants
+                ):
+                    await conn.send(event.msg)
+            return
+        if isinstance(event, events.RoomEnded):
             for conn in list(conns.values()):
                 await self._finish(conn, {"type": "ended"}, CloseCode.ENDED, "appointment ended")
             return
-        target = conns.get(event.get("participant", ""))
+        target = conns.get(event.participant)
         if target is None:
             return
-        same_conn = target.conn_id == event.get("conn")
-        if kind == "media" and same_conn:
-            await target.send(event["msg"])
-        elif kind == "replace" and not same_conn and not await self._is_current(target):
-            await self._finish(
-                target, {"type": "replaced"}, CloseCode.REPLACED, "replaced by a newer connection"
-            )
-        elif kind == "admitted" and same_conn and target.status == "waiting":
-            await self._enter(target)
-        elif kind == "denied":
+        if isinstance(event, events.MediaReply):
+            if target.conn_id == event.conn:
+                await target.send(event.msg)
+        elif isinstance(event, events.Replaced):
+            if target.conn_id != event.conn and not await self._is_current(target):
+                await self._finish(
+                    target,
+                    {"type": "replaced"},
+                    CloseCode.REPLACED,
+                    "replaced by a newer connection",
+                )
+        elif isinstance(event, events.Admitted):
+            if target.conn_id == event.conn and target.status == MemberState.WAITING:
+                await self._enter(target)
+        elif isinstance(event, events.Denied):
             await self._finish(target, {"type": "denied"}, CloseCode.DENIED, "not admitted")
-        elif kind == "revoked":
+        elif isinstance(event, events.Revoked):
             await self._finish(
                 target,
-                {"type": "error", "code": "revoked", "message": "this link was replaced"},
+                error_message(ErrorCode.REVOKED, "this link was replaced"),
                 CloseCode.AUTH_FAILED,
                 "token revoked",
             )
@@ -291,9 +306,9 @@ class RoomHub:
 
         presence, now = self._s.presence, self._s.clock.now()
         previous = (await presence.get_members(room)).get(pid)
-        was_in = previous is not None and previous.status in ("admitted", "reconnecting")
+        was_in = previous is not None and previous.status in IN_CALL
         may_skip_lobby = conn.claims.grants.admit or not appointment.waiting_room
-        conn.status = "admitted" if was_in or may_skip_lobby else "waiting"
+        conn.status = on_connect(previous.status if previous else None, may_skip_lobby)
         member = Member(
             pid,
             conn.status,
@@ -304,12 +319,12 @@ class RoomHub:
         )
         await presence.set_member(room, member)
         fresh = await self._s.appointments.get_appointment(room)
-        if fresh is None or fresh.status != "scheduled":
+        if fresh is None or fresh.status != AppointmentStatus.SCHEDULED:
             # The appointment ended while this socket was connecting: do not bring it back.
             await presence.delete_member(room, pid)
             await self._finish(conn, {"type": "ended"}, CloseCode.ENDED, "appointment ended")
             return
-        await self._publish(room, {"kind": "replace", "participant": pid, "conn": conn.conn_id})
+        await self._publish(room, events.Replaced(pid, conn.conn_id))
         log.info(
             "participant_connected",
             appointment=room,
@@ -318,10 +333,10 @@ class RoomHub:
             status=conn.status,
             rejoin=was_in,
         )
-        if conn.status == "admitted":
+        if conn.status == MemberState.ADMITTED:
             await self._enter(conn, first=not was_in)
         else:
-            await self._attend(room, pid, "waiting")
+            await self._attend(room, pid, AttendanceKind.WAITING)
             await conn.send(
                 {
                     "type": "waiting",
@@ -333,7 +348,7 @@ class RoomHub:
 
     @staticmethod
     def _host(appointment: Appointment) -> dict[str, Any]:
-        host = next((p for p in appointment.participants if p.role == "caseworker"), None)
+        host = next((p for p in appointment.participants if p.role == Role.CASEWORKER), None)
         return {"name": host.name if host else ""}
 
     async def _enter(self, conn: Connection, first: bool = True) -> None:
@@ -342,14 +357,12 @@ class RoomHub:
         appointment = await self._s.appointments.get_appointment(room)
         if appointment is None:
             return
-        conn.status = "admitted"
+        conn.status = MemberState.ADMITTED
         members = await self._present(room)
         participants = [
             {
                 **p.public(),
-                "state": STATE_OF_STATUS.get(members[p.id].status, "absent")
-                if p.id in members
-                else "absent",
+                "state": presence_of(members[p.id].status if p.id in members else None),
             }
             for p in appointment.participants
         ]
@@ -376,7 +389,7 @@ class RoomHub:
             }
         )
         if first:
-            await self._attend(room, conn.pid, "joined")
+            await self._attend(room, conn.pid, AttendanceKind.JOINED)
         await self._deliver(
             room,
             {
@@ -391,11 +404,10 @@ class RoomHub:
             await conn.send({"type": "lobby", "waiting": self._waiting(appointment, members)})
         if not media_ok:
             await conn.send(
-                {
-                    "type": "error",
-                    "code": "media_unavailable",
-                    "message": "no media server is available; audio and video are off",
-                }
+                error_message(
+                    ErrorCode.MEDIA_UNAVAILABLE,
+                    "no media server is available; audio and video are off",
+                )
             )
 
     @staticmethod
@@ -403,7 +415,7 @@ class RoomHub:
         waiting = []
         for p in appointment.participants:
             m = members.get(p.id)
-            if m is not None and m.status == "waiting":
+            if m is not None and m.status == MemberState.WAITING:
                 waiting.append(
                     {"participant": p.id, "name": p.name, "role": p.role, "since": m.since}
                 )
@@ -418,7 +430,7 @@ class RoomHub:
             room, {"type": "lobby", "waiting": self._waiting(appointment, members)}, grant="admit"
         )
 
-    async def _attend(self, room: str, pid: str, event: str) -> None:
+    async def _attend(self, room: str, pid: str, event: AttendanceKind) -> None:
         await self._s.appointments.add_attendance(
             AttendanceEvent(room, pid, event, self._s.clock.now())
         )
@@ -427,14 +439,15 @@ class RoomHub:
 
     async def admit(self, room: str, pid: str, by: str) -> bool:
         member = (await self._s.presence.get_members(room)).get(pid)
-        if member is None or member.status != "waiting":
+        state = None if member is None else next_state(member.status, MemberEvent.ADMIT)
+        if member is None or state is None:
             return False
-        admitted = dataclasses.replace(member, status="admitted")
+        admitted = dataclasses.replace(member, status=state)
         if not await self._s.presence.swap_member(room, member, admitted):
             return False  # they left or reconnected meanwhile: admit the fresh entry instead
-        await self._attend(room, pid, "admitted")
+        await self._attend(room, pid, AttendanceKind.ADMITTED)
         log.info("participant_admitted", appointment=room, participant=pid, by=by)
-        await self._publish(room, {"kind": "admitted", "participant": pid, "conn": member.conn})
+        await self._publish(room, events.Admitted(pid, member.conn))
         await self._announce_lobby(room)
         return True
 
@@ -454,10 +467,10 @@ class RoomHub:
         if member is not None:
             await self._revoke(member)
             await self._s.presence.delete_member(room, pid)
-        await self._attend(room, pid, "denied" if denied else "removed")
+        await self._attend(room, pid, AttendanceKind.DENIED if denied else AttendanceKind.REMOVED)
         log.info("participant_removed", appointment=room, participant=pid, by=by, denied=denied)
-        await self._publish(room, {"kind": "denied" if denied else "revoked", "participant": pid})
-        if member is not None and member.status != "waiting":
+        await self._publish(room, events.Denied(pid) if denied else events.Revoked(pid))
+        if member is not None and member.status in IN_CALL:
             await self._media.leave(room, pid, member.conn)
             await self._deliver(room, {"type": "presence", "participant": pid, "state": "left"})
         await self._announce_lobby(room)
@@ -472,17 +485,17 @@ class RoomHub:
         """End the appointment: revoke every token, close every socket, free the media."""
         appointments, presence = self._s.appointments, self._s.presence
         appointment = await appointments.get_appointment(room)
-        if appointment is None or appointment.status != "scheduled":
+        if appointment is None or appointment.status != AppointmentStatus.SCHEDULED:
             return False
         now = self._s.clock.now()
         await appointments.put_appointment(
-            dataclasses.replace(appointment, status="ended", ended_at=now)
+            dataclasses.replace(appointment, status=AppointmentStatus.ENDED, ended_at=now)
         )
         for member in (await presence.get_members(room)).values():
             await self._revoke(member)
-        await self._attend(room, by, "ended")
+        await self._attend(room, by, AttendanceKind.ENDED)
         log.info("appointment_ended", appointment=room, by=by)
-        await self._publish(room, {"kind": "end"})
+        await self._publish(room, events.RoomEnded())
         await presence.clear_members(room)
         await self._media.close_room(room)
         return True
@@ -503,7 +516,7 @@ class RoomHub:
             exclude=conn.pid,
         )
 
-    async def media_signal(self, conn: Connection, msg: dict[str, Any]) -> None:
+    async def media_signal(self, conn: Connection, msg: MediaMessage) -> None:
         await self._media.signal(conn.room, conn.pid, conn.conn_id, msg)
 
     async def is_current(self, conn: Connection) -> bool:
@@ -521,11 +534,12 @@ class RoomHub:
         member = (await presence.get_members(room)).get(pid)
         if member is None or member.conn != conn.conn_id:
             return  # a newer connection owns the stay
-        if member.status == "waiting" or left:
+        state = next_state(member.status, MemberEvent.LEAVE if left else MemberEvent.LOSE)
+        if state == MemberState.LEFT:
             await self._end_stay(room, member, "left")
             return
-        if not await presence.swap_member(
-            room, member, dataclasses.replace(member, status="reconnecting")
+        if state is None or not await presence.swap_member(
+            room, member, dataclasses.replace(member, status=state)
         ):
             return
         await self._media.leave(room, pid, conn.conn_id)
@@ -536,7 +550,9 @@ class RoomHub:
     async def _expire(self, room: str, pid: str, conn_id: str) -> None:
         await asyncio.sleep(self._grace)
         member = (await self._s.presence.get_members(room)).get(pid)
-        if member is None or member.conn != conn_id or member.status != "reconnecting":
+        if member is None or member.conn != conn_id:
+            return
+        if next_state(member.status, MemberEvent.TIME_OUT) is None:
             return
         await self._end_stay(room, member, "timeout")  # unless back just now
 
@@ -548,11 +564,11 @@ class RoomHub:
         if not await self._s.presence.swap_member(room, member, None):
             return
         pid = member.participant_id
-        await self._attend(room, pid, "left")
-        if member.status == "waiting":
+        await self._attend(room, pid, AttendanceKind.LEFT)
+        if member.status == MemberState.WAITING:
             await self._announce_lobby(room)
         else:
-            if member.status != "reconnecting":
+            if member.status != MemberState.RECONNECTING:
                 await self._media.leave(room, pid, member.conn)
             await self._deliver(room, {"type": "presence", "participant": pid, "state": "left"})
         log.info("participant_left", appointment=room, participant=pid, reason=reason)
@@ -567,7 +583,7 @@ class RoomHub:
         now = self._s.clock.now()
         for room in list(self._local):
             appointment = await self._s.appointments.get_appointment(room)
-            over = appointment is None or appointment.status != "scheduled"
+            over = appointment is None or appointment.status != AppointmentStatus.SCHEDULED
             if over or now >= appointment.ends_at:  # type: ignore[union-attr]
                 for conn in list(self._local.get(room, {}).values()):
                     await self._finish(
@@ -580,7 +596,7 @@ class RoomHub:
                 if now >= conn.exp:
                     await self._finish(
                         conn,
-                        {"type": "error", "code": "token_expired", "message": "token expired"},
+                        error_message(ErrorCode.TOKEN_EXPIRED, "token expired"),
                         CloseCode.AUTH_FAILED,
                         "token expired",
                     )

@@ -7,12 +7,11 @@ worker's channel. Answers come back on the room channel (see `signalling.room.hu
 
 from __future__ import annotations
 
-from typing import Any
-
 import structlog
 
 from core.bus.base import Bus, media_channel
 from core.clock import Clock
+from core.contracts import media as protocol
 from core.store.base import RegistryStore
 from signalling.auth.tokens import RoomClaims
 from signalling.room.placement import choose_worker
@@ -48,52 +47,36 @@ class MediaRouter:
         log.info("room_placed", appointment=appointment_id, worker=winner)
         return winner
 
-    async def _send(self, appointment_id: str, message: dict[str, Any]) -> None:
+    async def _send(self, appointment_id: str, op: protocol.Op) -> None:
         worker = await self._store.get_room_worker(appointment_id)
         if worker is None:
-            log.warning("media_no_placement", appointment=appointment_id, op=message["op"])
+            log.warning("media_no_placement", appointment=appointment_id, op=op.OP)
             return
-        await self._bus.publish(media_channel(worker), message)
+        await self._bus.publish(media_channel(worker), op.to_dict())
 
     async def join(self, claims: RoomClaims, conn: str, ends_at: float) -> None:
         worker = await self.worker_for(claims.room, ends_at)
-        await self._bus.publish(
-            media_channel(worker),
-            {
-                "op": "join",
-                "room": claims.room,
-                "participant": claims.sub,
-                "conn": conn,
-                "role": claims.role,
-                "name": claims.name,
-                "publish": list(claims.grants.publish),
-                "subscribe": claims.grants.subscribe,
-            },
+        join = protocol.Join(
+            room=claims.room,
+            participant=claims.sub,
+            conn=conn,
+            role=claims.role,
+            publish=frozenset(claims.grants.publish),
+            subscribe=claims.grants.subscribe,
         )
+        await self._bus.publish(media_channel(worker), join.to_dict())
 
     async def signal(
-        self, appointment_id: str, participant_id: str, conn: str, msg: dict[str, Any]
+        self, appointment_id: str, participant_id: str, conn: str, msg: protocol.MediaMessage
     ) -> None:
-        await self._send(
-            appointment_id,
-            {
-                "op": "signal",
-                "room": appointment_id,
-                "participant": participant_id,
-                "conn": conn,
-                "msg": msg,
-            },
-        )
+        await self._send(appointment_id, protocol.Signal(appointment_id, participant_id, conn, msg))
 
     async def leave(self, appointment_id: str, participant_id: str, conn: str) -> None:
-        await self._send(
-            appointment_id,
-            {"op": "leave", "room": appointment_id, "participant": participant_id, "conn": conn},
-        )
+        await self._send(appointment_id, protocol.Leave(appointment_id, participant_id, conn))
 
     async def close_room(self, appointment_id: str) -> None:
         worker = await self._store.get_room_worker(appointment_id)
         if worker is None:
             return
-        await self._bus.publish(media_channel(worker), {"op": "close_room", "room": appointment_id})
+        await self._bus.publish(media_channel(worker), protocol.CloseRoom(appointment_id).to_dict())
         await self._store.release_room(appointment_id, worker)

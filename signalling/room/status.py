@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.model import Appointment, AttendanceEvent, Member
+from core.model import (
+    Appointment,
+    AppointmentStatus,
+    AttendanceEvent,
+    AttendanceKind,
+    Member,
+    MemberState,
+    Role,
+)
+from core.presence import IN_CALL
 
-ATTENDED_EVENTS = frozenset({"joined", "admitted"})
-STAY_ENDS = frozenset({"left", "removed", "denied"})  # denying an admitted person removes them
+ATTENDED_EVENTS = frozenset({AttendanceKind.JOINED, AttendanceKind.ADMITTED})
+# Denying an admitted person removes them.
+STAY_ENDS = frozenset({AttendanceKind.LEFT, AttendanceKind.REMOVED, AttendanceKind.DENIED})
 
 
 def present_members(members: dict[str, Member], live_nodes: set[str]) -> dict[str, Member]:
@@ -22,16 +32,16 @@ def live_state(
     now: float,
 ) -> str:
     """not_started, waiting, in_call, ended, no_show or cancelled."""
-    if appointment.status == "cancelled":
+    if appointment.status == AppointmentStatus.CANCELLED:
         return "cancelled"
-    in_room = sum(1 for m in members.values() if m.status in ("admitted", "reconnecting"))
-    if appointment.status != "ended" and now < appointment.ends_at:
+    in_room = sum(1 for m in members.values() if m.status in IN_CALL)
+    if appointment.status != AppointmentStatus.ENDED and now < appointment.ends_at:
         if in_room >= 2:
             return "in_call"
-        if any(m.status == "waiting" for m in members.values()):
+        if any(m.status == MemberState.WAITING for m in members.values()):
             return "waiting"
         return "not_started"
-    guests = {p.id for p in appointment.participants if p.role != "caseworker"}
+    guests = {p.id for p in appointment.participants if p.role != Role.CASEWORKER}
     attended = {e.participant_id for e in attendance if e.event in ATTENDED_EVENTS}
     return "ended" if guests & attended else "no_show"
 
@@ -52,11 +62,11 @@ def time_in_call(
 
     for event in sorted(attendance, key=lambda e: e.at):
         pid = event.participant_id
-        if event.event == "joined":
+        if event.event == AttendanceKind.JOINED:
             since.setdefault(pid, event.at)
         elif event.event in STAY_ENDS and pid in since:
             add(pid, since.pop(pid), event.at)
-        elif event.event == "ended":
+        elif event.event == AttendanceKind.ENDED:
             for other, start in since.items():
                 add(other, start, event.at)
             since.clear()
@@ -72,7 +82,7 @@ def live_view(
     now: float,
 ) -> dict[str, Any]:
     """The `live` block of the console API."""
-    consents = {e.participant_id: e.at for e in attendance if e.event == "consent"}
+    consents = {e.participant_id: e.at for e in attendance if e.event == AttendanceKind.CONSENT}
     return {
         "state": live_state(appointment, members, attendance, now),
         "members": {pid: m.status for pid, m in members.items()},

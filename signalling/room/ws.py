@@ -1,6 +1,6 @@
 """The room WebSocket at /ws: authenticate with the first message, then speak the protocol
-of DESIGN.md. Validation happens in `signalling.room.messages`; room state in
-`signalling.room.hub`."""
+of DESIGN.md. Messages are parsed and validated by `core.contracts.client`; room state lives
+in `signalling.room.hub`."""
 
 from __future__ import annotations
 
@@ -11,19 +11,20 @@ from urllib.parse import urlsplit
 import structlog
 from aiohttp import WSMsgType, web
 
+from core.contracts import client as cm
+from core.contracts.client import CloseCode, MessageError, parse_client_message
+from core.contracts.errors import ErrorCode, error_message
+from core.model import AppointmentStatus, MemberState
 from signalling.appointments import token_void
 from signalling.auth.invites import LinkState, link_state
 from signalling.auth.tokens import TokenError
 from signalling.context import SERVICES
 from signalling.metrics import METRICS
 from signalling.room.hub import Connection, RoomHub
-from signalling.room.messages import CloseCode, MessageError, parse_client_message
 
 log = structlog.get_logger(__name__)
 
 HUB = web.AppKey("hub", RoomHub)
-
-MEDIA_TYPES = frozenset({"offer", "answer", "candidate"})
 
 
 def origin_allowed(request: web.Request, public_url: str) -> bool:
@@ -42,7 +43,9 @@ async def room_socket(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     settings = services.settings
     if not origin_allowed(request, settings.public_url):
-        return web.json_response({"error": "origin not allowed", "code": "bad_origin"}, status=403)
+        return web.json_response(
+            {"error": "origin not allowed", "code": ErrorCode.BAD_ORIGIN}, status=403
+        )
     ws = web.WebSocketResponse(
         heartbeat=settings.ws_heartbeat, max_msg_size=settings.ws_max_message
     )
@@ -77,9 +80,9 @@ async def _authenticate(request: web.Request, ws: web.WebSocketResponse) -> Conn
         return None
     try:
         parsed = parse_client_message(msg.data)
-        if parsed.type != "auth":
-            raise MessageError("auth_required", "first message must be auth")
-        claims = services.verifier.verify(parsed.data["token"])
+        if not isinstance(parsed, cm.Auth):
+            raise MessageError(ErrorCode.AUTH_REQUIRED, "first message must be auth")
+        claims = services.verifier.verify(parsed.token)
     except MessageError as exc:
         await _close(ws, CloseCode.AUTH_FAILED, exc.code)
         return None
@@ -119,16 +122,16 @@ async def _serve(request: web.Request, hub: RoomHub, conn: Connection) -> bool:
     async for msg in conn.ws:
         try:
             if msg.type != WSMsgType.TEXT:
-                raise MessageError("binary", "text frames only")
+                raise MessageError(ErrorCode.BINARY, "text frames only")
             if not conn.allow():
-                raise MessageError("rate_limited", "too many messages; slow down")
+                raise MessageError(ErrorCode.RATE_LIMITED, "too many messages; slow down")
             parsed = parse_client_message(msg.data)
-            request.app[METRICS].count("ws_messages_total", parsed.type)
-            done = await _dispatch(request, hub, conn, parsed.type, parsed.data)
+            request.app[METRICS].count("ws_messages_total", parsed.TYPE)
+            done = await _dispatch(request, hub, conn, parsed)
         except MessageError as exc:
             errors += 1
             log.info("ws_bad_message", appointment=conn.room, participant=conn.pid, code=exc.code)
-            await conn.send({"type": "error", "code": exc.code, "message": exc.message})
+            await conn.send(error_message(exc.code, exc.message))
             if errors >= settings.ws_max_errors:
                 await _close(conn.ws, CloseCode.BAD_MESSAGES, "too many bad messages")
                 return False
@@ -139,48 +142,47 @@ async def _serve(request: web.Request, hub: RoomHub, conn: Connection) -> bool:
 
 
 async def _dispatch(
-    request: web.Request, hub: RoomHub, conn: Connection, kind: str, data: dict[str, Any]
+    request: web.Request, hub: RoomHub, conn: Connection, msg: cm.ClientMessage
 ) -> bool:
     services = request.app[SERVICES]
-    if kind == "leave":
+    if isinstance(msg, cm.Leave):
         await hub.detach(conn, left=True)
         await _close(conn.ws, CloseCode.NORMAL, "left")
         return True
-    if kind == "token":
+    if isinstance(msg, cm.RefreshToken):
         return await _refresh(request, hub, conn)
-    if conn.status != "admitted":
-        raise MessageError("not_admitted", "wait until you are admitted")
-    if kind in ("admit", "deny"):
+    if conn.status != MemberState.ADMITTED:
+        raise MessageError(ErrorCode.NOT_ADMITTED, "wait until you are admitted")
+    if isinstance(msg, cm.Admit | cm.Deny):
         if not conn.claims.grants.admit:
-            raise MessageError("forbidden", "you may not admit participants")
-        action = hub.admit if kind == "admit" else hub.deny
-        if not await action(conn.room, data["participant"], conn.pid):
-            raise MessageError("unknown_participant", "nobody by that id is waiting")
-    elif kind == "end":
+            raise MessageError(ErrorCode.FORBIDDEN, "you may not admit participants")
+        action = hub.admit if isinstance(msg, cm.Admit) else hub.deny
+        if not await action(conn.room, msg.participant, conn.pid):
+            raise MessageError(ErrorCode.UNKNOWN_PARTICIPANT, "nobody by that id is waiting")
+    elif isinstance(msg, cm.End):
         if not conn.claims.grants.moderate:
-            raise MessageError("forbidden", "you may not end the appointment")
+            raise MessageError(ErrorCode.FORBIDDEN, "you may not end the appointment")
         await hub.end(conn.room, conn.pid)
-    elif kind == "chat":
-        await hub.chat(conn, data["text"].strip())
-    elif kind in MEDIA_TYPES:
-        await hub.media_signal(conn, {"type": kind, **data})
-    elif kind == "mute":
-        await hub.relay(conn, {"type": "mute", "participant": conn.pid, **data})
-        await hub.media_signal(conn, {"type": "mute", **data})
-    elif kind == "panel":
+    elif isinstance(msg, cm.Chat):
+        await hub.chat(conn, msg.text.strip())
+    elif isinstance(msg, cm.Offer | cm.Answer | cm.Candidate):
+        await hub.media_signal(conn, msg)
+    elif isinstance(msg, cm.Mute):
+        await hub.relay(conn, {**msg.to_dict(), "participant": conn.pid})
+        await hub.media_signal(conn, msg)
+    elif isinstance(msg, cm.Panel):
         # The application folder belongs to the jobseeker: only those who may share
         # documents open or steer it; everyone in the call sees it.
         if not conn.claims.grants.share_documents:
-            raise MessageError("forbidden", "you may not share documents")
-        await hub.relay(conn, {"type": "panel", **data})
-    elif kind == "e2ee":
-        to = data.get("to")
+            raise MessageError(ErrorCode.FORBIDDEN, "you may not share documents")
+        await hub.relay(conn, msg.to_dict())
+    elif isinstance(msg, cm.E2ee):
         appointment = await services.appointments.get_appointment(conn.room)
-        if to is not None and (appointment is None or appointment.participant(to) is None):
-            raise MessageError("unknown_participant", "no such participant")
-        await hub.relay(conn, {"type": "e2ee", "data": data["data"]}, to=to)
-    else:  # parse_client_message admits only the types above
-        raise MessageError("unknown_type", kind)
+        if msg.to is not None and (appointment is None or appointment.participant(msg.to) is None):
+            raise MessageError(ErrorCode.UNKNOWN_PARTICIPANT, "no such participant")
+        await hub.relay(conn, {"type": "e2ee", "data": msg.data}, to=msg.to)
+    else:  # an Auth after the first message
+        raise MessageError(ErrorCode.UNKNOWN_TYPE, msg.TYPE)
     return False
 
 
@@ -188,8 +190,12 @@ async def _refresh(request: web.Request, hub: RoomHub, conn: Connection) -> bool
     services = request.app[SERVICES]
     appointment = await services.appointments.get_appointment(conn.room)
     participant = appointment.participant(conn.pid) if appointment else None
-    if appointment is None or participant is None or appointment.status != "scheduled":
-        raise MessageError("window_closed", "the appointment is over")
+    if (
+        appointment is None
+        or participant is None
+        or appointment.status != AppointmentStatus.SCHEDULED
+    ):
+        raise MessageError(ErrorCode.WINDOW_CLOSED, "the appointment is over")
     if token_void(participant, conn.claims.iat) or not await hub.is_current(conn):
         # Removed, link reissued, or replaced by a newer connection: no fresh token.
         await _close(conn.ws, CloseCode.AUTH_FAILED, "token revoked")
@@ -197,7 +203,7 @@ async def _refresh(request: web.Request, hub: RoomHub, conn: Connection) -> bool
     try:
         token, claims = services.issuer.mint(appointment.id, participant, appointment.ends_at)
     except ValueError:
-        raise MessageError("window_closed", "the appointment window is over") from None
+        raise MessageError(ErrorCode.WINDOW_CLOSED, "the appointment window is over") from None
     conn.exp = claims.exp
     await conn.send({"type": "token", "token": token, "exp": claims.exp})
     return False

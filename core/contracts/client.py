@@ -1,0 +1,446 @@
+"""The room WebSocket's client messages (DESIGN.md, Room WebSocket protocol): one dataclass
+per message type, each with one `parse` and one `to_dict`, used by signalling (which reads
+every frame) and by the media worker (which reads the SDP and ICE messages signalling forwards
+to it), so that both sides accept exactly the same messages.
+
+Every message is checked for type, fields and sizes before anything acts on it; what is not
+understood is rejected with a `MessageError`, never ignored silently. The one exception: a
+candidate object may carry keys beyond `candidate`, `sdpMid` and `sdpMLineIndex` (browsers add
+`usernameFragment`), which are dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any, ClassVar, Literal, TypeAlias
+
+from core.contracts.errors import ErrorCode
+from core.jsonwire import loads_strict
+
+MAX_TOKEN = 4096
+MAX_CHAT = 2000
+# One limit for an SDP on both sides. A client frame may be at most `ws_max_message` (64 KiB)
+# and JSON escaping of an SDP's line ends makes it longer on the wire; 32 KiB leaves room and
+# is far above a real offer (a few KiB even with simulcast and many m-lines).
+MAX_SDP = 32 * 1024
+MAX_CANDIDATE = 1024
+MAX_MID = 32
+MAX_SOURCES = 16  # entries in an offer's `sources`; each mid key at most 16 characters
+MAX_E2EE = 8 * 1024
+MAX_PANEL_STATE = 8 * 1024
+MAX_ID = 64
+MEDIA_KINDS = ("audio", "video", "screen")
+PCS = ("pub", "sub")
+PANEL_ACTIONS = ("open", "close", "sync")
+
+Pc: TypeAlias = Literal["pub", "sub"]
+Source: TypeAlias = Literal["audio", "video", "screen"]
+
+
+class CloseCode(IntEnum):
+    """WebSocket close codes the room socket uses (4000-4999 are the application's)."""
+
+    NORMAL = 1000
+    BAD_MESSAGES = 4400
+    AUTH_FAILED = 4401
+    DENIED = 4403
+    AUTH_TIMEOUT = 4408
+    REPLACED = 4409
+    ENDED = 4410
+    SLOW = 4429  # too slow to take messages, or sending too many
+    LEFT = 4000
+
+
+class MessageError(ValueError):
+    """A client message that was not acted on; `code` goes into the `error` reply."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# ---- field checks ----------------------------------------------------------------------
+
+
+def _str(data: dict[str, Any], key: str, max_len: int, *, allow_empty: bool = False) -> str:
+    value = data.get(key)
+    if not isinstance(value, str):
+        raise MessageError(ErrorCode.BAD_FIELD, f"{key} must be a string")
+    if not allow_empty and not value.strip():
+        raise MessageError(ErrorCode.BAD_FIELD, f"{key} must not be empty")
+    if len(value) > max_len:
+        raise MessageError(ErrorCode.TOO_LONG, f"{key} is longer than {max_len}")
+    return value
+
+
+def _choice(data: dict[str, Any], key: str, choices: tuple[str, ...]) -> str:
+    value = data.get(key)
+    if value not in choices:
+        raise MessageError(ErrorCode.BAD_FIELD, f"{key} must be one of {', '.join(choices)}")
+    return str(value)
+
+
+def _pc(data: dict[str, Any]) -> Pc:
+    return "pub" if _choice(data, "pc", PCS) == "pub" else "sub"
+
+
+def _source(data: dict[str, Any], key: str) -> Source:
+    value = _choice(data, key, MEDIA_KINDS)
+    return "audio" if value == "audio" else "video" if value == "video" else "screen"
+
+
+def _size(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":")))
+
+
+def _sources(data: dict[str, Any]) -> dict[str, str]:
+    sources = data.get("sources")
+    if sources is None:
+        return {}
+    if (
+        not isinstance(sources, dict)
+        or len(sources) > MAX_SOURCES
+        or not all(
+            isinstance(k, str) and len(k) <= 16 and v in MEDIA_KINDS for k, v in sources.items()
+        )
+    ):
+        raise MessageError(ErrorCode.BAD_FIELD, "sources must map mids to audio, video or screen")
+    return dict(sources)
+
+
+# ---- the messages ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Auth:
+    """The first message on a socket."""
+
+    TYPE: ClassVar[str] = "auth"
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"token"})
+    token: str
+
+    @classmethod
+    def parse(cls, d: dict[str, Any]) -> Auth:
+        return cls(_str(d, "token", MAX_TOKEN))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.TYPE, "token": self.token}
+
+
+@dataclass(frozen=True)
+class Admit:
+    TYPE: ClassVar[str] = "admit"
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"participant"})
+    participant: str
+
+    @classmethod
+    def parse(cls, d: dict[str, Any]) -> Admit:
+        return cls(_str(d, "participant", MAX_ID))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.TYPE, "participant": self.participant}
+
+
+@dataclass(frozen=True)
+class Deny:
+    TYPE: ClassVar[str] = "deny"
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"participant"})
+    participant: str
+
+    @classmethod
+    def parse(cls, d: dict[str, Any]) -> Deny:
+        return cls(_str(d, "participant", MAX_ID))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.TYPE, "participant": self.participant}
+
+
+@dataclass(frozen=True)
+class Chat:
+    TYPE: ClassVar[str] = "chat"
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"text"})
+    text: str
+
+    @classmethod
+    def parse(cls, d: dict[str, Any]) -> Chat:
+        return cls(_str(d, "text", MAX_CHAT))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.TYPE, "text": self.text}
+
+
+@dataclass(frozen=True)
+class RefreshToken:
+    """`{"type": "token"}`: asks for a fresh room token."""
+
+    TYPE: ClassVar[str] = "token"
+    FIELDS: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def parse(cls, d: dict[str, Any]) -> RefreshToken:
+        return cls()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.TYPE}
+
+
+@dataclass(frozen=True)
+class Leave:
+    TYPE: ClassVar[str] = "leave"
+    FIELDS: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def parse(cls, d: dict[str, Any]) -> Leave:
+        return cls()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.TYPE}
+
+
+@dataclass(frozen=True)
+class End:
+    TYPE: ClassVar[str] = "end"
+    FIELDS: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def parse(cls, d: dict[str, Any]) -> End:
+        return cls()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.TYPE}
+
+
+@dataclass(frozen=True)
+class Mute:
+    """A source muted or unmuted; `source` travels as `kind`."""
+
+    TYPE: ClassVar[str] = "mute"
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"kind", "muted"})
+    source: Source
+    muted: bool
+
+    @classmethod
+    def parse(cls, d: dict[str, Any]) -> Mute:
+        source = _source(d, "kind")
+        muted = d.get("muted")
+        if not isinstance(muted, bool):
+            raise MessageError(ErrorCode.BAD_FIELD, "muted must be true or false")
+        return cls(source, muted)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.TYPE, "kind": self.source, "muted": self.muted}
+
+
+@dataclass(frozen=True)
+class Offer:
+    """The publisher offer: the server offers the subscriber connection, never the client.
+    `sources` names each sending mid's source (audio, video or screen)."""
+
+    TYPE: ClassVar[str] = "offer"
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"pc", "sdp", "sources"})
+    sdp: str
+    sources: dict[str, str] = field(default_factory=dict)
+    pc: Literal["pub"] = "pub"
+
+    @classmethod
+    def parse(cls, d: dict[str, Any]) -> Offer:
+        pc = _pc(d)
+        sdp = _str(d, "sdp", MAX_SDP)
+        sources = _sources(d)
+        if pc != "pub":
+            raise MessageError(ErrorCode.BAD_FIELD, "clients offer only on the pub connection")
+        return cls(sdp, sources)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.TYPE, "pc": self.pc, "sdp": self.sdp}
+        if self.sources:
+            out["sources"] = dict(self.sources)
+        return out
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The answer to the server's subscriber offer."""
+
+    TYPE: ClassVar[str] = "answer"
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"pc", "sdp"})
+    sdp: str
+    pc: Literal["sub"] = "sub"
+
+    @classmethod
+    def parse(cls, d: dict[str, Any]) -> Answer:
+        pc = _pc(d)
+        sdp = _str(d, "sdp", MAX_SDP)
+        if pc != "sub":
+            raise MessageError(ErrorCode.BAD_FIELD, "clients answer only on the sub connection")
+        return cls(sdp)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.TYPE, "pc": self.pc, "sdp": self.sdp}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A trickled ICE candidate; `candidate` None (a null object) or "" ends the candidates."""
+
+    TYPE: ClassVar[str] = "candidate"
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"pc", "candidate"})
+    pc: Pc
+    candidate: str | None
+    sdp_mid: str | None = None
+    sdp_mline_index: int | None = None
+
+    @classmethod
+    def parse(cls, d: dict[str, Any]) -> Candidate:
+        pc = _pc(d)
+        cand = d.get("candidate")
+        if cand is None:
+            return cls(pc, None)
+        if not isinstance(cand, dict):
+            raise MessageError(ErrorCode.BAD_FIELD, "candidate must be an object or null")
+        text = _str(cand, "candidate", MAX_CANDIDATE, allow_empty=True)
+        mid = cand.get("sdpMid")
+        index = cand.get("sdpMLineIndex")
+        if mid is not None and (not isinstance(mid, str) or len(mid) > MAX_MID):
+            raise MessageError(ErrorCode.BAD_FIELD, "sdpMid must be a short string")
+        if index is not None and (not isinstance(index, int) or isinstance(index, bool)):
+            raise MessageError(ErrorCode.BAD_FIELD, "sdpMLineIndex must be an integer")
+        return cls(pc, text, mid, index)
+
+    def to_dict(self) -> dict[str, Any]:
+        cand = (
+            None
+            if self.candidate is None
+            else {
+                "candidate": self.candidate,
+                "sdpMid": self.sdp_mid,
+                "sdpMLineIndex": self.sdp_mline_index,
+            }
+        )
+        return {"type": self.TYPE, "pc": self.pc, "candidate": cand}
+
+
+@dataclass(frozen=True)
+class Panel:
+    """Open, close or sync a shared panel (a document or a module); `state` is the panel's."""
+
+    TYPE: ClassVar[str] = "panel"
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"action", "panel", "state"})
+    action: Literal["open", "close", "sync"]
+    panel: str
+    state: dict[str, Any] | None = None  # None: the message had none, and is relayed so
+
+    @classmethod
+    def parse(cls, d: dict[str, Any]) -> Panel:
+        action = _choice(d, "action", PANEL_ACTIONS)
+        panel = _str(d, "panel", MAX_ID)
+        kind: Literal["open", "close", "sync"] = (
+            "open" if action == "open" else "close" if action == "close" else "sync"
+        )
+        if "state" not in d:
+            return cls(kind, panel)
+        state = d["state"]
+        if not isinstance(state, dict) or _size(state) > MAX_PANEL_STATE:
+            raise MessageError(ErrorCode.BAD_FIELD, "state must be a small object")
+        return cls(kind, panel, state)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.TYPE, "action": self.action, "panel": self.panel}
+        if self.state is not None:
+            out["state"] = self.state
+        return out
+
+
+@dataclass(frozen=True)
+class E2ee:
+    """End-to-end encryption key material for one participant (`to`) or everyone."""
+
+    TYPE: ClassVar[str] = "e2ee"
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"to", "data"})
+    data: dict[str, Any]
+    to: str | None = None
+
+    @classmethod
+    def parse(cls, d: dict[str, Any]) -> E2ee:
+        to = d.get("to")
+        if to is not None and (not isinstance(to, str) or len(to) > MAX_ID):
+            raise MessageError(ErrorCode.BAD_FIELD, "to must be a participant id or null")
+        data = d.get("data")
+        if not isinstance(data, dict) or _size(data) > MAX_E2EE:
+            raise MessageError(ErrorCode.BAD_FIELD, "data must be an object of at most 8 KiB")
+        return cls(data, to)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.TYPE, "data": self.data}
+        if self.to is not None:
+            out["to"] = self.to
+        return out
+
+
+ClientMessage: TypeAlias = (
+    Auth
+    | Admit
+    | Deny
+    | Chat
+    | RefreshToken
+    | Leave
+    | End
+    | Mute
+    | Offer
+    | Answer
+    | Candidate
+    | Panel
+    | E2ee
+)
+# What signalling forwards to the media worker.
+MediaMessage: TypeAlias = Offer | Answer | Candidate | Mute
+
+_TYPES: dict[str, type[ClientMessage]] = {
+    cls.TYPE: cls
+    for cls in (
+        Auth,
+        Admit,
+        Deny,
+        Chat,
+        RefreshToken,
+        Leave,
+        End,
+        Mute,
+        Offer,
+        Answer,
+        Candidate,
+        Panel,
+        E2ee,
+    )
+}
+CLIENT_TYPES = frozenset(_TYPES)
+
+
+def parse_message(data: Any) -> ClientMessage:
+    """Validate one decoded client message (a JSON object with its `type`)."""
+    if not isinstance(data, dict):
+        raise MessageError(ErrorCode.BAD_MESSAGE, "message must be a JSON object")
+    kind = data.get("type")
+    if not isinstance(kind, str):
+        raise MessageError(ErrorCode.BAD_MESSAGE, "message needs a string type")
+    cls = _TYPES.get(kind)
+    if cls is None:
+        raise MessageError(ErrorCode.UNKNOWN_TYPE, f"unknown message type {kind[:32]!r}")
+    extra = set(data) - cls.FIELDS - {"type"}
+    if extra:
+        raise MessageError(
+            ErrorCode.BAD_FIELD, f"unexpected fields: {', '.join(sorted(extra))[:200]}"
+        )
+    return cls.parse(data)
+
+
+def parse_client_message(raw: str | bytes) -> ClientMessage:
+    """Parse and validate one text frame from a client."""
+    try:
+        data = loads_strict(raw)
+    except ValueError:
+        raise MessageError(ErrorCode.BAD_JSON, "message is not JSON") from None
+    return parse_message(data)

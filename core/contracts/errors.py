@@ -1,0 +1,58 @@
+"""Every error code the server sends: in a room socket's `error` message, in a media worker's
+reply, or in an HTTP API error body. Clients switch on these strings; they are a contract."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    # A client message that could not be read (core.contracts.client).
+    BAD_JSON = "bad_json"
+    BAD_MESSAGE = "bad_message"
+    UNKNOWN_TYPE = "unknown_type"
+    BAD_FIELD = "bad_field"
+    TOO_LONG = "too_long"
+    # A readable client message the room socket refuses (signalling.room.ws).
+    AUTH_REQUIRED = "auth_required"
+    BINARY = "binary"
+    RATE_LIMITED = "rate_limited"
+    NOT_ADMITTED = "not_admitted"
+    FORBIDDEN = "forbidden"
+    UNKNOWN_PARTICIPANT = "unknown_participant"
+    WINDOW_CLOSED = "window_closed"
+    # Why the room closes a socket or its media (signalling.room.hub).
+    REVOKED = "revoked"
+    TOKEN_EXPIRED = "token_expired"  # noqa: S105 (a code, not a secret)
+    MEDIA_UNAVAILABLE = "media_unavailable"
+    # From a media worker (core.contracts.media).
+    ROOM_FULL = "room_full"
+    PUBLISH_NOT_ALLOWED = "publish_not_allowed"
+    TOO_MANY_TRACKS = "too_many_tracks"
+    BAD_ANSWER = "bad_answer"
+    BAD_REQUEST = "bad_request"
+    REQUEST_FAILED = "request_failed"
+    MEDIA_MOVED = "media_moved"
+    # HTTP API and pages (signalling.http).
+    BAD_ORIGIN = "bad_origin"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    TOO_LARGE = "too_large"
+    UNAUTHENTICATED = "unauthenticated"
+    LOGIN_REQUIRED = "login_required"
+    CSRF = "csrf"
+    LOCKED = "locked"
+    BAD_CREDENTIALS = "bad_credentials"
+    INVALID = "invalid"
+    NOT_FOUND = "not_found"
+    CONFLICT = "conflict"
+    NOT_WAITING = "not_waiting"
+    UNKNOWN_INVITE = "unknown_invite"
+    TOO_EARLY = "too_early"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    BAD_URL = "bad_url"
+
+
+def error_message(code: ErrorCode, message: str) -> dict[str, str]:
+    """The `error` message a client receives on its room socket."""
+    return {"type": "error", "code": str(code), "message": message}
