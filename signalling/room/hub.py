@@ -25,6 +25,7 @@ from core.model import Appointment, AttendanceEvent, Member
 from signalling.appointments import shut_out
 from signalling.auth.tokens import RoomClaims
 from signalling.context import Services
+from signalling.http.metrics import Metrics
 from signalling.room.media_router import MediaRouter, NoMediaWorker
 from signalling.room.messages import CloseCode
 from signalling.room.status import present_members
@@ -48,6 +49,8 @@ class Connection:
     status: str = "waiting"
     closing: bool = False  # replaced, denied or ended: its close must not count as leaving
     exp: int = 0  # expiry of the newest token this socket holds (refresh moves it)
+    authed_at: float = field(default_factory=time.monotonic)  # its auth message arrived
+    admitted_at: float | None = None  # wall time of the admit that let it in, if any
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _closer: asyncio.Task[None] | None = None
     _allowance: float = RATE_BURST
@@ -116,8 +119,10 @@ class RoomHub:
         media: MediaRouter,
         reconnect_grace: float = 20.0,
         sweep_interval: float = 15.0,
+        metrics: Metrics | None = None,
     ) -> None:
         self._s = services
+        self._metrics = metrics or Metrics()
         self._media = media
         self._grace = reconnect_grace
         self._sweep_interval = sweep_interval
@@ -234,6 +239,7 @@ class RoomHub:
                 target, {"type": "replaced"}, CloseCode.REPLACED, "replaced by a newer connection"
             )
         elif kind == "admitted" and same_conn and target.status == "waiting":
+            target.admitted_at = float(event.get("at") or time.time())
             await self._enter(target)
         elif kind == "denied":
             await self._finish(target, {"type": "denied"}, CloseCode.DENIED, "not admitted")
@@ -375,6 +381,10 @@ class RoomHub:
                 "exp": conn.exp,
             }
         )
+        if conn.admitted_at is not None:
+            self._metrics.observe_admit_to_hello(time.time() - conn.admitted_at)
+        else:
+            self._metrics.observe_join_to_hello(time.monotonic() - conn.authed_at)
         if first:
             await self._attend(room, conn.pid, "joined")
         await self._deliver(
@@ -434,7 +444,9 @@ class RoomHub:
             return False  # they left or reconnected meanwhile: admit the fresh entry instead
         await self._attend(room, pid, "admitted")
         log.info("participant_admitted", appointment=room, participant=pid, by=by)
-        await self._publish(room, {"kind": "admitted", "participant": pid, "conn": member.conn})
+        # `at`: wall time, for admit_to_hello_seconds on whichever node holds the socket.
+        event = {"kind": "admitted", "participant": pid, "conn": member.conn, "at": time.time()}
+        await self._publish(room, event)
         await self._announce_lobby(room)
         return True
 
