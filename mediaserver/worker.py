@@ -20,10 +20,11 @@ import structlog
 from core.bus.base import Bus, Message, Subscription, media_channel, room_channel
 from core.clock import Clock, SystemClock
 from core.contracts import media as protocol
+from core.logs import configure_logging
 from core.model import WorkerInfo
 from core.settings import Settings, load_settings
 from core.store.base import Store
-from mediaserver import network, passthrough
+from mediaserver import metrics, network, passthrough
 from mediaserver.config import MediaConfig
 from mediaserver.room import Room
 
@@ -54,6 +55,7 @@ class MediaWorker:
     ) -> None:
         self.id = worker_id
         self.rooms: dict[str, Room] = {}
+        self.stats = metrics.MediaStats()  # read by metrics.WorkerCollector
         self._store = store
         self._bus = bus
         self._clock = clock
@@ -118,9 +120,14 @@ class MediaWorker:
                     protocol.error_message("media_unavailable", "no media capacity"),
                 )
                 return
-            room = Room(
-                op.room, self._config, self._plan, self._room_sender(op.room), self._on_room_empty
-            )
+            with metrics.counting_into(self.stats):  # the room's task counts into ours
+                room = Room(
+                    op.room,
+                    self._config,
+                    self._plan,
+                    self._room_sender(op.room),
+                    self._on_room_empty,
+                )
             self.rooms[op.room] = room
             self._hosted.add(op.room)
             self._rooms_changed()
@@ -318,11 +325,18 @@ async def run_worker(
     for signum in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, on_signal)
+    exporter = None
     try:
         await worker.start()
+        if settings.media_metrics_port:
+            exporter = await metrics.serve_metrics(
+                worker, settings.host, settings.media_metrics_port
+            )
         await stop.wait()
         await worker.drain(hurry=hurry)
     finally:
+        if exporter is not None:
+            await exporter.cleanup()
         await worker.close()
         await bus.close()
         await store.close()
@@ -332,7 +346,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m mediaserver.worker")
     parser.add_argument("--redis", help="Redis URL (else LIPPEJOB_REDIS_URL)")
     parser.add_argument("--id", help="worker id (default: random)")
+    parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
+    configure_logging(args.log_level)  # the JSON, redacting logs of `lippejob media`
     settings = load_settings(redis_url=args.redis)
     asyncio.run(run_worker(settings, worker_id=args.id))
 
