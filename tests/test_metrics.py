@@ -3,8 +3,10 @@ latency histograms fed by real joins through the room socket."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -12,7 +14,7 @@ from core.clock import FakeClock
 from signalling.app import create_app
 from signalling.context import Services
 from signalling.http.metrics import Metrics
-from tests.harness import RoomClient, join_token, schedule_now
+from tests.harness import RoomClient, join_token, make_backend, make_services, schedule_now
 
 Client = TestClient[Any, Any]
 
@@ -93,3 +95,37 @@ def test_negative_latencies_count_as_zero() -> None:
     metrics.observe_admit_to_hello(-0.2)  # another node's clock ran a little ahead
     body, _ = metrics.render()
     assert b"lippejob_admit_to_hello_seconds_sum 0.0" in body
+
+
+@pytest.mark.redis
+async def test_admit_on_one_node_is_timed_where_the_guest_is(
+    tmp_path: Path, fake_clock: FakeClock, redis_url: str, aiohttp_client: Any
+) -> None:
+    apps: list[Client] = []
+    backends = []
+    try:
+        for node in ("sig-a", "sig-b"):
+            store, bus = await make_backend("redis", fake_clock, redis_url)
+            backends.append((store, bus))
+            services = await make_services(tmp_path, fake_clock, store, bus, node_id=node)
+            apps.append(await aiohttp_client(create_app(services, with_pages=False)))
+        a, b = apps
+        call = await schedule_now(a, fake_clock.now())
+        host = await RoomClient.connect(a, await join_token(a, call["codes"]["caseworker"]))
+        await host.expect("hello")
+        guest = await RoomClient.connect(b, await join_token(b, call["codes"]["jobseeker"]))
+        await guest.expect("waiting")
+        await host.send({"type": "admit", "participant": call["ids"]["jobseeker"]})  # node A
+        await guest.expect("hello")  # node B
+        on_a, on_b = await scrape(a), await scrape(b)
+        assert on_a[("lippejob_join_to_hello_seconds_count", ())] == 1
+        assert on_a[("lippejob_admit_to_hello_seconds_count", ())] == 0
+        assert on_b[("lippejob_join_to_hello_seconds_count", ())] == 0
+        assert on_b[("lippejob_admit_to_hello_seconds_count", ())] == 1
+        assert 0 <= on_b[("lippejob_admit_to_hello_seconds_sum", ())] < 5
+        await host.close()
+        await guest.close()
+    finally:
+        for store, bus in backends:
+            await bus.close()
+            await store.close()
