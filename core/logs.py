@@ -18,31 +18,19 @@ from typing import Any
 
 import structlog
 
-# Keys that must never reach a log line, whatever a caller passes by mistake. Not `code`: error
-# codes ("rate_limited", "bad_answer") are what an operator needs to read; invite codes are
-# never logged under any key (the `invite...` keys below catch a mistake).
-REDACTED_KEYS = frozenset(
-    {
-        "name",
-        "display_name",
-        "username",
-        "title",
-        "text",
-        "data",
-        "email",
-        "phone",
-        "ip",
-        "address",
-        "remote",
-        "peername",
-    }
-)
-# ... and any key containing one of these (access_token, invite_code, remote_sdp, ...).
+# Keys whose values must never reach a log line, whatever a caller passes by mistake. Not
+# `code`: error codes ("rate_limited", "bad_answer") are what an operator needs to read, so an
+# invite code must never be passed as `code` (under `invite...` it is caught).
+REDACTED_KEYS = frozenset({"title", "text", "data", "ip", "address", "remote"})
+# ... and any key containing one of these (name, display_name, access_token, invite_code, sdp).
 REDACTED_PARTS = (
     "token",
     "password",
     "secret",
     "invite",
+    "name",
+    "email",
+    "phone",
     "sdp",
     "candidate",
     "cookie",

@@ -47,6 +47,7 @@ def test_error_codes_survive_and_secrets_do_not(log_stream: io.StringIO) -> None
         token="eyJ.secret.token",
         invite_code="inv-secret",
         name="Ayşe Yilmaz",
+        display_name="Frau Becker",
         sdp="v=0 c=IN IP4 192.0.2.7",
         candidate="candidate:1 1 udp 1 192.0.2.7 5000 typ host",
         password="correct horse",
@@ -56,10 +57,17 @@ def test_error_codes_survive_and_secrets_do_not(log_stream: io.StringIO) -> None
     assert line["code"] == "rate_limited" and line["reason"] == "expired"
     assert line["appointment"] == "appt-1" and line["participant"] == "p-1"
     assert line["level"] == "info" and line["logger"] == "signalling.room.ws"
-    for key in ("token", "invite_code", "name", "sdp", "candidate", "password"):
+    for key in ("token", "invite_code", "name", "display_name", "sdp", "candidate", "password"):
         assert line[key] == "[redacted]", key
     text = log_stream.getvalue()
-    for secret in ("eyJ.secret.token", "inv-secret", "Ayşe", "192.0.2.7", "correct horse"):
+    for secret in (
+        "eyJ.secret.token",
+        "inv-secret",
+        "Ayşe",
+        "Becker",
+        "192.0.2.7",
+        "correct horse",
+    ):
         assert secret not in text
 
 
