@@ -62,6 +62,9 @@ class Settings:
     # On SIGTERM a media worker takes no new rooms; calls that have not ended after this long
     # are moved to another worker (their clients reconnect on their own).
     media_drain_timeout: float = 30.0
+    # `lippejob media` serves its /metrics on host:port (0: not at all; `serve` shows the
+    # in-process worker's on its own /metrics).
+    media_metrics_port: int = 0
 
     def base_url(self) -> str:
         """The URL prefix of join links."""
@@ -82,6 +85,8 @@ class Settings:
             raise SettingsError("--cert and --key go together")
         if self.media_port_min > self.media_port_max:
             raise SettingsError("media_port_min is above media_port_max")
+        if not (0 <= self.media_metrics_port <= 65535):
+            raise SettingsError("media_metrics_port out of range")
         if self.media_drain_timeout < 0:
             raise SettingsError("media_drain_timeout must not be negative")
         try:

@@ -31,6 +31,7 @@ from signalling.auth.keys import KeyRingError, ensure_keyring, generate_key
 from signalling.auth.staff import check_new_password, hash_password
 from signalling.auth.staff_file import read_staff, upsert_staff
 from signalling.http.lifecycle import DRAINING
+from signalling.metrics import METRICS
 from signalling.room.ws import HUB
 
 log = structlog.get_logger("lippejob")
@@ -106,11 +107,13 @@ async def _serve(settings: Settings, demo: bool, with_media: bool) -> None:
     worker = None
     if with_media:
         from mediaserver.config import MediaConfig
+        from mediaserver.metrics import WorkerCollector
         from mediaserver.worker import MediaWorker
 
         worker = MediaWorker(
             f"media-{settings.node_id}", store, bus, clock, MediaConfig.from_settings(settings)
         )
+        app[METRICS].register(WorkerCollector(worker))  # on the signalling app's /metrics
         await worker.start()
     ssl = None
     if not settings.http:
@@ -169,7 +172,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_media(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = _settings(args, media_metrics_port=args.metrics_port)
     if not settings.redis_url:
         print(
             "lippejob media needs --redis URL (without Redis, serve runs the SFU itself)",
@@ -249,6 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     media = sub.add_parser("media", help="run a media worker (needs --redis)")
     common(media)
+    media.add_argument(
+        "--metrics-port", type=int, help="serve /metrics on this port (host: the host setting)"
+    )
     media.set_defaults(func=cmd_media)
 
     staff = sub.add_parser("staff", help="staff accounts")

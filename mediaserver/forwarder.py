@@ -20,6 +20,8 @@ from typing import Any
 import structlog
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from mediaserver.metrics import MediaStats
+
 log = structlog.get_logger(__name__)
 
 KeyframeSender = Callable[[], Awaitable[None]]
@@ -28,8 +30,9 @@ KeyframeSender = Callable[[], Awaitable[None]]
 class SubscriberTrack(MediaStreamTrack):  # type: ignore[misc]
     """One subscriber's view of whatever forwarder it is attached to."""
 
-    def __init__(self, kind: str, limit: int) -> None:
+    def __init__(self, kind: str, limit: int, stats: MediaStats | None = None) -> None:
         super().__init__()
+        self._stats = stats or MediaStats()  # the worker's counters
         self.kind = kind
         self._limit = limit
         self._queue: collections.deque[Any] = collections.deque()
@@ -57,11 +60,13 @@ class SubscriberTrack(MediaStreamTrack):  # type: ignore[misc]
             if self.kind == "video":
                 # A video stream cannot skip frames: drop the backlog, resume at a keyframe.
                 self.dropped += len(queue)
+                self._stats.dropped += len(queue)
                 queue.clear()
                 self._await_keyframe()
                 return
             queue.popleft()
             self.dropped += 1
+            self._stats.dropped += 1
         queue.append(packet)
         self.forwarded += 1
         waiter = self._waiter
@@ -83,6 +88,7 @@ class SubscriberTrack(MediaStreamTrack):  # type: ignore[misc]
                 await self._waiter
             finally:
                 self._waiter = None
+        self._stats.forwarded += 1
         return self._queue.popleft()
 
     def attach(self, forwarder: Forwarder | None) -> None:
@@ -130,8 +136,10 @@ class Forwarder:
         min_keyframe_interval: float,
         keyframe_retry: float,
         log_context: dict[str, str],
+        stats: MediaStats | None = None,
     ) -> None:
         self.kind = kind
+        self._stats = stats or MediaStats()  # the worker's counters
         self.muted = False
         self.packets = 0
         self.keyframe_requests = 0
@@ -184,11 +192,12 @@ class Forwarder:
             await asyncio.sleep(self._min_interval)
 
     async def _run(self) -> None:
-        track = self._track
+        track, stats = self._track, self._stats
         try:
             while True:
                 packet = await track.recv()
                 self.packets += 1
+                stats.received += 1
                 if self.muted:
                     continue
                 for slot in self._slots:

@@ -19,6 +19,7 @@ from core.contracts.errors import ErrorCode
 from mediaserver import network, passthrough, sdp_info
 from mediaserver.config import MediaConfig
 from mediaserver.forwarder import Forwarder, SubscriberTrack
+from mediaserver.metrics import current_stats
 
 log = structlog.get_logger(__name__)
 
@@ -106,6 +107,7 @@ class Participant:
         self._pub: RTCPeerConnection | None = None
         self._sub = _SubState()
         self._closed = False
+        self._stats = current_stats()  # the worker's counters (see mediaserver.metrics)
         self.log = log.bind(appointment=room, participant=self.id, role=join.role)
 
     # --- publisher connection -------------------------------------------------------------
@@ -170,6 +172,7 @@ class Participant:
         async def request_keyframe() -> None:
             ssrc = publication.media_ssrc()
             if ssrc is not None:
+                self._stats.keyframe_requests += 1
                 await passthrough.send_pli(receiver, ssrc)
 
         forwarder = Forwarder(
@@ -183,6 +186,7 @@ class Participant:
                 "participant": self.id,
                 "source": offered.source,
             },
+            stats=self._stats,
         )
         publication = Publication(
             participant=self.id,
@@ -265,7 +269,7 @@ class Participant:
         limit = (
             self._config.video_queue if publication.kind == "video" else self._config.audio_queue
         )
-        track = SubscriberTrack(publication.kind, limit)
+        track = SubscriberTrack(publication.kind, limit, self._stats)
         transceiver = self._sub.pc.addTransceiver(track, direction="sendonly")
         transceiver.setCodecPreferences(_capabilities(publication.codec))
         passthrough.watch_sender(

@@ -21,10 +21,11 @@ from core.bus.base import Bus, Message, Subscription, media_channel, room_channe
 from core.clock import Clock, SystemClock
 from core.contracts import media as protocol
 from core.contracts.errors import ErrorCode
+from core.logs import configure_logging
 from core.model import WorkerInfo
 from core.settings import Settings, load_settings
 from core.store.base import Store
-from mediaserver import network, passthrough
+from mediaserver import metrics, network, passthrough
 from mediaserver.config import MediaConfig
 from mediaserver.room import Room
 
@@ -55,6 +56,7 @@ class MediaWorker:
     ) -> None:
         self.id = worker_id
         self.rooms: dict[str, Room] = {}
+        self.stats = metrics.MediaStats()  # read by metrics.WorkerCollector
         self._store = store
         self._bus = bus
         self._clock = clock
@@ -119,9 +121,14 @@ class MediaWorker:
                     protocol.error_message(ErrorCode.MEDIA_UNAVAILABLE, "no media capacity"),
                 )
                 return
-            room = Room(
-                op.room, self._config, self._plan, self._room_sender(op.room), self._on_room_empty
-            )
+            with metrics.counting_into(self.stats):  # the room's task counts into ours
+                room = Room(
+                    op.room,
+                    self._config,
+                    self._plan,
+                    self._room_sender(op.room),
+                    self._on_room_empty,
+                )
             self.rooms[op.room] = room
             self._hosted.add(op.room)
             self._rooms_changed()
@@ -319,11 +326,18 @@ async def run_worker(
     for signum in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, on_signal)
+    exporter = None
     try:
         await worker.start()
+        if settings.media_metrics_port:
+            exporter = await metrics.serve_metrics(
+                worker, settings.host, settings.media_metrics_port
+            )
         await stop.wait()
         await worker.drain(hurry=hurry)
     finally:
+        if exporter is not None:
+            await exporter.cleanup()
         await worker.close()
         await bus.close()
         await store.close()
@@ -333,7 +347,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m mediaserver.worker")
     parser.add_argument("--redis", help="Redis URL (else LIPPEJOB_REDIS_URL)")
     parser.add_argument("--id", help="worker id (default: random)")
+    parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
+    configure_logging(args.log_level)  # the JSON, redacting logs of `lippejob media`
     settings = load_settings(redis_url=args.redis)
     asyncio.run(run_worker(settings, worker_id=args.id))
 

@@ -52,18 +52,15 @@ def create_app(
     app = web.Application(middlewares=[security_headers, api_errors], client_max_size=256 * 1024)
     app[SERVICES] = services
     setup_api(app)
+    metrics = Metrics()
     hub = RoomHub(
         services,
         MediaRouter(services.registry, services.bus, services.clock),
         reconnect_grace=reconnect_grace,
+        metrics=metrics,
     )
     setup_ws(app, hub)
-    metrics = Metrics()
-    metrics.gauge("ws_connections", hub.connection_count, "room sockets on this process")
-    metrics.gauge("rooms", hub.room_count, "rooms with a socket on this process")
-    metrics.describe("ws_messages_total", "room socket messages by type")
-    metrics.describe("ws_rejected_total", "room socket authentications refused, by reason")
-    metrics.describe("tokens_issued_total", "room tokens issued for invite codes")
+    metrics.watch_rooms(hub.connection_count, hub.room_count)
     app[METRICS] = metrics
     app[DRAINING] = Draining()
     app.router.add_get("/metrics", metrics_endpoint)

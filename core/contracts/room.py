@@ -6,7 +6,8 @@ holding a socket of the room. Each node acts only on its own sockets.
       whose token holds `grant`)
   {"kind": "end"}                               the appointment ended: close every socket
   {"kind": "replace", "participant", "conn"}    a newer socket took over: close older ones
-  {"kind": "admitted", "participant", "conn"}   let that waiting socket in
+  {"kind": "admitted", "participant", "conn", "at"?}  let that waiting socket in (`at`: the
+                                               admit's wall time, for admit_to_hello_seconds)
   {"kind": "denied", "participant"}             close the participant's socket: not admitted
   {"kind": "revoked", "participant"}            close it: their link was replaced or removed
   {"kind": "media", "participant", "conn", "msg"}  from the media worker, for that socket only
@@ -17,6 +18,7 @@ version during a rolling update) raises `EventError`, and the receiver drops it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeAlias
 
@@ -114,13 +116,24 @@ class Admitted:
     KIND: ClassVar[str] = "admitted"
     participant: str
     conn: str  # the waiting socket that was admitted
+    # Wall time of the admit, so that whichever node holds the socket can time admit -> hello.
+    at: float | None = None
 
     @classmethod
     def parse(cls, data: dict[str, Any]) -> Admitted:
-        return cls(_id(data, "participant"), _id(data, "conn"))
+        at = data.get("at")
+        if at is not None and (
+            not isinstance(at, int | float) or isinstance(at, bool) or not math.isfinite(at)
+        ):
+            raise EventError("at must be a number")
+        return cls(_id(data, "participant"), _id(data, "conn"), None if at is None else float(at))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.KIND, "participant": self.participant, "conn": self.conn}
+        data: dict[str, Any] = {"kind": self.KIND, "participant": self.participant}
+        data["conn"] = self.conn
+        if self.at is not None:
+            data["at"] = self.at
+        return data
 
 
 @dataclass(frozen=True)

@@ -409,7 +409,7 @@ async def join(request: web.Request) -> web.Response:
         raise ApiError(
             410, "this appointment is over", "expired", appointment=_window(appointment)
         ) from None
-    request.app[METRICS].count("tokens_issued_total")
+    request.app[METRICS].token_issued()
     if consent:
         await services.appointments.add_attendance(
             AttendanceEvent(appointment.id, participant.id, AttendanceKind.CONSENT, now)

@@ -37,6 +37,7 @@ from core.presence import IN_CALL, MemberEvent, next_state, on_connect, presence
 from signalling.appointments import shut_out
 from signalling.auth.tokens import RoomClaims
 from signalling.context import Services
+from signalling.metrics import Metrics
 from signalling.room.media_router import MediaRouter, NoMediaWorker
 from signalling.room.status import present_members
 
@@ -57,6 +58,8 @@ class Connection:
     status: MemberState = MemberState.WAITING
     closing: bool = False  # replaced, denied or ended: its close must not count as leaving
     exp: int = 0  # expiry of the newest token this socket holds (refresh moves it)
+    authed_at: float = field(default_factory=time.monotonic)  # its auth message arrived
+    admitted_at: float | None = None  # wall time of the admit that let it in, if any
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _closer: asyncio.Task[None] | None = None
     _allowance: float = RATE_BURST
@@ -125,8 +128,10 @@ class RoomHub:
         media: MediaRouter,
         reconnect_grace: float = 20.0,
         sweep_interval: float = 15.0,
+        metrics: Metrics | None = None,
     ) -> None:
         self._s = services
+        self._metrics = metrics or Metrics()
         self._media = media
         self._grace = reconnect_grace
         self._sweep_interval = sweep_interval
@@ -249,6 +254,7 @@ class RoomHub:
                 )
         elif isinstance(event, events.Admitted):
             if target.conn_id == event.conn and target.status == MemberState.WAITING:
+                target.admitted_at = event.at if event.at is not None else time.time()
                 await self._enter(target)
         elif isinstance(event, events.Denied):
             await self._finish(target, {"type": "denied"}, CloseCode.DENIED, "not admitted")
@@ -388,6 +394,10 @@ class RoomHub:
                 "exp": conn.exp,
             }
         )
+        if conn.admitted_at is not None:
+            self._metrics.observe_admit_to_hello(time.time() - conn.admitted_at)
+        else:
+            self._metrics.observe_join_to_hello(time.monotonic() - conn.authed_at)
         if first:
             await self._attend(room, conn.pid, AttendanceKind.JOINED)
         await self._deliver(
@@ -447,7 +457,8 @@ class RoomHub:
             return False  # they left or reconnected meanwhile: admit the fresh entry instead
         await self._attend(room, pid, AttendanceKind.ADMITTED)
         log.info("participant_admitted", appointment=room, participant=pid, by=by)
-        await self._publish(room, events.Admitted(pid, member.conn))
+        # `at`: wall time, for admit_to_hello_seconds on whichever node holds the socket.
+        await self._publish(room, events.Admitted(pid, member.conn, at=time.time()))
         await self._announce_lobby(room)
         return True
 

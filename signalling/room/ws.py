@@ -5,6 +5,7 @@ in `signalling.room.hub`."""
 from __future__ import annotations
 
 import contextlib
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -72,6 +73,7 @@ async def _authenticate(request: web.Request, ws: web.WebSocketResponse) -> Conn
     services = request.app[SERVICES]
     try:
         msg = await ws.receive(timeout=services.settings.ws_auth_timeout)
+        arrived = time.monotonic()  # for join_to_hello_seconds
     except TimeoutError:
         await _close(ws, CloseCode.AUTH_TIMEOUT, "no auth message in time")
         return None
@@ -87,12 +89,12 @@ async def _authenticate(request: web.Request, ws: web.WebSocketResponse) -> Conn
         await _close(ws, CloseCode.AUTH_FAILED, exc.code)
         return None
     except TokenError as exc:
-        request.app[METRICS].count("ws_rejected_total", exc.reason)
+        request.app[METRICS].rejected(exc.reason)
         log.info("ws_auth_rejected", reason=exc.reason)
         await _close(ws, CloseCode.AUTH_FAILED, f"token {exc.reason}")
         return None
     if await services.presence.is_revoked(claims.jti):
-        request.app[METRICS].count("ws_rejected_total", "revoked")
+        request.app[METRICS].rejected("revoked")
         log.info(
             "ws_auth_rejected", reason="revoked", appointment=claims.room, participant=claims.sub
         )
@@ -110,7 +112,7 @@ async def _authenticate(request: web.Request, ws: web.WebSocketResponse) -> Conn
     if state in (LinkState.CANCELLED, LinkState.ENDED, LinkState.EXPIRED):
         await _close(ws, CloseCode.ENDED, f"appointment {state.value}")
         return None
-    conn = Connection(ws, claims)
+    conn = Connection(ws, claims, authed_at=arrived)
     await request.app[HUB].attach(conn, appointment)
     return conn
 
@@ -126,7 +128,7 @@ async def _serve(request: web.Request, hub: RoomHub, conn: Connection) -> bool:
             if not conn.allow():
                 raise MessageError(ErrorCode.RATE_LIMITED, "too many messages; slow down")
             parsed = parse_client_message(msg.data)
-            request.app[METRICS].count("ws_messages_total", parsed.TYPE)
+            request.app[METRICS].message(parsed.TYPE)
             done = await _dispatch(request, hub, conn, parsed)
         except MessageError as exc:
             errors += 1
