@@ -1,4 +1,5 @@
 # lippejob: signalling server with an in-process SFU (or, with --no-media and Redis, without).
+# Records go to SQLite in /var/lib/lippejob by default, or to --database / LIPPEJOB_DATABASE_URL.
 FROM python:3.11-slim-bookworm
 
 RUN apt-get update \
@@ -8,6 +9,8 @@ RUN apt-get update \
 RUN useradd --system --create-home --home-dir /var/lib/lippejob lippejob
 WORKDIR /opt/lippejob
 COPY pyproject.toml README.md ./
+COPY core ./core
+COPY lippejob ./lippejob
 COPY signalling ./signalling
 COPY mediaserver ./mediaserver
 COPY web ./web

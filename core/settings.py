@@ -29,6 +29,9 @@ class Settings:
     key: Path | None = None
     public_url: str = ""  # base of join links; derived from host/port when empty
     redis_url: str | None = None
+    # Durable records: sqlite+aiosqlite:///path or postgresql+asyncpg://...; empty means the
+    # embedded default, an SQLite file in data_dir (see `database()`).
+    database_url: str = ""
     data_dir: Path = Path("var")
     keys_dir: Path = Path("var/keys")
     certs_dir: Path = Path("certs/dev")
@@ -76,6 +79,14 @@ class Settings:
             host = f"[{host}]"
         return f"{scheme}://{host}:{self.port}"
 
+    def database(self) -> str:
+        """The database URL in effect."""
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'lippejob.db'}"
+
+    def embedded_database(self) -> bool:
+        """True when records go to the default SQLite file that nobody else configured."""
+        return not self.database_url
+
     def validate(self) -> Settings:
         if not (0 < self.token_ttl <= 600):
             raise SettingsError("token_ttl must be between 1 and 600 seconds")
@@ -96,6 +107,12 @@ class Settings:
         for server in self.ice_servers:
             if not isinstance(server, dict) or "urls" not in server:
                 raise SettingsError("each ICE server needs 'urls'")
+        if self.database_url and not self.database_url.startswith(
+            ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+        ):
+            raise SettingsError(
+                "database_url must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
+            )
         if self.ice_transport_policy not in ("all", "relay"):
             raise SettingsError("ice_transport_policy must be 'all' or 'relay'")
         if self.ice_transport_policy == "relay" and not self.ice_servers:

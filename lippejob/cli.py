@@ -1,4 +1,4 @@
-"""The `lippejob` command: serve, media, staff, keys."""
+"""The `lippejob` command: serve, media, staff, keys, db."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import contextlib
 import getpass
+import json
+import logging
 import os
 import secrets
 import signal
@@ -15,21 +17,23 @@ from typing import Any
 
 import structlog
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.bus.base import Bus
 from core.bus.memory import MemoryBus
 from core.clock import Clock, SystemClock
+from core.db.engine import DatabaseUrlError, create_engine, describe
+from core.db.migrate import SchemaError, upgrade
 from core.logs import configure_logging
 from core.model import StaffUser
 from core.settings import Settings, SettingsError, load_settings
-from core.store.base import Store, Stores
-from core.store.memory import MemoryStore
+from core.store.base import AccountStore, AppointmentStore, Stores
+from core.store.wiring import open_durable, open_ephemeral
 from lippejob.tlsdev import DevCertificateError, ensure_dev_certificate, ssl_context
 from signalling.app import build_services, create_app
 from signalling.appointments import schedule
 from signalling.auth.keys import KeyRingError, ensure_keyring, generate_key
 from signalling.auth.staff import check_new_password, hash_password
-from signalling.auth.staff_file import read_staff, upsert_staff
 from signalling.http.lifecycle import DRAINING
 from signalling.metrics import METRICS
 from signalling.room.ws import HUB
@@ -44,7 +48,10 @@ DEMO_PARTICIPANTS = [
 
 
 def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
-    overrides = {k: getattr(args, k, None) for k in ("host", "port", "redis_url", "public_url")}
+    overrides = {
+        k: getattr(args, k, None)
+        for k in ("host", "port", "redis_url", "database_url", "public_url")
+    }
     if getattr(args, "http", False):
         overrides["http"] = True
     for name in ("cert", "key", "keys_dir", "data_dir"):
@@ -56,24 +63,39 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
     )
 
 
-def staff_path(settings: Settings) -> Path:
-    return settings.data_dir / "staff.json"
-
-
-async def open_store_and_bus(settings: Settings, clock: Clock) -> tuple[Store, Bus]:
-    """Memory store and bus by default; Redis when a URL is given."""
+async def open_bus(settings: Settings) -> Bus:
+    """The memory bus by default; Redis when a URL is given."""
     if not settings.redis_url:
-        return MemoryStore(clock), MemoryBus()
+        return MemoryBus()
     from core.bus.redisbus import RedisBus
-    from core.store.redisstore import RedisStore
 
-    return (
-        await RedisStore.from_url(settings.redis_url, clock),
-        await RedisBus.from_url(settings.redis_url),
-    )
+    return await RedisBus.from_url(settings.redis_url)
 
 
-async def create_demo(settings: Settings, store: Store, clock: Clock) -> list[tuple[str, str]]:
+async def import_legacy_staff(settings: Settings, accounts: AccountStore) -> int:
+    """Staff accounts from the JSON file of earlier versions (`<data_dir>/staff.json`) go into
+    the database once, unless already there; the file is then renamed so that it is not read
+    again. Returns how many were imported."""
+    legacy = settings.data_dir / "staff.json"
+    if not legacy.exists():
+        return 0
+    data = json.loads(legacy.read_text())
+    if not isinstance(data, list):
+        raise SettingsError(f"{legacy} must hold a JSON list")
+    imported = 0
+    for item in data:
+        user = StaffUser.from_dict(item)
+        if await accounts.get_staff(user.username) is None:
+            await accounts.put_staff(user)
+            imported += 1
+    legacy.rename(legacy.with_name("staff.json.imported"))
+    log.info("legacy_staff_imported", count=imported)
+    return imported
+
+
+async def create_demo(
+    settings: Settings, store: AppointmentStore, clock: Clock
+) -> list[tuple[str, str]]:
     """An appointment that starts now, with the waiting room on; returns (role, url) pairs."""
 
     now = clock.now()
@@ -99,10 +121,20 @@ async def create_demo(settings: Settings, store: Store, clock: Clock) -> list[tu
 async def _serve(settings: Settings, demo: bool, with_media: bool) -> None:
     clock = SystemClock()
     keyring = ensure_keyring(settings.keys_dir, clock)
-    store, bus = await open_store_and_bus(settings, clock)
-    for user in read_staff(staff_path(settings)):
-        await store.put_staff(user)
-    services = build_services(settings, clock, Stores.single(store), bus, keyring)
+    durable = await open_durable(settings, clock)
+    try:
+        ephemeral = await open_ephemeral(settings, clock)
+    except BaseException:
+        await durable.close()
+        raise
+    stores = Stores.of(durable, ephemeral)
+    try:
+        await import_legacy_staff(settings, durable)
+        bus = await open_bus(settings)
+    except BaseException:
+        await stores.close()
+        raise
+    services = build_services(settings, clock, stores, bus, keyring)
     app = create_app(services, close_services=True)
     worker = None
     if with_media:
@@ -111,7 +143,11 @@ async def _serve(settings: Settings, demo: bool, with_media: bool) -> None:
         from mediaserver.worker import MediaWorker
 
         worker = MediaWorker(
-            f"media-{settings.node_id}", store, bus, clock, MediaConfig.from_settings(settings)
+            f"media-{settings.node_id}",
+            ephemeral,
+            bus,
+            clock,
+            MediaConfig.from_settings(settings),
         )
         app[METRICS].register(WorkerCollector(worker))  # on the signalling app's /metrics
         await worker.start()
@@ -127,12 +163,18 @@ async def _serve(settings: Settings, demo: bool, with_media: bool) -> None:
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, ssl_context=ssl)
     await site.start()
-    log.info("serving", url=settings.base_url(), redis=bool(settings.redis_url), media=with_media)
+    log.info(
+        "serving",
+        url=settings.base_url(),
+        redis=bool(settings.redis_url),
+        database=durable.engine.dialect.name,
+        media=with_media,
+    )
     if demo:
         password = secrets.token_urlsafe(12)
         demo_user = StaffUser("demo", "Frau Becker", hash_password(password), clock.now())
-        await store.put_staff(demo_user)
-        for role, url in await create_demo(settings, store, clock):
+        await durable.put_staff(demo_user)
+        for role, url in await create_demo(settings, durable, clock):
             print(f"{role}\t{url}", flush=True)
         print(
             f"console: {settings.base_url()}/console  user: demo  password: {password}",
@@ -199,17 +241,35 @@ def cmd_staff_add(args: argparse.Namespace) -> int:
         hash_password(password),
         SystemClock().now(),
     )
-    upsert_staff(staff_path(settings), user)
-    if settings.redis_url:
 
-        async def put() -> None:
-            store, bus = await open_store_and_bus(settings, SystemClock())
+    async def put() -> None:
+        store = await open_durable(settings, SystemClock())
+        try:
             await store.put_staff(user)
+        finally:
             await store.close()
-            await bus.close()
 
-        asyncio.run(put())
+    asyncio.run(put())
     print(f"staff account {args.username} saved")
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+
+    async def run() -> tuple[str | None, str]:
+        engine = create_engine(settings.database())
+        try:
+            return await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    before, after = asyncio.run(run())
+    where = describe(settings.database())
+    if before == after:
+        print(f"database {where} is up to date (revision {after})")
+    else:
+        print(f"database {where} upgraded from revision {before or '(empty)'} to {after}")
     return 0
 
 
@@ -231,11 +291,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--redis", dest="redis_url", help="redis://host:port/db (shared state)")
-        p.add_argument("--data-dir", help="where staff accounts live (default var/)")
+        p.add_argument("--data-dir", help="local data: the SQLite database (default var/)")
         p.add_argument("--keys-dir", help="token signing keys (default var/keys)")
+
+    def database(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--database",
+            dest="database_url",
+            help="sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db "
+            "(durable records; default: SQLite file lippejob.db in the data directory)",
+        )
 
     serve = sub.add_parser("serve", help="run the server")
     common(serve)
+    database(serve)
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--http", action="store_true", help="plain HTTP behind a TLS proxy")
@@ -261,6 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     staff_sub = staff.add_subparsers(dest="staff_command", required=True)
     add = staff_sub.add_parser("add", help="add or update a staff account")
     common(add)
+    database(add)
     add.add_argument("username")
     add.add_argument("--display-name")
     add.set_defaults(func=cmd_staff_add)
@@ -270,16 +340,34 @@ def build_parser() -> argparse.ArgumentParser:
     gen = keys_sub.add_parser("generate", help="generate a new signing key (rotation)")
     common(gen)
     gen.set_defaults(func=cmd_keys_generate)
+
+    db = sub.add_parser("db", help="the database of durable records")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    up = db_sub.add_parser("upgrade", help="create or migrate the schema to this version")
+    common(up)
+    database(up)
+    up.set_defaults(func=cmd_db_upgrade)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args.log_level)
+    # Alembic narrates each step at INFO; `db upgrade` prints its own one-line summary.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         return int(args.func(args))
-    except (SettingsError, KeyRingError, DevCertificateError) as exc:
+    except (
+        SettingsError,
+        KeyRingError,
+        DevCertificateError,
+        SchemaError,
+        DatabaseUrlError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except SQLAlchemyError as exc:
+        print(f"error: cannot use the database: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -1,9 +1,12 @@
-"""Shared fixtures: a real Redis (tests.redis_server), a movable clock, a signalling app."""
+"""Shared fixtures: a real Redis (tests.redis_server) and PostgreSQL (tests.postgres_server),
+a migrated SQLite database per test, a movable clock, a signalling app."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +16,29 @@ from aiohttp.test_utils import TestClient
 from core.clock import FakeClock
 from signalling.app import create_app
 from signalling.context import Services
-from tests.harness import make_backend, make_services
+from tests.harness import make_backend, make_services, migrated_sqlite
 
-pytest_plugins = ["tests.redis_server"]
+pytest_plugins = ["tests.redis_server", "tests.postgres_server"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "postgres: needs real PostgreSQL binaries (initdb)")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite database migrated once per session; tests get copies of it."""
+    path = tmp_path_factory.mktemp("db") / "template.db"
+    # Its own thread and loop: a session fixture may be set up while a test's loop runs.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, migrated_sqlite(path)).result()
+    return path
+
+
+@pytest.fixture
+async def database_url(tmp_path: Path, sqlite_template: Path) -> str:
+    """A new SQLite database file with the current schema, for this test."""
+    return await migrated_sqlite(tmp_path / "lippejob.db", sqlite_template)
 
 
 @pytest.fixture
@@ -30,13 +53,18 @@ def backend_kind(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 async def services(
-    tmp_path: Path, fake_clock: FakeClock, backend_kind: str, request: pytest.FixtureRequest
+    tmp_path: Path,
+    fake_clock: FakeClock,
+    backend_kind: str,
+    database_url: str,
+    request: pytest.FixtureRequest,
 ) -> AsyncIterator[Services]:
+    """Services on SQLite records and memory or Redis ephemeral state (`backend_kind`)."""
     redis_url = request.getfixturevalue("redis_url") if backend_kind == "redis" else None
-    store, bus = await make_backend(backend_kind, fake_clock, redis_url)
-    yield await make_services(tmp_path, fake_clock, store, bus)
+    stores, bus = await make_backend(backend_kind, fake_clock, redis_url, database_url)
+    yield await make_services(tmp_path, fake_clock, stores, bus)
     await bus.close()
-    await store.close()
+    await stores.close()
 
 
 AppClient = Callable[..., Awaitable[TestClient[Any, Any]]]

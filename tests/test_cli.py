@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -126,10 +128,12 @@ def test_staff_add_and_keys_generate(tmp_path: Path) -> None:
         check=True,
     )
     assert "becker" in out.stdout
-    stored = json.loads((tmp_path / "staff.json").read_text())
-    assert stored[0]["username"] == "becker" and stored[0]["password_hash"].startswith("scrypt$")
-    assert "long enough password" not in (tmp_path / "staff.json").read_text()
-    assert (tmp_path / "staff.json").stat().st_mode & 0o077 == 0
+    database = tmp_path / "lippejob.db"  # the embedded default, made on first use
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        rows = db.execute("SELECT username, password_hash FROM staff_accounts").fetchall()
+    assert [r[0] for r in rows] == ["becker"] and rows[0][1].startswith("scrypt$")
+    assert b"long enough password" not in database.read_bytes()
+    assert database.stat().st_mode & 0o077 == 0
     weak = subprocess.run(
         _lippejob("staff", "add", "x", "--data-dir", str(tmp_path)),
         env={**os.environ, "LIPPEJOB_STAFF_PASSWORD": "short"},
@@ -202,3 +206,103 @@ async def test_sigterm_drains_live_calls(
         await ws.close()
     proc.wait(timeout=15)
     assert proc.returncode == 0
+
+
+@pytest.mark.timeout(180)  # six runs of the command, each importing the whole server
+def test_serve_refuses_a_database_without_the_schema_until_db_upgrade(tmp_path: Path) -> None:
+    """An explicitly configured database is never migrated behind the operator's back."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'records.db'}"
+    common = ["--database", url, "--data-dir", str(tmp_path / "var")]
+    port = _free_port()
+    refused = subprocess.run(
+        _lippejob(
+            "serve", "--http", "--port", str(port), "--keys-dir", str(tmp_path / "keys"), *common
+        ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 2, refused.stderr
+    assert "error:" in refused.stderr and "run `lippejob db upgrade`" in refused.stderr
+    staff = subprocess.run(
+        _lippejob("staff", "add", "becker", *common),
+        env={**os.environ, "LIPPEJOB_STAFF_PASSWORD": "long enough password"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert staff.returncode == 2 and "lippejob db upgrade" in staff.stderr
+
+    upgraded = subprocess.run(
+        _lippejob("db", "upgrade", *common), capture_output=True, text=True, timeout=60
+    )
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert "upgraded from revision (empty) to" in upgraded.stdout
+    again = subprocess.run(
+        _lippejob("db", "upgrade", *common), capture_output=True, text=True, timeout=60
+    )
+    assert again.returncode == 0 and "up to date" in again.stdout
+    assert not (tmp_path / "var" / "lippejob.db").exists()  # the URL, not the default, was used
+
+    log_path = tmp_path / "serve.log"
+    with log_path.open("w") as log_file:
+        proc = subprocess.Popen(
+            _lippejob(
+                "serve",
+                "--http",
+                "--port",
+                str(port),
+                "--keys-dir",
+                str(tmp_path / "keys"),
+                "--no-media",
+                *common,
+            ),
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while "serving" not in log_path.read_text():
+            assert proc.poll() is None, log_path.read_text()[-2000:]
+            assert time.monotonic() < deadline, "serve did not start after db upgrade"
+            time.sleep(0.1)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+def test_db_upgrade_refuses_an_unknown_scheme(tmp_path: Path) -> None:
+    out = subprocess.run(
+        _lippejob("db", "upgrade", "--database", "mysql://localhost/x"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2 and "database_url must start with" in out.stderr
+
+
+async def test_a_legacy_staff_file_is_imported_once(tmp_path: Path) -> None:
+    from core.clock import FakeClock
+    from core.model import StaffUser
+    from core.settings import Settings
+    from core.store.wiring import open_durable
+    from lippejob.cli import import_legacy_staff
+
+    settings = Settings(data_dir=tmp_path)
+    legacy = [
+        StaffUser("becker", "Frau Becker", "scrypt$old", 1.0).to_dict(),
+        StaffUser("wolf", "Herr Wolf", "scrypt$w", 2.0).to_dict(),
+    ]
+    (tmp_path / "staff.json").write_text(json.dumps(legacy))
+    store = await open_durable(settings, FakeClock())
+    try:
+        await store.put_staff(StaffUser("becker", "Frau Becker", "scrypt$new", 3.0))
+        assert await import_legacy_staff(settings, store) == 1
+        becker = await store.get_staff("becker")
+        assert becker is not None and becker.password_hash == "scrypt$new"  # not overwritten
+        assert await store.get_staff("wolf") == StaffUser("wolf", "Herr Wolf", "scrypt$w", 2.0)
+        assert not (tmp_path / "staff.json").exists()
+        assert (tmp_path / "staff.json.imported").exists()
+        assert await import_legacy_staff(settings, store) == 0
+    finally:
+        await store.close()

@@ -1,4 +1,5 @@
-"""One suite for both stores: `MemoryStore` and `RedisStore` (real redis-server)."""
+"""One suite for both ephemeral stores (presence and registry): `MemoryStore` and `RedisStore`
+(real redis-server). The durable records have their own suite: tests/test_store_sql.py."""
 
 from __future__ import annotations
 
@@ -10,17 +11,8 @@ import pytest
 import redis.asyncio as redis
 
 from core.clock import FakeClock
-from core.model import (
-    Appointment,
-    AttendanceEvent,
-    Grants,
-    Member,
-    Participant,
-    StaffUser,
-    WorkerInfo,
-    grants_for,
-)
-from core.store.base import Store
+from core.model import Grants, Member, WorkerInfo, grants_for
+from core.store.base import EphemeralStore as Store
 from core.store.memory import MemoryStore
 from core.store.redisstore import RedisStore
 
@@ -46,130 +38,6 @@ async def store(backend: str | None, clock: FakeClock) -> AsyncIterator[Store]:
     s: Store = MemoryStore(clock) if backend is None else await RedisStore.from_url(backend, clock)
     yield s
     await s.close()
-
-
-def participant(pid: str, role: str = "jobseeker") -> Participant:
-    return Participant(id=pid, role=role, name=f"Name {pid}", lang="de", invite_hash=f"h-{pid}")
-
-
-def appointment(
-    aid: str = "a1", starts_at: float = T0 + 3600, participants: tuple[str, ...] = ("cw", "js")
-) -> Appointment:
-    people = tuple(participant(p, "caseworker" if p == "cw" else "jobseeker") for p in participants)
-    return Appointment(
-        id=aid,
-        title=f"Termin {aid}",
-        starts_at=starts_at,
-        ends_at=starts_at + 1800,
-        waiting_room=True,
-        participants=tuple(dataclasses.replace(p, invite_hash=f"h-{aid}-{p.id}") for p in people),
-        created_by="cw-user",
-        created_at=T0,
-    )
-
-
-# appointments and invites
-
-
-async def test_appointment_round_trip(store: Store) -> None:
-    appt = appointment()
-    await store.put_appointment(appt)
-    assert await store.get_appointment("a1") == appt
-    assert await store.get_appointment("nope") is None
-
-
-async def test_put_appointment_replaces(store: Store) -> None:
-    await store.put_appointment(appointment())
-    ended = dataclasses.replace(appointment(), status="ended", ended_at=T0 + 4000)
-    await store.put_appointment(ended)
-    assert await store.get_appointment("a1") == ended
-    assert [a.id for a in await store.list_appointments()] == ["a1"]
-
-
-async def test_find_invite(store: Store) -> None:
-    await store.put_appointment(appointment("a1"))
-    await store.put_appointment(appointment("a2", participants=("cw", "js", "emp")))
-    assert await store.find_invite("h-a1-js") == ("a1", "js")
-    assert await store.find_invite("h-a1-cw") == ("a1", "cw")
-    assert await store.find_invite("h-a2-emp") == ("a2", "emp")
-    assert await store.find_invite("h-unknown") is None
-
-
-async def test_removed_participant_invite_stops_resolving(store: Store) -> None:
-    await store.put_appointment(appointment(participants=("cw", "js", "emp")))
-    await store.put_appointment(appointment(participants=("cw", "js")))
-    assert await store.find_invite("h-a1-emp") is None
-    assert await store.find_invite("h-a1-js") == ("a1", "js")
-
-
-async def test_reissued_invite_replaces_the_old_one(store: Store) -> None:
-    appt = appointment()
-    js = dataclasses.replace(appt.participants[1], invite_hash="h-new")
-    await store.put_appointment(appt)
-    await store.put_appointment(dataclasses.replace(appt, participants=(appt.participants[0], js)))
-    assert await store.find_invite("h-a1-js") is None
-    assert await store.find_invite("h-new") == ("a1", "js")
-    assert await store.find_invite("h-a1-cw") == ("a1", "cw")
-
-
-async def test_list_appointments_ordered_and_filtered(store: Store) -> None:
-    for aid, start in [("c", T0 + 300), ("a", T0 + 100), ("b2", T0 + 200), ("b1", T0 + 200)]:
-        await store.put_appointment(appointment(aid, starts_at=start))
-    assert [a.id for a in await store.list_appointments()] == ["a", "b1", "b2", "c"]
-    # [after, before): the lower bound is inclusive, the upper exclusive.
-    found = await store.list_appointments(starts_after=T0 + 200, starts_before=T0 + 300)
-    assert [a.id for a in found] == ["b1", "b2"]
-    assert [a.id for a in await store.list_appointments(starts_after=T0 + 150)] == [
-        "b1",
-        "b2",
-        "c",
-    ]
-    assert [a.id for a in await store.list_appointments(starts_before=T0 + 200)] == ["a"]
-    assert await store.list_appointments(starts_after=T0 + 1000) == []
-    assert await store.list_appointments(starts_after=T0 + 200, starts_before=T0 + 200) == []
-
-
-async def test_moving_an_appointment_reorders_it(store: Store) -> None:
-    await store.put_appointment(appointment("a", starts_at=T0 + 100))
-    await store.put_appointment(appointment("b", starts_at=T0 + 200))
-    await store.put_appointment(appointment("a", starts_at=T0 + 300))
-    assert [a.id for a in await store.list_appointments()] == ["b", "a"]
-
-
-async def test_list_appointments_empty(store: Store) -> None:
-    assert await store.list_appointments() == []
-
-
-# staff and sessions
-
-
-async def test_staff(store: Store) -> None:
-    user = StaffUser("anna", "Anna Berger", "$argon2id$fake", T0)
-    await store.put_staff(user)
-    assert await store.get_staff("anna") == user
-    assert await store.get_staff("bob") is None
-    renamed = dataclasses.replace(user, display_name="Anna Meier")
-    await store.put_staff(renamed)
-    assert await store.get_staff("anna") == renamed
-
-
-async def test_session_expires_on_the_clock(store: Store, clock: FakeClock) -> None:
-    await store.put_session("s1", "anna", T0 + 60)
-    assert await store.get_session("s1") == "anna"
-    clock.advance(59.9)
-    assert await store.get_session("s1") == "anna"
-    clock.advance(0.1)  # expires_at itself is already past
-    assert await store.get_session("s1") is None
-    assert await store.get_session("unknown") is None
-
-
-async def test_session_delete_and_replace(store: Store) -> None:
-    await store.put_session("s1", "anna", T0 + 60)
-    await store.put_session("s1", "bob", T0 + 120)
-    assert await store.get_session("s1") == "bob"
-    await store.delete_session("s1")
-    assert await store.get_session("s1") is None
-    await store.delete_session("s1")  # idempotent
 
 
 # token revocation
@@ -239,24 +107,6 @@ async def test_clear_members(store: Store) -> None:
     await store.clear_members("a9")
     assert await store.get_members("a1") == {}
     assert list(await store.get_members("a2")) == ["emp"]
-
-
-# attendance
-
-
-async def test_attendance_keeps_order_per_appointment(store: Store) -> None:
-    events = [
-        AttendanceEvent("a1", "js", "waiting", T0 + 1),
-        AttendanceEvent("a1", "js", "consent", T0 + 2),
-        AttendanceEvent("a2", "cw", "joined", T0 + 2),
-        AttendanceEvent("a1", "js", "admitted", T0 + 3),
-        AttendanceEvent("a1", "cw", "ended", T0 + 3),
-    ]
-    for e in events:
-        await store.add_attendance(e)
-    assert await store.list_attendance("a1") == [e for e in events if e.appointment_id == "a1"]
-    assert await store.list_attendance("a2") == [events[2]]
-    assert await store.list_attendance("a9") == []
 
 
 # media worker registry and room placement
@@ -342,10 +192,8 @@ async def test_two_redis_stores_share_state(redis_url: str, clock: FakeClock) ->
     a = await RedisStore.from_url(redis_url, clock)
     b = await RedisStore.from_url(redis_url, clock)
     try:
-        appt = appointment()
-        await a.put_appointment(appt)
-        assert await b.get_appointment("a1") == appt
-        assert await b.find_invite("h-a1-js") == ("a1", "js")
+        await a.set_member("a1", member("js"))
+        assert await b.get_members("a1") == {"js": member("js")}
         await b.revoke("j1", T0 + 60)
         assert await a.is_revoked("j1")
         await a.register_worker(worker("w1"), ttl=30)
@@ -367,9 +215,10 @@ async def test_prefixes_keep_deployments_apart(redis_url: str, clock: FakeClock)
     a = await RedisStore.from_url(redis_url, clock, prefix="one:")
     b = await RedisStore.from_url(redis_url, clock, prefix="two:")
     try:
-        await a.put_appointment(appointment())
-        assert await b.get_appointment("a1") is None
-        assert await b.list_appointments() == []
+        await a.set_member("a1", member("js"))
+        await a.register_worker(worker("w1"), ttl=30)
+        assert await b.get_members("a1") == {}
+        assert await b.list_workers() == []
     finally:
         await a.close()
         await b.close()
@@ -380,23 +229,23 @@ async def test_expiring_keys_carry_redis_ttls(redis_url: str, clock: FakeClock) 
     store = await RedisStore.from_url(redis_url, clock)
     client = redis.Redis.from_url(redis_url)
     try:
-        await store.put_session("s1", "anna", T0 + 60)
         await store.revoke("j1", T0 + 600)
         await store.register_worker(worker("w1"), ttl=15)
         await store.assign_room("a1", "w1", ttl=30)
-        await store.put_appointment(appointment())
+        await store.register_node("sig-a", 20)
+        await store.set_member("a1", member("js"))
         expected = {
-            "lj:session:s1": 60_000,
+            "lj:node:sig-a": 20_000,
             "lj:revoked:j1": 600_000,
             "lj:worker:w1": 15_000,
             "lj:room:a1:worker": 30_000,
         }
         for key, ttl_ms in expected.items():
             assert ttl_ms - 2000 < await client.pttl(key) <= ttl_ms, key
-        assert await client.pttl("lj:appt:a1") == -1  # appointments do not expire
+        assert await client.pttl("lj:room:a1:members") == -1  # presence is cleared, not expired
         # A deadline already past on the clock still gets Redis's smallest TTL.
-        await store.put_session("s2", "bob", T0 - 5)
-        assert 0 < await client.pttl("lj:session:s2") <= 1000
+        await store.revoke("j2", T0 - 5)
+        assert 0 < await client.pttl("lj:revoked:j2") <= 1000
     finally:
         await client.aclose()
         await store.close()
@@ -417,32 +266,6 @@ async def test_worker_index_pruned_when_redis_expires_a_worker(
     finally:
         await client.aclose()
         await store.close()
-
-
-async def test_purge_deletes_old_appointments_with_everything_they_hold(store: Store) -> None:
-    old = appointment("old", starts_at=1000.0)  # ends at 2800
-    recent = dataclasses.replace(appointment("recent", starts_at=1500.0), ends_at=5000.0)
-    for a in (old, recent):
-        await store.put_appointment(a)
-        await store.add_attendance(AttendanceEvent(a.id, "p1", "joined", 1600.0))
-        await store.set_member(a.id, Member("p1", "admitted", "n", "c", 1600.0))
-    assert len(await store.purge_appointments(ended_before=3000.0)) == 1
-    assert await store.get_appointment("old") is None
-    assert await store.list_attendance("old") == []
-    assert await store.get_members("old") == {}
-    assert await store.find_invite(old.participants[0].invite_hash) is None
-    assert [a.id for a in await store.list_appointments()] == ["recent"]
-    assert await store.list_attendance("recent") != []
-    assert await store.purge_appointments(ended_before=3000.0) == []
-
-
-async def test_attendance_is_bounded(store: Store) -> None:
-    from core.store.base import MAX_ATTENDANCE
-
-    for i in range(MAX_ATTENDANCE + 20):
-        await store.add_attendance(AttendanceEvent("a", "p", "consent", float(i)))
-    events = await store.list_attendance("a")
-    assert len(events) == MAX_ATTENDANCE and events[0].at == 0.0
 
 
 async def test_nodes_live_until_their_heartbeat_lapses(store: Store, clock: FakeClock) -> None:

@@ -7,8 +7,11 @@ part depends only on what it uses: the media worker on the registry alone.
   (ephemeral, shared between processes).
 - `RegistryStore`: the media worker registry and room placement (ephemeral, shared).
 
-Implementations: `core.store.memory.MemoryStore` (one process, everything in memory) and
-`core.store.redisstore.RedisStore` (shared between processes) implement all four.
+Durable records live in a relational database: `core.store.sql.SqlStore` implements
+`AppointmentStore` and `AccountStore` (SQLite embedded, PostgreSQL in production). Ephemeral
+state lives in `core.store.memory.MemoryStore` (one process) or `core.store.redisstore.RedisStore`
+(shared between processes), which implement `PresenceStore` and `RegistryStore`: losing them may
+interrupt calls, never a record. `core.store.wiring.open_stores` picks them from the settings.
 """
 
 from __future__ import annotations
@@ -118,8 +121,16 @@ class RegistryStore(Closable, Protocol):
         ...
 
 
-class Store(AppointmentStore, AccountStore, PresenceStore, RegistryStore, Protocol):
-    """All four in one object (the memory and Redis stores)."""
+class DurableStore(AppointmentStore, AccountStore, Protocol):
+    """The durable records in one object (the SQL store)."""
+
+
+class EphemeralStore(PresenceStore, RegistryStore, Protocol):
+    """The ephemeral shared state in one object (the memory and Redis stores)."""
+
+
+# The media worker names the store it registers in `Store`; it uses the registry only.
+Store = EphemeralStore
 
 
 @dataclass(frozen=True)
@@ -132,8 +143,9 @@ class Stores:
     registry: RegistryStore
 
     @classmethod
-    def single(cls, store: Store) -> Stores:
-        return cls(store, store, store, store)
+    def of(cls, durable: DurableStore, ephemeral: EphemeralStore) -> Stores:
+        """The durable records from one store, the ephemeral state from another."""
+        return cls(durable, durable, ephemeral, ephemeral)
 
     async def close(self) -> None:
         """Close each distinct store once."""

@@ -1,74 +1,24 @@
-"""The embedded store: one process, no Redis; implements every store protocol."""
+"""The embedded ephemeral store: one process, no Redis; presence and the registry.
+
+Durable records never live here: they go to `core.store.sql.SqlStore` (SQLite embedded).
+"""
 
 from __future__ import annotations
 
 from core.clock import Clock
-from core.model import Appointment, AttendanceEvent, Member, StaffUser, WorkerInfo
-from core.store.base import MAX_ATTENDANCE
+from core.model import Member, WorkerInfo
 
 
 class MemoryStore:
-    """The embedded store: one process, no Redis. Expiry is read from the given clock."""
+    """Presence and registry of one process. Expiry is read from the given clock."""
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
-        self._appointments: dict[str, Appointment] = {}
-        self._invites: dict[str, tuple[str, str]] = {}
-        self._staff: dict[str, StaffUser] = {}
-        self._sessions: dict[str, tuple[str, float]] = {}
         self._revoked: dict[str, float] = {}
         self._members: dict[str, dict[str, Member]] = {}
-        self._attendance: dict[str, list[AttendanceEvent]] = {}
         self._workers: dict[str, tuple[WorkerInfo, float]] = {}
         self._placements: dict[str, tuple[str, float]] = {}
         self._nodes: dict[str, float] = {}
-
-    async def put_appointment(self, appointment: Appointment) -> None:
-        previous = self._appointments.get(appointment.id)
-        if previous is not None:  # a reissued link must stop the old one from working
-            for p in previous.participants:
-                self._invites.pop(p.invite_hash, None)
-        self._appointments[appointment.id] = appointment
-        for p in appointment.participants:
-            self._invites[p.invite_hash] = (appointment.id, p.id)
-
-    async def get_appointment(self, appointment_id: str) -> Appointment | None:
-        return self._appointments.get(appointment_id)
-
-    async def list_appointments(
-        self, *, starts_after: float | None = None, starts_before: float | None = None
-    ) -> list[Appointment]:
-        found = [
-            a
-            for a in self._appointments.values()
-            if (starts_after is None or a.starts_at >= starts_after)
-            and (starts_before is None or a.starts_at < starts_before)
-        ]
-        return sorted(found, key=lambda a: (a.starts_at, a.id))
-
-    async def find_invite(self, invite_hash: str) -> tuple[str, str] | None:
-        return self._invites.get(invite_hash)
-
-    async def put_staff(self, user: StaffUser) -> None:
-        self._staff[user.username] = user
-
-    async def get_staff(self, username: str) -> StaffUser | None:
-        return self._staff.get(username)
-
-    async def put_session(self, session_hash: str, username: str, expires_at: float) -> None:
-        self._sessions[session_hash] = (username, expires_at)
-
-    async def get_session(self, session_hash: str) -> str | None:
-        entry = self._sessions.get(session_hash)
-        if entry is None:
-            return None
-        if entry[1] <= self._clock.now():
-            del self._sessions[session_hash]
-            return None
-        return entry[0]
-
-    async def delete_session(self, session_hash: str) -> None:
-        self._sessions.pop(session_hash, None)
 
     async def revoke(self, jti: str, until: float) -> None:
         self._revoked[jti] = max(until, self._revoked.get(jti, 0.0))
@@ -107,25 +57,6 @@ class MemoryStore:
 
     async def clear_members(self, appointment_id: str) -> None:
         self._members.pop(appointment_id, None)
-
-    async def add_attendance(self, event: AttendanceEvent) -> None:
-        events = self._attendance.setdefault(event.appointment_id, [])
-        if len(events) < MAX_ATTENDANCE:
-            events.append(event)
-
-    async def list_attendance(self, appointment_id: str) -> list[AttendanceEvent]:
-        return list(self._attendance.get(appointment_id, []))
-
-    async def purge_appointments(self, ended_before: float) -> list[str]:
-        gone = [a for a in self._appointments.values() if a.ends_at < ended_before]
-        for a in gone:
-            del self._appointments[a.id]
-            for p in a.participants:
-                self._invites.pop(p.invite_hash, None)
-            self._members.pop(a.id, None)
-            self._attendance.pop(a.id, None)
-            self._placements.pop(a.id, None)
-        return [a.id for a in gone]
 
     async def register_node(self, node_id: str, ttl: float) -> None:
         self._nodes[node_id] = self._clock.now() + ttl

@@ -1,9 +1,11 @@
-"""The shared store over Redis, for several signalling processes and media workers.
+"""The shared ephemeral store over Redis, for several signalling processes and media workers.
 
-Implements `core.store.base.Store`. Everything that expires (sessions, revocations, worker
-registrations, room placements) carries a Redis TTL, so Redis forgets it on its own, and also
-keeps its deadline in the value, checked against the injected clock on read, so expiry follows
-the same clock as `MemoryStore` (and a test's `FakeClock`). TTLs are relative (`PX`), computed
+Implements `PresenceStore` and `RegistryStore` (`core.store.base.EphemeralStore`); durable
+records are in the database (`core.store.sql`), so Redis holds nothing that must survive a
+restart. Everything that expires (revocations, node heartbeats, worker registrations, room
+placements) carries a Redis TTL, so Redis forgets it on its own, and also keeps its deadline in
+the value, checked against the injected clock on read, so expiry follows the same clock as
+`MemoryStore` (and a test's `FakeClock`). TTLs are relative (`PX`), computed
 from that clock, so skew between the clock and Redis's own does not matter.
 """
 
@@ -16,18 +18,11 @@ from typing import Any
 import redis.asyncio as redis
 
 from core.clock import Clock
-from core.model import Appointment, AttendanceEvent, Member, StaffUser, WorkerInfo
-from core.store.base import MAX_ATTENDANCE
+from core.model import Member, WorkerInfo
 
 # Keys, after the store's prefix ("lj:" by default).
-APPOINTMENT_KEY = "appt:{id}"  # JSON of one appointment (Appointment.to_dict)
-APPOINTMENTS_BY_START_KEY = "appts:by_start"  # sorted set: appointment id scored by starts_at
-INVITE_KEY = "invite:{hash}"  # JSON [appointment id, participant id] for an invite-code hash
-STAFF_KEY = "staff:{username}"  # JSON of one staff user
-SESSION_KEY = "session:{hash}"  # JSON {"username", "expires_at"}; TTL until expires_at
 REVOKED_KEY = "revoked:{jti}"  # the epoch second until which the token id stays revoked; TTL
 MEMBERS_KEY = "room:{id}:members"  # hash: participant id -> JSON of Member (room presence)
-ATTENDANCE_KEY = "room:{id}:attendance"  # list of JSON AttendanceEvent, in arrival order
 WORKER_KEY = "worker:{id}"  # JSON {"info": WorkerInfo, "expires_at"}; TTL = registration ttl
 NODE_KEY = "node:{id}"  # a signalling node's heartbeat: the clock second it expires; TTL
 WORKERS_KEY = "workers"  # set of worker ids that registered; ids whose key expired are pruned
@@ -141,88 +136,6 @@ class RedisStore:
         """Milliseconds until `until` on our clock; at least a second, as Redis needs a TTL."""
         return max(1000, math.ceil((until - self._clock.now()) * 1000))
 
-    # appointments and invites
-
-    async def put_appointment(self, appointment: Appointment) -> None:
-        """Create or replace an appointment and index its participants' invite hashes.
-
-        Invite hashes of participants no longer in the appointment are dropped, so a removed
-        participant's link stops resolving.
-        """
-        key = self._key(APPOINTMENT_KEY, id=appointment.id)
-        fresh = {p.invite_hash for p in appointment.participants}
-
-        async def write(pipe: Any) -> None:
-            # Under WATCH: a concurrent replace of the same appointment retries this.
-            old_raw = await pipe.get(key)
-            stale: set[str] = set()
-            if old_raw is not None:
-                old = Appointment.from_dict(json.loads(old_raw))
-                stale = {p.invite_hash for p in old.participants} - fresh
-            pipe.multi()
-            pipe.set(key, _dumps(appointment.to_dict()))
-            pipe.zadd(self._key(APPOINTMENTS_BY_START_KEY), {appointment.id: appointment.starts_at})
-            for p in appointment.participants:
-                pipe.set(self._key(INVITE_KEY, hash=p.invite_hash), _dumps([appointment.id, p.id]))
-            if stale:
-                pipe.delete(*(self._key(INVITE_KEY, hash=h) for h in sorted(stale)))
-
-        await self._client.transaction(write, key)
-
-    async def get_appointment(self, appointment_id: str) -> Appointment | None:
-        raw = await self._client.get(self._key(APPOINTMENT_KEY, id=appointment_id))
-        return None if raw is None else Appointment.from_dict(json.loads(raw))
-
-    async def list_appointments(
-        self, *, starts_after: float | None = None, starts_before: float | None = None
-    ) -> list[Appointment]:
-        """Appointments ordered by start time (then id), optionally within [after, before)."""
-        low = "-inf" if starts_after is None else repr(float(starts_after))
-        high = "+inf" if starts_before is None else f"({float(starts_before)!r}"
-        # Equal scores come back in id order, as MemoryStore sorts them.
-        ids = await self._client.zrangebyscore(self._key(APPOINTMENTS_BY_START_KEY), low, high)
-        if not ids:
-            return []
-        raws = await self._client.mget([self._key(APPOINTMENT_KEY, id=_text(i)) for i in ids])
-        return [Appointment.from_dict(json.loads(raw)) for raw in raws if raw is not None]
-
-    async def find_invite(self, invite_hash: str) -> tuple[str, str] | None:
-        """(appointment id, participant id) for an invite hash, or None."""
-        raw = await self._client.get(self._key(INVITE_KEY, hash=invite_hash))
-        if raw is None:
-            return None
-        appointment_id, participant_id = json.loads(raw)
-        return str(appointment_id), str(participant_id)
-
-    # staff and console sessions
-
-    async def put_staff(self, user: StaffUser) -> None:
-        await self._client.set(self._key(STAFF_KEY, username=user.username), _dumps(user.to_dict()))
-
-    async def get_staff(self, username: str) -> StaffUser | None:
-        raw = await self._client.get(self._key(STAFF_KEY, username=username))
-        return None if raw is None else StaffUser.from_dict(json.loads(raw))
-
-    async def put_session(self, session_hash: str, username: str, expires_at: float) -> None:
-        await self._client.set(
-            self._key(SESSION_KEY, hash=session_hash),
-            _dumps({"username": username, "expires_at": expires_at}),
-            px=self._ttl_ms(expires_at),
-        )
-
-    async def get_session(self, session_hash: str) -> str | None:
-        """The username of a live session, or None when unknown or expired."""
-        raw = await self._client.get(self._key(SESSION_KEY, hash=session_hash))
-        if raw is None:
-            return None
-        entry = json.loads(raw)
-        if float(entry["expires_at"]) <= self._clock.now():
-            return None  # Redis drops the key at its TTL; no racy delete here
-        return str(entry["username"])
-
-    async def delete_session(self, session_hash: str) -> None:
-        await self._client.delete(self._key(SESSION_KEY, hash=session_hash))
-
     # token revocation
 
     async def revoke(self, jti: str, until: float) -> None:
@@ -267,46 +180,7 @@ class RedisStore:
     async def clear_members(self, appointment_id: str) -> None:
         await self._client.delete(self._key(MEMBERS_KEY, id=appointment_id))
 
-    # attendance
-
-    async def add_attendance(self, event: AttendanceEvent) -> None:
-        key = self._key(ATTENDANCE_KEY, id=event.appointment_id)
-        # Keep the first MAX_ATTENDANCE events, as MemoryStore does.
-        if await self._client.llen(key) < MAX_ATTENDANCE:
-            await self._client.rpush(key, _dumps(event.to_dict()))
-
-    async def purge_appointments(self, ended_before: float) -> list[str]:
-        # A window ends after it starts, so only appointments that started before the cut-off
-        # can have ended before it.
-        ids = await self._client.zrangebyscore(
-            self._key(APPOINTMENTS_BY_START_KEY), "-inf", f"({float(ended_before)!r}"
-        )
-        gone: list[str] = []
-        for raw_id in ids:
-            appointment = await self.get_appointment(_text(raw_id))
-            if appointment is None:
-                await self._client.zrem(self._key(APPOINTMENTS_BY_START_KEY), _text(raw_id))
-                continue
-            if appointment.ends_at >= ended_before:
-                continue
-            aid = appointment.id
-            keys = [
-                self._key(APPOINTMENT_KEY, id=aid),
-                self._key(MEMBERS_KEY, id=aid),
-                self._key(ATTENDANCE_KEY, id=aid),
-                self._key(ROOM_WORKER_KEY, id=aid),
-                *(self._key(INVITE_KEY, hash=p.invite_hash) for p in appointment.participants),
-            ]
-            await self._client.delete(*keys)
-            await self._client.zrem(self._key(APPOINTMENTS_BY_START_KEY), aid)
-            gone.append(aid)
-        return gone
-
-    async def list_attendance(self, appointment_id: str) -> list[AttendanceEvent]:
-        raws = await self._client.lrange(self._key(ATTENDANCE_KEY, id=appointment_id), 0, -1)
-        return [AttendanceEvent.from_dict(json.loads(raw)) for raw in raws]
-
-    # media worker registry and room placement
+    # signalling nodes, media worker registry and room placement
 
     async def register_node(self, node_id: str, ttl: float) -> None:
         expires_at = self._clock.now() + ttl

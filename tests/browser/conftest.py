@@ -36,10 +36,12 @@ from core.model import Appointment, StaffUser
 from core.settings import load_settings
 from core.store.base import Stores
 from core.store.memory import MemoryStore
+from core.store.sql import SqlStore
 from signalling.app import build_services, create_app
 from signalling.appointments import schedule
 from signalling.auth.keys import ensure_keyring
 from signalling.auth.staff import hash_password
+from tests.harness import migrated_sqlite
 from testsupport.wait import wait_for_sync as wait_for
 
 T = TypeVar("T")
@@ -118,18 +120,24 @@ class LiveServer:
             **self.overrides,
         )
         self.clock = SystemClock()
-        self.store = MemoryStore(self.clock)
+        # Records in SQLite (`store`, which tests read), presence and registry in memory.
+        self.store = SqlStore.from_url(await migrated_sqlite(self.tmp / "lippejob.db"), self.clock)
+        self.ephemeral = MemoryStore(self.clock)
         self.bus = MemoryBus()
         keyring = ensure_keyring(self.settings.keys_dir, self.clock)
         services = build_services(
-            self.settings, self.clock, Stores.single(self.store), self.bus, keyring
+            self.settings, self.clock, Stores.of(self.store, self.ephemeral), self.bus, keyring
         )
         await self.store.put_staff(
             StaffUser(STAFF_USER, "Frau Becker", hash_password(STAFF_PASSWORD), self.clock.now())
         )
         self.app = create_app(services, reconnect_grace=20.0)
         self.worker = MediaWorker(
-            "media-test", self.store, self.bus, self.clock, MediaConfig.from_settings(self.settings)
+            "media-test",
+            self.ephemeral,
+            self.bus,
+            self.clock,
+            MediaConfig.from_settings(self.settings),
         )
         await self.worker.start()
         self.runner = web.AppRunner(self.app, access_log=None)
@@ -141,6 +149,7 @@ class LiveServer:
         await self.runner.cleanup()
         await self.bus.close()
         await self.store.close()
+        await self.ephemeral.close()
 
     def stop(self) -> None:
         try:

@@ -30,9 +30,11 @@ from aiohttp.test_utils import TestClient
 
 from core.bus.memory import MemoryBus
 from core.clock import SystemClock
+from core.db.engine import create_engine
 from core.model import AttendanceEvent, Grants
-from core.store.base import Store
+from core.store.base import Store, Stores
 from core.store.memory import MemoryStore
+from core.store.sql import SqlStore
 from mediaserver.config import MediaConfig
 from mediaserver.worker import MediaWorker
 from signalling.app import create_app
@@ -144,13 +146,15 @@ class InProcess:
 
 
 async def start_in_process(
-    tmp_path: Path, aiohttp_client: Any, store: MemoryStore
+    tmp_path: Path, aiohttp_client: Any, records: SqlStore
 ) -> tuple[InProcess, MediaWorker]:
-    """The signalling app (which closes the store and bus) and a started MediaWorker ("w1")
-    on `store` and one memory bus, media on loopback."""
+    """The signalling app (which closes the stores and bus) on `records` and a memory store,
+    and a started MediaWorker ("w1") on that memory store and one memory bus, media on
+    loopback."""
     clock = SystemClock()
     bus = MemoryBus()
-    services = await make_services(tmp_path, clock, store, bus)
+    store = MemoryStore(clock)
+    services = await make_services(tmp_path, clock, Stores.of(records, store), bus)
     worker = MediaWorker("w1", store, bus, clock, LOOPBACK_CONFIG)
     await worker.start()
     try:
@@ -162,8 +166,11 @@ async def start_in_process(
 
 
 @pytest.fixture
-async def in_process(tmp_path: Path, aiohttp_client: Any) -> AsyncIterator[InProcess]:
-    env, worker = await start_in_process(tmp_path, aiohttp_client, MemoryStore(SystemClock()))
+async def in_process(
+    tmp_path: Path, aiohttp_client: Any, database_url: str
+) -> AsyncIterator[InProcess]:
+    records = SqlStore.from_url(database_url, SystemClock())
+    env, worker = await start_in_process(tmp_path, aiohttp_client, records)
     try:
         yield env
     finally:
@@ -285,7 +292,7 @@ async def test_token_without_a_publish_grant_cannot_publish(in_process: InProces
         await close_all([cw, em])
 
 
-class SlowAttendanceStore(MemoryStore):
+class SlowAttendanceStore(SqlStore):
     """A store whose attendance writes take a while, as a remote store's may."""
 
     async def add_attendance(self, event: AttendanceEvent) -> None:
@@ -295,12 +302,14 @@ class SlowAttendanceStore(MemoryStore):
 
 @pytest.mark.timeout(30)
 async def test_offer_right_after_admit_hello_is_answered(
-    tmp_path: Path, aiohttp_client: Any
+    tmp_path: Path, aiohttp_client: Any, database_url: str
 ) -> None:
     """A slow store write after `hello` must not let the client's offer overtake the media
     `join` (over Redis this raced on every run before the join moved ahead of `hello`)."""
     env, worker = await start_in_process(
-        tmp_path, aiohttp_client, SlowAttendanceStore(SystemClock())
+        tmp_path,
+        aiohttp_client,
+        SlowAttendanceStore(create_engine(database_url), SystemClock()),
     )
     call = await schedule_call(env.client)
     cw = WsClient(env.url, call["codes"]["caseworker"], label="caseworker")
@@ -395,13 +404,15 @@ NodeFactory = Callable[[str], Awaitable[Node]]
 
 
 @pytest.fixture
-def redis_nodes(redis_url: str, tmp_path: Path, aiohttp_client: Any) -> NodeFactory:
-    """Signalling apps on the Redis store and bus (closed with the app), sharing one key
-    directory."""
+def redis_nodes(
+    redis_url: str, database_url: str, tmp_path: Path, aiohttp_client: Any
+) -> NodeFactory:
+    """Signalling apps on the Redis store and bus and one database (closed with the app),
+    sharing one key directory."""
 
     async def make(node_id: str) -> Node:
         clock = SystemClock()
-        store, bus = await make_backend("redis", clock, redis_url)
+        store, bus = await make_backend("redis", clock, redis_url, database_url)
         services = await make_services(tmp_path, clock, store, bus, node_id=node_id)
         app = create_app(services, with_pages=False, close_services=True)
         return await aiohttp_client(app), services

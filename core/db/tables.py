@@ -1,0 +1,92 @@
+"""The tables of durable records (SQLAlchemy Core metadata).
+
+Times are epoch seconds as double-precision floats, as the domain dataclasses hold them, so a
+record round-trips exactly. Later tables (jobseeker profiles, documents, the audit log) join
+this metadata with their own migration.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+# Constraint names follow one convention so that migrations can name what they alter.
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+staff_accounts = sa.Table(
+    "staff_accounts",
+    metadata,
+    sa.Column("username", sa.String(200), primary_key=True),
+    sa.Column("display_name", sa.String(200), nullable=False),
+    sa.Column("password_hash", sa.String(500), nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+)
+
+# Console sessions: only the hash of the cookie value is stored. No foreign key to the account:
+# a session outlives nothing it must point at, and expires by its own time.
+staff_sessions = sa.Table(
+    "staff_sessions",
+    metadata,
+    sa.Column("session_hash", sa.String(128), primary_key=True),
+    sa.Column("username", sa.String(200), nullable=False),
+    sa.Column("expires_at", sa.Double, nullable=False, index=True),
+)
+
+appointments = sa.Table(
+    "appointments",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("starts_at", sa.Double, nullable=False),
+    sa.Column("ends_at", sa.Double, nullable=False, index=True),  # retention purges by it
+    sa.Column("waiting_room", sa.Boolean, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("ended_at", sa.Double, nullable=True),
+    sa.Index(None, "starts_at", "id"),  # the calendar lists by (start, id)
+)
+
+participants = sa.Table(
+    "participants",
+    metadata,
+    sa.Column(
+        "appointment_id",
+        sa.String(64),
+        sa.ForeignKey("appointments.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),  # order within the appointment
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("lang", sa.String(16), nullable=False),
+    # SHA-256 of the invite code; one link resolves to one participant.
+    sa.Column("invite_hash", sa.String(128), nullable=False, unique=True),
+    sa.Column("not_before", sa.Double, nullable=False),
+)
+
+# Attendance events, consent among them (event "consent"), in arrival order (`seq`). No
+# foreign key: events are kept per appointment id as the stores always have, and go with the
+# appointment when retention purges it.
+attendance = sa.Table(
+    "attendance",
+    metadata,
+    sa.Column(
+        "seq",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),  # SQLite autoincrements INTEGER only
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("appointment_id", sa.String(64), nullable=False),
+    sa.Column("participant_id", sa.String(64), nullable=False),
+    sa.Column("event", sa.String(32), nullable=False),
+    sa.Column("at", sa.Double, nullable=False),
+    sa.Index(None, "appointment_id", "seq"),
+)

@@ -1,0 +1,288 @@
+"""The durable store over a relational database (SQLite or PostgreSQL, SQLAlchemy Core).
+
+Implements `AppointmentStore` and `AccountStore` with `MemoryStore`'s semantics. A write that
+touches several rows runs in one transaction. Each write transaction starts with a write, so
+that SQLite takes its lock before reading (a read first would fail with "database is locked"
+when another connection wrote meanwhile, instead of waiting).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from core.clock import Clock
+from core.db.engine import create_engine
+from core.db.tables import appointments, attendance, participants, staff_accounts, staff_sessions
+from core.model import Appointment, AttendanceEvent, Participant, StaffUser
+from core.store.base import MAX_ATTENDANCE
+
+_APPOINTMENT_COLUMNS = (
+    "id",
+    "title",
+    "starts_at",
+    "ends_at",
+    "waiting_room",
+    "created_by",
+    "created_at",
+    "status",
+    "ended_at",
+)
+
+
+async def _upsert(
+    conn: AsyncConnection, table: sa.Table, values: dict[str, Any], key: Sequence[str]
+) -> None:
+    """Insert a row, or update it where its key exists (one statement, no read first)."""
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        stmt: Any = postgresql.insert(table).values(values)
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(table).values(values)
+    else:  # pragma: no cover - create_engine accepts only these two
+        raise RuntimeError(f"unsupported dialect {dialect}")
+    update = {k: stmt.excluded[k] for k in values if k not in key}
+    await conn.execute(stmt.on_conflict_do_update(index_elements=list(key), set_=update))
+
+
+def _participant(row: sa.Row[Any]) -> Participant:
+    return Participant(
+        id=row.id,
+        role=row.role,
+        name=row.name,
+        lang=row.lang,
+        invite_hash=row.invite_hash,
+        not_before=row.not_before,
+    )
+
+
+def _appointment(row: sa.Row[Any], people: Iterable[Participant]) -> Appointment:
+    return Appointment(
+        id=row.id,
+        title=row.title,
+        starts_at=row.starts_at,
+        ends_at=row.ends_at,
+        waiting_room=bool(row.waiting_room),
+        participants=tuple(people),
+        created_by=row.created_by,
+        created_at=row.created_at,
+        status=row.status,
+        ended_at=row.ended_at,
+    )
+
+
+class SqlStore:
+    """Durable records in SQLite or PostgreSQL. Session expiry follows the injected clock."""
+
+    def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._closed = False
+
+    @classmethod
+    def from_url(cls, url: str, clock: Clock) -> SqlStore:
+        """A store with its own engine (disposed by `close`); the schema is not checked here."""
+        return cls(create_engine(url), clock)
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
+
+    # appointments and invites
+
+    async def put_appointment(self, appointment: Appointment) -> None:
+        """Create or replace an appointment and index its participants' invite hashes.
+
+        The participants are replaced as a whole, so the invite hash of a removed participant
+        or a reissued link stops resolving in the same transaction.
+        """
+        row = {name: getattr(appointment, name) for name in _APPOINTMENT_COLUMNS}
+        async with self._engine.begin() as conn:
+            # The upsert comes first: it locks the appointment's row, so concurrent replaces
+            # of one appointment run one after the other.
+            await _upsert(conn, appointments, row, ["id"])
+            await conn.execute(
+                participants.delete().where(participants.c.appointment_id == appointment.id)
+            )
+            if appointment.participants:
+                await conn.execute(
+                    participants.insert(),
+                    [
+                        {
+                            "appointment_id": appointment.id,
+                            "id": p.id,
+                            "position": position,
+                            "role": p.role,
+                            "name": p.name,
+                            "lang": p.lang,
+                            "invite_hash": p.invite_hash,
+                            "not_before": p.not_before,
+                        }
+                        for position, p in enumerate(appointment.participants)
+                    ],
+                )
+
+    async def get_appointment(self, appointment_id: str) -> Appointment | None:
+        found = await self._select_appointments(appointments.c.id == appointment_id)
+        return found[0] if found else None
+
+    async def list_appointments(
+        self, *, starts_after: float | None = None, starts_before: float | None = None
+    ) -> list[Appointment]:
+        """Appointments ordered by start time (then id), optionally within [after, before)."""
+        conditions: list[sa.ColumnElement[bool]] = []
+        if starts_after is not None:
+            conditions.append(appointments.c.starts_at >= starts_after)
+        if starts_before is not None:
+            conditions.append(appointments.c.starts_at < starts_before)
+        return await self._select_appointments(*conditions)
+
+    async def _select_appointments(self, *conditions: sa.ColumnElement[bool]) -> list[Appointment]:
+        where = sa.and_(sa.true(), *conditions)
+        async with self._engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(appointments)
+                    .where(where)
+                    .order_by(appointments.c.starts_at, appointments.c.id)
+                )
+            ).all()
+            if not rows:
+                return []
+            people = (
+                await conn.execute(
+                    sa.select(participants)
+                    .join(appointments, appointments.c.id == participants.c.appointment_id)
+                    .where(where)
+                    .order_by(participants.c.appointment_id, participants.c.position)
+                )
+            ).all()
+        by_appointment: dict[str, list[Participant]] = {}
+        for p in people:
+            by_appointment.setdefault(p.appointment_id, []).append(_participant(p))
+        return [_appointment(row, by_appointment.get(row.id, ())) for row in rows]
+
+    async def find_invite(self, invite_hash: str) -> tuple[str, str] | None:
+        """(appointment id, participant id) for an invite hash, or None."""
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(participants.c.appointment_id, participants.c.id).where(
+                        participants.c.invite_hash == invite_hash
+                    )
+                )
+            ).first()
+        return None if row is None else (row.appointment_id, row.id)
+
+    # attendance
+
+    async def add_attendance(self, event: AttendanceEvent) -> None:
+        """Record an event unless the appointment already holds MAX_ATTENDANCE of them (the
+        first ones are kept). The count and the insert are one statement."""
+        kept = (
+            sa.select(sa.func.count())
+            .select_from(attendance)
+            .where(attendance.c.appointment_id == event.appointment_id)
+            .scalar_subquery()
+        )
+        values = sa.select(
+            sa.literal(event.appointment_id, sa.String),
+            sa.literal(event.participant_id, sa.String),
+            sa.literal(event.event, sa.String),
+            sa.literal(event.at, sa.Double),
+        ).where(kept < MAX_ATTENDANCE)
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                attendance.insert().from_select(
+                    ["appointment_id", "participant_id", "event", "at"], values
+                )
+            )
+
+    async def list_attendance(self, appointment_id: str) -> list[AttendanceEvent]:
+        async with self._engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(attendance)
+                    .where(attendance.c.appointment_id == appointment_id)
+                    .order_by(attendance.c.seq)
+                )
+            ).all()
+        return [AttendanceEvent(r.appointment_id, r.participant_id, r.event, r.at) for r in rows]
+
+    async def purge_appointments(self, ended_before: float) -> list[str]:
+        """Delete appointments whose window ended before the given time, with their
+        participants (and so their invites) and attendance; returns the ids that went."""
+        old = sa.select(appointments.c.id).where(appointments.c.ends_at < ended_before)
+        async with self._engine.begin() as conn:
+            await conn.execute(participants.delete().where(participants.c.appointment_id.in_(old)))
+            await conn.execute(attendance.delete().where(attendance.c.appointment_id.in_(old)))
+            gone = await conn.execute(
+                appointments.delete()
+                .where(appointments.c.ends_at < ended_before)
+                .returning(appointments.c.id)
+            )
+            return sorted(gone.scalars())
+
+    # staff and console sessions
+
+    async def put_staff(self, user: StaffUser) -> None:
+        async with self._engine.begin() as conn:
+            await _upsert(conn, staff_accounts, user.to_dict(), ["username"])
+
+    async def get_staff(self, username: str) -> StaffUser | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(staff_accounts).where(staff_accounts.c.username == username)
+                )
+            ).first()
+        return None if row is None else StaffUser(**row._asdict())
+
+    async def put_session(self, session_hash: str, username: str, expires_at: float) -> None:
+        async with self._engine.begin() as conn:
+            await _upsert(
+                conn,
+                staff_sessions,
+                {"session_hash": session_hash, "username": username, "expires_at": expires_at},
+                ["session_hash"],
+            )
+
+    async def get_session(self, session_hash: str) -> str | None:
+        """The username of a live session, or None when unknown or expired (an expired one
+        is deleted on the way)."""
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(staff_sessions).where(staff_sessions.c.session_hash == session_hash)
+                )
+            ).first()
+        if row is None:
+            return None
+        if row.expires_at <= self._clock.now():
+            async with self._engine.begin() as conn:
+                await conn.execute(
+                    staff_sessions.delete().where(
+                        staff_sessions.c.session_hash == session_hash,
+                        staff_sessions.c.expires_at == row.expires_at,  # not a renewed one
+                    )
+                )
+            return None
+        username: str = row.username
+        return username
+
+    async def delete_session(self, session_hash: str) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                staff_sessions.delete().where(staff_sessions.c.session_hash == session_hash)
+            )
+
+    async def close(self) -> None:
+        """Dispose of the engine's connections; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._engine.dispose()
