@@ -10,8 +10,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from core.clock import FakeClock
+from core.contracts.client import CloseCode
 from signalling.app import create_app
-from signalling.room.messages import CloseCode
 from tests.harness import (
     RoomClient,
     appointment_body,

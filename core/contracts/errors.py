@@ -51,6 +51,10 @@ class ErrorCode(StrEnum):
     CANCELLED = "cancelled"
     EXPIRED = "expired"
     BAD_URL = "bad_url"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    HTTP_ERROR = "http_error"  # any other HTTP error aiohttp raised under /api
+    DRAINING = "draining"
+    NOT_READY = "not_ready"
 
 
 def error_message(code: ErrorCode, message: str) -> dict[str, str]:

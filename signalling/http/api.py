@@ -10,6 +10,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from core.contracts.errors import ErrorCode
 from core.jsonwire import loads_strict
 from core.model import Appointment, AttendanceEvent, AttendanceKind, StaffUser
 from signalling.appointments import ValidationError, reissue, schedule
@@ -38,29 +39,38 @@ LOGIN_LOCK_SECONDS = 300.0
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def json_error(status: int, message: str, code: str, **extra: Any) -> web.Response:
+# Codes for the HTTP errors aiohttp raises itself (no route, wrong method, body too large).
+HTTP_CODES = {
+    400: ErrorCode.BAD_REQUEST,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    413: ErrorCode.TOO_LARGE,
+}
+
+
+def json_error(status: int, message: str, code: ErrorCode, **extra: Any) -> web.Response:
     """Every API error: a 4xx with a JSON body that says what went wrong."""
     return web.json_response({"error": message, "code": code, **extra}, status=status)
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, code: str, **extra: Any) -> None:
+    def __init__(self, status: int, message: str, code: ErrorCode, **extra: Any) -> None:
         super().__init__(message)
         self.response = json_error(status, message, code, **extra)
 
 
 async def read_json(request: web.Request) -> Any:
     if request.content_type != "application/json":
-        raise ApiError(415, "send application/json", "unsupported_media_type")
+        raise ApiError(415, "send application/json", ErrorCode.UNSUPPORTED_MEDIA_TYPE)
     if request.content_length is not None and request.content_length > MAX_BODY:
-        raise ApiError(413, "request body too large", "too_large")
+        raise ApiError(413, "request body too large", ErrorCode.TOO_LARGE)
     body = await request.content.read(MAX_BODY + 1)
     if len(body) > MAX_BODY:
-        raise ApiError(413, "request body too large", "too_large")
+        raise ApiError(413, "request body too large", ErrorCode.TOO_LARGE)
     try:
         return loads_strict(body)
     except ValueError:
-        raise ApiError(400, "body is not valid JSON", "bad_json") from None
+        raise ApiError(400, "body is not valid JSON", ErrorCode.BAD_JSON) from None
 
 
 @web.middleware
@@ -73,15 +83,15 @@ async def api_errors(request: web.Request, handler: Handler) -> web.StreamRespon
     except web.HTTPException as exc:
         if not request.path.startswith("/api/") or exc.status < 400:
             raise
-        return json_error(exc.status, exc.reason, exc.reason.lower().replace(" ", "_"))
+        return json_error(exc.status, exc.reason, HTTP_CODES.get(exc.status, ErrorCode.HTTP_ERROR))
 
 
 async def require_staff(request: web.Request, *, csrf: bool = True) -> StaffUser:
     user = await current_staff(request)
     if user is None:
-        raise ApiError(401, "log in first", "unauthenticated")
+        raise ApiError(401, "log in first", ErrorCode.UNAUTHENTICATED)
     if csrf and request.method not in ("GET", "HEAD") and not csrf_ok(request):
-        raise ApiError(403, "missing or wrong X-CSRF-Token", "csrf")
+        raise ApiError(403, "missing or wrong X-CSRF-Token", ErrorCode.CSRF)
     return user
 
 
@@ -134,7 +144,7 @@ async def login(request: web.Request) -> web.Response:
     services = _services(request)
     data = await read_json(request)
     if not isinstance(data, dict):
-        raise ApiError(400, "body must be an object", "bad_request")
+        raise ApiError(400, "body must be an object", ErrorCode.BAD_REQUEST)
     username, password = data.get("username"), data.get("password")
     if (
         not isinstance(username, str)
@@ -142,19 +152,21 @@ async def login(request: web.Request) -> web.Response:
         or len(username) > 100
         or len(password) > 1024
     ):
-        raise ApiError(400, "username and password are required", "bad_request")
+        raise ApiError(400, "username and password are required", ErrorCode.BAD_REQUEST)
     now = services.clock.now()
     throttle = request.app[THROTTLE]
     address = request.remote or "?"
     if throttle.locked(username, address, now):
-        raise ApiError(429, "too many failed attempts; try again in a few minutes", "locked")
+        raise ApiError(
+            429, "too many failed attempts; try again in a few minutes", ErrorCode.LOCKED
+        )
     user = await services.accounts.get_staff(username)
     # Hash even for unknown users so timing does not tell which usernames exist.
     stored = user.password_hash if user else "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAA"
     if not verify_password(password, stored) or user is None:
         throttle.failed(username, address, now)
         log.info("login_failed")
-        raise ApiError(401, "wrong username or password", "bad_credentials")
+        raise ApiError(401, "wrong username or password", ErrorCode.BAD_CREDENTIALS)
     throttle.succeeded(username)
     token = new_session_token()
     await services.accounts.put_session(
@@ -183,7 +195,7 @@ async def logout(request: web.Request) -> web.Response:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         if not csrf_ok(request):
-            raise ApiError(403, "missing or wrong X-CSRF-Token", "csrf")
+            raise ApiError(403, "missing or wrong X-CSRF-Token", ErrorCode.CSRF)
         await _services(request).accounts.delete_session(session_hash(token))
     response = web.json_response({"ok": True})
     response.del_cookie(SESSION_COOKIE, path="/")
@@ -225,7 +237,7 @@ async def create_appointment(request: web.Request) -> web.Response:
             data, now=services.clock.now(), settings=services.settings, created_by=user.username
         )
     except ValidationError as exc:
-        raise ApiError(400, exc.message, "invalid", field=exc.field) from None
+        raise ApiError(400, exc.message, ErrorCode.INVALID, field=exc.field) from None
     appointment = scheduled.appointment
     await services.appointments.put_appointment(appointment)
     log.info(
@@ -255,7 +267,7 @@ def _epoch_param(request: web.Request, name: str) -> float | None:
     except ValueError:
         value = math.nan
     if not math.isfinite(value):
-        raise ApiError(400, f"{name} must be epoch seconds", "invalid", field=name)
+        raise ApiError(400, f"{name} must be epoch seconds", ErrorCode.INVALID, field=name)
     return value
 
 
@@ -271,10 +283,10 @@ async def list_appointments(request: web.Request) -> web.Response:
 async def _appointment(request: web.Request) -> Appointment:
     appointment_id = request.match_info["appointment_id"]
     if len(appointment_id) > 64:
-        raise ApiError(404, "no such appointment", "not_found")
+        raise ApiError(404, "no such appointment", ErrorCode.NOT_FOUND)
     appointment = await _services(request).appointments.get_appointment(appointment_id)
     if appointment is None:
-        raise ApiError(404, "no such appointment", "not_found")
+        raise ApiError(404, "no such appointment", ErrorCode.NOT_FOUND)
     return appointment
 
 
@@ -298,7 +310,7 @@ async def cancel_appointment(request: web.Request) -> web.Response:
     services = _services(request)
     appointment = await _appointment(request)
     if appointment.status != "scheduled":
-        raise ApiError(409, f"the appointment is already {appointment.status}", "conflict")
+        raise ApiError(409, f"the appointment is already {appointment.status}", ErrorCode.CONFLICT)
     hub = request.app[HUB]
     await hub.end(appointment.id, user.username)  # closes any live sockets, revokes tokens
     fresh = await services.appointments.get_appointment(appointment.id) or appointment
@@ -312,7 +324,7 @@ async def end_appointment(request: web.Request) -> web.Response:
     user = await require_staff(request)
     appointment = await _appointment(request)
     if not await request.app[HUB].end(appointment.id, user.username):
-        raise ApiError(409, f"the appointment is already {appointment.status}", "conflict")
+        raise ApiError(409, f"the appointment is already {appointment.status}", ErrorCode.CONFLICT)
     return web.json_response({"ok": True})
 
 
@@ -323,11 +335,14 @@ async def _member_action(request: web.Request, admit: bool) -> web.Response:
     pid = data.get("participant") if isinstance(data, dict) else None
     if not isinstance(pid, str) or appointment.participant(pid) is None:
         raise ApiError(
-            400, "participant must be one of the appointment's", "invalid", field="participant"
+            400,
+            "participant must be one of the appointment's",
+            ErrorCode.INVALID,
+            field="participant",
         )
     hub = request.app[HUB]
     if admit and not await hub.admit(appointment.id, pid, user.username):
-        raise ApiError(409, "that participant is not waiting", "not_waiting")
+        raise ApiError(409, "that participant is not waiting", ErrorCode.NOT_WAITING)
     if not admit:
         await hub.deny(appointment.id, pid, user.username)
     return web.json_response({"ok": True})
@@ -347,9 +362,9 @@ async def reissue_link(request: web.Request) -> web.Response:
     appointment = await _appointment(request)
     pid = request.match_info["participant_id"]
     if appointment.participant(pid) is None:
-        raise ApiError(404, "no such participant", "not_found")
+        raise ApiError(404, "no such participant", ErrorCode.NOT_FOUND)
     if appointment.status != "scheduled":
-        raise ApiError(409, f"the appointment is {appointment.status}", "conflict")
+        raise ApiError(409, f"the appointment is {appointment.status}", ErrorCode.CONFLICT)
     updated, code = reissue(appointment, pid, services.clock.now())
     await services.appointments.put_appointment(updated)
     # Whoever holds the old link (a forwarded SMS, a lost tablet) is put out of the call.
@@ -374,10 +389,12 @@ async def join(request: web.Request) -> web.Response:
     services = _services(request)
     data = await read_json(request)
     if not isinstance(data, dict) or not isinstance(data.get("code"), str):
-        raise ApiError(400, "code is required", "bad_request", field="code")
+        raise ApiError(400, "code is required", ErrorCode.BAD_REQUEST, field="code")
     consent = data.get("consent", False)
     if not isinstance(consent, bool) or set(data) - {"code", "consent"}:
-        raise ApiError(400, "only code and consent (true/false) are accepted", "bad_request")
+        raise ApiError(
+            400, "only code and consent (true/false) are accepted", ErrorCode.BAD_REQUEST
+        )
     code = data["code"]
     found = (
         await services.appointments.find_invite(hash_code(code)) if looks_like_code(code) else None
@@ -385,7 +402,7 @@ async def join(request: web.Request) -> web.Response:
     appointment = await services.appointments.get_appointment(found[0]) if found else None
     participant = appointment.participant(found[1]) if appointment and found else None
     if appointment is None or participant is None or participant.invite_hash != hash_code(code):
-        raise ApiError(404, "this link is not valid", "unknown_invite")
+        raise ApiError(404, "this link is not valid", ErrorCode.UNKNOWN_INVITE)
     now = services.clock.now()
     margin = services.settings.early_join_margin
     state = link_state(appointment, now, margin)
@@ -393,21 +410,26 @@ async def join(request: web.Request) -> web.Response:
         raise ApiError(
             425,
             "this link opens shortly before the appointment",
-            "too_early",
+            ErrorCode.TOO_EARLY,
             appointment=_window(appointment),
             opens_at=appointment.starts_at - margin,
         )
     if state is LinkState.CANCELLED:
         raise ApiError(
-            409, "this appointment was cancelled", "cancelled", appointment=_window(appointment)
+            409,
+            "this appointment was cancelled",
+            ErrorCode.CANCELLED,
+            appointment=_window(appointment),
         )
     if state in (LinkState.EXPIRED, LinkState.ENDED):
-        raise ApiError(410, "this appointment is over", "expired", appointment=_window(appointment))
+        raise ApiError(
+            410, "this appointment is over", ErrorCode.EXPIRED, appointment=_window(appointment)
+        )
     try:
         token, claims = services.issuer.mint(appointment.id, participant, appointment.ends_at)
     except ValueError:  # less than a second of the window left
         raise ApiError(
-            410, "this appointment is over", "expired", appointment=_window(appointment)
+            410, "this appointment is over", ErrorCode.EXPIRED, appointment=_window(appointment)
         ) from None
     request.app[METRICS].token_issued()
     if consent:
@@ -451,11 +473,11 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     services = _services(request)
     if request.app[DRAINING].active:
-        return json_error(503, "draining: finishing calls, taking no new ones", "draining")
+        return json_error(503, "draining: finishing calls, taking no new ones", ErrorCode.DRAINING)
     try:
         await services.accounts.get_staff("__readyz__")
     except Exception:  # any store failure means not ready
-        return json_error(503, "store unavailable", "not_ready")
+        return json_error(503, "store unavailable", ErrorCode.NOT_READY)
     return web.json_response({"status": "ready", "time": int(time.time())})
 
 

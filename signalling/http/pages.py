@@ -18,6 +18,7 @@ import qrcode.image.svg
 from aiohttp import web
 from babel.dates import format_datetime, format_time
 
+from core.contracts.errors import ErrorCode
 from core.model import LANGUAGES, Appointment
 from signalling.auth.invites import LinkState, hash_code, link_state, looks_like_code
 from signalling.auth.staff import csrf_ok, csrf_token, current_staff
@@ -231,12 +232,12 @@ async def qr_svg(request: web.Request) -> web.Response:
     """POST /console/qr {"url"}: the QR code of a join link, for staff (CSRF-checked)."""
     if await current_staff(request) is None:
         raise web.HTTPUnauthorized(
-            text=json.dumps({"error": "login required", "code": "login_required"}),
+            text=json.dumps({"error": "login required", "code": ErrorCode.LOGIN_REQUIRED}),
             content_type="application/json",
         )
     if not csrf_ok(request):
         raise web.HTTPForbidden(
-            text=json.dumps({"error": "bad CSRF token", "code": "csrf"}),
+            text=json.dumps({"error": "bad CSRF token", "code": ErrorCode.CSRF}),
             content_type="application/json",
         )
     try:
@@ -247,7 +248,11 @@ async def qr_svg(request: web.Request) -> web.Response:
     if not isinstance(url, str) or not _allowed_join_url(request, url):
         raise web.HTTPBadRequest(
             text=json.dumps(
-                {"error": "not a join link of this server", "code": "bad_url", "field": "url"}
+                {
+                    "error": "not a join link of this server",
+                    "code": ErrorCode.BAD_URL,
+                    "field": "url",
+                }
             ),
             content_type="application/json",
         )
