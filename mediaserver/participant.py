@@ -374,6 +374,11 @@ class Participant:
     # --- accounting and teardown ----------------------------------------------------------
 
     @property
+    def awaiting_sub_answer(self) -> bool:
+        """A subscriber offer was sent and its answer has not come yet."""
+        return self._sub.offered
+
+    @property
     def forwarded_streams(self) -> int:
         return sum(1 for slot in self._sub.slots if slot.carries is not None)
 

@@ -207,6 +207,21 @@ class Room:
             p.key: p for member in self.participants.values() for p in member.publications.values()
         }
 
+    @property
+    def backlog(self) -> int:
+        """Requests queued for the room task."""
+        return self._inbox.qsize()
+
+    @property
+    def renegotiation_pending(self) -> bool:
+        """A batched re-offer is scheduled and has not run yet."""
+        return self._renegotiation is not None
+
+    def reoffer(self, participant_id: str) -> None:
+        """Offer the participant's subscriber connection again (batched like any change)."""
+        self._to_offer.add(participant_id)
+        self._sync_subscriptions()
+
     def _sync_subscriptions(self) -> None:
         available = self.publications()
         for member in self.participants.values():

@@ -24,7 +24,7 @@ import itertools
 import math
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -276,6 +276,8 @@ class MediaPeer:
         self._pub_sources: dict[Any, str] = {}  # transceiver -> source
         self._answered = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        # What the client does with a subscriber offer; tests replace it to lose or garble one.
+        self.on_sub_offer: Callable[[dict[str, Any]], Awaitable[None]] = self.answer_sub_offer
 
     async def signal(self, msg: dict[str, Any]) -> None:
         """Send one media signalling message to the server."""
@@ -289,7 +291,7 @@ class MediaPeer:
                 await self._pub.setRemoteDescription(RTCSessionDescription(msg["sdp"], "answer"))
                 self._answered.set()
         elif kind == "offer" and msg.get("pc") == "sub":
-            await self._on_sub_offer(msg)
+            await self.on_sub_offer(msg)
         elif kind == "error":
             self.errors.append(msg)
 
@@ -359,7 +361,18 @@ class MediaPeer:
 
     # --- subscriber connection ------------------------------------------------------------
 
-    async def _on_sub_offer(self, msg: dict[str, Any]) -> None:
+    @property
+    def pub_pc(self) -> RTCPeerConnection | None:
+        """The publisher connection, once something was published."""
+        return self._pub
+
+    @property
+    def sub_pc(self) -> RTCPeerConnection | None:
+        """The subscriber connection, once the server offered one."""
+        return self._sub
+
+    async def answer_sub_offer(self, msg: dict[str, Any]) -> None:
+        """Answer a subscriber offer as a well-behaved client does."""
         if self._sub is None:
             self._sub = new_loopback_pc()
             self._sub.on("track", self._on_track)

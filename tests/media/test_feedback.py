@@ -29,8 +29,8 @@ async def test_remb_from_subscribers_reaches_the_publisher(sfu: Sfu) -> None:
             lambda: any(s.estimate for s in video.forwarder.slots), "a REMB from bob's client"
         )
         # the server capped alice's encoder with its own REMB (aiortc sets target_bitrate)
-        assert alice._pub is not None
-        sender = next(t.sender for t in alice._pub.getTransceivers() if t.kind == "video")
+        assert alice.pub_pc is not None
+        sender = next(t.sender for t in alice.pub_pc.getTransceivers() if t.kind == "video")
         await wait_for(
             lambda: (
                 getattr(sender, "_RTCRtpSender__encoder", None) is not None
@@ -49,8 +49,8 @@ async def test_h264_is_forwarded_and_the_subscriber_offered_only_h264(sfu: Sfu) 
     await asyncio.gather(alice.join(), bob.join())
     try:
         await wait_for(lambda: bob.frames("alice", "video") >= 3, "bob to decode H.264")
-        assert bob._sub is not None
-        sdp = bob._sub.remoteDescription.sdp
+        assert bob.sub_pc is not None
+        sdp = bob.sub_pc.remoteDescription.sdp
         assert "H264/90000" in sdp and "VP8/90000" not in sdp
         assert bob.received[("alice", "video")].sizes == {(160, 120)}
     finally:
