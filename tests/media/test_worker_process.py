@@ -73,13 +73,11 @@ async def test_worker_process_serves_a_call_over_redis(
         async def registered() -> list[str]:
             return [w.id for w in await store.list_workers()]
 
-        for _ in range(100):
-            if "w-proc" in await registered():
-                break
+        async def alive_and_registered() -> bool:
             assert proc.poll() is None, "the worker process died"
-            await asyncio.sleep(0.1)
-        else:
-            raise TimeoutError("the worker process never registered")
+            return "w-proc" in await registered()
+
+        await wait_for(alive_and_registered, "the worker process to register")
         assert await store.assign_room("room-x", "w-proc", 60) == "w-proc"
         await asyncio.gather(alice.join(), bob.join())
         await wait_for(
@@ -94,19 +92,13 @@ async def test_worker_process_serves_a_call_over_redis(
         async def load() -> float:
             return next(w.load for w in await store.list_workers() if w.id == "w-proc")
 
-        for _ in range(30):
-            if await load() > 0:
-                break
-            await asyncio.sleep(0.1)
+        await wait_for(lambda: load(), "the worker to report its load", within=3)
         info = next(w for w in await store.list_workers() if w.id == "w-proc")
         assert info.rooms == 1 and info.load == 12.0  # 4 forwarded + 2 x 4 received streams
     finally:
         await asyncio.gather(alice.leave(), bob.leave())
         proc.send_signal(signal.SIGTERM)
-        for _ in range(100):
-            if proc.poll() is not None:
-                break
-            await asyncio.sleep(0.1)
+        await wait_for(lambda: proc.poll() is not None, "the worker to exit on SIGTERM")
     assert proc.returncode == 0
     assert "w-proc" not in [w.id for w in await store.list_workers()]
     assert await store.get_room_worker("room-x") is None  # released on shutdown
