@@ -12,13 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import secrets
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from aiohttp import web
 
 from core.bus.base import Subscription, room_channel
 from core.contracts import room as events
@@ -35,90 +32,13 @@ from core.model import (
 )
 from core.presence import IN_CALL, MemberEvent, next_state, on_connect, presence_of
 from signalling.appointments import shut_out
-from signalling.auth.tokens import RoomClaims
 from signalling.context import Services
 from signalling.metrics import Metrics
+from signalling.room.connection import Connection
 from signalling.room.media_router import MediaRouter, NoMediaWorker
-from signalling.room.status import present_members
+from signalling.room.status import present_members, waiting_list
 
 log = structlog.get_logger(__name__)
-
-RATE_PER_SECOND = 20.0  # messages a socket may send, sustained
-RATE_BURST = 60.0  # ... and in a burst (a trickle of ICE candidates, a chat flurry)
-SEND_TIMEOUT = 5.0  # seconds a socket may take to accept one message
-
-
-@dataclass(eq=False)
-class Connection:
-    """One authenticated room socket on this node."""
-
-    ws: web.WebSocketResponse
-    claims: RoomClaims
-    conn_id: str = field(default_factory=lambda: secrets.token_hex(8))
-    status: MemberState = MemberState.WAITING
-    closing: bool = False  # replaced, denied or ended: its close must not count as leaving
-    exp: int = 0  # expiry of the newest token this socket holds (refresh moves it)
-    authed_at: float = field(default_factory=time.monotonic)  # its auth message arrived
-    admitted_at: float | None = None  # wall time of the admit that let it in, if any
-    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    _closer: asyncio.Task[None] | None = None
-    _allowance: float = RATE_BURST
-    _checked_at: float = field(default_factory=time.monotonic)
-
-    def __post_init__(self) -> None:
-        self.exp = self.claims.exp
-
-    def allow(self) -> bool:
-        """Token bucket: RATE_PER_SECOND messages a second, bursts up to RATE_BURST."""
-        now = time.monotonic()
-        self._allowance = min(
-            RATE_BURST, self._allowance + (now - self._checked_at) * RATE_PER_SECOND
-        )
-        self._checked_at = now
-        if self._allowance < 1:
-            return False
-        self._allowance -= 1
-        return True
-
-    @property
-    def room(self) -> str:
-        return self.claims.room
-
-    @property
-    def pid(self) -> str:
-        return self.claims.sub
-
-    async def send(self, message: dict[str, Any]) -> None:
-        """Send, unless closed; a reader too slow to take it within SEND_TIMEOUT is closed
-        rather than allowed to hold up the room."""
-        if self.ws.closed:
-            return
-        async with self._lock:
-            try:
-                await asyncio.wait_for(self.ws.send_json(message), SEND_TIMEOUT)
-            except TimeoutError:
-                log.warning("ws_slow_consumer", appointment=self.room, participant=self.pid)
-                self.close_soon(CloseCode.SLOW, "too slow to keep up", handled=False)
-            except (ConnectionError, RuntimeError):
-                pass
-
-    async def close(self, code: CloseCode, reason: str) -> None:
-        self.closing = True
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            await self.ws.close(code=int(code), message=reason.encode())
-
-    def close_soon(self, code: CloseCode, reason: str, *, handled: bool = True) -> None:
-        """Close from another task than the socket's reader: the close handshake waits for
-        the reader, and the socket's handler waits for the close (`wait_closed`). Unless
-        `handled`, the close then counts as a lost socket (presence, media) like any other."""
-        if handled:
-            self.closing = True
-        if self._closer is None:
-            self._closer = asyncio.create_task(self.close(code, reason), name="ws-close")
-
-    async def wait_closed(self) -> None:
-        if self._closer is not None:
-            await self._closer
 
 
 class RoomHub:
@@ -411,7 +331,7 @@ class RoomHub:
             exclude=conn.pid,
         )
         if conn.claims.grants.admit:
-            await conn.send({"type": "lobby", "waiting": self._waiting(appointment, members)})
+            await conn.send({"type": "lobby", "waiting": waiting_list(appointment, members)})
         if not media_ok:
             await conn.send(
                 error_message(
@@ -420,24 +340,13 @@ class RoomHub:
                 )
             )
 
-    @staticmethod
-    def _waiting(appointment: Appointment, members: dict[str, Member]) -> list[dict[str, Any]]:
-        waiting = []
-        for p in appointment.participants:
-            m = members.get(p.id)
-            if m is not None and m.status == MemberState.WAITING:
-                waiting.append(
-                    {"participant": p.id, "name": p.name, "role": p.role, "since": m.since}
-                )
-        return waiting
-
     async def _announce_lobby(self, room: str, appointment: Appointment | None = None) -> None:
         appointment = appointment or await self._s.appointments.get_appointment(room)
         if appointment is None:
             return
         members = await self._present(room)
         await self._deliver(
-            room, {"type": "lobby", "waiting": self._waiting(appointment, members)}, grant="admit"
+            room, {"type": "lobby", "waiting": waiting_list(appointment, members)}, grant="admit"
         )
 
     async def _attend(self, room: str, pid: str, event: AttendanceKind) -> None:

@@ -92,3 +92,13 @@ def live_view(
             for pid, seconds in time_in_call(appointment, attendance, now).items()
         },
     }
+
+
+def waiting_list(appointment: Appointment, members: dict[str, Member]) -> list[dict[str, Any]]:
+    """Who waits in the lobby, in the appointment's order, as admitters see them."""
+    waiting = []
+    for p in appointment.participants:
+        m = members.get(p.id)
+        if m is not None and m.status == MemberState.WAITING:
+            waiting.append({"participant": p.id, "name": p.name, "role": p.role, "since": m.since})
+    return waiting

@@ -21,7 +21,8 @@ from signalling.auth.invites import LinkState, link_state
 from signalling.auth.tokens import TokenError
 from signalling.context import SERVICES
 from signalling.metrics import METRICS
-from signalling.room.hub import Connection, RoomHub
+from signalling.room.connection import Connection
+from signalling.room.hub import RoomHub
 
 log = structlog.get_logger(__name__)
 
