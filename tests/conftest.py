@@ -4,8 +4,9 @@ a migrated SQLite database per test, a movable clock, a signalling app."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -16,13 +17,21 @@ from aiohttp.test_utils import TestClient
 from core.clock import FakeClock
 from signalling.app import create_app
 from signalling.context import Services
-from tests.harness import make_backend, make_services, migrated_sqlite
+from tests.harness import SHARED_DATABASE_DIRS, make_backend, make_services, migrated_sqlite
 
 pytest_plugins = ["tests.redis_server", "tests.postgres_server"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "postgres: needs real PostgreSQL binaries (initdb)")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_shared_databases() -> Iterator[None]:
+    """The SQLite files that signalling nodes of one test shared go at the session's end."""
+    yield
+    for directory in SHARED_DATABASE_DIRS:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -50,6 +50,8 @@ async def migrated_sqlite(path: Path, template: Path | None = None) -> str:
 
 # Names the SQLite file that the nodes of one test share (see `shared_database`).
 SHARED_DATABASE_KEY = "lj-test:database"
+# The directories `shared_database` made; the session removes them at its end (conftest).
+SHARED_DATABASE_DIRS: list[Path] = []
 
 
 async def shared_database(redis_url: str) -> str:
@@ -60,10 +62,12 @@ async def shared_database(redis_url: str) -> str:
     client = redis.Redis.from_url(redis_url)
     try:
         path = Path(tempfile.mkdtemp(prefix="lippejob-test-db-")) / "lippejob.db"
+        SHARED_DATABASE_DIRS.append(path.parent)
         url = await migrated_sqlite(path)
         if await client.set(SHARED_DATABASE_KEY, url, nx=True):
             return url
         shutil.rmtree(path.parent)
+        SHARED_DATABASE_DIRS.remove(path.parent)
         named = await client.get(SHARED_DATABASE_KEY)
         assert named is not None
         return str(named.decode())

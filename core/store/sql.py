@@ -182,7 +182,9 @@ class SqlStore:
 
     async def add_attendance(self, event: AttendanceEvent) -> None:
         """Record an event unless the appointment already holds MAX_ATTENDANCE of them (the
-        first ones are kept). The count and the insert are one statement."""
+        first ones are kept). The count and the insert are one statement: exact on SQLite,
+        which runs one writer at a time; on PostgreSQL, writers racing at the bound may each
+        add one more (the bound is against growth without end, not an exact quota)."""
         kept = (
             sa.select(sa.func.count())
             .select_from(attendance)
