@@ -24,7 +24,7 @@ from core.contracts.errors import ErrorCode
 from core.logs import configure_logging
 from core.model import WorkerInfo
 from core.settings import Settings, load_settings
-from core.store.base import Store
+from core.store.base import RegistryStore
 from mediaserver import metrics, network, passthrough
 from mediaserver.config import MediaConfig
 from mediaserver.room import Room
@@ -52,7 +52,7 @@ def worker_load(published: int, forwarded: int) -> float:
 
 class MediaWorker:
     def __init__(
-        self, worker_id: str, store: Store, bus: Bus, clock: Clock, config: MediaConfig
+        self, worker_id: str, store: RegistryStore, bus: Bus, clock: Clock, config: MediaConfig
     ) -> None:
         self.id = worker_id
         self.rooms: dict[str, Room] = {}

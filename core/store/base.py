@@ -129,10 +129,6 @@ class EphemeralStore(PresenceStore, RegistryStore, Protocol):
     """The ephemeral shared state in one object (the memory and Redis stores)."""
 
 
-# The media worker names the store it registers in `Store`; it uses the registry only.
-Store = EphemeralStore
-
-
 @dataclass(frozen=True)
 class Stores:
     """The four stores a signalling process runs on, picked at wiring time."""

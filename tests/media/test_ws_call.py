@@ -32,7 +32,7 @@ from core.bus.memory import MemoryBus
 from core.clock import SystemClock
 from core.db.engine import create_engine
 from core.model import AttendanceEvent, Grants
-from core.store.base import Store, Stores
+from core.store.base import RegistryStore, Stores
 from core.store.memory import MemoryStore
 from core.store.sql import SqlStore
 from mediaserver.config import MediaConfig
@@ -386,7 +386,7 @@ def media_process(media_processes: StartWorker) -> WorkerProcess:
     return media_processes()
 
 
-async def wait_registered(store: Store, worker: WorkerProcess) -> str:
+async def wait_registered(store: RegistryStore, worker: WorkerProcess) -> str:
     """The id of the one worker in the registry, once the process has registered."""
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -480,7 +480,7 @@ async def test_two_signalling_nodes_one_media_worker(
     assert media_process.proc.poll() is None, media_process.tail()
 
 
-async def wait_workers(store: Store, workers: list[WorkerProcess], count: int) -> list[str]:
+async def wait_workers(store: RegistryStore, workers: list[WorkerProcess], count: int) -> list[str]:
     """The ids of the live workers, once `count` of them have registered."""
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
