@@ -389,7 +389,8 @@ export class CallView {
         ? t('This browser cannot encrypt the call end to end. The connection to the server is still encrypted.')
         : t('A participant\'s browser cannot encrypt end to end. The connection to the server is still encrypted.');
     }
-    document.getElementById('safety-code').textContent = code || '–';
+    // A code confirms an encrypted call only: none while keys are exchanged or when off.
+    document.getElementById('safety-code').textContent = state === 'on' && code ? code : '–';
     document.getElementById('e2ee-agreement').textContent =
       state === 'off' || !agreements.length ? '–' : `ECDH ${agreements.join(', ')}`;
   }

@@ -11,6 +11,10 @@
 
 const WRAP_INFO = 'lippejob e2ee v1 key wrap';
 const SWITCH_DELAY = 1000; // ms: let the others receive a new key before frames use it
+// ms: a participant whose media key we still lack (or whose frames we cannot decrypt) this
+// long is asked again: a key can be lost (a socket that reconnected, a page that had no wrap
+// key yet), and its sender would never send it again by itself.
+const KEY_RETRY = 3000;
 const P256 = { name: 'ECDH', namedCurve: 'P-256' };
 const X25519 = { name: 'X25519' };
 
@@ -66,6 +70,14 @@ export class E2EE extends EventTarget {
     this.frames = new Map(); // participant -> what the worker saw: encrypted / clear / ...
     this.present = new Set();
     this.code = '';
+    // Each sender's messages are handled one after the other, in the order they came: a
+    // public-key reply and the media key it wraps arrive about 1 ms apart, and the key needs
+    // the wrap key that the reply's handling is still deriving.
+    this.queues = new Map(); // participant -> promise of its last message's handling
+    this.early = new Map(); // participant -> a media key that came before any wrap key
+    this.waitingSince = new Map(); // participant -> when we started to wait for its key
+    this.retryTimer = null;
+    this.updates = 0; // update() calls so far: only the latest sets the code
   }
 
   /** Make our key pair and first media key. */
@@ -155,6 +167,8 @@ export class E2EE extends EventTarget {
   }
 
   forget(id) {
+    this.early.delete(id);
+    this.waitingSince.delete(id);
     this.publicKeys.delete(id);
     this.wrapKeys.delete(id);
     this.curves.delete(id);
@@ -164,9 +178,22 @@ export class E2EE extends EventTarget {
     if (this.worker) this.worker.postMessage({ type: 'forget', participant: id });
   }
 
-  /** A relayed `e2ee` message from another participant. */
-  async onMessage(from, data) {
-    if (!data || typeof data !== 'object' || from === this.me) return;
+  /** A relayed `e2ee` message from another participant; handled after that participant's
+   * earlier ones (never concurrently with them). */
+  onMessage(from, data) {
+    if (!data || typeof data !== 'object' || from === this.me) return Promise.resolve();
+    const previous = this.queues.get(from) || Promise.resolve();
+    const done = previous.then(() => this.handle(from, data)).catch((error) => {
+      console.warn('e2ee: a message could not be handled', from, error);
+    });
+    this.queues.set(from, done);
+    done.then(() => {
+      if (this.queues.get(from) === done) this.queues.delete(from);
+    });
+    return done;
+  }
+
+  async handle(from, data) {
     if (data.kind === 'nocap') {
       this.forget(from);
       this.nocap.add(from);
@@ -211,6 +238,12 @@ export class E2EE extends EventTarget {
       this.curves.set(from, curve);
       this.received.delete(from);
     }
+    const early = this.early.get(from);
+    if (early) {
+      // Its key came first (relayed out of order, or before a reconnect's reply): use it now.
+      this.early.delete(from);
+      await this.onMediaKey(from, early);
+    }
     if (!data.reply) {
       this.send({ type: 'e2ee', to: from, data: this.pubMessage(true) });
     }
@@ -242,14 +275,66 @@ export class E2EE extends EventTarget {
   }
 
   async onMediaKey(from, data) {
+    if (!Number.isInteger(data.idx) || typeof data.iv !== 'string' || typeof data.key !== 'string') {
+      console.warn('e2ee: a malformed media key was ignored', from);
+      return;
+    }
     const wrapKey = this.wrapKeys.get(from);
-    if (!wrapKey || !Number.isInteger(data.idx)) return;
-    const raw = await crypto.subtle.decrypt(
-      { name: 'AES-GCM', iv: unb64(data.iv), additionalData: new TextEncoder().encode(`${from}>${this.me}:${data.idx}`) },
-      wrapKey, unb64(data.key),
-    );
+    if (!wrapKey) {
+      // No public key from its sender yet: keep the newest such key until one comes.
+      console.warn('e2ee: media key before its wrap key; kept until the public key arrives', from);
+      this.early.set(from, data);
+      return;
+    }
+    let raw;
+    try {
+      raw = await crypto.subtle.decrypt(
+        { name: 'AES-GCM', iv: unb64(data.iv), additionalData: new TextEncoder().encode(`${from}>${this.me}:${data.idx}`) },
+        wrapKey, unb64(data.key),
+      );
+    } catch (error) {
+      // Wrapped for another key pair (ours or theirs changed): the retry asks for it again.
+      console.warn('e2ee: a media key could not be unwrapped', from, error);
+      return;
+    }
     this.worker.postMessage({ type: 'key', participant: from, idx: data.idx, raw });
     this.received.add(from);
+    this.waitingSince.delete(from);
+  }
+
+  /** The others whose media we cannot decrypt: no key from them yet, or frames that fail. */
+  get lacking() {
+    return this.others.filter((id) => !this.nocap.has(id) && this.frames.get(id) !== 'clear'
+      && (!this.received.has(id) || this.frames.get(id) === 'undecryptable'));
+  }
+
+  /**
+   * Ask again whoever we have been waiting for KEY_RETRY or longer: our public key, sent to
+   * them alone, makes them answer with theirs and a fresh wrap of their media key. Runs only
+   * while someone is lacking, so a finished key exchange costs no timer.
+   */
+  scheduleRetry() {
+    const lacking = new Set(this.lacking);
+    for (const id of [...this.waitingSince.keys()]) {
+      if (!lacking.has(id)) this.waitingSince.delete(id);
+    }
+    const now = Date.now();
+    for (const id of lacking) {
+      if (!this.waitingSince.has(id)) this.waitingSince.set(id, now);
+    }
+    if (this.retryTimer || !lacking.size) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      const due = Date.now() - KEY_RETRY;
+      for (const id of this.lacking) {
+        const since = this.waitingSince.get(id);
+        if (since === undefined || since > due) continue;
+        console.warn('e2ee: still no usable media key; asking again', id);
+        this.waitingSince.set(id, Date.now());
+        this.send({ type: 'e2ee', to: id, data: this.pubMessage(false) });
+      }
+      this.scheduleRetry();
+    }, KEY_RETRY);
   }
 
   onWorker(msg) {
@@ -293,8 +378,14 @@ export class E2EE extends EventTarget {
     if (this.worker) {
       const encrypt = !this.others.some((id) => this.nocap.has(id));
       this.worker.postMessage({ type: 'encrypt', on: encrypt });
+      this.scheduleRetry();
     }
-    this.code = await this.safetyCode();
+    // A code is shown only for a call encrypted end to end for everyone: while keys are
+    // still exchanged, or when someone cannot encrypt, there is nothing it could confirm.
+    const n = ++this.updates;
+    const code = this.state === 'on' ? await this.safetyCode() : '';
+    if (n !== this.updates) return; // a later update is under way and will tell
+    this.code = code;
     this.dispatchEvent(new Event('change'));
   }
 
