@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 
 import av
 import pytest
-from playwright.sync_api import Page, WebSocket
+from playwright.sync_api import Page, WebSocket, WebSocketRoute
 
 from core.bus.base import media_channel, room_channel
 from core.contracts import media as protocol
@@ -640,3 +641,160 @@ def test_mixed_key_agreement_falls_back_to_p256_and_codes_agree(
     assert e2ee(worker)["agreement"] == e2ee(seeker)["agreement"] == "ECDH P-256"
     # Decrypted pictures keep coming (the P-256 wrap key carried the media keys).
     video_playing(seeker, tile_video(s.ids["caseworker"]))
+
+
+class KeyBeforeReply:
+    """Routes a page's room socket and hands the page each sender's wrapped media key before
+    that sender's public-key reply (which the key needs), as a relay may deliver them."""
+
+    def __init__(self) -> None:
+        self.held: dict[str, str | bytes] = {}  # sender -> its public-key reply, held back
+        self.reordered: list[str] = []  # senders whose key went first
+        self.sent: list[dict[str, Any]] = []  # e2ee messages the page sent
+
+    @staticmethod
+    def e2ee(message: str | bytes) -> dict[str, Any] | None:
+        with contextlib.suppress(ValueError, TypeError):
+            msg = json.loads(message)
+            if isinstance(msg, dict) and msg.get("type") == "e2ee":
+                return msg
+        return None
+
+    def route(self, ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+
+        def to_page(message: str | bytes) -> None:
+            msg = self.e2ee(message)
+            data = msg.get("data") if msg else None
+            sender = str(msg.get("from")) if msg else ""
+            reply = data and data.get("kind") == "pub" and data.get("reply")
+            if reply and sender not in self.reordered:
+                self.held[sender] = message
+                return
+            ws.send(message)
+            if data and data.get("kind") == "key" and sender in self.held:
+                self.reordered.append(sender)
+                ws.send(self.held.pop(sender))
+
+        def to_server(message: str | bytes) -> None:
+            msg = self.e2ee(message)
+            if msg:
+                self.sent.append(msg)
+            server.send(message)
+
+        server.on_message(to_page)
+        ws.on_message(to_server)
+
+
+def test_a_media_key_before_its_public_key_reply_is_kept_and_used(
+    live_server: LiveServer, new_context: NewContext
+) -> None:
+    """Issue #13: the key arrived while the page still derived its wrap key (or before the
+    reply at all) and was dropped for good. Now it is kept until the wrap key exists: the page
+    ends encrypted, with video, without having to ask for the key again."""
+    s = live_server.schedule(waiting_room=False)
+    worker = new_context("de").new_page()
+    join(worker, s.urls["caseworker"])
+    worker.locator("#call").wait_for(state="visible")
+    order = KeyBeforeReply()
+    seeker = new_context("de").new_page()
+    seeker.route_web_socket(re.compile(r"^ws://[^/]+/ws$"), order.route)
+    join(seeker, s.urls["jobseeker"])
+    video_playing(seeker, tile_video(s.ids["caseworker"]))
+    video_playing(worker, tile_video(s.ids["jobseeker"]))
+    wait_for(
+        lambda: (
+            e2ee(seeker)["state"] == e2ee(worker)["state"] == "on"
+            and e2ee(seeker)["code"] == e2ee(worker)["code"]
+        ),
+        "both pages end-to-end encrypted with one code",
+    )
+    assert order.reordered == [s.ids["caseworker"]]
+    # The early key itself was used: the page never asked the caseworker again.
+    asked_again = [
+        m
+        for m in order.sent
+        if m.get("to") == s.ids["caseworker"]
+        and m["data"].get("kind") == "pub"
+        and not m["data"].get("reply")
+    ]
+    assert not asked_again, asked_again
+    video_playing(seeker, tile_video(s.ids["caseworker"]))
+
+
+class DropFirstKey(KeyBeforeReply):
+    """Loses the first wrapped media key sent to the page (a socket that dropped it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dropped: list[str] = []  # the sender whose key was lost
+
+    def route(self, ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+
+        def to_page(message: str | bytes) -> None:
+            msg = self.e2ee(message)
+            if msg and msg.get("data", {}).get("kind") == "key" and not self.dropped:
+                self.dropped.append(str(msg.get("from")))
+                return
+            ws.send(message)
+
+        def to_server(message: str | bytes) -> None:
+            msg = self.e2ee(message)
+            if msg:
+                self.sent.append(msg)
+            server.send(message)
+
+        server.on_message(to_page)
+        ws.on_message(to_server)
+
+
+def test_a_lost_media_key_is_asked_for_again(
+    live_server: LiveServer, new_context: NewContext
+) -> None:
+    """The sender never sends a key twice by itself: the page that lacks it asks again after a
+    few seconds (its public key, sent to that sender alone) and ends encrypted with video."""
+    s = live_server.schedule(waiting_room=False)
+    worker = new_context("de").new_page()
+    join(worker, s.urls["caseworker"])
+    worker.locator("#call").wait_for(state="visible")
+    lossy = DropFirstKey()
+    seeker = new_context("de").new_page()
+    seeker.route_web_socket(re.compile(r"^ws://[^/]+/ws$"), lossy.route)
+    join(seeker, s.urls["jobseeker"])
+    wait_for(
+        lambda: (
+            e2ee(seeker)["state"] == e2ee(worker)["state"] == "on"
+            and e2ee(seeker)["code"] == e2ee(worker)["code"]
+        ),
+        "both pages end-to-end encrypted with one code",
+        within=30,
+    )
+    assert lossy.dropped == [s.ids["caseworker"]]
+    assert any(
+        m.get("to") == s.ids["caseworker"]
+        and m["data"].get("kind") == "pub"
+        and not m["data"].get("reply")
+        for m in lossy.sent
+    ), lossy.sent
+    video_playing(seeker, tile_video(s.ids["caseworker"]))
+
+
+def test_when_one_page_cannot_encrypt_no_page_shows_a_safety_code(
+    live_server: LiveServer, new_context: NewContext
+) -> None:
+    """Issue #13, point 3: the page that can encrypt showed a 12-digit code while the other
+    showed none; a code may only confirm a call encrypted end to end for everyone."""
+    s = live_server.schedule(waiting_room=False)
+    worker = new_context("de").new_page()
+    old = new_context("de")
+    old.add_init_script(NO_TRANSFORMS)
+    seeker = old.new_page()
+    join(worker, s.urls["caseworker"])
+    join(seeker, s.urls["jobseeker"])
+    video_playing(worker, tile_video(s.ids["jobseeker"]))
+    video_playing(seeker, tile_video(s.ids["caseworker"]))
+    for page in (worker, seeker):
+        wait_for(_state_is(page, "off"), "the not-encrypted badge")
+    seeker.wait_for_timeout(1000)  # any late update has come
+    assert e2ee(worker)["code"] == e2ee(seeker)["code"] == "\u2013"  # the view's "none"
