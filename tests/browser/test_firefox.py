@@ -1,0 +1,349 @@
+"""Mixed calls with Firefox ESR (Debian's stock browser, headless over WebDriver BiDi) and
+Chromium, through the real server and SFU, in both role orders: every page plays every other
+camera, the call is end-to-end encrypted with one safety code on every screen, a Chromium
+screen share plays in Firefox, chat goes both ways, and someone leaves."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page
+
+from tests.browser.conftest import (
+    LANDSCAPE,
+    LiveServer,
+    NewContext,
+    Scheduled,
+    join,
+    tile_video,
+    video_playing,
+    wait_for,
+)
+from tests.browser.firefox.bidi import FIREFOX, Firefox, FirefoxPage
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+
+THREE = (
+    ("caseworker", "Frau Becker", "de"),
+    ("jobseeker", "Ayşe Yılmaz", "de"),  # noqa: RUF001
+    ("employer", "Herr Wolf", "de"),
+)
+AnyPage = Page | FirefoxPage
+
+
+def host_address() -> str:
+    """This machine's first non-loopback IPv4 address (aioice's own choice of interfaces)."""
+    from aioice.ice import get_host_addresses
+
+    found = get_host_addresses(use_ipv4=True, use_ipv6=False)
+    if not found:
+        pytest.fail("Firefox needs a non-loopback IPv4 interface for ICE (none found)")
+    return str(found[0])
+
+
+@pytest.fixture(scope="module")
+def firefox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A live server whose SFU also binds and announces this machine's own interface address.
+
+    Firefox pairs a loopback candidate only with a local loopback candidate and gathers none
+    (media.peerconnection.ice.loopback notwithstanding), so with 127.0.0.1 alone its ICE never
+    completes. Packets to one's own interface address are delivered by the kernel through the
+    loopback device: nothing leaves the machine. Chromium keeps pairing on 127.0.0.1.
+    """
+    from mediaserver import network
+    from mediaserver.config import MediaConfig
+
+    server = LiveServer(tmp_path_factory.mktemp("firefox"))
+    server.start()
+    config = MediaConfig.from_settings(server.settings, announce_ips=("127.0.0.1", host_address()))
+    server.worker._plan = network.HostPlan.from_config(config)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def firefox() -> Iterator[Firefox]:
+    if shutil.which(FIREFOX) is None:
+        pytest.fail(f"{FIREFOX} is missing: scripts/test installs Debian's firefox-esr")
+    browser = Firefox()
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def firefox_pages(firefox: Firefox) -> Iterator[list[FirefoxPage]]:
+    """Pages opened by the test (closed after it); no script errors in any of them."""
+    opened: list[FirefoxPage] = []
+    seen = len(firefox.console)
+    yield opened
+    for page in opened:
+        page.close()
+    errors = [
+        f"{e.get('type')}: {e.get('text')}"
+        for e in firefox.console[seen:]
+        if e.get("level") == "error"
+    ]
+    assert not errors, "\n".join(errors)
+
+
+class Steps:
+    """Prints how long the test has run at each step (pytest shows it when a test fails)."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+
+    def __call__(self, what: str) -> None:
+        print(f"[{time.monotonic() - self.started:6.1f}s] {what}")
+
+
+def ff_join(page: FirefoxPage, url: str) -> None:
+    page.goto(url)
+    wait_for(lambda: page.visible("#consent"), "the consent box in Firefox")
+    page.click("#consent")
+    page.click("#join-button")
+
+
+def visible(page: AnyPage, selector: str) -> bool:
+    if isinstance(page, FirefoxPage):
+        return page.visible(selector)
+    return page.locator(selector).is_visible()
+
+
+def click(page: AnyPage, selector: str) -> None:
+    if isinstance(page, FirefoxPage):
+        page.click(selector)
+    else:
+        # Not waiting for navigations a click may schedule: on a loaded machine that wait
+        # outlasted Playwright's timeout although the click was done.
+        page.locator(selector).first.click(no_wait_after=True)
+
+
+def e2ee(page: AnyPage) -> dict[str, str]:
+    result: dict[str, str] = page.evaluate(
+        """() => ({state: document.getElementById('e2ee-status').dataset.state,
+                   code: document.getElementById('safety-code').textContent})"""
+    )
+    return result
+
+
+def text(page: AnyPage, selector: str) -> str:
+    found: str = page.evaluate(
+        "(sel) => { const e = document.querySelector(sel); return e ? e.textContent : ''; }",
+        selector,
+    )
+    return found
+
+
+def send_chat(page: AnyPage, message: str) -> None:
+    page.evaluate(
+        """(m) => { const input = document.getElementById('chat-input'); input.value = m;
+                    document.getElementById('chat-form').requestSubmit(); }""",
+        message,
+    )
+
+
+def chat_log(page: AnyPage) -> str:
+    return text(page, "#chat-log")
+
+
+def admit_next(worker: AnyPage, guest: AnyPage) -> None:
+    wait_for(lambda: visible(guest, "#waiting"), "the guest in the waiting room")
+    wait_for(lambda: visible(worker, "#lobby-list button[data-action=admit]"), "an admit button")
+    click(worker, "#lobby-list button[data-action=admit]")
+    wait_for(lambda: visible(guest, "#call"), "the admitted guest in the call")
+
+
+# Frames painted into the element, counted by requestVideoFrameCallback: Firefox's
+# getVideoPlaybackQuality() counts no frames for a MediaStream, so conftest's check cannot be
+# used there. Undecryptable frames are dropped before the decoder and paint nothing.
+PAINTED = """(sel) => { const v = document.querySelector(sel);
+  if (!v) return null;
+  if (!v.ljPainted) {
+    v.ljPainted = {n: 0};
+    const tick = () => { v.ljPainted.n += 1; v.requestVideoFrameCallback(tick); };
+    v.requestVideoFrameCallback(tick);
+  }
+  return {w: v.videoWidth, t: v.currentTime, n: v.ljPainted.n}; }"""
+
+
+def playing(page: AnyPage, selector: str, timeout: float = 60) -> None:
+    """The video under `selector` has a picture and new frames keep being painted."""
+    if not isinstance(page, FirefoxPage):
+        video_playing(page, selector, timeout)
+        return
+    first = wait_for(
+        lambda: (lambda r: r if r and r["w"] > 0 else None)(page.evaluate(PAINTED, selector)),
+        f"video at {selector} to have a picture in Firefox",
+        timeout,
+    )
+    wait_for(
+        lambda: (lambda r: r is not None and r["t"] > first["t"] + 0.3 and r["n"] > first["n"] + 3)(
+            page.evaluate(PAINTED, selector)
+        ),
+        f"video at {selector} to paint new frames in Firefox",
+        timeout,
+    )
+
+
+def all_see_all(pages: dict[str, AnyPage], s: Scheduled) -> None:
+    for role, page in pages.items():
+        for other, pid in s.ids.items():
+            if other != role:
+                playing(page, tile_video(pid))
+
+
+def one_code(pages: list[AnyPage]) -> str:
+    def codes() -> str | None:
+        states = [e2ee(p) for p in pages]
+        found = {st["code"] for st in states}
+        ready = all(st["state"] == "on" for st in states) and len(found) == 1
+        code = next(iter(found))
+        return code if ready and code.replace(" ", "").isdigit() else None
+
+    code: str = wait_for(codes, "'End-to-end encrypted' and one safety code on every page", 40)
+    return code
+
+
+def published(server: LiveServer, room: str) -> set[tuple[str, str]]:
+    async def read() -> set[tuple[str, str]]:
+        found = server.worker.rooms.get(room)
+        return set(found.publications()) if found is not None else set()
+
+    return server.run(read())
+
+
+def screen_from_chromium_plays_in(sharer: Page, viewers: list[AnyPage], pid: str) -> None:
+    def pressed() -> str | None:
+        return sharer.locator("#btn-screen").get_attribute("aria-pressed")
+
+    click(sharer, "#btn-screen")
+    wait_for(lambda: pressed() == "true", "the pressed share button")
+    for viewer in viewers:
+        playing(viewer, tile_video(pid, "screen"))
+        size: list[int] = viewer.evaluate(
+            "(sel) => [document.querySelector(sel).videoWidth,"
+            " document.querySelector(sel).videoHeight]",
+            tile_video(pid, "screen"),
+        )
+        assert size[0] > size[1] and size != [640, 480], size  # the screen, not the camera
+    click(sharer, "#btn-screen")
+    wait_for(lambda: pressed() == "false", "the released share button")
+    for viewer in viewers:
+        wait_for(
+            lambda v=viewer: (
+                not v.evaluate(  # type: ignore[misc]
+                    "(sel) => !!document.querySelector(sel)", tile_video(pid, "screen")
+                )
+            ),
+            "the screen tile to go",
+        )
+
+
+def chat_both_ways(a: AnyPage, b: AnyPage, tag: str) -> None:
+    for page in (a, b):
+        if not visible(page, "#chat-input"):
+            click(page, "#btn-chat")
+    send_chat(a, f"Hallo aus {tag} A")
+    wait_for(lambda: f"Hallo aus {tag} A" in chat_log(b), "the chat message A -> B")
+    send_chat(b, f"Hallo aus {tag} B")
+    wait_for(lambda: f"Hallo aus {tag} B" in chat_log(a), "the chat message B -> A")
+
+
+def leaves(leaver: AnyPage, stayers: list[AnyPage], old_code: str) -> None:
+    click(leaver, "#btn-leave")
+    wait_for(lambda: visible(leaver, "#ended"), "the end screen of the one who left")
+
+    def new_code() -> bool:
+        states = [e2ee(p) for p in stayers]
+        return all(st["state"] == "on" for st in states) and (
+            len({st["code"] for st in states}) == 1 and states[0]["code"] not in ("", old_code)
+        )
+
+    wait_for(new_code, "a new common safety code for those who stay", 20)
+
+
+def test_chromium_caseworker_with_firefox_jobseeker_and_employer(
+    firefox_server: LiveServer,
+    new_context: NewContext,
+    firefox: Firefox,
+    firefox_pages: list[FirefoxPage],
+    shots_dir: Path,
+) -> None:
+    """The Firefox employer joins last, after the others' keys are exchanged: the newcomer
+    case of issue #13 (it got no media key and showed black tiles)."""
+    step = Steps()
+    s = firefox_server.schedule(roles=THREE)
+    room = s.appointment.id
+    worker = new_context("de", viewport=LANDSCAPE).new_page()
+    seeker, boss = firefox.new_page(), firefox.new_page()
+    firefox_pages += [seeker, boss]
+    pages: dict[str, AnyPage] = {"caseworker": worker, "jobseeker": seeker, "employer": boss}
+
+    join(worker, s.urls["caseworker"])
+    worker.locator("#call").wait_for(state="visible")
+    ff_join(seeker, s.urls["jobseeker"])
+    admit_next(worker, seeker)
+    playing(worker, tile_video(s.ids["jobseeker"]))
+    ff_join(boss, s.urls["employer"])
+    admit_next(worker, boss)
+
+    step("all in the call")
+    all_see_all(pages, s)
+    step("every camera plays on every page")
+    # The SFU takes in Firefox's camera (port-0 bundle-only m-line) as well as its audio.
+    for role in ("jobseeker", "employer"):
+        assert {(s.ids[role], "audio"), (s.ids[role], "video")} <= published(firefox_server, room)
+    code = one_code(list(pages.values()))
+    step("one safety code")
+    worker.screenshot(path=shots_dir / "firefox-mixed-chromium-caseworker.png")
+
+    screen_from_chromium_plays_in(worker, [seeker, boss], s.ids["caseworker"])
+    step("the screen plays in Firefox")
+    chat_both_ways(worker, seeker, "Chromium-Firefox")
+    step("chat")
+    leaves(boss, [worker, seeker], code)
+    step("left, new code")
+    playing(seeker, tile_video(s.ids["caseworker"]))
+    playing(worker, tile_video(s.ids["jobseeker"]))
+
+
+def test_firefox_caseworker_with_chromium_jobseeker_and_employer(
+    firefox_server: LiveServer,
+    new_context: NewContext,
+    firefox: Firefox,
+    firefox_pages: list[FirefoxPage],
+    shots_dir: Path,
+) -> None:
+    step = Steps()
+    s = firefox_server.schedule(roles=THREE)
+    worker = firefox.new_page()
+    firefox_pages.append(worker)
+    seeker = new_context("de", viewport=LANDSCAPE).new_page()
+    boss = new_context("de").new_page()
+    pages: dict[str, AnyPage] = {"caseworker": worker, "jobseeker": seeker, "employer": boss}
+
+    ff_join(worker, s.urls["caseworker"])
+    wait_for(lambda: worker.visible("#call"), "the Firefox caseworker in the call")
+    for guest, role in ((seeker, "jobseeker"), (boss, "employer")):
+        join(guest, s.urls[role])
+        admit_next(worker, guest)
+
+    step("all in the call")
+    all_see_all(pages, s)
+    step("every camera plays on every page")
+    code = one_code(list(pages.values()))
+    step("one safety code")
+    seeker.screenshot(path=shots_dir / "firefox-mixed-firefox-caseworker.png")
+
+    screen_from_chromium_plays_in(seeker, [worker, boss], s.ids["jobseeker"])
+    step("the screen plays in Firefox")
+    chat_both_ways(worker, boss, "Firefox-Chromium")
+    step("chat")
+    leaves(seeker, [worker, boss], code)
+    step("left, new code")
+    playing(worker, tile_video(s.ids["employer"]))
+    playing(boss, tile_video(s.ids["caseworker"]))
