@@ -1,9 +1,9 @@
 """What a publisher's offer says about its tracks: pure functions over SDP text.
 
-A bundled m-line may carry port 0: JSEP has a first offer with bundlePolicy "max-bundle" (as
-Firefox and Safari make it) mark every m-line after the first `a=bundle-only` with port 0 until
-the bundle is agreed. Such a line is live; port 0 means "rejected" only without bundle-only.
-aiortc itself ignores the port and answers those lines like any other.
+A bundled m-line may carry port 0: JSEP has a first offer with bundlePolicy "max-bundle" mark
+every m-line after the first `a=bundle-only` with port 0 until the bundle is agreed (Firefox
+does, in re-offers too; Chromium does not). Such a line is live; port 0 means "rejected" only
+without bundle-only. aiortc itself ignores the port and answers those lines like any other.
 """
 
 from __future__ import annotations
