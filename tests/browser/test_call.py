@@ -643,13 +643,11 @@ def test_mixed_key_agreement_falls_back_to_p256_and_codes_agree(
     video_playing(seeker, tile_video(s.ids["caseworker"]))
 
 
-class KeyBeforeReply:
-    """Routes a page's room socket and hands the page each sender's wrapped media key before
-    that sender's public-key reply (which the key needs), as a relay may deliver them."""
+class SocketTap:
+    """Routes a page's room socket through the test: records the e2ee messages the page sends
+    and lets a subclass change what reaches the page (`to_page`)."""
 
     def __init__(self) -> None:
-        self.held: dict[str, str | bytes] = {}  # sender -> its public-key reply, held back
-        self.reordered: list[str] = []  # senders whose key went first
         self.sent: list[dict[str, Any]] = []  # e2ee messages the page sent
 
     @staticmethod
@@ -660,21 +658,11 @@ class KeyBeforeReply:
                 return msg
         return None
 
+    def to_page(self, ws: WebSocketRoute, message: str | bytes) -> None:
+        ws.send(message)
+
     def route(self, ws: WebSocketRoute) -> None:
         server = ws.connect_to_server()
-
-        def to_page(message: str | bytes) -> None:
-            msg = self.e2ee(message)
-            data = msg.get("data") if msg else None
-            sender = str(msg.get("from")) if msg else ""
-            reply = data and data.get("kind") == "pub" and data.get("reply")
-            if reply and sender not in self.reordered:
-                self.held[sender] = message
-                return
-            ws.send(message)
-            if data and data.get("kind") == "key" and sender in self.held:
-                self.reordered.append(sender)
-                ws.send(self.held.pop(sender))
 
         def to_server(message: str | bytes) -> None:
             msg = self.e2ee(message)
@@ -682,8 +670,39 @@ class KeyBeforeReply:
                 self.sent.append(msg)
             server.send(message)
 
-        server.on_message(to_page)
+        server.on_message(lambda message: self.to_page(ws, message))
         ws.on_message(to_server)
+
+    def asked_again(self, participant: str) -> list[dict[str, Any]]:
+        """Our public key sent to `participant` alone (not as a reply): a key request."""
+        return [
+            m
+            for m in self.sent
+            if m.get("to") == participant
+            and m["data"].get("kind") == "pub"
+            and not m["data"].get("reply")
+        ]
+
+
+class KeyBeforeReply(SocketTap):
+    """Hands the page each sender's wrapped media key before that sender's public-key reply
+    (which the key needs), as a relay may deliver them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: dict[str, str | bytes] = {}  # sender -> its public-key reply, held back
+        self.reordered: list[str] = []  # senders whose key went first
+
+    def to_page(self, ws: WebSocketRoute, message: str | bytes) -> None:
+        msg = self.e2ee(message) or {}
+        data, sender = msg.get("data") or {}, str(msg.get("from"))
+        if data.get("kind") == "pub" and data.get("reply") and sender not in self.reordered:
+            self.held[sender] = message
+            return
+        ws.send(message)
+        if data.get("kind") == "key" and sender in self.held:
+            self.reordered.append(sender)
+            ws.send(self.held.pop(sender))
 
 
 def test_a_media_key_before_its_public_key_reply_is_kept_and_used(
@@ -711,42 +730,23 @@ def test_a_media_key_before_its_public_key_reply_is_kept_and_used(
     )
     assert order.reordered == [s.ids["caseworker"]]
     # The early key itself was used: the page never asked the caseworker again.
-    asked_again = [
-        m
-        for m in order.sent
-        if m.get("to") == s.ids["caseworker"]
-        and m["data"].get("kind") == "pub"
-        and not m["data"].get("reply")
-    ]
-    assert not asked_again, asked_again
+    assert not order.asked_again(s.ids["caseworker"]), order.sent
     video_playing(seeker, tile_video(s.ids["caseworker"]))
 
 
-class DropFirstKey(KeyBeforeReply):
+class DropFirstKey(SocketTap):
     """Loses the first wrapped media key sent to the page (a socket that dropped it)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.dropped: list[str] = []  # the sender whose key was lost
 
-    def route(self, ws: WebSocketRoute) -> None:
-        server = ws.connect_to_server()
-
-        def to_page(message: str | bytes) -> None:
-            msg = self.e2ee(message)
-            if msg and msg.get("data", {}).get("kind") == "key" and not self.dropped:
-                self.dropped.append(str(msg.get("from")))
-                return
-            ws.send(message)
-
-        def to_server(message: str | bytes) -> None:
-            msg = self.e2ee(message)
-            if msg:
-                self.sent.append(msg)
-            server.send(message)
-
-        server.on_message(to_page)
-        ws.on_message(to_server)
+    def to_page(self, ws: WebSocketRoute, message: str | bytes) -> None:
+        msg = self.e2ee(message) or {}
+        if (msg.get("data") or {}).get("kind") == "key" and not self.dropped:
+            self.dropped.append(str(msg.get("from")))
+            return
+        ws.send(message)
 
 
 def test_a_lost_media_key_is_asked_for_again(
@@ -771,12 +771,7 @@ def test_a_lost_media_key_is_asked_for_again(
         within=30,
     )
     assert lossy.dropped == [s.ids["caseworker"]]
-    assert any(
-        m.get("to") == s.ids["caseworker"]
-        and m["data"].get("kind") == "pub"
-        and not m["data"].get("reply")
-        for m in lossy.sent
-    ), lossy.sent
+    assert lossy.asked_again(s.ids["caseworker"]), lossy.sent
     video_playing(seeker, tile_video(s.ids["caseworker"]))
 
 
