@@ -221,7 +221,9 @@ def screen_from_chromium_plays_in(sharer: Page, viewers: list[AnyPage], pid: str
         return sharer.locator("#btn-screen").get_attribute("aria-pressed")
 
     click(sharer, "#btn-screen")
-    wait_for(lambda: pressed() == "true", "the pressed share button")
+    # The button shows "pressed" once the publisher connection is offered again and
+    # answered; that waits behind pending subscriber answers, which a loaded machine slows.
+    wait_for(lambda: pressed() == "true", "the pressed share button", 60)
     for viewer in viewers:
         playing(viewer, tile_video(pid, "screen"))
         size: list[int] = viewer.evaluate(
@@ -231,7 +233,7 @@ def screen_from_chromium_plays_in(sharer: Page, viewers: list[AnyPage], pid: str
         )
         assert size[0] > size[1] and size != [640, 480], size  # the screen, not the camera
     click(sharer, "#btn-screen")
-    wait_for(lambda: pressed() == "false", "the released share button")
+    wait_for(lambda: pressed() == "false", "the released share button", 60)
     for viewer in viewers:
         wait_for(
             lambda v=viewer: (
