@@ -109,6 +109,7 @@ class LiveServer:
         from mediaserver.config import MediaConfig
         from mediaserver.worker import MediaWorker
 
+        settings: dict[str, Any] = {"media_announce_ips": ["127.0.0.1"], **self.overrides}
         self.settings = load_settings(
             env={},
             host="127.0.0.1",
@@ -116,8 +117,7 @@ class LiveServer:
             http=True,
             keys_dir=self.tmp / "keys",
             data_dir=self.tmp / "data",
-            media_announce_ips=["127.0.0.1"],
-            **self.overrides,
+            **settings,
         )
         self.clock = SystemClock()
         # Records in SQLite (`store`, which tests read), presence and registry in memory.

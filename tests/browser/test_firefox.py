@@ -5,7 +5,11 @@ screen share plays in Firefox, chat goes both ways, and someone leaves."""
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +19,7 @@ from playwright.sync_api import Page
 
 from tests.browser.conftest import (
     LANDSCAPE,
+    ROOT,
     LiveServer,
     NewContext,
     Scheduled,
@@ -35,32 +40,70 @@ THREE = (
 AnyPage = Page | FirefoxPage
 
 
-def host_address() -> str:
-    """This machine's first non-loopback IPv4 address (aioice's own choice of interfaces)."""
-    from aioice.ice import get_host_addresses
+# Firefox gathers no loopback ICE candidates (media.peerconnection.ice.loopback
+# notwithstanding) and pairs a loopback candidate only with a local one, so with the SFU on
+# 127.0.0.1 alone its ICE never completes: it needs an address on another interface. Test
+# traffic may use loopback and networks the test makes itself, never the machine's own
+# interfaces. So these calls run in a network namespace of their own (`unshare --net`), where a
+# veth pair, both ends inside it, gives the SFU and Firefox PRIVATE_ADDRESS; nothing in that
+# namespace can reach any other network. `test_firefox_calls_in_a_private_network` makes the
+# namespace and runs this module again inside it.
+NETNS_ENV = "LIPPEJOB_TEST_NETNS"
+PRIVATE_ADDRESS = "10.213.0.1"
+IN_PRIVATE_NETWORK = os.environ.get(NETNS_ENV) == "1"
+NETNS_SETUP = (
+    "ip link set lo up"
+    " && ip link add lj0 type veth peer name lj1"
+    f" && ip addr add {PRIVATE_ADDRESS}/24 dev lj0"
+    " && ip addr add 10.213.0.2/24 dev lj1"
+    " && ip link set lj0 up && ip link set lj1 up"
+    # Firefox looks for a default route to pick its interface (a UDP connect, no packet sent);
+    # a packet that took it would reach lj1, inside this namespace, and go no further.
+    " && ip route add default via 10.213.0.2 dev lj0"
+    ' && exec "$@"'
+)
+in_private_network = pytest.mark.skipif(
+    not IN_PRIVATE_NETWORK,
+    reason="runs inside its own network namespace: see test_firefox_calls_in_a_private_network",
+)
 
-    found = get_host_addresses(use_ipv4=True, use_ipv6=False)
-    if not found:
-        pytest.fail("Firefox needs a non-loopback IPv4 interface for ICE (none found)")
-    return str(found[0])
+
+@pytest.mark.skipif(IN_PRIVATE_NETWORK, reason="this is the wrapper that made the namespace")
+@pytest.mark.timeout(1500)
+def test_firefox_calls_in_a_private_network(tmp_path: Path) -> None:
+    """Both mixed calls below, run by a second pytest inside a fresh network namespace."""
+    if shutil.which("unshare") is None or shutil.which("ip") is None:
+        pytest.fail("unshare (util-linux) and ip (iproute2) are needed: scripts/test installs them")
+    unshare = ["unshare", "--net"]
+    if os.geteuid() != 0:
+        unshare = ["unshare", "--user", "--map-root-user", "--net"]
+    command = [
+        *unshare,
+        *("sh", "-c", NETNS_SETUP, "netns"),
+        *(sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rfE"),
+        *("--basetemp", str(tmp_path / "inner"), "-k", "not private_network"),
+        str(Path(__file__).relative_to(ROOT)),
+    ]
+    env = {**os.environ, NETNS_ENV: "1"}
+    proc = subprocess.run(
+        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1400, check=False
+    )
+    output = proc.stdout + proc.stderr
+    summary = output.strip().splitlines()[-1] if output.strip() else ""
+    assert proc.returncode == 0, output[-12000:]
+    passed = re.search(r"(\d+) passed", summary)
+    assert passed is not None and int(passed.group(1)) == 2, summary
+    assert "skipped" not in summary, summary
 
 
 @pytest.fixture(scope="module")
 def firefox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """A live server whose SFU also binds and announces this machine's own interface address.
-
-    Firefox pairs a loopback candidate only with a local loopback candidate and gathers none
-    (media.peerconnection.ice.loopback notwithstanding), so with 127.0.0.1 alone its ICE never
-    completes. Packets to one's own interface address are delivered by the kernel through the
-    loopback device: nothing leaves the machine. Chromium keeps pairing on 127.0.0.1.
-    """
-    from mediaserver import network
-    from mediaserver.config import MediaConfig
-
-    server = LiveServer(tmp_path_factory.mktemp("firefox"))
+    """A live server whose SFU binds and announces 127.0.0.1 (Chromium pairs there) and the
+    private network's address (Firefox pairs there)."""
+    server = LiveServer(
+        tmp_path_factory.mktemp("firefox"), media_announce_ips=["127.0.0.1", PRIVATE_ADDRESS]
+    )
     server.start()
-    config = MediaConfig.from_settings(server.settings, announce_ips=("127.0.0.1", host_address()))
-    server.worker._plan = network.HostPlan.from_config(config)
     yield server
     server.stop()
 
@@ -268,6 +311,7 @@ def leaves(leaver: AnyPage, stayers: list[AnyPage], old_code: str) -> None:
     wait_for(new_code, "a new common safety code for those who stay", 20)
 
 
+@in_private_network
 def test_chromium_caseworker_with_firefox_jobseeker_and_employer(
     firefox_server: LiveServer,
     new_context: NewContext,
@@ -313,6 +357,7 @@ def test_chromium_caseworker_with_firefox_jobseeker_and_employer(
     playing(worker, tile_video(s.ids["jobseeker"]))
 
 
+@in_private_network
 def test_firefox_caseworker_with_chromium_jobseeker_and_employer(
     firefox_server: LiveServer,
     new_context: NewContext,

@@ -33,6 +33,8 @@ PREFS: dict[str, Any] = {
     "media.navigator.permission.disabled": True,
     "media.peerconnection.ice.loopback": True,
     "media.peerconnection.ice.obfuscate_host_addresses": False,
+    # Gather on every interface, not only the one the default route leaves by.
+    "media.peerconnection.ice.default_address_only": False,
     "media.autoplay.default": 0,
     "media.autoplay.blocking_policy": 0,
     # Nothing but the test server: no updates, telemetry, safe browsing, remote settings.
@@ -108,7 +110,7 @@ class Firefox:
         deadline = time.monotonic() + timeout
         found: list[str] = []
 
-        def read() -> None:
+        def read() -> None:  # until Firefox exits and its stderr ends
             assert self.process.stderr is not None
             for line in self.process.stderr:
                 self.stderr_tail = [*self.stderr_tail[-49:], line.rstrip()]
@@ -116,7 +118,8 @@ class Firefox:
                 if match and not found:
                     found.append(match.group(1))
 
-        threading.Thread(target=read, name="firefox-stderr", daemon=True).start()
+        self._stderr_reader = threading.Thread(target=read, name="firefox-stderr", daemon=True)
+        self._stderr_reader.start()
         while not found:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.close()
@@ -199,7 +202,10 @@ class Firefox:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
-        if self.process.stderr is not None:
+        reader = getattr(self, "_stderr_reader", None)
+        if reader is not None:
+            reader.join(5)  # it ends with Firefox's stderr; close the pipe only after it
+        if self.process.stderr is not None and (reader is None or not reader.is_alive()):
             self.process.stderr.close()
         shutil.rmtree(self.profile, ignore_errors=True)
 
