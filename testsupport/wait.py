@@ -15,7 +15,7 @@ from typing import Any
 DEFAULT_WITHIN = 10.0
 
 
-class WaitTimeout(AssertionError):
+class WaitTimeout(TimeoutError):
     """A condition did not hold in time; the message names it and its last value."""
 
 
