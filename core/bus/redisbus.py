@@ -18,17 +18,9 @@ import redis.asyncio as redis
 import structlog
 
 from core.bus.base import Handler, Message, QueuedSubscription, Subscription
+from core.store.redisstore import redis_text as _text
 
 log = structlog.get_logger(__name__)
-
-
-def _text(value: object) -> str:
-    """A name as Redis returns it (bytes, or str when the client decodes responses)."""
-    if isinstance(value, bytes):
-        return value.decode()
-    if isinstance(value, str):
-        return value
-    raise TypeError(f"expected bytes or str from Redis, got {type(value).__name__}")
 
 
 class _RedisSubscription:

@@ -95,7 +95,7 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def _text(value: object) -> str:
+def redis_text(value: object) -> str:
     """A name as Redis returns it (bytes, or str when the client decodes responses)."""
     if isinstance(value, bytes):
         return value.decode()
@@ -159,7 +159,7 @@ class RedisStore:
 
     async def get_members(self, appointment_id: str) -> dict[str, Member]:
         raw = await self._client.hgetall(self._key(MEMBERS_KEY, id=appointment_id))
-        return {_text(k): Member.from_dict(json.loads(v)) for k, v in raw.items()}
+        return {redis_text(k): Member.from_dict(json.loads(v)) for k, v in raw.items()}
 
     async def delete_member(self, appointment_id: str, participant_id: str) -> None:
         # Redis deletes the hash with its last field, as MemoryStore drops an empty room.
@@ -195,8 +195,8 @@ class RedisStore:
         live: set[str] = set()
         async for key in self._client.scan_iter(match=prefix + "*", count=100):
             raw = await self._client.get(key)
-            if raw is not None and float(_text(raw)) > now:
-                live.add(_text(key)[len(prefix) :])
+            if raw is not None and float(redis_text(raw)) > now:
+                live.add(redis_text(key)[len(prefix) :])
         return live
 
     async def register_worker(self, info: WorkerInfo, ttl: float) -> None:
@@ -213,7 +213,7 @@ class RedisStore:
     async def list_workers(self) -> list[WorkerInfo]:
         """Workers whose registration has not expired, by id."""
         index = self._key(WORKERS_KEY)
-        ids = sorted(_text(i) for i in await self._client.smembers(index))
+        ids = sorted(redis_text(i) for i in await self._client.smembers(index))
         if not ids:
             return []
         keys = [self._key(WORKER_KEY, id=i) for i in ids]
@@ -248,7 +248,7 @@ class RedisStore:
                 self._ttl_ms(expires_at),
             ],
         )
-        return _text(holder)
+        return redis_text(holder)
 
     async def get_room_worker(self, appointment_id: str) -> str | None:
         raw = await self._client.get(self._key(ROOM_WORKER_KEY, id=appointment_id))
