@@ -80,6 +80,7 @@ class _SubState:
     slots: list[Slot] = field(default_factory=list)
     offer: dict[str, Any] | None = None  # the offer message that waits for its answer
     offered_at: float = 0.0  # monotonic time the offer was (last) sent
+    seq: int = 0  # the number of the latest offer (1, 2, ...); answers repeat it
 
 
 class Participant:
@@ -303,7 +304,8 @@ class Participant:
             if slot.carries is not None and slot.transceiver.mid is not None
         }
         sdp = network.announce(sub.pc.localDescription.sdp, self._plan)
-        sub.offer = protocol.offer_message(sdp, tracks)
+        sub.seq += 1
+        sub.offer = protocol.offer_message(sdp, tracks, sub.seq)
         sub.offered_at = time.monotonic()
         await self._send(sub.offer)
 
@@ -325,8 +327,13 @@ class Participant:
 
     async def on_sub_answer(self, desc: protocol.Answer) -> None:
         sub = self._sub
-        if sub.pc is None or not sub.offered:
+        if sub.pc is None or (not sub.offered and desc.seq is None):
             raise protocol.ProtocolError("no subscriber offer waits for an answer")
+        if desc.seq is not None and (desc.seq != sub.seq or not sub.offered):
+            # The answer to an offer that was resent (the client answered both) or replaced
+            # since: the current offer's own answer is still to come, or came already.
+            self.log.info("sub_answer_stale", seq=desc.seq, current=sub.seq)
+            return
         try:
             await sub.pc.setRemoteDescription(RTCSessionDescription(sdp=desc.sdp, type="answer"))
         except Exception as exc:

@@ -111,6 +111,10 @@ class Room:
                 await self._handle(request)
             except asyncio.CancelledError:
                 raise
+            except protocol.ProtocolError as exc:
+                # The client asked for something out of turn: its fault, no traceback.
+                self._log.warning("room_request_refused", op=type(request).__name__, error=str(exc))
+                await self._request_failed(request, exc)
             except Exception as exc:
                 # One bad request (e.g. unparseable SDP) must not take the room down.
                 self._log.exception("room_request_failed", op=type(request).__name__)

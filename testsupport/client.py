@@ -273,6 +273,8 @@ class MediaPeer:
         self.audio_loop: EncodedLoop | None = None
         self._pub: RTCPeerConnection | None = None
         self._sub: RTCPeerConnection | None = None
+        # The subscriber offer answered last: (seq, offer sdp, answer sdp).
+        self._last_answer: tuple[int, str, str] | None = None
         self._pub_sources: dict[Any, str] = {}  # transceiver -> source
         self._answered = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -376,7 +378,14 @@ class MediaPeer:
         if self._sub is None:
             self._sub = new_loopback_pc()
             self._sub.on("track", self._on_track)
+            self._last_answer = None
         pc = self._sub
+        seq = msg.get("seq")
+        last = self._last_answer
+        if last is not None and (last[0], last[1]) == (seq, msg["sdp"]):
+            # A resent offer we answered already: the same answer again.
+            await self.signal({"type": "answer", "pc": "sub", "sdp": last[2], "seq": seq})
+            return
         self.tracks = dict(msg.get("tracks") or {})
         self.offered_tracks.append(self.tracks)
         await pc.setRemoteDescription(RTCSessionDescription(msg["sdp"], "offer"))
@@ -384,7 +393,10 @@ class MediaPeer:
             passthrough.forward_encoded(pc)
         network.prepare(pc, LOOPBACK)
         await pc.setLocalDescription(await pc.createAnswer())
-        await self.signal({"type": "answer", "pc": "sub", "sdp": pc.localDescription.sdp})
+        answer = pc.localDescription.sdp
+        if isinstance(seq, int):
+            self._last_answer = (seq, msg["sdp"], answer)
+        await self.signal({"type": "answer", "pc": "sub", "sdp": answer, "seq": seq})
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         name = f"{self.recv_task_prefix}:{self.label}"

@@ -25,6 +25,7 @@ MAX_CHAT = 2000
 # and JSON escaping of an SDP's line ends makes it longer on the wire; 32 KiB leaves room and
 # is far above a real offer (a few KiB even with simulcast and many m-lines).
 MAX_SDP = 32 * 1024
+MAX_SEQ = 2**53  # offer numbers: any integer a JavaScript number holds exactly
 MAX_CANDIDATE = 1024
 MAX_MID = 32
 MAX_SOURCES = 16  # entries in an offer's `sources`; each mid key at most 16 characters
@@ -263,12 +264,15 @@ class Offer:
 
 @dataclass(frozen=True)
 class Answer:
-    """The answer to the server's subscriber offer."""
+    """The answer to the server's subscriber offer. `seq` repeats the offer's `seq`, so that
+    an answer to an offer that was since replaced (a resent offer answered twice) is told
+    apart from the answer to the current one; clients that send none are matched as before."""
 
     TYPE: ClassVar[str] = "answer"
-    FIELDS: ClassVar[frozenset[str]] = frozenset({"pc", "sdp"})
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"pc", "sdp", "seq"})
     sdp: str
     pc: Literal["sub"] = "sub"
+    seq: int | None = None
 
     @classmethod
     def parse(cls, d: dict[str, Any]) -> Answer:
@@ -276,10 +280,18 @@ class Answer:
         sdp = _str(d, "sdp", MAX_SDP)
         if pc != "sub":
             raise MessageError(ErrorCode.BAD_FIELD, "clients answer only on the sub connection")
-        return cls(sdp)
+        seq = d.get("seq")
+        if seq is not None and (
+            not isinstance(seq, int) or isinstance(seq, bool) or not 0 < seq <= MAX_SEQ
+        ):
+            raise MessageError(ErrorCode.BAD_FIELD, "seq must be a positive integer")
+        return cls(sdp, seq=seq)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": self.TYPE, "pc": self.pc, "sdp": self.sdp}
+        out: dict[str, Any] = {"type": self.TYPE, "pc": self.pc, "sdp": self.sdp}
+        if self.seq is not None:
+            out["seq"] = self.seq
+        return out
 
 
 @dataclass(frozen=True)

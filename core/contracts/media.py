@@ -208,10 +208,13 @@ def answer_message(sdp: str) -> dict[str, Any]:
     return {"type": "answer", "pc": "pub", "sdp": sdp}
 
 
-def offer_message(sdp: str, tracks: dict[str, dict[str, str]]) -> dict[str, Any]:
+def offer_message(sdp: str, tracks: dict[str, dict[str, str]], seq: int) -> dict[str, Any]:
     """The subscriber offer; `tracks` maps each sending mid to its participant and source.
-    Clients must map media by mid: a mid is reused for another track after one ends."""
-    return {"type": "offer", "pc": "sub", "sdp": sdp, "tracks": tracks}
+    Clients must map media by mid: a mid is reused for another track after one ends. `seq`
+    numbers the offers of one subscriber connection (a resent offer keeps its number); the
+    answer repeats it, and a client that gets an offer it already answered sends that answer
+    again instead of negotiating anew."""
+    return {"type": "offer", "pc": "sub", "sdp": sdp, "tracks": tracks, "seq": seq}
 
 
 def error_message(code: ErrorCode, message: str) -> dict[str, Any]:

@@ -171,6 +171,40 @@ async def test_a_lost_subscriber_offer_is_sent_again(sfu: Sfu) -> None:
         await asyncio.gather(alice.leave(), bob.leave())
 
 
+async def test_an_answer_to_a_replaced_offer_is_not_taken_for_the_current_one(
+    sfu: Sfu,
+) -> None:
+    """A slow client answers an offer, then its resent copy: by then the server may have
+    offered again, and the late answer (to the old offer) must not settle the new offer."""
+    alice = client(sfu, "alice", media=ClientMedia(raw=True))
+    bob = client(sfu, "bob", media=ClientMedia(publish=(), raw=True))
+    carol = client(sfu, "carol", media=ClientMedia(raw=True))
+    try:
+        await bob.join()
+        await alice.join()
+        await wait_for(lambda: bob.frames("alice", "video") > 0, "bob to see alice")
+        bob_at_sfu = sfu.worker.rooms[ROOM].participants["bob"]
+        await wait_for(lambda: not bob_at_sfu.awaiting_sub_answer, "bob's first answer")
+        first = bob.sub_pc
+        assert first is not None and first.localDescription is not None
+        old_answer = first.localDescription.sdp
+        answer = bob.answer_sub_offer
+
+        async def late_answer_first(msg: dict[str, Any]) -> None:
+            assert msg["seq"] > 1
+            await bob.signal({"type": "answer", "pc": "sub", "sdp": old_answer, "seq": 1})
+            await answer(msg)
+
+        bob.on_sub_offer = late_answer_first
+        await carol.join()
+        await wait_for(lambda: bob.frames("carol", "video") > 0, "bob to see carol")
+        await wait_for(lambda: not bob_at_sfu.awaiting_sub_answer, "the current answer")
+        assert not bob.errors
+        assert bob.frames("alice", "video") > 0
+    finally:
+        await asyncio.gather(alice.leave(), bob.leave(), carol.leave())
+
+
 async def test_too_many_published_tracks_are_refused(sfu: Sfu) -> None:
     eve = client(sfu, "eve", media=ClientMedia(publish=(), raw=True))
     eve.answer_timeout = 1.0

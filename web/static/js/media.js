@@ -46,6 +46,7 @@ export class MediaSession extends EventTarget {
     this.transforms = transforms || null;
     this.pub = null;
     this.sub = null;
+    this.lastAnswer = null; // {seq, offer, sdp}: the subscriber offer answered last
     this.tx = { audio: null, video: null, screen: null };
     this.tracks = {}; // mid -> {participant, source} from the latest sub offer
     this.assigned = new Map(); // mid -> "participant:source" announced as a 'track' event
@@ -152,7 +153,16 @@ export class MediaSession extends EventTarget {
   async answerSub(msg) {
     if (!this.sub) {
       this.sub = new RTCPeerConnection(this.config());
+      this.lastAnswer = null;
       this.watch(this.sub);
+    }
+    const seq = Number.isInteger(msg.seq) ? msg.seq : undefined;
+    const last = this.lastAnswer;
+    if (last && seq !== undefined && last.seq === seq && last.offer === msg.sdp) {
+      // The server sent this offer again (our answer was slow or lost): the same answer, not
+      // a new negotiation, which the server would no longer expect.
+      this.send({ type: 'answer', pc: 'sub', sdp: last.sdp, seq });
+      return;
     }
     this.tracks = msg.tracks || {};
     await this.sub.setRemoteDescription({ type: 'offer', sdp: msg.sdp });
@@ -160,7 +170,10 @@ export class MediaSession extends EventTarget {
     const answer = await this.sub.createAnswer();
     await this.sub.setLocalDescription(answer);
     await waitForGathering(this.sub);
-    this.send({ type: 'answer', pc: 'sub', sdp: this.sub.localDescription.sdp });
+    const sdp = this.sub.localDescription.sdp;
+    this.lastAnswer = { seq, offer: msg.sdp, sdp };
+    this.send(seq === undefined ? { type: 'answer', pc: 'sub', sdp }
+      : { type: 'answer', pc: 'sub', sdp, seq });
   }
 
   /** Match the subscriber's transceivers to the participants and sources the server named. */
