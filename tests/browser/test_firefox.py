@@ -50,7 +50,7 @@ AnyPage = Page | FirefoxPage
 # namespace and runs this module again inside it.
 NETNS_ENV = "LIPPEJOB_TEST_NETNS"
 PRIVATE_ADDRESS = "10.213.0.1"
-LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[")
+LOG_LINE = re.compile(r"^[.sFE]*\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[")
 IN_PRIVATE_NETWORK = os.environ.get(NETNS_ENV) == "1"
 NETNS_SETUP = (
     "ip link set lo up"
