@@ -90,3 +90,28 @@ attendance = sa.Table(
     sa.Column("at", sa.Double, nullable=False),
     sa.Index(None, "appointment_id", "seq"),
 )
+
+# The audit trail (core.audit): one row per entry, `seq` without gaps, each row's `hash`
+# chaining it to the one before. Appends take turns through the primary key: two nodes that
+# both try `seq` n+1 collide, and the loser chains again on the winner's entry.
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column(
+        "seq",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("at", sa.Double, nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("actor_role", sa.String(32), nullable=False),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("profile_id", sa.String(64), nullable=True, index=True),
+    sa.Column("appointment_id", sa.String(64), nullable=True),
+    sa.Column("document_id", sa.String(64), nullable=True),
+    sa.Column("subject", sa.String(64), nullable=True),
+    sa.Column("detail", sa.Text, nullable=False),  # canonical JSON of ids and numbers
+    sa.Column("prev", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)

@@ -1,0 +1,92 @@
+"""The audit trail in the relational database (`core.audit.AuditLog` on SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.audit import Action, AuditEntry, AuditRecord, chain
+from core.db.tables import audit_log
+
+APPEND_ATTEMPTS = 50
+
+
+def _entry(row: sa.Row[Any]) -> AuditEntry:
+    record = AuditRecord(
+        at=row.at,
+        actor=row.actor,
+        actor_role=row.actor_role,
+        action=Action(row.action),
+        profile=row.profile_id,
+        appointment=row.appointment_id,
+        document=row.document_id,
+        subject=row.subject,
+        detail=json.loads(row.detail),
+    )
+    return AuditEntry(row.seq, record, row.prev, row.hash)
+
+
+class SqlAuditLog:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def append(self, record: AuditRecord) -> AuditEntry:
+        for attempt in range(APPEND_ATTEMPTS):
+            head = await self.head()
+            entry = chain(head, record)
+            try:
+                async with self._engine.begin() as conn:
+                    await conn.execute(audit_log.insert().values(self._row(entry)))
+            except IntegrityError:
+                # Another node appended `seq` first: chain onto its entry instead.
+                await asyncio.sleep(0.001 * attempt)
+                continue
+            return entry
+        raise RuntimeError("the audit log is too busy to append to")
+
+    @staticmethod
+    def _row(entry: AuditEntry) -> dict[str, Any]:
+        r = entry.record
+        return {
+            "seq": entry.seq,
+            "at": r.at,
+            "actor": r.actor,
+            "actor_role": r.actor_role,
+            "action": str(r.action),
+            "profile_id": r.profile,
+            "appointment_id": r.appointment,
+            "document_id": r.document,
+            "subject": r.subject,
+            "detail": json.dumps(dict(sorted(r.detail.items())), separators=(",", ":")),
+            "prev": entry.prev,
+            "hash": entry.hash,
+        }
+
+    async def head(self) -> AuditEntry | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(audit_log.select().order_by(audit_log.c.seq.desc()).limit(1))
+            ).first()
+        return _entry(row) if row is not None else None
+
+    async def entries(self, after: int = 0, limit: int = 1000) -> list[AuditEntry]:
+        query = (
+            audit_log.select().where(audit_log.c.seq > after).order_by(audit_log.c.seq).limit(limit)
+        )
+        async with self._engine.connect() as conn:
+            return [_entry(row) for row in await conn.execute(query)]
+
+    async def for_profile(self, profile: str, limit: int = 200) -> list[AuditEntry]:
+        query = (
+            audit_log.select()
+            .where(audit_log.c.profile_id == profile)
+            .order_by(audit_log.c.seq.desc())
+            .limit(limit)
+        )
+        async with self._engine.connect() as conn:
+            return [_entry(row) for row in await conn.execute(query)]
