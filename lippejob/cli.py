@@ -1,4 +1,4 @@
-"""The `lippejob` command: serve, media, staff, keys, db."""
+"""The `lippejob` command: serve, media, staff, keys, db, audit, documents."""
 
 from __future__ import annotations
 
@@ -19,15 +19,18 @@ import structlog
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
+from core.audit import Anchor, Head, verify
 from core.bus.base import Bus
 from core.bus.memory import MemoryBus
 from core.clock import Clock, SystemClock
 from core.db.engine import DatabaseUrlError, create_engine, describe
-from core.db.migrate import SchemaError, upgrade
+from core.db.migrate import SchemaError, check_schema, upgrade
+from core.documents.vault import MasterKeyError, rotate_master_keys
 from core.logs import configure_logging
 from core.model import StaffUser
 from core.settings import Settings, SettingsError, load_settings
 from core.store.base import AccountStore, AppointmentStore, Stores
+from core.store.sqlaudit import SqlAuditLog
 from core.store.wiring import open_durable, open_ephemeral
 from lippejob.tlsdev import DevCertificateError, ensure_dev_certificate, ssl_context
 from signalling.app import build_services, create_app
@@ -283,6 +286,77 @@ def cmd_keys_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+AUDIT_ANCHOR = "audit-heads.jsonl"
+
+
+def _anchor(args: argparse.Namespace, settings: Settings) -> Anchor:
+    return Anchor(Path(args.anchor) if args.anchor else settings.data_dir / AUDIT_ANCHOR)
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    anchor = _anchor(args, settings)
+    try:
+        heads = list(anchor.heads())
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    async def run() -> list[Any]:
+        engine = create_engine(settings.database())
+        try:
+            await check_schema(engine)
+            log_ = SqlAuditLog(engine)
+            out: list[Any] = []
+            while page := await log_.entries(after=out[-1].seq if out else 0):
+                out += page
+            return out
+        finally:
+            await engine.dispose()
+
+    verdict = verify(asyncio.run(run()), heads)
+    if verdict.ok:
+        print(f"audit trail intact: {verdict.checked} entries, {len(heads)} anchored heads")
+        return 0
+    print(f"audit trail BROKEN at entry {verdict.seq}: {verdict.problem}", file=sys.stderr)
+    return 1
+
+
+def cmd_audit_anchor(args: argparse.Namespace) -> int:
+    """Write the chain's head to the anchor file (run it from cron, and keep copies)."""
+    settings = _settings(args)
+
+    async def run() -> Head | None:
+        engine = create_engine(settings.database())
+        try:
+            await check_schema(engine)
+            head = await SqlAuditLog(engine).head()
+        finally:
+            await engine.dispose()
+        return Head(head.seq, head.hash) if head else None
+
+    head = asyncio.run(run())
+    if head is None:
+        print("the audit trail is empty: nothing to anchor")
+        return 0
+    anchor = _anchor(args, settings)
+    anchor.path.parent.mkdir(parents=True, exist_ok=True)
+    anchor.write(head, at=SystemClock().now())
+    print(f"anchored entry {head.seq} in {anchor.path}")
+    return 0
+
+
+def cmd_documents_keygen(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    keys = rotate_master_keys(settings.keys_dir)
+    print(
+        f"new document master key {keys.current.kid} in {settings.keys_dir}; "
+        f"{len(keys.older)} older key(s) kept to open documents wrapped before. Keep a copy "
+        "of this key apart from the data: without it no document can be read."
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lippejob", description=__doc__)
     parser.add_argument("--config", help="JSON settings file")
@@ -347,6 +421,28 @@ def build_parser() -> argparse.ArgumentParser:
     common(up)
     database(up)
     up.set_defaults(func=cmd_db_upgrade)
+
+    audit = sub.add_parser("audit", help="the audit trail")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    for name, func, text in (
+        ("verify", cmd_audit_verify, "check the hash chain and the anchored heads"),
+        ("anchor", cmd_audit_anchor, "append the chain's head to the anchor file"),
+    ):
+        command = audit_sub.add_parser(name, help=text)
+        common(command)
+        database(command)
+        command.add_argument(
+            "--anchor", help=f"file of anchored heads (default: {AUDIT_ANCHOR} in the data dir)"
+        )
+        command.set_defaults(func=func)
+
+    documents = sub.add_parser("documents", help="the application folders' documents")
+    documents_sub = documents.add_subparsers(dest="documents_command", required=True)
+    keygen = documents_sub.add_parser(
+        "keygen", help="make a new master key for document keys (the old ones are kept)"
+    )
+    common(keygen)
+    keygen.set_defaults(func=cmd_documents_keygen)
     return parser
 
 
@@ -363,6 +459,7 @@ def main(argv: list[str] | None = None) -> int:
         DevCertificateError,
         SchemaError,
         DatabaseUrlError,
+        MasterKeyError,
     ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -144,3 +147,44 @@ def test_anchor_file(tmp_path: Path) -> None:
     (tmp_path / "audit-heads.jsonl").write_text("garbage\n")
     with pytest.raises(ValueError):
         list(anchor.heads())
+
+
+def _lippejob(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lippejob.cli", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+async def test_audit_verify_and_anchor_from_the_command_line(tmp_path: Path) -> None:
+    data = ["--data-dir", str(tmp_path)]
+    assert _lippejob("db", "upgrade", *data).returncode == 0
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'lippejob.db'}")
+    try:
+        log = SqlAuditLog(engine)
+        for i in range(4):
+            await log.append(record(i))
+        anchored = _lippejob("audit", "anchor", *data)
+        assert anchored.returncode == 0 and "anchored entry 4" in anchored.stdout
+        await log.append(record(4))
+        ok = _lippejob("audit", "verify", *data)
+        assert ok.returncode == 0 and "5 entries, 1 anchored heads" in ok.stdout, ok
+        async with engine.begin() as conn:
+            await conn.execute(sa.delete(audit_log).where(audit_log.c.seq >= 4))
+    finally:
+        await engine.dispose()
+    cut = _lippejob("audit", "verify", *data)
+    assert cut.returncode == 1 and "BROKEN at entry 4" in cut.stderr, cut
+    (tmp_path / "audit-heads.jsonl").write_text("not json\n")
+    garbled = _lippejob("audit", "verify", *data)
+    assert garbled.returncode == 2 and "not an anchored head" in garbled.stderr
+
+
+def test_documents_keygen_keeps_the_older_key(tmp_path: Path) -> None:
+    keys = ["--keys-dir", str(tmp_path / "keys")]
+    first, second = _lippejob("documents", "keygen", *keys), _lippejob("documents", "keygen", *keys)
+    assert first.returncode == 0 and second.returncode == 0, (first.stderr, second.stderr)
+    assert "1 older key(s)" in second.stdout
+    path = tmp_path / "keys" / "documents.json"
+    state = json.loads(path.read_text())
+    assert len(state["keys"]) == 2 and state["current"] in second.stdout
+    assert path.stat().st_mode & 0o077 == 0
