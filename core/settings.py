@@ -4,6 +4,7 @@ validated once at start."""
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import os
 import uuid
@@ -52,6 +53,12 @@ class Settings:
     max_title_length: int = 200
     max_name_length: int = 100
     max_participants: int = 8
+    # Reverse proxies (addresses or CIDR ranges) whose X-Forwarded-For names the client; empty:
+    # the socket peer is the client. Per-address limits key by the client so found.
+    trusted_proxies: tuple[str, ...] = ()
+    # POST /api/join per client address: this many a second, in bursts of join_burst.
+    join_rate: float = 2.0
+    join_burst: int = 20
     # Media
     ice_servers: tuple[dict[str, Any], ...] = ()  # handed to clients and used by the SFU
     # "relay": browsers use only TURN (where UDP to the SFU is blocked anyway, or to hide
@@ -98,6 +105,15 @@ class Settings:
             raise SettingsError("media_port_min is above media_port_max")
         if not (0 <= self.media_metrics_port <= 65535):
             raise SettingsError("media_metrics_port out of range")
+        for entry in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(str(entry).strip(), strict=False)
+            except ValueError:
+                raise SettingsError(
+                    f"trusted_proxies: not an address or CIDR range: {entry!r}"
+                ) from None
+        if self.join_rate <= 0 or self.join_burst < 1:
+            raise SettingsError("join_rate must be positive and join_burst at least 1")
         if self.media_drain_timeout < 0:
             raise SettingsError("media_drain_timeout must not be negative")
         try:

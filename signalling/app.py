@@ -15,6 +15,7 @@ from signalling.auth.keys import KeyRing
 from signalling.auth.tokens import TokenIssuer, TokenVerifier
 from signalling.context import SERVICES, Services
 from signalling.http.api import api_errors, setup_api
+from signalling.http.client_address import TRUSTED_PROXIES, TrustedProxies
 from signalling.http.lifecycle import DRAINING, Draining
 from signalling.http.security import security_headers
 from signalling.metrics import METRICS, Metrics, metrics_endpoint
@@ -51,6 +52,7 @@ def create_app(
     """The signalling app. With `close_services`, the store and bus close with it."""
     app = web.Application(middlewares=[security_headers, api_errors], client_max_size=256 * 1024)
     app[SERVICES] = services
+    app[TRUSTED_PROXIES] = TrustedProxies(services.settings.trusted_proxies)
     setup_api(app)
     metrics = Metrics()
     hub = RoomHub(

@@ -40,7 +40,6 @@ class ErrorCode(StrEnum):
     UNAUTHENTICATED = "unauthenticated"
     LOGIN_REQUIRED = "login_required"
     CSRF = "csrf"
-    LOCKED = "locked"
     BAD_CREDENTIALS = "bad_credentials"
     INVALID = "invalid"
     NOT_FOUND = "not_found"
