@@ -17,7 +17,7 @@ from signalling.context import SERVICES, Services
 from signalling.http.api import api_errors, setup_api
 from signalling.http.client_address import TRUSTED_PROXIES, TrustedProxies
 from signalling.http.lifecycle import DRAINING, Draining
-from signalling.http.security import security_headers
+from signalling.http.security import security_headers, setup_security
 from signalling.metrics import METRICS, Metrics, metrics_endpoint
 from signalling.retention import retention_ctx
 from signalling.room.hub import RoomHub
@@ -52,6 +52,7 @@ def create_app(
     """The signalling app. With `close_services`, the store and bus close with it."""
     app = web.Application(middlewares=[security_headers, api_errors], client_max_size=256 * 1024)
     app[SERVICES] = services
+    setup_security(app)
     app[TRUSTED_PROXIES] = TrustedProxies(services.settings.trusted_proxies)
     setup_api(app)
     metrics = Metrics()

@@ -85,6 +85,13 @@ async def api_errors(request: web.Request, handler: Handler) -> web.StreamRespon
         if not request.path.startswith("/api/") or exc.status < 400:
             raise
         return json_error(exc.status, exc.reason, HTTP_CODES.get(exc.status, ErrorCode.HTTP_ERROR))
+    except Exception:
+        if not request.path.startswith("/api/"):
+            raise
+        resource = request.match_info.route.resource
+        # The route's pattern, not the path: no ids in the log line.
+        log.exception("api_error", route=resource.canonical if resource else None)
+        return json_error(500, "internal error", ErrorCode.INTERNAL)
 
 
 def _rate_limited(message: str, wait: float) -> ApiError:
