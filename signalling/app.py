@@ -18,7 +18,7 @@ from signalling.http.api import api_errors, setup_api
 from signalling.http.client_address import TRUSTED_PROXIES, TrustedProxies
 from signalling.http.lifecycle import DRAINING, Draining
 from signalling.http.security import security_headers, setup_security
-from signalling.metrics import METRICS, Metrics, metrics_endpoint
+from signalling.metrics import METRICS, Metrics
 from signalling.retention import retention_ctx
 from signalling.room.hub import RoomHub
 from signalling.room.media_router import MediaRouter
@@ -66,7 +66,6 @@ def create_app(
     metrics.watch_rooms(hub.connection_count, hub.room_count)
     app[METRICS] = metrics
     app[DRAINING] = Draining()
-    app.router.add_get("/metrics", metrics_endpoint)
     app.cleanup_ctx.append(retention_ctx)
     if with_pages and importlib.util.find_spec("signalling.http.pages") is not None:
         from signalling.http.pages import setup_pages

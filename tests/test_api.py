@@ -11,7 +11,7 @@ from core.clock import FakeClock
 from signalling.auth.login_throttle import LoginLimits
 from signalling.context import Services
 from signalling.http.api import THROTTLE
-from tests.harness import STAFF_USER, appointment_body, login, schedule
+from tests.harness import STAFF_USER, appointment_body, login, metrics_get, schedule
 
 Client = TestClient[Any, Any]
 
@@ -258,7 +258,8 @@ async def test_metrics_count_without_ids(client: Client, fake_clock: FakeClock) 
     csrf = await login(client)
     created = await schedule(client, csrf, appointment_body(fake_clock.now()))
     await client.post("/api/join", json={"code": created["codes"]["jobseeker"]})
-    text = await (await client.get("/metrics")).text()
+    assert (await client.get("/metrics")).status == 404  # not on the public port
+    text = await (await metrics_get(client)).text()
     assert "lippejob_tokens_issued_total 1" in text
     assert "lippejob_ws_connections 0" in text
     assert created["appointment"]["id"] not in text
