@@ -4,6 +4,7 @@ validated once at start."""
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import os
 import uuid
@@ -52,6 +53,24 @@ class Settings:
     max_title_length: int = 200
     max_name_length: int = 100
     max_participants: int = 8
+    # Reverse proxies (addresses or CIDR ranges) whose X-Forwarded-For names the client; empty:
+    # the socket peer is the client. Per-address limits key by the client so found.
+    trusted_proxies: tuple[str, ...] = ()
+    # POST /api/join per client address: this many a second, in bursts of join_burst.
+    join_rate: float = 2.0
+    join_burst: int = 20
+    # The public listener: a connection must send its first request head within
+    # http_header_timeout (TLS handshake included); a kept-alive one may idle http_idle_timeout;
+    # open connections are capped per peer address (trusted proxies exempt) and in total
+    # (keep max_connections under the process's file descriptor limit).
+    http_header_timeout: float = 10.0
+    http_idle_timeout: float = 60.0
+    max_connections_per_address: int = 200
+    max_connections: int = 2000
+    # Prometheus /metrics of `serve` on a listener of its own (never the public port);
+    # 0: not served.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 0
     # Media
     ice_servers: tuple[dict[str, Any], ...] = ()  # handed to clients and used by the SFU
     # "relay": browsers use only TURN (where UDP to the SFU is blocked anyway, or to hide
@@ -98,6 +117,21 @@ class Settings:
             raise SettingsError("media_port_min is above media_port_max")
         if not (0 <= self.media_metrics_port <= 65535):
             raise SettingsError("media_metrics_port out of range")
+        for entry in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(str(entry).strip(), strict=False)
+            except ValueError:
+                raise SettingsError(
+                    f"trusted_proxies: not an address or CIDR range: {entry!r}"
+                ) from None
+        if self.http_header_timeout <= 0 or self.http_idle_timeout <= 0:
+            raise SettingsError("http_header_timeout and http_idle_timeout must be positive")
+        if not 1 <= self.max_connections_per_address <= self.max_connections:
+            raise SettingsError("need 1 <= max_connections_per_address <= max_connections")
+        if not (0 <= self.metrics_port <= 65535):
+            raise SettingsError("metrics_port out of range")
+        if self.join_rate <= 0 or self.join_burst < 1:
+            raise SettingsError("join_rate must be positive and join_burst at least 1")
         if self.media_drain_timeout < 0:
             raise SettingsError("media_drain_timeout must not be negative")
         try:

@@ -37,8 +37,10 @@ from signalling.app import build_services, create_app
 from signalling.appointments import schedule
 from signalling.auth.keys import KeyRingError, ensure_keyring, generate_key
 from signalling.auth.staff import check_new_password, hash_password
+from signalling.http.client_address import TrustedProxies
 from signalling.http.lifecycle import DRAINING
-from signalling.metrics import METRICS
+from signalling.http.listener import ConnectionLimits, Listener
+from signalling.metrics import METRICS, serve_metrics
 from signalling.room.ws import HUB
 
 log = structlog.get_logger("lippejob")
@@ -162,10 +164,16 @@ async def _serve(settings: Settings, demo: bool, with_media: bool) -> None:
             else ensure_dev_certificate(settings.certs_dir, [settings.host])
         )
         ssl = ssl_context(cert, key)
-    runner = web.AppRunner(app, access_log=None)
+    limits = ConnectionLimits.from_settings(settings)
+    runner = web.AppRunner(app, access_log=None, keepalive_timeout=limits.idle_timeout)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port, ssl_context=ssl)
-    await site.start()
+    listener = Listener(runner, limits, TrustedProxies(settings.trusted_proxies), ssl)
+    await listener.start(settings.host, settings.port)
+    metrics_runner = None
+    if settings.metrics_port:
+        metrics_runner = await serve_metrics(
+            app[METRICS], settings.metrics_host, settings.metrics_port
+        )
     log.info(
         "serving",
         url=settings.base_url(),
@@ -207,11 +215,14 @@ async def _serve(settings: Settings, demo: bool, with_media: bool) -> None:
         log.info("stopping")
         if worker is not None:
             await worker.close()
+        await listener.close()
+        if metrics_runner is not None:
+            await metrics_runner.cleanup()
         await runner.cleanup()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = _settings(args, metrics_port=args.metrics_port)
     asyncio.run(_serve(settings, demo=args.demo, with_media=not args.no_media))
     return 0
 
@@ -386,6 +397,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--key")
     serve.add_argument("--public-url", help="base URL of join links")
     serve.add_argument("--demo", action="store_true", help="create a demo appointment")
+    serve.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve /metrics on this port of metrics_host (default 127.0.0.1); never public",
+    )
     serve.add_argument(
         "--no-media",
         action="store_true",

@@ -15,9 +15,10 @@ from signalling.auth.keys import KeyRing
 from signalling.auth.tokens import TokenIssuer, TokenVerifier
 from signalling.context import SERVICES, Services
 from signalling.http.api import api_errors, setup_api
+from signalling.http.client_address import TRUSTED_PROXIES, TrustedProxies
 from signalling.http.lifecycle import DRAINING, Draining
-from signalling.http.security import security_headers
-from signalling.metrics import METRICS, Metrics, metrics_endpoint
+from signalling.http.security import security_headers, setup_security
+from signalling.metrics import METRICS, Metrics
 from signalling.retention import retention_ctx
 from signalling.room.hub import RoomHub
 from signalling.room.media_router import MediaRouter
@@ -51,6 +52,8 @@ def create_app(
     """The signalling app. With `close_services`, the store and bus close with it."""
     app = web.Application(middlewares=[security_headers, api_errors], client_max_size=256 * 1024)
     app[SERVICES] = services
+    setup_security(app)
+    app[TRUSTED_PROXIES] = TrustedProxies(services.settings.trusted_proxies)
     setup_api(app)
     metrics = Metrics()
     hub = RoomHub(
@@ -63,7 +66,6 @@ def create_app(
     metrics.watch_rooms(hub.connection_count, hub.room_count)
     app[METRICS] = metrics
     app[DRAINING] = Draining()
-    app.router.add_get("/metrics", metrics_endpoint)
     app.cleanup_ctx.append(retention_ctx)
     if with_pages and importlib.util.find_spec("signalling.http.pages") is not None:
         from signalling.http.pages import setup_pages

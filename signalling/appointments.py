@@ -12,7 +12,8 @@ from typing import Any
 
 from core.model import LANGUAGES, ROLES, Appointment, Participant, Role
 from core.settings import Settings
-from signalling.auth.invites import hash_code, new_code
+from signalling.auth.invites import hash_code, link_id, new_code
+from signalling.auth.tokens import RoomClaims
 
 MAX_DURATION = 12 * 3600
 EARLIEST, LATEST = 946_684_800.0, 4_102_444_800.0  # 2000-01-01 .. 2100-01-01 UTC
@@ -139,8 +140,8 @@ def schedule(data: Any, *, now: float, settings: Settings, created_by: str) -> S
 
 
 def reissue(appointment: Appointment, participant_id: str, now: float) -> tuple[Appointment, str]:
-    """A new invite code for one participant: the old link and every token issued before now
-    stop working."""
+    """A new invite code for one participant: the old link and every token minted from it
+    stop working (their `lnk` claim names the old link; see `token_void`)."""
     code = new_code()
     # Whole seconds: a token minted for the new link in this same second must still work.
     cutoff = math.floor(now)
@@ -166,6 +167,8 @@ def shut_out(appointment: Appointment, participant_id: str, now: float) -> Appoi
     return dataclasses.replace(appointment, participants=participants)
 
 
-def token_void(participant: Participant, issued_at: float) -> bool:
-    """Whether a token issued at `issued_at` predates the participant's last removal/reissue."""
-    return issued_at < participant.not_before
+def token_void(participant: Participant, claims: RoomClaims) -> bool:
+    """Whether a token is void because the participant's link changed since it was minted
+    (removal or reissue). The link id decides exactly, even within the same second as the
+    change; `not_before` (whole seconds) stays as a second bound."""
+    return claims.lnk != link_id(participant.invite_hash) or claims.iat < participant.not_before

@@ -94,3 +94,19 @@ METRICS = web.AppKey("metrics", Metrics)
 async def metrics_endpoint(request: web.Request) -> web.Response:
     body, content_type = request.app[METRICS].render(request.headers.get("Accept", ""))
     return web.Response(body=body, headers={"Content-Type": content_type})
+
+
+def metrics_app(metrics: Metrics) -> web.Application:
+    """/metrics of a signalling app, for a listener of its own: the public port has none."""
+    app = web.Application()
+    app[METRICS] = metrics
+    app.router.add_get("/metrics", metrics_endpoint)
+    return app
+
+
+async def serve_metrics(metrics: Metrics, host: str, port: int) -> web.AppRunner:
+    """Serve `metrics` on `host:port` until the returned runner is cleaned up."""
+    runner = web.AppRunner(metrics_app(metrics), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner

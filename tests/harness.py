@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 
 from core.bus.base import Bus
 from core.bus.memory import MemoryBus
@@ -28,6 +28,7 @@ from signalling.app import build_services
 from signalling.auth.keys import ensure_keyring
 from signalling.auth.staff import SESSION_COOKIE, hash_password
 from signalling.context import Services
+from signalling.metrics import METRICS, metrics_app
 
 STAFF_USER = "becker"
 STAFF_PASSWORD = "correct horse battery"
@@ -167,6 +168,15 @@ async def join_token(client: TestClient[Any, Any], code: str) -> str:
     assert resp.status == 200, await resp.text()
     token: str = (await resp.json())["token"]
     return token
+
+
+async def metrics_get(client: TestClient[Any, Any], accept: str = "") -> aiohttp.ClientResponse:
+    """GET /metrics of the client's app, from its own listener (the public app has none)."""
+    headers = {"Accept": accept} if accept else {}
+    async with TestClient(TestServer(metrics_app(client.app[METRICS]))) as internal:
+        resp = await internal.get("/metrics", headers=headers)
+        await resp.read()
+        return resp
 
 
 class RoomClient:

@@ -14,14 +14,21 @@ from core.clock import FakeClock
 from signalling.app import create_app
 from signalling.context import Services
 from signalling.metrics import Metrics
-from tests.harness import RoomClient, join_token, make_backend, make_services, schedule_now
+from tests.harness import (
+    RoomClient,
+    join_token,
+    make_backend,
+    make_services,
+    metrics_get,
+    schedule_now,
+)
 
 Client = TestClient[Any, Any]
 
 
 async def scrape(client: Client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """Every sample of /metrics by (name, sorted labels)."""
-    resp = await client.get("/metrics")
+    resp = await metrics_get(client)
     assert resp.status == 200
     assert resp.headers["Content-Type"].startswith("text/plain")
     samples = {}
@@ -57,7 +64,7 @@ async def test_histograms_after_real_joins(client: Client, fake_clock: FakeClock
     assert after[("lippejob_ws_messages_total", (("kind", "admit"),))] == 1
     assert after[("lippejob_ws_messages_total", (("kind", "chat"),))] == 1
     assert after[("lippejob_tokens_issued_total", ())] == 2
-    text = await (await client.get("/metrics")).text()
+    text = await (await metrics_get(client)).text()
     for secret in (call["appointment"]["id"], *call["ids"].values(), *call["codes"].values()):
         assert secret not in text
     await host.close()
@@ -85,7 +92,7 @@ async def test_each_app_has_its_own_registry(
 
 
 async def test_openmetrics_when_asked(client: Client) -> None:
-    resp = await client.get("/metrics", headers={"Accept": "application/openmetrics-text"})
+    resp = await metrics_get(client, "application/openmetrics-text")
     assert resp.headers["Content-Type"].startswith("application/openmetrics-text")
     assert (await resp.text()).rstrip().endswith("# EOF")
 

@@ -40,7 +40,6 @@ class ErrorCode(StrEnum):
     UNAUTHENTICATED = "unauthenticated"
     LOGIN_REQUIRED = "login_required"
     CSRF = "csrf"
-    LOCKED = "locked"
     BAD_CREDENTIALS = "bad_credentials"
     INVALID = "invalid"
     NOT_FOUND = "not_found"
@@ -53,6 +52,7 @@ class ErrorCode(StrEnum):
     BAD_URL = "bad_url"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     HTTP_ERROR = "http_error"  # any other HTTP error aiohttp raised under /api
+    INTERNAL = "internal_error"  # a bug: the log says which (by event name, never content)
     DRAINING = "draining"
     NOT_READY = "not_ready"
 

@@ -19,6 +19,17 @@ def hash_code(code: str) -> str:
     return hashlib.sha256(code.encode()).hexdigest()
 
 
+def link_id(invite_hash: str) -> str:
+    """Which of a participant's links a room token was minted from (its `lnk` claim).
+
+    Derived from the stored hash, so it changes whenever the link is reissued or the
+    participant removed; a token whose `lnk` is not the participant's current one is void,
+    however close in time to the change it was minted (whole-second `iat` cannot tell).
+    Domain-separated and truncated: it says nothing about the code or its hash.
+    """
+    return hashlib.sha256(b"lippejob-link:" + invite_hash.encode()).hexdigest()[:32]
+
+
 def looks_like_code(code: str) -> bool:
     """Cheap shape check before touching the store."""
     return 16 <= len(code) <= 64 and all(c.isalnum() or c in "-_" for c in code)

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from core.clock import Clock
 from core.model import ROLES, Grants, Media, Participant, grants_for
+from signalling.auth.invites import link_id
 from signalling.auth.keys import KeyRing
 
 ALGORITHM = "EdDSA"
@@ -40,7 +41,7 @@ TokenErrorReason = Literal[
     "wrong_room",
 ]
 
-_STR_CLAIMS = ("iss", "aud", "sub", "room", "role", "name", "lang", "jti")
+_STR_CLAIMS = ("iss", "aud", "sub", "room", "role", "name", "lang", "jti", "lnk")
 _INT_CLAIMS = ("iat", "nbf", "exp")
 _CLAIMS = frozenset((*_STR_CLAIMS, *_INT_CLAIMS, "grants"))
 _GRANT_KEYS = frozenset(f.name for f in fields(Grants))
@@ -71,6 +72,7 @@ class RoomClaims:
     nbf: int
     exp: int
     jti: str
+    lnk: str  # the link it was minted from (signalling.auth.invites.link_id)
 
     def to_jwt_payload(self) -> dict[str, Any]:
         return {
@@ -86,6 +88,7 @@ class RoomClaims:
             "nbf": self.nbf,
             "exp": self.exp,
             "jti": self.jti,
+            "lnk": self.lnk,
         }
 
     @classmethod
@@ -127,6 +130,7 @@ class RoomClaims:
             nbf=payload["nbf"],
             exp=payload["exp"],
             jti=payload["jti"],
+            lnk=payload["lnk"],
         )
 
 
@@ -170,6 +174,7 @@ class TokenIssuer:
             nbf=iat,
             exp=exp,
             jti=secrets.token_urlsafe(16),  # 128 random bits
+            lnk=link_id(participant.invite_hash),
         )
         token = jwt.encode(
             claims.to_jwt_payload(),

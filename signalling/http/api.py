@@ -15,6 +15,7 @@ from core.jsonwire import loads_strict
 from core.model import Appointment, AttendanceEvent, AttendanceKind, StaffUser
 from signalling.appointments import ValidationError, reissue, schedule
 from signalling.auth.invites import LinkState, hash_code, link_state, looks_like_code
+from signalling.auth.login_throttle import LoginThrottle
 from signalling.auth.staff import (
     SESSION_COOKIE,
     csrf_for_session,
@@ -25,7 +26,9 @@ from signalling.auth.staff import (
     verify_password,
 )
 from signalling.context import SERVICES, Services
+from signalling.http.client_address import client_address
 from signalling.http.lifecycle import DRAINING
+from signalling.http.ratelimit import KeyedTokenBuckets
 from signalling.metrics import METRICS
 from signalling.room.status import live_view, present_members
 from signalling.room.ws import HUB
@@ -33,8 +36,6 @@ from signalling.room.ws import HUB
 log = structlog.get_logger(__name__)
 
 MAX_BODY = 64 * 1024
-LOGIN_FAILURES_ALLOWED = 5
-LOGIN_LOCK_SECONDS = 300.0
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -84,6 +85,20 @@ async def api_errors(request: web.Request, handler: Handler) -> web.StreamRespon
         if not request.path.startswith("/api/") or exc.status < 400:
             raise
         return json_error(exc.status, exc.reason, HTTP_CODES.get(exc.status, ErrorCode.HTTP_ERROR))
+    except Exception:
+        if not request.path.startswith("/api/"):
+            raise
+        resource = request.match_info.route.resource
+        # The route's pattern, not the path: no ids in the log line.
+        log.exception("api_error", route=resource.canonical if resource else None)
+        return json_error(500, "internal error", ErrorCode.INTERNAL)
+
+
+def _rate_limited(message: str, wait: float) -> ApiError:
+    """A 429 that says, in Retry-After, when to come back (whole seconds, at least 1)."""
+    error = ApiError(429, message, ErrorCode.RATE_LIMITED)
+    error.response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+    return error
 
 
 async def require_staff(request: web.Request, *, csrf: bool = True) -> StaffUser:
@@ -100,41 +115,6 @@ def _services(request: web.Request) -> Services:
 
 
 # ---- staff login ----------------------------------------------------------------------
-
-
-class LoginThrottle:
-    """Slows guessing: a username is locked after LOGIN_FAILURES_ALLOWED failures, an address
-    after four times that, for LOGIN_LOCK_SECONDS. Per process and bounded in memory; behind
-    several signalling processes, put a rate limit in the proxy as well."""
-
-    MAX_KEYS = 10_000
-
-    def __init__(self) -> None:
-        self._failures: dict[str, list[float]] = {}
-
-    def _recent(self, key: str, now: float) -> list[float]:
-        recent = [t for t in self._failures.get(key, []) if now - t < LOGIN_LOCK_SECONDS]
-        if recent:
-            self._failures[key] = recent
-        else:
-            self._failures.pop(key, None)
-        return recent
-
-    def locked(self, username: str, address: str, now: float) -> bool:
-        return (
-            len(self._recent(f"user:{username}", now)) >= LOGIN_FAILURES_ALLOWED
-            or len(self._recent(f"addr:{address}", now)) >= 4 * LOGIN_FAILURES_ALLOWED
-        )
-
-    def failed(self, username: str, address: str, now: float) -> None:
-        if len(self._failures) >= self.MAX_KEYS:  # forget the oldest entries, not the newest
-            for key in list(self._failures)[: self.MAX_KEYS // 10]:
-                del self._failures[key]
-        for key in (f"user:{username}", f"addr:{address}"):
-            self._failures.setdefault(key, []).append(now)
-
-    def succeeded(self, username: str) -> None:
-        self._failures.pop(f"user:{username}", None)
 
 
 THROTTLE = web.AppKey("login_throttle", LoginThrottle)
@@ -155,11 +135,10 @@ async def login(request: web.Request) -> web.Response:
         raise ApiError(400, "username and password are required", ErrorCode.BAD_REQUEST)
     now = services.clock.now()
     throttle = request.app[THROTTLE]
-    address = request.remote or "?"
-    if throttle.locked(username, address, now):
-        raise ApiError(
-            429, "too many failed attempts; try again in a few minutes", ErrorCode.LOCKED
-        )
+    address = client_address(request)
+    wait = throttle.retry_after(username, address, now)
+    if wait > 0:
+        raise _rate_limited("too many failed attempts; try again later", wait)
     user = await services.accounts.get_staff(username)
     # Hash even for unknown users so timing does not tell which usernames exist.
     stored = user.password_hash if user else "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAA"
@@ -167,7 +146,7 @@ async def login(request: web.Request) -> web.Response:
         throttle.failed(username, address, now)
         log.info("login_failed")
         raise ApiError(401, "wrong username or password", ErrorCode.BAD_CREDENTIALS)
-    throttle.succeeded(username)
+    throttle.succeeded(username, address)
     token = new_session_token()
     await services.accounts.put_session(
         session_hash(token), user.username, now + services.settings.session_ttl
@@ -387,6 +366,10 @@ def _window(appointment: Appointment) -> dict[str, Any]:
 async def join(request: web.Request) -> web.Response:
     """Exchange an invite code for a short-lived room token (DESIGN.md, fixed contract)."""
     services = _services(request)
+    # Before anything else: guessing codes must not cost us a store lookup each.
+    wait = request.app[JOIN_LIMIT].take(client_address(request))
+    if wait > 0:
+        raise _rate_limited("too many attempts; slow down", wait)
     data = await read_json(request)
     if not isinstance(data, dict) or not isinstance(data.get("code"), str):
         raise ApiError(400, "code is required", ErrorCode.BAD_REQUEST, field="code")
@@ -481,8 +464,15 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ready", "time": int(time.time())})
 
 
+JOIN_LIMIT = web.AppKey("join_limit", KeyedTokenBuckets)
+
+
 def setup_api(app: web.Application) -> None:
+    services = app[SERVICES]
     app[THROTTLE] = LoginThrottle()
+    app[JOIN_LIMIT] = KeyedTokenBuckets(
+        services.settings.join_rate, services.settings.join_burst, services.clock
+    )
     r = app.router
     r.add_post("/api/login", login)
     r.add_post("/api/logout", logout)

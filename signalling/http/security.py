@@ -1,4 +1,5 @@
-"""Security headers on every response: a strict CSP, no referrer (join links carry codes)."""
+"""Security headers on every response: a strict CSP, no referrer (join links carry codes), and
+HSTS on every HTTPS response, errors included."""
 
 from __future__ import annotations
 
@@ -35,6 +36,9 @@ HEADERS = {
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+HSTS = "max-age=31536000"
+
+
 @web.middleware
 async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
@@ -44,8 +48,21 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
         raise
     if not response.prepared:  # a WebSocket is already upgraded
         response.headers.update(HEADERS)
-        if request.secure:
-            response.headers["Strict-Transport-Security"] = "max-age=31536000"
         if request.path.startswith("/api/") or request.path.startswith("/j/"):
             response.headers["Cache-Control"] = "no-store"
     return response
+
+
+async def on_prepare(request: web.Request, response: web.StreamResponse) -> None:
+    """Every response the app sends, also those no middleware sees (aiohttp's own 404, 405
+    and 500 answers, raised HTTP errors): the fixed headers (where a handler set none of its
+    own) and, over HTTPS, HSTS."""
+    for name, value in HEADERS.items():
+        response.headers.setdefault(name, value)
+    if request.secure:
+        response.headers["Strict-Transport-Security"] = HSTS
+
+
+def setup_security(app: web.Application) -> None:
+    """Security headers on every response of `app`."""
+    app.on_response_prepare.append(on_prepare)

@@ -106,7 +106,7 @@ async def _authenticate(request: web.Request, ws: web.WebSocketResponse) -> Conn
     if appointment is None or participant is None:
         await _close(ws, CloseCode.AUTH_FAILED, "unknown appointment")
         return None
-    if token_void(participant, claims.iat):
+    if token_void(participant, claims):
         await _close(ws, CloseCode.AUTH_FAILED, "token revoked")
         return None
     state = link_state(appointment, services.clock.now(), services.settings.early_join_margin)
@@ -199,7 +199,7 @@ async def _refresh(request: web.Request, hub: RoomHub, conn: Connection) -> bool
         or appointment.status != AppointmentStatus.SCHEDULED
     ):
         raise MessageError(ErrorCode.WINDOW_CLOSED, "the appointment is over")
-    if token_void(participant, conn.claims.iat) or not await hub.is_current(conn):
+    if token_void(participant, conn.claims) or not await hub.is_current(conn):
         # Removed, link reissued, or replaced by a newer connection: no fresh token.
         await _close(conn.ws, CloseCode.AUTH_FAILED, "token revoked")
         return True

@@ -136,14 +136,16 @@ def worker_process(
 
 
 @pytest.fixture
-def serve_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    """`lippejob serve --http` with its in-process SFU; yields the process and its port."""
-    port = _free_port()
+def serve_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, int]]:
+    """`lippejob serve --http` with its in-process SFU; yields the process, its port and
+    its metrics port."""
+    port, metrics_port = _free_port(), _free_port()
     proc = subprocess.Popen(
         [
             *(sys.executable, "-m", "lippejob.cli", "serve", "--http", "--host", "127.0.0.1"),
             *("--port", str(port), "--data-dir", str(tmp_path / "var")),
             *("--keys-dir", str(tmp_path / "keys")),
+            *("--metrics-port", str(metrics_port)),
         ],
         cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -151,7 +153,7 @@ def serve_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int
         stderr=subprocess.PIPE,
     )
     try:
-        yield proc, port
+        yield proc, port, metrics_port
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -206,11 +208,17 @@ async def test_worker_process_logs_json_and_serves_metrics(
 
 
 async def test_serve_shows_its_media_worker_on_metrics(
-    serve_process: tuple[subprocess.Popen[bytes], int],
+    serve_process: tuple[subprocess.Popen[bytes], int, int],
 ) -> None:
-    """`lippejob serve` (in-process SFU): the worker's numbers are on the signalling /metrics."""
-    proc, port = serve_process
-    values = samples(await _scrape_when_up(proc, f"http://127.0.0.1:{port}/metrics"))
+    """`lippejob serve` (in-process SFU): the worker's numbers are on the signalling /metrics,
+    which is served on the metrics port only."""
+    proc, port, metrics_port = serve_process
+    values = samples(await _scrape_when_up(proc, f"http://127.0.0.1:{metrics_port}/metrics"))
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"http://127.0.0.1:{port}/metrics") as resp,
+    ):
+        assert resp.status == 404
     assert values["lippejob_media_rooms"] == 0
     assert values["lippejob_media_packets_forwarded_total"] == 0
     assert values["lippejob_ws_connections"] == 0  # the signalling app's own, same registry
