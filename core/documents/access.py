@@ -1,0 +1,113 @@
+"""Who may do what with a document of someone's application folder: pure rules, no I/O.
+
+The folder belongs to the jobseeker (the profile). Its owner and the job centre's caseworkers
+may always open, download and present its documents. Anybody else in a call (an employer, an
+interpreter) sees rendered pages of one document only while the jobseeker's consent for that
+document in that call stands: given on the jobseeker's own device, withdrawn at any time, and
+over when the call ends. Nobody but the owner and caseworkers is ever handed the original.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from core.documents.intake import Kind
+
+MAX_DOCUMENTS = 50  # per folder
+MAX_FOLDER_BYTES = 200 * 1024 * 1024
+
+
+class Use(StrEnum):
+    PAGES = "pages"  # rendered pages (the panel, the folder's preview)
+    ORIGINAL = "original"  # the file itself, as an attachment
+    DELETE = "delete"
+    PRESENT = "present"  # show it in a call's panel
+
+
+class ViewerKind(StrEnum):
+    OWNER = "owner"  # the jobseeker, through their space or as the call's jobseeker
+    STAFF = "staff"  # a caseworker of the job centre
+    GUEST = "guest"  # anybody else in a call: employer, interpreter
+
+
+@dataclass(frozen=True)
+class DocumentMeta:
+    id: str
+    profile: str
+    title: str
+    kind: Kind
+    media_type: str
+    size: int  # bytes of the stored (clean) document
+    pages: int
+    uploaded_by: str  # actor id
+    uploaded_at: float
+    last_used_at: float  # retention counts from here
+
+
+@dataclass(frozen=True)
+class Viewer:
+    kind: ViewerKind
+    actor: str  # profile id, staff user or participant id
+    profile: str | None = None  # OWNER: whose space
+    appointment: str | None = None  # GUEST: the call they are in
+
+
+@dataclass(frozen=True)
+class Consent:
+    """The jobseeker's yes to showing `document` to the others in `appointment`."""
+
+    document: str
+    appointment: str
+    given_at: float
+    withdrawn_at: float | None = None
+
+    def stands(self) -> bool:
+        return self.withdrawn_at is None
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str = ""  # an error code when refused
+
+
+def decide(
+    viewer: Viewer,
+    document: DocumentMeta,
+    use: Use,
+    *,
+    consents: tuple[Consent, ...] = (),
+    call_live: bool = False,
+) -> Decision:
+    """May `viewer` put `document` to `use`? `call_live`: the guest's appointment is running."""
+    if viewer.kind is ViewerKind.STAFF:
+        return Decision(True)
+    if viewer.kind is ViewerKind.OWNER:
+        if viewer.profile == document.profile:
+            return Decision(True)
+        return Decision(False, "not_found")  # another person's folder does not exist for them
+    if use is not Use.PAGES:
+        return Decision(False, "forbidden")
+    if viewer.appointment is None or not call_live:
+        return Decision(False, "consent_required")
+    if any(
+        c.document == document.id and c.appointment == viewer.appointment and c.stands()
+        for c in consents
+    ):
+        return Decision(True)
+    return Decision(False, "consent_required")
+
+
+def room_for(documents: list[DocumentMeta], size: int) -> str | None:
+    """Why one more document of `size` bytes does not fit the folder, or None."""
+    if len(documents) >= MAX_DOCUMENTS:
+        return "folder_full"
+    if sum(d.size for d in documents) + size > MAX_FOLDER_BYTES:
+        return "folder_too_large"
+    return None
+
+
+def expired(document: DocumentMeta, now: float, retention_days: float) -> bool:
+    """The retention period is over: unused for `retention_days` (then it is shredded)."""
+    return now - document.last_used_at > retention_days * 86400
