@@ -11,6 +11,7 @@ from typing import Any
 
 import structlog
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.exceptions import InvalidStateError
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 from aiortc.sdp import candidate_from_sdp
 
@@ -293,8 +294,16 @@ class Participant:
             sub.dirty = True
             return
         sub.dirty = False
-        network.prepare(sub.pc, self._plan)
-        await sub.pc.setLocalDescription(await sub.pc.createOffer())
+        pc = sub.pc
+        if pc.signalingState == "closed":
+            return  # the connection failed or closed before the participant left: no offer
+        network.prepare(pc, self._plan)
+        try:
+            await pc.setLocalDescription(await pc.createOffer())
+        except InvalidStateError:
+            if pc.signalingState == "closed" or self._closed:
+                return  # it closed while the offer was being made (a leave that raced it)
+            raise
         sub.offered = True
         for slot in sub.slots:
             slot.offered = slot.carries

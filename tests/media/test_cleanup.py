@@ -37,6 +37,16 @@ def open_pcs() -> list[str]:
     return found
 
 
+def new_tasks(before: set[asyncio.Task[object]]) -> list[str]:
+    """Tasks that were not there before, each with where it waits (for a failure message)."""
+    out = []
+    for task in asyncio.all_tasks() - before:
+        stack = task.get_stack(limit=8)
+        where = " < ".join(f"{f.f_code.co_name}:{f.f_lineno}" for f in reversed(stack))
+        out.append(f"{task.get_name()}: {where}")
+    return out
+
+
 def census() -> dict[str, int]:
     gc.collect()
     objects = gc.get_objects()
@@ -76,11 +86,16 @@ async def test_hundred_joins_and_leaves_leak_nothing(sfu: Sfu) -> None:
         # The baseline is the host alone: its publisher and subscriber connections, client and
         # server side. A warm-up guest's connection may still be closing on a loaded machine.
         try:
-            await wait_for(lambda: census()["pcs"] == HOST_PCS, "warm-up connections to close")
+            await wait_for(
+                lambda: census()["pcs"] == HOST_PCS, "warm-up connections to close", within=30
+            )
         except TimeoutError:
-            pytest.fail(f"warm-up connections left: {census()}: {open_pcs()}")
+            pytest.fail(
+                f"warm-up connections left: {census()}: {open_pcs()}; tasks: {new_tasks(set())}"
+            )
         await asyncio.sleep(0.5)
         before = census()
+        tasks_before = set(asyncio.all_tasks())
         host_slots = len(sfu.worker.rooms["room"].participants["host"].slots)
         started = time.monotonic()
         for round_ in range(CYCLES // PARALLEL):
@@ -94,7 +109,10 @@ async def test_hundred_joins_and_leaves_leak_nothing(sfu: Sfu) -> None:
                 lambda: census()["pcs"] == HOST_PCS, "guest connections to close", within=20
             )
         except TimeoutError:
-            pytest.fail(f"connections left: {before} -> {census()}: {open_pcs()}")
+            pytest.fail(
+                f"connections left: {before} -> {census()}: {open_pcs()}; "
+                f"new tasks: {new_tasks(tasks_before)}"
+            )
         # Tasks of the last departures (closing, the room's re-offer to the host) may still be
         # finishing; a leak of one per guest would be a hundred, and would not settle.
         await wait_for(
