@@ -35,6 +35,7 @@ def build_services(
         accounts=stores.accounts,
         presence=stores.presence,
         registry=stores.registry,
+        profiles=stores.profiles,
         bus=bus,
         keyring=keyring,
         issuer=TokenIssuer(keyring, clock, settings.issuer, settings.token_ttl),
