@@ -17,6 +17,7 @@ from signalling.context import SERVICES, Services
 from signalling.http.api import api_errors, setup_api
 from signalling.http.client_address import TRUSTED_PROXIES, TrustedProxies
 from signalling.http.lifecycle import DRAINING, Draining
+from signalling.http.profiles_api import setup_profiles_api
 from signalling.http.security import security_headers, setup_security
 from signalling.metrics import METRICS, Metrics
 from signalling.retention import retention_ctx
@@ -56,6 +57,7 @@ def create_app(
     setup_security(app)
     app[TRUSTED_PROXIES] = TrustedProxies(services.settings.trusted_proxies)
     setup_api(app)
+    setup_profiles_api(app)
     metrics = Metrics()
     hub = RoomHub(
         services,
@@ -70,8 +72,10 @@ def create_app(
     app.cleanup_ctx.append(retention_ctx)
     if with_pages and importlib.util.find_spec("signalling.http.pages") is not None:
         from signalling.http.pages import setup_pages
+        from signalling.http.space import setup_space_pages
 
         setup_pages(app)
+        setup_space_pages(app)
     if close_services:
 
         async def _close(app: web.Application) -> AsyncIterator[None]:
