@@ -4,6 +4,7 @@ left), shows the appointment with its join button, and signs out on this device.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from playwright.sync_api import expect
 from core.model import Profile
 from signalling.appointments import schedule
 from signalling.auth.space import hash_space_code, new_space_code
-from tests.browser.conftest import TABLET, LiveServer, NewContext, axe_check
+from tests.browser.conftest import STAFF_PASSWORD, TABLET, LiveServer, NewContext, axe_check
 from tests.harness import STAFF_USER
 
 
@@ -93,3 +94,40 @@ def test_space_on_a_tablet(
     # The old session cookie is gone: opening /space again stays signed out.
     page.goto(f"{live_server.url}/space")
     expect(page.locator(".space-signout")).to_have_count(0)
+
+
+def test_console_profile_flow(
+    live_server: LiveServer, new_context: NewContext, shots_dir: Path
+) -> None:
+    """The caseworker adds a jobseeker, finds them, shows their space link with a QR code
+    and schedules for them: the jobseeker takes the profile's name and language."""
+    page = new_context("de", viewport={"width": 1280, "height": 1024}).new_page()
+    page.goto(f"{live_server.url}/console/login")
+    page.locator("#username").fill(STAFF_USER)
+    page.locator("#password").fill(STAFF_PASSWORD)
+    page.locator("button[type=submit]").click()
+    page.wait_for_url(f"{live_server.url}/console")
+    page.locator("#pf-name").fill("Olena Koval")
+    page.locator("#pf-lang").select_option("uk")
+    page.locator("#profile-form button[type=submit]").click()
+    item = page.locator(".profile-item", has_text="Olena Koval")
+    expect(item).to_have_count(1)
+    item.get_by_role("button", name="Bereichslink").click()
+    expect(page.locator("#space-link-url")).to_have_value(re.compile(r"/s/[A-Za-z0-9_-]{22}$"))
+    expect(page.locator("#space-link-qr svg")).to_be_visible()
+    axe_check(page, "console profiles (de)")
+    page.screenshot(path=str(shots_dir / "console-profiles-de.png"), full_page=True)
+    item = page.locator(".profile-item", has_text="Olena Koval")
+    item.get_by_role("button", name="Termin für diese Person planen").click()
+    page.locator("#f-title").fill("Erstgespräch")
+    page.locator("#schedule-submit").click()
+    expect(page.locator("#links")).to_be_visible()
+    card = page.locator('.link-card[data-role="jobseeker"]')
+    expect(card).to_contain_text("Olena Koval")
+
+    async def jobseeker_lang() -> str:
+        found = await live_server.store.find_profiles("Olena")
+        mine = await live_server.store.list_appointments(profile_id=found[0].id)
+        return next(p.lang for p in mine[0].participants if p.role == "jobseeker")
+
+    assert live_server.run(jobseeker_lang()) == "uk"
