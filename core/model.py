@@ -1,4 +1,5 @@
-"""Domain models: appointments, participants, staff. Small, typed, serialisable."""
+"""Domain models: appointments, participants, staff, jobseeker profiles. Small, typed,
+serialisable."""
 
 from __future__ import annotations
 
@@ -115,6 +116,9 @@ class Participant:
     # Tokens issued before this time are void: set when the participant is removed or their
     # link reissued, so every token they hold (however many refreshes) dies at once.
     not_before: float = 0.0
+    # The jobseeker profile this participant stands for (scheduled "for a profile"): the
+    # profile's space lists the appointment and can join as this participant.
+    profile_id: str | None = None
 
     def public(self) -> dict[str, Any]:
         """What other participants may see."""
@@ -168,6 +172,46 @@ class Appointment:
     def public(self) -> dict[str, Any]:
         """The appointment as staff and admitted participants see it (no invite hashes)."""
         return {**self._window(), "participants": [p.public() for p in self.participants]}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A jobseeker as their caseworkers keep them (DESIGN.md, "The jobseeker's space")."""
+
+    id: str  # j_<hex>, pseudonymous
+    name: str
+    lang: str  # one of LANGUAGES: the space's and the invitations' language
+    created_by: str
+    created_at: float
+    phone: str | None = None
+    # SHA-256 of the space code (None: no link issued, or revoked). The version goes up on
+    # every issue, reissue and revocation; device sessions of an older version are void.
+    space_link_hash: str | None = None
+    space_link_version: int = 0
+
+    def public(self) -> dict[str, Any]:
+        """The profile as staff see it (no link hash: only whether a link is active)."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "lang": self.lang,
+            "phone": self.phone,
+            "created_by": self.created_by,
+            "created_at": self.created_at,
+            "space_link": self.space_link_hash is not None,
+        }
+
+
+@dataclass(frozen=True)
+class SpaceSession:
+    """One device's session in a jobseeker's space; only the cookie's hash is stored."""
+
+    session_hash: str
+    profile_id: str
+    created_at: float
+    last_seen: float
+    expires_at: float  # idle expiry: moved on by every request
+    link_version: int  # the profile's space_link_version when the link was opened
 
 
 @dataclass(frozen=True)

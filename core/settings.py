@@ -41,6 +41,7 @@ class Settings:
     token_ttl: int = 600  # seconds; DESIGN.md caps room tokens at ten minutes
     early_join_margin: int = 900  # seconds before the window in which links work
     session_ttl: int = 8 * 3600  # console sessions
+    space_idle_timeout: int = 1800  # a jobseeker's space session ends after this long idle
     ws_max_message: int = 64 * 1024  # bytes; larger messages close the socket
     ws_max_errors: int = 5  # invalid messages tolerated before a 4400-range close
     ws_auth_timeout: float = 10.0
@@ -109,6 +110,8 @@ class Settings:
     def validate(self) -> Settings:
         if not (0 < self.token_ttl <= 600):
             raise SettingsError("token_ttl must be between 1 and 600 seconds")
+        if self.space_idle_timeout <= 0:
+            raise SettingsError("space_idle_timeout must be positive")
         if not (0 <= self.port <= 65535):
             raise SettingsError("port out of range")
         if (self.cert is None) != (self.key is None):

@@ -17,6 +17,7 @@ from signalling.context import SERVICES, Services
 from signalling.http.api import api_errors, setup_api
 from signalling.http.client_address import TRUSTED_PROXIES, TrustedProxies
 from signalling.http.lifecycle import DRAINING, Draining
+from signalling.http.profiles_api import setup_profiles_api
 from signalling.http.security import security_headers, setup_security
 from signalling.metrics import METRICS, Metrics
 from signalling.retention import retention_ctx
@@ -35,6 +36,7 @@ def build_services(
         accounts=stores.accounts,
         presence=stores.presence,
         registry=stores.registry,
+        profiles=stores.profiles,
         bus=bus,
         keyring=keyring,
         issuer=TokenIssuer(keyring, clock, settings.issuer, settings.token_ttl),
@@ -55,6 +57,7 @@ def create_app(
     setup_security(app)
     app[TRUSTED_PROXIES] = TrustedProxies(services.settings.trusted_proxies)
     setup_api(app)
+    setup_profiles_api(app)
     metrics = Metrics()
     hub = RoomHub(
         services,
@@ -69,8 +72,10 @@ def create_app(
     app.cleanup_ctx.append(retention_ctx)
     if with_pages and importlib.util.find_spec("signalling.http.pages") is not None:
         from signalling.http.pages import setup_pages
+        from signalling.http.space import setup_space_pages
 
         setup_pages(app)
+        setup_space_pages(app)
     if close_services:
 
         async def _close(app: web.Application) -> AsyncIterator[None]:

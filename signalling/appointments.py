@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from core.model import LANGUAGES, ROLES, Appointment, Participant, Role
+from core.model import LANGUAGES, ROLES, Appointment, Participant, Profile, Role
 from core.settings import Settings
 from signalling.auth.invites import hash_code, link_id, new_code
 from signalling.auth.tokens import RoomClaims
@@ -95,11 +95,37 @@ def _participant(raw: Any, index: int, settings: Settings) -> tuple[Participant,
     return participant, code
 
 
-def schedule(data: Any, *, now: float, settings: Settings, created_by: str) -> Scheduled:
-    """Validate a scheduling request; a pure function of its inputs (and fresh randomness)."""
+def _for_profile(profile: Profile) -> tuple[Participant, str]:
+    """The jobseeker participant of an appointment scheduled for a profile: the profile's
+    name and language (so the invitation's language is the profile's), linked to it."""
+    code = new_code()
+    participant = Participant(
+        id=f"p_{secrets.token_hex(6)}",
+        role=Role.JOBSEEKER,
+        name=profile.name,
+        lang=profile.lang,
+        invite_hash=hash_code(code),
+        profile_id=profile.id,
+    )
+    return participant, code
+
+
+def schedule(
+    data: Any,
+    *,
+    now: float,
+    settings: Settings,
+    created_by: str,
+    profile: Profile | None = None,
+) -> Scheduled:
+    """Validate a scheduling request; a pure function of its inputs (and fresh randomness).
+
+    With a `profile` (the request named its `profile_id`), the jobseeker is that profile's:
+    the request lists the other participants only, and the jobseeker joins them last."""
     if not isinstance(data, dict):
         raise ValidationError("body must be a JSON object")
-    unknown = set(data) - {"title", "starts_at", "ends_at", "waiting_room", "participants"}
+    fields = {"title", "starts_at", "ends_at", "waiting_room", "participants", "profile_id"}
+    unknown = set(data) - fields
     if unknown:
         raise ValidationError(f"unknown fields: {', '.join(sorted(unknown))}")
     title = clean_text(data.get("title"), "title", settings.max_title_length)
@@ -122,6 +148,17 @@ def schedule(data: Any, *, now: float, settings: Settings, created_by: str) -> S
     if len(raw_participants) > settings.max_participants:
         raise ValidationError(f"at most {settings.max_participants} participants", "participants")
     pairs = [_participant(raw, i, settings) for i, raw in enumerate(raw_participants)]
+    if profile is not None:
+        if any(p.role == Role.JOBSEEKER for p, _ in pairs):
+            raise ValidationError(
+                "with a profile_id the profile is the jobseeker: list the others only",
+                "participants",
+            )
+        if len(pairs) + 1 > settings.max_participants:
+            raise ValidationError(
+                f"at most {settings.max_participants} participants", "participants"
+            )
+        pairs.append(_for_profile(profile))
     if not any(p.role == Role.CASEWORKER for p, _ in pairs):
         raise ValidationError("an appointment needs a caseworker", "participants")
     if len(pairs) < 2:

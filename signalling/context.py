@@ -9,7 +9,14 @@ from aiohttp import web
 from core.bus.base import Bus
 from core.clock import Clock
 from core.settings import Settings
-from core.store.base import AccountStore, AppointmentStore, PresenceStore, RegistryStore, Stores
+from core.store.base import (
+    AccountStore,
+    AppointmentStore,
+    PresenceStore,
+    ProfileStore,
+    RegistryStore,
+    Stores,
+)
 from signalling.auth.keys import KeyRing
 from signalling.auth.tokens import TokenIssuer, TokenVerifier
 
@@ -22,13 +29,14 @@ class Services:
     accounts: AccountStore
     presence: PresenceStore
     registry: RegistryStore
+    profiles: ProfileStore
     bus: Bus
     keyring: KeyRing
     issuer: TokenIssuer
     verifier: TokenVerifier
 
     def stores(self) -> Stores:
-        return Stores(self.appointments, self.accounts, self.presence, self.registry)
+        return Stores(self.appointments, self.accounts, self.presence, self.registry, self.profiles)
 
 
 SERVICES = web.AppKey("services", Services)

@@ -53,6 +53,8 @@ class ErrorCode(StrEnum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     HTTP_ERROR = "http_error"  # any other HTTP error aiohttp raised under /api
     INTERNAL = "internal_error"  # a bug: the log says which (by event name, never content)
+    # The jobseeker's space (signalling.http.space).
+    SPACE_SIGNED_OUT = "space_signed_out"  # no live space session on this device
     DRAINING = "draining"
     NOT_READY = "not_ready"
 

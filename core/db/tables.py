@@ -1,8 +1,8 @@
 """The tables of durable records (SQLAlchemy Core metadata).
 
 Times are epoch seconds as double-precision floats, as the domain dataclasses hold them, so a
-record round-trips exactly. Later tables (jobseeker profiles, documents, the audit log) join
-this metadata with their own migration.
+record round-trips exactly. Later tables (documents, e-learning) join this metadata with
+their own migration.
 """
 
 from __future__ import annotations
@@ -70,6 +70,9 @@ participants = sa.Table(
     # SHA-256 of the invite code; one link resolves to one participant.
     sa.Column("invite_hash", sa.String(128), nullable=False, unique=True),
     sa.Column("not_before", sa.Double, nullable=False),
+    # The profile a jobseeker participant stands for (migration 0003). No foreign key: the
+    # appointment's record stands on its own and goes by retention, not with the profile.
+    sa.Column("profile_id", sa.String(64), nullable=True, index=True),
 )
 
 # Attendance events, consent among them (event "consent"), in arrival order (`seq`). No
@@ -114,4 +117,37 @@ audit_log = sa.Table(
     sa.Column("detail", sa.Text, nullable=False),  # canonical JSON of ids and numbers
     sa.Column("prev", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+)
+
+# Jobseeker profiles (migration 0003). Only the SHA-256 of the space code is kept; the version
+# counts issues and revocations of the link (device sessions of an older one are void).
+profiles = sa.Table(
+    "profiles",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("lang", sa.String(16), nullable=False),
+    sa.Column("phone", sa.String(64), nullable=True),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("space_link_hash", sa.String(128), nullable=True, unique=True),
+    sa.Column("space_link_version", sa.Integer, nullable=False),
+)
+
+# Device sessions in a jobseeker's space: only the hash of the cookie value is stored.
+space_sessions = sa.Table(
+    "space_sessions",
+    metadata,
+    sa.Column("session_hash", sa.String(128), primary_key=True),
+    sa.Column(
+        "profile_id",
+        sa.String(64),
+        sa.ForeignKey("profiles.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("last_seen", sa.Double, nullable=False),
+    sa.Column("expires_at", sa.Double, nullable=False, index=True),
+    sa.Column("link_version", sa.Integer, nullable=False),
 )

@@ -3,15 +3,17 @@ part depends only on what it uses: the media worker on the registry alone.
 
 - `AppointmentStore`: appointments, their invite index and attendance (durable records).
 - `AccountStore`: staff accounts and console sessions (durable records).
+- `ProfileStore`: jobseeker profiles, their space links and device sessions (durable records).
 - `PresenceStore`: who is in which room on which node, node heartbeats, revoked token ids
   (ephemeral, shared between processes).
 - `RegistryStore`: the media worker registry and room placement (ephemeral, shared).
 
 Durable records live in a relational database: `core.store.sql.SqlStore` implements
-`AppointmentStore` and `AccountStore` (SQLite embedded, PostgreSQL in production). Ephemeral
-state lives in `core.store.memory.MemoryStore` (one process) or `core.store.redisstore.RedisStore`
-(shared between processes), which implement `PresenceStore` and `RegistryStore`: losing them may
-interrupt calls, never a record. `core.store.wiring.open_stores` picks them from the settings.
+`AppointmentStore`, `AccountStore` and `ProfileStore` (SQLite embedded, PostgreSQL in
+production). Ephemeral state lives in `core.store.memory.MemoryStore` (one process) or
+`core.store.redisstore.RedisStore` (shared between processes), which implement `PresenceStore`
+and `RegistryStore`: losing them may interrupt calls, never a record.
+`core.store.wiring.open_stores` picks them from the settings.
 """
 
 from __future__ import annotations
@@ -19,7 +21,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from core.model import Appointment, AttendanceEvent, Member, StaffUser, WorkerInfo
+from core.model import (
+    Appointment,
+    AttendanceEvent,
+    Member,
+    Profile,
+    SpaceSession,
+    StaffUser,
+    WorkerInfo,
+)
 
 # Attendance events kept per appointment: a link holder re-joining in a loop cannot grow it
 # without bound; the first events (who came, when) are the ones kept.
@@ -40,9 +50,14 @@ class AppointmentStore(Closable, Protocol):
     async def get_appointment(self, appointment_id: str) -> Appointment | None: ...
 
     async def list_appointments(
-        self, *, starts_after: float | None = None, starts_before: float | None = None
+        self,
+        *,
+        starts_after: float | None = None,
+        starts_before: float | None = None,
+        profile_id: str | None = None,
     ) -> list[Appointment]:
-        """Appointments ordered by start time, optionally within [after, before)."""
+        """Appointments ordered by start time, optionally within [after, before) and only
+        those with a participant standing for `profile_id`."""
         ...
 
     async def find_invite(self, invite_hash: str) -> tuple[str, str] | None:
@@ -71,6 +86,45 @@ class AccountStore(Closable, Protocol):
         ...
 
     async def delete_session(self, session_hash: str) -> None: ...
+
+
+class ProfileStore(Closable, Protocol):
+    async def put_profile(self, profile: Profile) -> None:
+        """Create a profile, or update the name, language and phone of an existing one (its
+        space link is changed only through `set_space_link`)."""
+        ...
+
+    async def get_profile(self, profile_id: str) -> Profile | None: ...
+
+    async def find_profiles(self, query: str = "", limit: int = 50) -> list[Profile]:
+        """Profiles whose name contains `query` (case-insensitive), ordered by name."""
+        ...
+
+    async def profile_for_link(self, link_hash: str) -> Profile | None:
+        """The profile whose active space link has this hash, or None."""
+        ...
+
+    async def set_space_link(self, profile_id: str, link_hash: str | None) -> Profile | None:
+        """Issue (a hash) or revoke (None) a profile's space link: the version goes up and
+        every device session of the profile ends, in one transaction. None: no such profile."""
+        ...
+
+    async def put_space_session(self, session: SpaceSession) -> None: ...
+
+    async def get_space_session(self, session_hash: str) -> SpaceSession | None:
+        """A live session: not idle past its expiry and opened from the profile's current
+        link (an older link version, or a revoked link, ends it). A dead one is deleted."""
+        ...
+
+    async def touch_space_session(self, session_hash: str, expires_at: float) -> None:
+        """Note activity now and move the idle expiry on."""
+        ...
+
+    async def delete_space_session(self, session_hash: str) -> None: ...
+
+    async def purge_space_sessions(self) -> int:
+        """Delete sessions past their expiry; returns how many went."""
+        ...
 
 
 class PresenceStore(Closable, Protocol):
@@ -121,7 +175,7 @@ class RegistryStore(Closable, Protocol):
         ...
 
 
-class DurableStore(AppointmentStore, AccountStore, Protocol):
+class DurableStore(AppointmentStore, AccountStore, ProfileStore, Protocol):
     """The durable records in one object (the SQL store)."""
 
 
@@ -131,22 +185,24 @@ class EphemeralStore(PresenceStore, RegistryStore, Protocol):
 
 @dataclass(frozen=True)
 class Stores:
-    """The four stores a signalling process runs on, picked at wiring time."""
+    """The stores a signalling process runs on, picked at wiring time."""
 
     appointments: AppointmentStore
     accounts: AccountStore
     presence: PresenceStore
     registry: RegistryStore
+    profiles: ProfileStore
 
     @classmethod
     def of(cls, durable: DurableStore, ephemeral: EphemeralStore) -> Stores:
         """The durable records from one store, the ephemeral state from another."""
-        return cls(durable, durable, ephemeral, ephemeral)
+        return cls(durable, durable, ephemeral, ephemeral, durable)
 
     async def close(self) -> None:
         """Close each distinct store once."""
         seen: list[Closable] = []
-        for store in (self.appointments, self.accounts, self.presence, self.registry):
+        stores = (self.appointments, self.accounts, self.presence, self.registry, self.profiles)
+        for store in stores:
             if not any(store is s for s in seen):
                 seen.append(store)
                 await store.close()

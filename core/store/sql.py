@@ -1,6 +1,7 @@
 """The durable store over a relational database (SQLite or PostgreSQL, SQLAlchemy Core).
 
-Implements `AppointmentStore` and `AccountStore` with `MemoryStore`'s semantics. A write that
+Implements `AppointmentStore` and `AccountStore`, and `ProfileStore` through the mixed-in
+`core.store.sqlprofiles.SqlProfiles`, with `MemoryStore`'s semantics. A write that
 touches several rows runs in one transaction. Each write transaction starts with a write, so
 that SQLite takes its lock before reading (a read first would fail with "database is locked"
 when another connection wrote meanwhile, instead of waiting).
@@ -20,6 +21,7 @@ from core.db.engine import create_engine
 from core.db.tables import appointments, attendance, participants, staff_accounts, staff_sessions
 from core.model import Appointment, AttendanceEvent, Participant, StaffUser
 from core.store.base import MAX_ATTENDANCE
+from core.store.sqlprofiles import SqlProfiles
 
 _APPOINTMENT_COLUMNS = (
     "id",
@@ -57,6 +59,7 @@ def _participant(row: sa.Row[Any]) -> Participant:
         lang=row.lang,
         invite_hash=row.invite_hash,
         not_before=row.not_before,
+        profile_id=row.profile_id,
     )
 
 
@@ -75,7 +78,7 @@ def _appointment(row: sa.Row[Any], people: Iterable[Participant]) -> Appointment
     )
 
 
-class SqlStore:
+class SqlStore(SqlProfiles):
     """Durable records in SQLite or PostgreSQL. Session expiry follows the injected clock."""
 
     def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
@@ -121,6 +124,7 @@ class SqlStore:
                             "lang": p.lang,
                             "invite_hash": p.invite_hash,
                             "not_before": p.not_before,
+                            "profile_id": p.profile_id,
                         }
                         for position, p in enumerate(appointment.participants)
                     ],
@@ -131,10 +135,23 @@ class SqlStore:
         return found[0] if found else None
 
     async def list_appointments(
-        self, *, starts_after: float | None = None, starts_before: float | None = None
+        self,
+        *,
+        starts_after: float | None = None,
+        starts_before: float | None = None,
+        profile_id: str | None = None,
     ) -> list[Appointment]:
-        """Appointments ordered by start time (then id), optionally within [after, before)."""
+        """Appointments ordered by start time (then id), optionally within [after, before)
+        and only those with a participant standing for `profile_id`."""
         conditions: list[sa.ColumnElement[bool]] = []
+        if profile_id is not None:
+            conditions.append(
+                appointments.c.id.in_(
+                    sa.select(participants.c.appointment_id).where(
+                        participants.c.profile_id == profile_id
+                    )
+                )
+            )
         if starts_after is not None:
             conditions.append(appointments.c.starts_at >= starts_after)
         if starts_before is not None:

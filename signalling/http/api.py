@@ -12,7 +12,7 @@ from aiohttp import web
 
 from core.contracts.errors import ErrorCode
 from core.jsonwire import loads_strict
-from core.model import Appointment, AttendanceEvent, AttendanceKind, StaffUser
+from core.model import Appointment, AttendanceEvent, AttendanceKind, Participant, Profile, StaffUser
 from signalling.appointments import ValidationError, reissue, schedule
 from signalling.auth.invites import LinkState, hash_code, link_state, looks_like_code
 from signalling.auth.login_throttle import LoginThrottle
@@ -30,6 +30,7 @@ from signalling.http.client_address import client_address
 from signalling.http.lifecycle import DRAINING
 from signalling.http.ratelimit import KeyedTokenBuckets
 from signalling.metrics import METRICS
+from signalling.profiles import looks_like_profile_id
 from signalling.room.status import live_view, present_members
 from signalling.room.ws import HUB
 
@@ -207,13 +208,33 @@ async def _view(services: Services, appointment: Appointment) -> dict[str, Any]:
     }
 
 
+async def _profile_of(services: Services, data: Any) -> Profile | None:
+    """The profile a scheduling request names in `profile_id` (None when it names none)."""
+    if not isinstance(data, dict) or data.get("profile_id") is None:
+        return None
+    profile_id = data["profile_id"]
+    found = (
+        await services.profiles.get_profile(profile_id)
+        if isinstance(profile_id, str) and looks_like_profile_id(profile_id)
+        else None
+    )
+    if found is None:
+        raise ApiError(400, "no such profile", ErrorCode.INVALID, field="profile_id")
+    return found
+
+
 async def create_appointment(request: web.Request) -> web.Response:
     user = await require_staff(request)
     services = _services(request)
     data = await read_json(request)
+    profile = await _profile_of(services, data)
     try:
         scheduled = schedule(
-            data, now=services.clock.now(), settings=services.settings, created_by=user.username
+            data,
+            now=services.clock.now(),
+            settings=services.settings,
+            created_by=user.username,
+            profile=profile,
         )
     except ValidationError as exc:
         raise ApiError(400, exc.message, ErrorCode.INVALID, field=exc.field) from None
@@ -224,6 +245,7 @@ async def create_appointment(request: web.Request) -> web.Response:
         appointment=appointment.id,
         staff=user.username,
         participants=len(appointment.participants),
+        profile=profile.id if profile else None,
     )
     urls = [
         {
@@ -386,6 +408,15 @@ async def join(request: web.Request) -> web.Response:
     participant = appointment.participant(found[1]) if appointment and found else None
     if appointment is None or participant is None or participant.invite_hash != hash_code(code):
         raise ApiError(404, "this link is not valid", ErrorCode.UNKNOWN_INVITE)
+    return await issue_join(request, appointment, participant, consent)
+
+
+async def issue_join(
+    request: web.Request, appointment: Appointment, participant: Participant, consent: bool
+) -> web.Response:
+    """The room token for a participant whose link (an invite code, or the space session of
+    the profile they stand for) checked out: refused outside the appointment's window."""
+    services = _services(request)
     now = services.clock.now()
     margin = services.settings.early_join_margin
     state = link_state(appointment, now, margin)

@@ -39,7 +39,7 @@ I18N = web.AppKey("i18n", I18n)
 MAX_QR_URL = 300
 NO_STORE = {"Cache-Control": "no-store"}
 
-_STATUS_FOR_STATE = {
+STATUS_FOR_STATE = {
     "open": 200,
     "too_early": 200,  # the same page becomes the join page when the window opens
     "unknown": 404,
@@ -60,17 +60,20 @@ def setup_pages(app: web.Application) -> None:
     app.router.add_static("/static/", STATIC_DIR, name="static", append_version=False)
 
 
-def _render(
+def render(
     request: web.Request,
     template: str,
     page: str,
     data: dict[str, Any] | None = None,
     *,
     status: int = 200,
+    lang: str | None = None,
     **context: Any,
 ) -> web.Response:
+    """A page in `lang` (default: the negotiated language; ?lang= always wins)."""
     i18n = request.app[I18N]
-    lang = negotiate_language(request)
+    chosen = request.query.get("lang")
+    lang = chosen if chosen in LANGUAGES else lang or negotiate_language(request)
     page_data = {
         "page": page,
         "lang": lang,
@@ -94,7 +97,6 @@ def _render(
         )
     )
     response = web.Response(text=html, content_type="text/html", status=status, headers=NO_STORE)
-    chosen = request.query.get("lang")
     if chosen in LANGUAGES:
         response.set_cookie(
             LANG_COOKIE,
@@ -108,7 +110,7 @@ def _render(
     return response
 
 
-def _when(epoch: float, lang: str, timezone: str) -> dict[str, str]:
+def when(epoch: float, lang: str, timezone: str) -> dict[str, str]:
     """A moment as the pages show it: in the job centre's zone (settings.timezone)."""
     zone = ZoneInfo(timezone)
     moment = datetime.fromtimestamp(epoch, tz=UTC).astimezone(zone)
@@ -117,6 +119,9 @@ def _when(epoch: float, lang: str, timezone: str) -> dict[str, str]:
         "text": format_datetime(moment, "EEEE, d MMMM y, HH:mm", tzinfo=zone, locale=lang),
         "time": format_time(moment, "HH:mm", tzinfo=zone, locale=lang),
     }
+
+
+_when = when  # the older name (tests import it)
 
 
 async def _link_facts(request: web.Request, code: str) -> tuple[str, Appointment | None, str]:
@@ -143,16 +148,29 @@ async def _link_facts(request: web.Request, code: str) -> tuple[str, Appointment
 
 async def join_page(request: web.Request) -> web.Response:
     """The join page: device check, consent, waiting room and call, or why the link fails."""
-    lang = negotiate_language(request)
     state, appointment, participant_id = await _link_facts(request, request.match_info["code"])
+    context, data = join_context(
+        request, negotiate_language(request), state, appointment, participant_id
+    )
+    return render(request, "join.html", "join", data, status=STATUS_FOR_STATE[state], **context)
+
+
+def join_context(
+    request: web.Request,
+    lang: str,
+    state: str,
+    appointment: Appointment | None,
+    participant_id: str,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The join page's template context and page data for a participant's link state."""
     settings = request.app[SERVICES].settings
     context: dict[str, Any] = {"state": state, "appointment": None, "me": None, "host": None}
     data: dict[str, Any] = {"state": state}
     if appointment is not None:
         zone = settings.timezone
-        starts = _when(appointment.starts_at, lang, zone)
-        ends = _when(appointment.ends_at, lang, zone)
-        opens = _when(appointment.starts_at - settings.early_join_margin, lang, zone)
+        starts = when(appointment.starts_at, lang, zone)
+        ends = when(appointment.ends_at, lang, zone)
+        opens = when(appointment.starts_at - settings.early_join_margin, lang, zone)
         me = appointment.participant(participant_id)
         host = next((p for p in appointment.participants if p.role == "caseworker"), None)
         context.update(
@@ -171,7 +189,7 @@ async def join_page(request: web.Request) -> web.Response:
             opens_at=appointment.starts_at - settings.early_join_margin,
             now=request.app[SERVICES].clock.now(),
         )
-    return _render(request, "join.html", "join", data, status=_STATUS_FOR_STATE[state], **context)
+    return context, data
 
 
 async def console_page(request: web.Request) -> web.StreamResponse:
@@ -180,7 +198,7 @@ async def console_page(request: web.Request) -> web.StreamResponse:
     if user is None:
         raise web.HTTPFound("/console/login", headers=NO_STORE)
     base = request.app[SERVICES].settings.base_url()
-    return _render(
+    return render(
         request,
         "console.html",
         "console",
@@ -194,23 +212,25 @@ async def login_page(request: web.Request) -> web.StreamResponse:
     """The staff login form; a logged-in user goes straight to the console."""
     if await current_staff(request) is not None:
         raise web.HTTPFound("/console", headers=NO_STORE)
-    return _render(request, "login.html", "login")
+    return render(request, "login.html", "login")
 
 
 async def privacy_page(request: web.Request) -> web.Response:
     """The privacy notice, in the negotiated language."""
-    return _render(request, "privacy.html", "privacy")
+    return render(request, "privacy.html", "privacy")
 
 
 def _allowed_join_url(request: web.Request, url: str) -> bool:
-    """Only join links of this server become QR codes."""
+    """Only join and space links of this server become QR codes."""
     if len(url) > MAX_QR_URL:
         return False
     parts = urlsplit(url)
     origin = f"{parts.scheme}://{parts.netloc}"
     base = urlsplit(request.app[SERVICES].settings.base_url())
     allowed = {f"{base.scheme}://{base.netloc}", f"{request.scheme}://{request.host}"}
-    code = parts.path[len("/j/") :] if parts.path.startswith("/j/") else ""
+    # Join links and jobseekers' space links.
+    prefix = parts.path[:3]
+    code = parts.path[3:] if prefix in ("/j/", "/s/") else ""
     return origin in allowed and looks_like_code(code) and not parts.query and not parts.fragment
 
 

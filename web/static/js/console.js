@@ -5,6 +5,7 @@
 import { announce } from './announcer.js';
 import { el } from './dom.js';
 import { api } from './api.js';
+import { ProfilePanel } from './console-profiles.js';
 import {
   dateAndTimeInZone, isoInZone, page, roleName, t, timeZone, wallClock, zoneMidnight, zonedToEpochMs,
 } from './i18n.js';
@@ -333,6 +334,18 @@ class ScheduleForm {
     return row;
   }
 
+  /** Schedule for a profile: its jobseeker row takes the profile's name and language. */
+  forProfile(profile) {
+    this.profile = profile;
+    let row = [...this.rows.children].find((r) => r.querySelector('[data-name="role"]').value === 'jobseeker');
+    if (!row) row = this.addRow('jobseeker', '', profile.lang);
+    row.dataset.profile = profile.id;
+    row.querySelector('[data-name="name"]').value = profile.name;
+    row.querySelector('[data-name="lang"]').value = profile.lang;
+    for (const control of row.querySelectorAll('select, input')) control.disabled = true;
+    $('f-title').focus();
+  }
+
   renumber() {
     const rows = [...this.rows.children];
     rows.forEach((row, i) => {
@@ -367,7 +380,9 @@ class ScheduleForm {
     if (endsAt !== null && endsAt <= Date.now()) {
       errors.push(['starts_at', t('This time is already over. Please choose a later time.')]);
     }
-    const participants = [...this.rows.children].map((row, i) => {
+    // The row standing for a chosen profile goes as profile_id: the server fills it in.
+    const rows = [...this.rows.children].filter((row) => !row.dataset.profile);
+    const participants = rows.map((row, i) => {
       const name = row.querySelector('[data-name="name"]').value.trim();
       if (!name) errors.push([`participants[${i}].name`, t('Please enter the name of participant {number}.', { number: i + 1 })]);
       return {
@@ -379,7 +394,7 @@ class ScheduleForm {
     if (!participants.some((p) => p.role === 'caseworker')) {
       errors.push(['participants', t('An appointment needs a caseworker.')]);
     }
-    if (participants.length < 2) {
+    if (participants.length + (this.profile ? 1 : 0) < 2) {
       errors.push(['participants', t('An appointment needs at least two participants.')]);
     }
     const body = {
@@ -389,6 +404,7 @@ class ScheduleForm {
       waiting_room: $('f-waiting').checked,
       participants,
     };
+    if (this.profile) body.profile_id = this.profile.id;
     return { body, errors };
   }
 
@@ -465,6 +481,7 @@ class ScheduleForm {
       const data = await api('POST', '/api/appointments', body);
       $('schedule-status').textContent = t('The appointment is scheduled.');
       this.form.reset();
+      this.profile = null;
       this.rows.replaceChildren();
       this.addRow('caseworker', (page.user && page.user.display_name) || '', 'de');
       this.addRow('jobseeker', '', 'de');
@@ -486,10 +503,11 @@ class ScheduleForm {
 // ---- wiring ----------------------------------------------------------------------------
 
 const list = new AppointmentList();
-new ScheduleForm((data) => {
+const scheduleForm = new ScheduleForm((data) => {
   showLinks(data.appointment, data.join_urls);
   list.refresh();
 });
+new ProfilePanel(qrInto, (profile) => scheduleForm.forProfile(profile));
 $('close-links').addEventListener('click', () => {
   $('links').hidden = true;
   $('f-title').focus();

@@ -23,12 +23,15 @@ function inviteCode() {
   return decodeURIComponent(window.location.pathname.split('/').pop() || '');
 }
 
-/** Exchange the invite code for a room token. */
+/** Exchange the invite code (or, opened from the jobseeker's space, its session) for a room token. */
 async function requestToken() {
-  const response = await fetch('/api/join', {
+  const fromSpace = Boolean(page.join_via);
+  const headers = { 'Content-Type': 'application/json' };
+  if (fromSpace) headers['X-CSRF-Token'] = page.csrf;
+  const response = await fetch(fromSpace ? page.join_via : '/api/join', {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ code: inviteCode(), consent: true }),
+    headers,
+    body: JSON.stringify(fromSpace ? { consent: true } : { code: inviteCode(), consent: true }),
     credentials: 'same-origin',
     cache: 'no-store',
   });
