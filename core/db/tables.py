@@ -151,3 +151,37 @@ space_sessions = sa.Table(
     sa.Column("expires_at", sa.Double, nullable=False, index=True),
     sa.Column("link_version", sa.Integer, nullable=False),
 )
+
+# The application folders' documents: metadata and the wrapped data key (core.documents); the
+# sealed bytes live in the blob store, never here. Deleting the row shreds the document.
+documents = sa.Table(
+    "documents",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("profile_id", sa.String(64), nullable=False, index=True),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("media_type", sa.String(32), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("pages", sa.Integer, nullable=False),
+    sa.Column("uploaded_by", sa.String(200), nullable=False),
+    sa.Column("uploaded_at", sa.Double, nullable=False),
+    sa.Column("last_used_at", sa.Double, nullable=False, index=True),  # retention
+    sa.Column("key_kid", sa.String(32), nullable=False),
+    sa.Column("wrapped_key", sa.LargeBinary, nullable=False),
+)
+
+# The jobseeker's consent to show a document to the others in one call.
+document_consents = sa.Table(
+    "document_consents",
+    metadata,
+    sa.Column(
+        "document_id",
+        sa.String(64),
+        sa.ForeignKey("documents.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("appointment_id", sa.String(64), primary_key=True),
+    sa.Column("given_at", sa.Double, nullable=False),
+    sa.Column("withdrawn_at", sa.Double, nullable=True),
+)

@@ -21,6 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from core.audit import AuditLog
+from core.documents.access import Consent, DocumentMeta
+from core.documents.sealing import WrappedKey
 from core.model import (
     Appointment,
     AttendanceEvent,
@@ -127,6 +130,41 @@ class ProfileStore(Closable, Protocol):
         ...
 
 
+class DocumentStore(Closable, Protocol):
+    """Document records of the application folders (with their wrapped keys) and consents."""
+
+    @property
+    def audit(self) -> AuditLog: ...
+
+    async def put_document(self, meta: DocumentMeta, wrapped: WrappedKey) -> None: ...
+
+    async def get_document(self, document_id: str) -> tuple[DocumentMeta, WrappedKey] | None: ...
+
+    async def list_documents(self, profile_id: str) -> list[DocumentMeta]:
+        """Newest first."""
+        ...
+
+    async def touch_document(self, document_id: str, at: float) -> None:
+        """Note a use (retention counts from the last one)."""
+        ...
+
+    async def delete_document(self, document_id: str) -> bool: ...
+
+    async def documents_unused_since(self, cutoff: float) -> list[DocumentMeta]: ...
+
+    async def wrapped_keys(
+        self, not_kid: str, limit: int = 500
+    ) -> list[tuple[str, WrappedKey]]: ...
+
+    async def replace_wrapped_key(
+        self, document_id: str, old: WrappedKey, new: WrappedKey
+    ) -> bool: ...
+
+    async def set_consent(self, consent: Consent) -> None: ...
+
+    async def consents(self, appointment_id: str) -> list[Consent]: ...
+
+
 class PresenceStore(Closable, Protocol):
     # token revocation
     async def revoke(self, jti: str, until: float) -> None:
@@ -175,7 +213,7 @@ class RegistryStore(Closable, Protocol):
         ...
 
 
-class DurableStore(AppointmentStore, AccountStore, ProfileStore, Protocol):
+class DurableStore(AppointmentStore, AccountStore, ProfileStore, DocumentStore, Protocol):
     """The durable records in one object (the SQL store)."""
 
 

@@ -21,6 +21,7 @@ from core.db.engine import create_engine
 from core.db.tables import appointments, attendance, participants, staff_accounts, staff_sessions
 from core.model import Appointment, AttendanceEvent, Participant, StaffUser
 from core.store.base import MAX_ATTENDANCE
+from core.store.sqldocuments import SqlDocuments
 from core.store.sqlprofiles import SqlProfiles
 
 _APPOINTMENT_COLUMNS = (
@@ -78,7 +79,7 @@ def _appointment(row: sa.Row[Any], people: Iterable[Participant]) -> Appointment
     )
 
 
-class SqlStore(SqlProfiles):
+class SqlStore(SqlProfiles, SqlDocuments):
     """Durable records in SQLite or PostgreSQL. Session expiry follows the injected clock."""
 
     def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
