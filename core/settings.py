@@ -50,6 +50,10 @@ class Settings:
     node_ttl: float = 30.0  # presence held by a node silent this long is not shown
     drain_timeout: float = 3600.0  # on SIGTERM, how long live calls may go on
     retention_days: float = 30.0  # appointments, attendance and names go this long after the end
+    # The application folders: sealed document blobs live here (shared between signalling
+    # nodes); empty means <data_dir>/documents. Documents unused this long are shredded.
+    documents_dir: Path | None = None
+    document_retention_days: float = 180.0
     timezone: str = "Europe/Berlin"  # how pages show appointment times
     max_title_length: int = 200
     max_name_length: int = 100
@@ -103,6 +107,10 @@ class Settings:
         """The database URL in effect."""
         return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'lippejob.db'}"
 
+    def documents_path(self) -> Path:
+        """Where the sealed document blobs are kept."""
+        return self.documents_dir or self.data_dir / "documents"
+
     def embedded_database(self) -> bool:
         """True when records go to the default SQLite file that nobody else configured."""
         return not self.database_url
@@ -110,6 +118,8 @@ class Settings:
     def validate(self) -> Settings:
         if not (0 < self.token_ttl <= 600):
             raise SettingsError("token_ttl must be between 1 and 600 seconds")
+        if self.document_retention_days <= 0:
+            raise SettingsError("document_retention_days must be positive")
         if self.space_idle_timeout <= 0:
             raise SettingsError("space_idle_timeout must be positive")
         if not (0 <= self.port <= 65535):
@@ -168,7 +178,7 @@ def _convert(name: str, current: Any, raw: Any) -> Any:
             return int(raw)
         if isinstance(current, float):
             return float(raw)
-        if isinstance(current, Path) or name in ("cert", "key"):
+        if isinstance(current, Path) or name in ("cert", "key", "documents_dir"):
             return Path(raw)
         if isinstance(current, tuple):
             value = json.loads(raw) if isinstance(raw, str) else raw

@@ -37,6 +37,7 @@ def build_services(
         presence=stores.presence,
         registry=stores.registry,
         profiles=stores.profiles,
+        documents=stores.documents,
         bus=bus,
         keyring=keyring,
         issuer=TokenIssuer(keyring, clock, settings.issuer, settings.token_ttl),

@@ -12,6 +12,7 @@ from core.settings import Settings
 from core.store.base import (
     AccountStore,
     AppointmentStore,
+    DocumentStore,
     PresenceStore,
     ProfileStore,
     RegistryStore,
@@ -30,13 +31,21 @@ class Services:
     presence: PresenceStore
     registry: RegistryStore
     profiles: ProfileStore
+    documents: DocumentStore
     bus: Bus
     keyring: KeyRing
     issuer: TokenIssuer
     verifier: TokenVerifier
 
     def stores(self) -> Stores:
-        return Stores(self.appointments, self.accounts, self.presence, self.registry, self.profiles)
+        return Stores(
+            self.appointments,
+            self.accounts,
+            self.presence,
+            self.registry,
+            self.profiles,
+            self.documents,
+        )
 
 
 SERVICES = web.AppKey("services", Services)

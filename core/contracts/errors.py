@@ -55,6 +55,20 @@ class ErrorCode(StrEnum):
     INTERNAL = "internal_error"  # a bug: the log says which (by event name, never content)
     # The jobseeker's space (signalling.http.space).
     SPACE_SIGNED_OUT = "space_signed_out"  # no live space session on this device
+    # The application folder (core.documents): refusals of an upload by its content...
+    UNSUPPORTED_TYPE = "unsupported_type"
+    BROKEN_FILE = "broken_file"
+    ENCRYPTED_PDF = "encrypted_pdf"
+    FILE_TOO_LARGE = "file_too_large"
+    IMAGE_TOO_LARGE = "image_too_large"
+    TOO_MANY_PAGES = "too_many_pages"
+    TOO_MANY_PHOTOS = "too_many_photos"
+    EMPTY_FILE = "empty_file"
+    # ... and of what the folder holds or who may see it
+    FOLDER_FULL = "folder_full"
+    FOLDER_TOO_LARGE = "folder_too_large"
+    CONSENT_REQUIRED = "consent_required"
+    DOCUMENT_DAMAGED = "document_damaged"  # a sealed blob that fails to open: never served
     DRAINING = "draining"
     NOT_READY = "not_ready"
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from core.contracts.errors import ErrorCode
 from core.documents.intake import Kind
 
 MAX_DOCUMENTS = 50  # per folder
@@ -69,7 +70,7 @@ class Consent:
 @dataclass(frozen=True)
 class Decision:
     allowed: bool
-    reason: str = ""  # an error code when refused
+    reason: ErrorCode | None = None  # why not
 
 
 def decide(
@@ -86,25 +87,27 @@ def decide(
     if viewer.kind is ViewerKind.OWNER:
         if viewer.profile == document.profile:
             return Decision(True)
-        return Decision(False, "not_found")  # another person's folder does not exist for them
+        return Decision(
+            False, ErrorCode.NOT_FOUND
+        )  # another person's folder does not exist for them
     if use is not Use.PAGES:
-        return Decision(False, "forbidden")
+        return Decision(False, ErrorCode.FORBIDDEN)
     if viewer.appointment is None or not call_live:
-        return Decision(False, "consent_required")
+        return Decision(False, ErrorCode.CONSENT_REQUIRED)
     if any(
         c.document == document.id and c.appointment == viewer.appointment and c.stands()
         for c in consents
     ):
         return Decision(True)
-    return Decision(False, "consent_required")
+    return Decision(False, ErrorCode.CONSENT_REQUIRED)
 
 
-def room_for(documents: list[DocumentMeta], size: int) -> str | None:
+def room_for(documents: list[DocumentMeta], size: int) -> ErrorCode | None:
     """Why one more document of `size` bytes does not fit the folder, or None."""
     if len(documents) >= MAX_DOCUMENTS:
-        return "folder_full"
+        return ErrorCode.FOLDER_FULL
     if sum(d.size for d in documents) + size > MAX_FOLDER_BYTES:
-        return "folder_too_large"
+        return ErrorCode.FOLDER_TOO_LARGE
     return None
 
 

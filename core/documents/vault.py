@@ -93,6 +93,15 @@ def load_master_keys(keys_dir: Path, environ: Mapping[str, str] | None = None) -
     return MasterKeys(current, keys)
 
 
+def ensure_master_keys(keys_dir: Path, environ: Mapping[str, str] | None = None) -> MasterKeys:
+    """The master keys, made on first use where neither the file nor the variable exists
+    (as the token signing keys are): a fresh install needs no extra step."""
+    env = os.environ if environ is None else environ
+    if env.get(KEY_ENV) or (keys_dir / KEY_FILE).exists():
+        return load_master_keys(keys_dir, env)
+    return rotate_master_keys(keys_dir)
+
+
 def write_master_keys(keys_dir: Path, keys: MasterKeys) -> None:
     keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = keys_dir / KEY_FILE

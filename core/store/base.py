@@ -230,16 +230,24 @@ class Stores:
     presence: PresenceStore
     registry: RegistryStore
     profiles: ProfileStore
+    documents: DocumentStore
 
     @classmethod
     def of(cls, durable: DurableStore, ephemeral: EphemeralStore) -> Stores:
         """The durable records from one store, the ephemeral state from another."""
-        return cls(durable, durable, ephemeral, ephemeral, durable)
+        return cls(durable, durable, ephemeral, ephemeral, durable, durable)
 
     async def close(self) -> None:
         """Close each distinct store once."""
         seen: list[Closable] = []
-        stores = (self.appointments, self.accounts, self.presence, self.registry, self.profiles)
+        stores = (
+            self.appointments,
+            self.accounts,
+            self.presence,
+            self.registry,
+            self.profiles,
+            self.documents,
+        )
         for store in stores:
             if not any(store is s for s in seen):
                 seen.append(store)
