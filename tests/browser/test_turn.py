@@ -5,12 +5,15 @@ only, and their media reaches the SFU through the TURN server."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import struct
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,13 +33,19 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
 TURN_USER, TURN_PASSWORD = "lippejob", "turn-test-secret"
 
-# Keeps every peer connection the page makes, so the test can read their statistics.
+# Keeps every peer connection the page makes, so the test can read their statistics, and the
+# relayed address of every relay candidate they gathered (one per TURN allocation).
 KEEP_PEER_CONNECTIONS = """(() => {
   const Original = window.RTCPeerConnection;
   window.__pcs = [];
+  window.__relays = [];
   window.RTCPeerConnection = function (...args) {
     const pc = new Original(...args);
     window.__pcs.push(pc);
+    pc.addEventListener('icecandidate', (event) => {
+      const c = event.candidate;
+      if (c && c.type === 'relay') window.__relays.push(`${c.address}:${c.port}`);
+    });
     return pc;
   };
   window.RTCPeerConnection.prototype = Original.prototype;
@@ -73,9 +82,17 @@ def stun_answers(port: int) -> bool:
     return answer[:2] == b"\x01\x01" and answer[8:20] == request[8:20]
 
 
+@dataclass(frozen=True)
+class Turn:
+    """A running coturn: the URL to configure, and its log (verbose: one line per allocation)."""
+
+    url: str
+    log: Path
+
+
 @pytest.fixture(scope="module")
-def turn_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """coturn on 127.0.0.1 with one long-term user; its URL."""
+def turn_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Turn]:
+    """coturn on 127.0.0.1 with one long-term user."""
     binary = shutil.which("turnserver")
     assert binary, (
         "coturn's turnserver is missing: scripts/test installs it (apt-get install coturn)"
@@ -101,6 +118,7 @@ def turn_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             f"--pidfile={home / 'turn.pid'}",
             f"--userdb={home / 'turndb'}",
             "--simple-log",
+            "--verbose",  # logs each allocation with the relayed address it made
         ],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -111,7 +129,7 @@ def turn_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         while not stun_answers(port):
             assert proc.poll() is None, f"turnserver died: {log.read_text(errors='replace')}"
             assert time.monotonic() < deadline, f"no STUN answer: {log.read_text(errors='replace')}"
-        yield f"turn:127.0.0.1:{port}?transport=udp"
+        yield Turn(f"turn:127.0.0.1:{port}?transport=udp", log)
     finally:
         proc.terminate()
         try:
@@ -123,11 +141,11 @@ def turn_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def relay_server(
-    tmp_path_factory: pytest.TempPathFactory, turn_server: str
+    tmp_path_factory: pytest.TempPathFactory, turn_server: Turn
 ) -> Iterator[LiveServer]:
     server = LiveServer(
         tmp_path_factory.mktemp("relay"),
-        ice_servers=[{"urls": turn_server, "username": TURN_USER, "credential": TURN_PASSWORD}],
+        ice_servers=[{"urls": turn_server.url, "username": TURN_USER, "credential": TURN_PASSWORD}],
         ice_transport_policy="relay",
     )
     server.start()
@@ -135,12 +153,24 @@ def relay_server(
     server.stop()
 
 
+# coturn --verbose writes one such line per allocation it grants.
+RELAY_ADDRESS = re.compile(r"Local relay addr: (\S+)")
+
+
+def allocations(turn: Turn) -> set[str]:
+    """The relayed addresses of every allocation coturn granted so far."""
+    return set(RELAY_ADDRESS.findall(turn.log.read_text(errors="replace")))
+
+
 def pairs(page: Page) -> list[list[str]]:
     result: list[Any] = page.evaluate(SELECTED_PAIRS)
     return [list(p) for p in result]
 
 
-def test_a_call_over_turn_only(relay_server: LiveServer, new_context: NewContext) -> None:
+def test_a_call_over_turn_only(
+    relay_server: LiveServer, new_context: NewContext, turn_server: Turn
+) -> None:
+    before = allocations(turn_server)
     s = relay_server.schedule(waiting_room=False)
     pages = []
     for role in ("caseworker", "jobseeker"):
@@ -159,3 +189,15 @@ def test_a_call_over_turn_only(relay_server: LiveServer, new_context: NewContext
             "both connections' selected candidate pairs",
         )
         assert all(local == "relay" for local, _ in selected), selected
+
+    # Every allocation coturn made during the call is one of the browsers' relay candidates:
+    # the media server, which has a reachable address of its own, allocated nothing.
+    browsers = {a for page in pages for a in page.evaluate("window.__relays")}
+    assert browsers, "the pages gathered no relay candidates"
+    made = wait_for(
+        lambda: (lambda found: found if found >= browsers else None)(
+            allocations(turn_server) - before
+        ),
+        "coturn to log the browsers' allocations",
+    )
+    assert made == browsers, f"allocations not made by a browser: {sorted(made - browsers)}"
