@@ -19,7 +19,7 @@ import structlog
 
 from core.bus.base import Subscription, room_channel
 from core.contracts import room as events
-from core.contracts.client import CloseCode, MediaMessage
+from core.contracts.client import CloseCode, MediaMessage, MediaStatus
 from core.contracts.errors import ErrorCode, error_message
 from core.model import (
     Appointment,
@@ -433,6 +433,24 @@ class RoomHub:
             conn.room,
             {**msg, "from": conn.pid},
             to=[to] if to is not None else None,
+            exclude=conn.pid,
+        )
+
+    async def media_status(self, conn: Connection, msg: MediaStatus) -> None:
+        """A page says whether its sound and picture get through: log it (states only, no
+        addresses) and tell the others, so a caseworker knows whose media cannot connect."""
+        (log.warning if msg.state == "failed" else log.info)(
+            "media_status",
+            appointment=conn.room,
+            participant=conn.pid,
+            role=conn.claims.role,
+            state=msg.state,
+            pc=msg.pc,
+            ice=list(msg.history),
+        )
+        await self._deliver(
+            conn.room,
+            {"type": "media_status", "participant": conn.pid, "state": msg.state},
             exclude=conn.pid,
         )
 
