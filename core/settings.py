@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 # LIPPEJOB_* variables that are read elsewhere, not settings (a typo in a setting is refused).
 NON_SETTING_VARIABLES = frozenset({"LIPPEJOB_STAFF_PASSWORD"})
+PHONE_CHARACTERS = frozenset("0123456789 +-/()")
 
 
 class SettingsError(ValueError):
@@ -52,6 +53,9 @@ class Settings:
     max_title_length: int = 200
     max_name_length: int = 100
     max_participants: int = 8
+    # The job centre's telephone line, shown when a call's sound and picture cannot get
+    # through (e.g. "+49 5231 123-0"); empty: none is shown.
+    support_phone: str = ""
     # Media
     ice_servers: tuple[dict[str, Any], ...] = ()  # STUN/TURN handed to browsers only
     # "relay": browsers use only TURN (where UDP to the SFU is blocked anyway, or to hide
@@ -112,6 +116,8 @@ class Settings:
         for server in (*self.ice_servers, *self.media_ice_servers):
             if not isinstance(server, dict) or "urls" not in server:
                 raise SettingsError("each ICE server needs 'urls'")
+        if len(self.support_phone) > 40 or not set(self.support_phone) <= PHONE_CHARACTERS:
+            raise SettingsError("support_phone must be a phone number: digits, spaces, + - / ( )")
         if self.database_url and not self.database_url.startswith(
             ("sqlite+aiosqlite://", "postgresql+asyncpg://")
         ):

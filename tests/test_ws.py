@@ -260,11 +260,18 @@ async def test_media_status_reaches_the_others_and_the_log(
         "pc",
         "ice",
     }
+    # Who comes later learns it from `hello`.
+    em = await _connect(client, call, "employer")
+    hello = await em.expect("hello")
+    seeker = next(p for p in hello["participants"] if p["id"] == ids["jobseeker"])
+    assert seeker["media"] == "failed"
+    assert all("media" not in p for p in hello["participants"] if p["id"] != ids["jobseeker"])
     await js.send({"type": "media_status", "state": "ok"})
     await cw.expect("media_status", state="ok")
+    await em.expect("media_status", state="ok")
     assert not any(m.get("type") == "media_status" for m in js.received)  # not echoed
-    await cw.close()
-    await js.close()
+    for room in (cw, js, em):
+        await room.close()
 
 
 BAD_MESSAGES = [

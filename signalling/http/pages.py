@@ -146,7 +146,13 @@ async def join_page(request: web.Request) -> web.Response:
     lang = negotiate_language(request)
     state, appointment, participant_id = await _link_facts(request, request.match_info["code"])
     settings = request.app[SERVICES].settings
-    context: dict[str, Any] = {"state": state, "appointment": None, "me": None, "host": None}
+    context: dict[str, Any] = {
+        "state": state,
+        "appointment": None,
+        "me": None,
+        "host": None,
+        "support_phone": settings.support_phone,
+    }
     data: dict[str, Any] = {"state": state}
     if appointment is not None:
         zone = settings.timezone

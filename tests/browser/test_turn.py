@@ -4,6 +4,7 @@ only, and their media reaches the SFU through the TURN server."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -17,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from playwright.sync_api import Page
 
+from signalling.context import SERVICES
 from tests.browser.conftest import (
     LiveServer,
     NewContext,
@@ -201,3 +204,106 @@ def test_a_call_over_turn_only(
         "coturn to log the browsers' allocations",
     )
     assert made == browsers, f"allocations not made by a browser: {sorted(made - browsers)}"
+
+
+SUPPORT_PHONE = "+49 5231 123-0"
+
+
+@pytest.fixture(scope="module")
+def blocked_server(
+    tmp_path_factory: pytest.TempPathFactory, turn_server: Turn
+) -> Iterator[LiveServer]:
+    """Relay only, with a TURN password coturn refuses: no media can flow (issue 15)."""
+    server = LiveServer(
+        tmp_path_factory.mktemp("blocked"),
+        ice_servers=[{"urls": turn_server.url, "username": TURN_USER, "credential": "wrong"}],
+        ice_transport_policy="relay",
+        support_phone=SUPPORT_PHONE,
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+def shown_within(page: Page, selector: str, since: float, within: float) -> float:
+    """Wait until `selector` is visible; the seconds since `since`."""
+    wait_for(lambda: page.locator(selector).is_visible(), f"{selector} to show", within)
+    return time.monotonic() - since
+
+
+@pytest.mark.timeout(240)
+def test_media_that_cannot_flow_is_explained_everywhere_and_recovers(
+    blocked_server: LiveServer, new_context: NewContext, turn_server: Turn, shots_dir: Path
+) -> None:
+    s = blocked_server.schedule(
+        waiting_room=False,
+        roles=(("caseworker", "Frau Becker", "de"), ("jobseeker", "Herr Wolf", "ar")),
+    )
+    seeker_id = s.ids["jobseeker"]
+    with structlog.testing.capture_logs() as logs:
+        pages: dict[str, Page] = {}
+        shown: dict[str, float] = {}
+        for role, lang in (("caseworker", "de"), ("jobseeker", "ar")):
+            page = new_context(lang).new_page()
+            join(page, s.urls[role])
+            page.locator("#call").wait_for(state="visible")
+            shown[role] = time.monotonic()
+            pages[role] = page
+        worker, seeker = pages["caseworker"], pages["jobseeker"]
+        # Each page says, in its own language, that its media does not get through, and
+        # what may help (another network; the job centre's line).
+        for role, page in pages.items():
+            took = shown_within(page, "#media-help", shown[role], 10)
+            assert took <= 10, f"{role}: the message took {took:.1f}s"
+        assert worker.locator("#media-help h2").inner_text() == (
+            "Ihr Bild und Ihr Ton kommen nicht durch."
+        )
+        assert seeker.locator("#media-help h2").inner_text() == "صورتك وصوتك لا يصلان."
+        phone = seeker.locator("#media-help a[href^='tel:']")
+        assert phone.inner_text() == SUPPORT_PHONE
+        assert phone.get_attribute("href") == "tel:+495231123-0"
+        # Audio only cannot help a connection that never connected: not offered.
+        assert not seeker.locator("#media-audio-only").is_visible()
+        # The caseworker is told whose media cannot connect, and what to do.
+        took = shown_within(worker, "#media-notice", shown["jobseeker"], 10)
+        notice = worker.locator("#media-notice").inner_text()
+        assert "Bild und Ton von Herr Wolf kommen nicht durch." in notice, notice
+        assert "im Chat schreiben" in notice, notice
+        # The jobseeker learns about the caseworker too (perhaps on a retry's `hello`).
+        wait_for(
+            lambda: "Frau Becker" in seeker.locator("#media-notice").inner_text(),
+            "the jobseeker to be told about the caseworker",
+            10,
+        )
+        worker.screenshot(path=shots_dir / "media-failed-caseworker-de.png")
+        seeker.screenshot(path=shots_dir / "media-failed-jobseeker-ar.png")
+        # The server logged it with the participant id and ICE states, nothing else.
+        entry = wait_for(
+            lambda: next(
+                (e for e in logs if e["event"] == "media_status" and e["participant"] == seeker_id),
+                None,
+            ),
+            "the server to log the jobseeker's media_status",
+        )
+    assert entry["state"] == "failed" and entry["appointment"] == s.appointment.id
+    assert entry["ice"] and set(entry["ice"]) <= {"new", "checking", "failed", "connecting"}
+    assert set(entry) == {"event", "log_level", "appointment", "participant", "role"} | {
+        "state",
+        "pc",
+        "ice",
+    }
+
+    # The TURN password is put right: the pages' next attempt (they keep trying on their own)
+    # connects, and every message goes away.
+    async def fix_turn() -> None:
+        services = blocked_server.app[SERVICES]
+        good = [{"urls": turn_server.url, "username": TURN_USER, "credential": TURN_PASSWORD}]
+        services.settings = dataclasses.replace(services.settings, ice_servers=tuple(good))
+
+    blocked_server.run(fix_turn())
+    video_playing(worker, tile_video(seeker_id), timeout=60)
+    video_playing(seeker, tile_video(s.ids["caseworker"]), timeout=60)
+    for page in pages.values():
+        wait_for(lambda p=page: p.locator("#media-help").is_hidden(), "the help to go", 30)
+        wait_for(lambda p=page: p.locator("#media-notice").is_hidden(), "the notice to go", 30)
+    assert worker.locator(f'#tiles li[data-pid="{seeker_id}"] .tile-state').is_hidden()

@@ -7,6 +7,9 @@ const DISCONNECTED_GRACE = 6000;
 // A publisher offer unanswered this long means the media server is gone (it crashed, or its
 // messages are lost): start over, so that signalling can place the room on a live one.
 const ANSWER_TIMEOUT = 10000;
+// A connection that has not connected this long after its offer (or answer) will not: e.g. a
+// network that lets no media through, or a TURN server that refuses us (it stays at 'new').
+export const CONNECT_TIMEOUT = 8000;
 
 function waitForGathering(pc) {
   if (pc.iceGatheringState === 'complete') return Promise.resolve();
@@ -28,7 +31,9 @@ function waitForGathering(pc) {
 
 /**
  * Events: 'track' (detail: {mid, participant, source, track}), 'trackgone' (detail: {mid,
- * participant, source}), 'failed' (a connection broke for good: the page reconnects).
+ * participant, source}), 'failed' (once: a connection broke for good or did not connect in
+ * time; detail: {pc, reason, history} where history lists its ICE states; the page tells the
+ * room and reconnects), 'connected' (every connection made so far is connected).
  */
 export class MediaSession extends EventTarget {
   /**
@@ -53,6 +58,9 @@ export class MediaSession extends EventTarget {
     this.chain = Promise.resolve();
     this.closed = false;
     this.failTimers = new Map();
+    this.connectTimers = new Map();
+    this.history = new Map(); // pc -> its ICE connection states so far
+    this.failed = false;
   }
 
   config() {
@@ -68,7 +76,7 @@ export class MediaSession extends EventTarget {
   /** Open the publisher connection with our camera and microphone (either may be null). */
   start(audioTrack, videoTrack) {
     this.pub = new RTCPeerConnection(this.config());
-    this.watch(this.pub);
+    this.watch(this.pub, 'pub');
     this.tx.audio = this.addSender(audioTrack, 'audio', 'audio');
     this.tx.video = this.addSender(videoTrack, 'video', 'video');
     return this.negotiate();
@@ -80,23 +88,52 @@ export class MediaSession extends EventTarget {
     return transceiver;
   }
 
-  watch(pc) {
+  watch(pc, name) {
+    pc.name = name;
+    this.history.set(pc, [pc.iceConnectionState]);
+    pc.addEventListener('iceconnectionstatechange', () => {
+      const states = this.history.get(pc);
+      if (states.length < 31) states.push(pc.iceConnectionState);
+    });
     pc.addEventListener('connectionstatechange', () => {
       const state = pc.connectionState;
       clearTimeout(this.failTimers.get(pc));
-      if (state === 'failed') {
-        this.fail();
+      if (state === 'connected') {
+        clearTimeout(this.connectTimers.get(pc));
+        if (this.isConnected()) this.dispatchEvent(new Event('connected'));
+      } else if (state === 'failed') {
+        this.fail(pc, 'failed');
       } else if (state === 'disconnected') {
         this.failTimers.set(pc, setTimeout(() => {
-          if (pc.connectionState === 'disconnected') this.fail();
+          if (pc.connectionState === 'disconnected') this.fail(pc, 'disconnected');
         }, DISCONNECTED_GRACE));
       }
     });
   }
 
-  fail() {
-    if (this.closed) return;
-    this.dispatchEvent(new Event('failed'));
+  /** Whether every connection made so far is connected (media gets through). */
+  isConnected() {
+    return [this.pub, this.sub].every((pc) => !pc || pc.connectionState === 'connected');
+  }
+
+  /** Expect `pc` to connect within CONNECT_TIMEOUT of its offer or answer (once). */
+  expectConnection(pc) {
+    if (pc.connectionState === 'connected' || this.connectTimers.has(pc)) return;
+    this.connectTimers.set(pc, setTimeout(() => {
+      if (pc.connectionState !== 'connected') this.fail(pc, 'timeout');
+    }, CONNECT_TIMEOUT));
+  }
+
+  fail(pc, reason) {
+    if (this.closed || this.failed) return;
+    this.failed = true;
+    this.dispatchEvent(new CustomEvent('failed', {
+      detail: {
+        pc: pc ? pc.name : null,
+        reason,
+        history: pc ? [...this.history.get(pc), pc.connectionState] : [],
+      },
+    }));
   }
 
   /** Offer the publisher connection again (after adding a track); calls are queued. */
@@ -111,6 +148,7 @@ export class MediaSession extends EventTarget {
     if (this.closed) return;
     const offer = await this.pub.createOffer();
     await this.pub.setLocalDescription(offer);
+    this.expectConnection(this.pub);
     await waitForGathering(this.pub);
     const sources = {};
     for (const [source, transceiver] of Object.entries(this.tx)) {
@@ -123,7 +161,7 @@ export class MediaSession extends EventTarget {
       if (!resolve) return;
       this.pendingAnswer = null;
       resolve('');
-      this.fail();
+      this.fail(this.pub, 'answer');
     }, ANSWER_TIMEOUT);
     const sdp = await answered;
     clearTimeout(timer);
@@ -152,13 +190,14 @@ export class MediaSession extends EventTarget {
   async answerSub(msg) {
     if (!this.sub) {
       this.sub = new RTCPeerConnection(this.config());
-      this.watch(this.sub);
+      this.watch(this.sub, 'sub');
     }
     this.tracks = msg.tracks || {};
     await this.sub.setRemoteDescription({ type: 'offer', sdp: msg.sdp });
     this.reconcile();
     const answer = await this.sub.createAnswer();
     await this.sub.setLocalDescription(answer);
+    this.expectConnection(this.sub);
     await waitForGathering(this.sub);
     this.send({ type: 'answer', pc: 'sub', sdp: this.sub.localDescription.sdp });
   }
@@ -239,6 +278,7 @@ export class MediaSession extends EventTarget {
   close() {
     this.closed = true;
     for (const timer of this.failTimers.values()) clearTimeout(timer);
+    for (const timer of this.connectTimers.values()) clearTimeout(timer);
     if (this.pendingAnswer) this.pendingAnswer('');
     for (const pc of [this.pub, this.sub]) {
       if (pc) pc.close();
