@@ -25,6 +25,7 @@ from signalling.context import SERVICES
 from tests.browser.conftest import (
     LiveServer,
     NewContext,
+    axe_check,
     free_port,
     join,
     tile_video,
@@ -277,6 +278,8 @@ def test_media_that_cannot_flow_is_explained_everywhere_and_recovers(
         )
         worker.screenshot(path=shots_dir / "media-failed-caseworker-de.png")
         seeker.screenshot(path=shots_dir / "media-failed-jobseeker-ar.png")
+        axe_check(worker, "media cannot get through (de)")
+        axe_check(seeker, "media cannot get through (ar)")
         # The server logged it with the participant id and ICE states, nothing else.
         entry = wait_for(
             lambda: next(

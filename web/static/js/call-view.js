@@ -5,6 +5,7 @@
 import { announce } from './announcer.js';
 import { el } from './dom.js';
 import { roleName, t } from './i18n.js';
+import { rate } from './quality.js';
 
 const SPEAKING_LEVEL = 0.04; // RMS of the time-domain signal
 const SPEAKER_INTERVAL = 250; // ms between level checks
@@ -243,6 +244,29 @@ export class CallView {
     this.render();
   }
 
+  /** Connection figures ({rtt, loss, fps}) for someone's picture and sound, from getStats. */
+  setQuality(participant, figures) {
+    const person = this.people.get(participant);
+    if (!person) return;
+    person.quality = figures;
+    const tile = this.tile(participant, 'camera');
+    if (tile) this.updateQuality(tile, person);
+  }
+
+  updateQuality(tile, person) {
+    const box = tile.querySelector('.tile-quality');
+    // A camera that is off sends a few frames a second on purpose: not a weak connection.
+    const figures = person.quality && person.muted.video ? { ...person.quality, fps: null } : person.quality;
+    const level = figures ? rate(figures) : 'unknown';
+    box.hidden = level === 'unknown';
+    if (box.hidden) return;
+    const words = level === 'weak' ? t('Weak connection') : t('Good connection');
+    box.dataset.level = level;
+    box.setAttribute('aria-label', words);
+    box.title = words;
+    box.querySelector('.tile-quality-text').textContent = words;
+  }
+
   /** Our own help box: shown while our sound and picture do not get through. */
   setMediaHelp(on, audioOnly) {
     document.getElementById('media-help').hidden = !on;
@@ -318,7 +342,12 @@ export class CallView {
     video,
     el('div', { className: 'avatar', 'aria-hidden': 'true', text: initials(person.info.name) }),
     label,
-    el('p', { className: 'tile-state', hidden: true }));
+    el('p', { className: 'tile-state', hidden: true }),
+    // How their picture and sound reach us: bars, words on hover and focus.
+    el('span', { className: 'tile-quality', tabindex: '0', role: 'img', hidden: true },
+      el('span', { className: 'bars', 'aria-hidden': 'true' },
+        el('span', {}), el('span', {}), el('span', {})),
+      el('span', { className: 'tile-quality-text', 'aria-hidden': 'true' })));
     return tile;
   }
 
@@ -341,6 +370,7 @@ export class CallView {
       : blocked ? t('Picture and sound cannot get through') : '';
     tile.classList.toggle('reconnecting', person.state === 'reconnecting');
     tile.classList.toggle('speaking', source === 'camera' && id === this.speaker);
+    if (!isMe && source === 'camera') this.updateQuality(tile, person);
   }
 
   updateSpeaker() {

@@ -6,6 +6,7 @@ import { LocalDevices, deviceErrorHelp, startLevelMeter } from './devices.js';
 import { E2EE } from './e2ee.js';
 import { page, t } from './i18n.js';
 import { MediaSession } from './media.js';
+import { QualityWatch } from './quality.js';
 import { RoomSocket } from './room-socket.js';
 
 const $ = (id) => document.getElementById(id);
@@ -72,6 +73,7 @@ class JoinPage {
     this.mediaWorked = false; // media got through at least once on this page
     this.retryTimer = null;
     this.rebuilding = false;
+    this.quality = null;
   }
 
   async start() {
@@ -263,6 +265,9 @@ class JoinPage {
     this.rebuilding = false;
     for (const kind of ['audio', 'video']) this.view.setMuted(msg.participant.id, kind, this.muted[kind]);
     $('btn-end').hidden = !(msg.grants && msg.grants.moderate);
+    if (!this.quality) {
+      this.quality = new QualityWatch(() => this.media, (pid, figures) => this.view.setQuality(pid, figures));
+    }
     if (!this.inCall) {
       this.inCall = true;
       show('call');
@@ -470,6 +475,7 @@ class JoinPage {
     if (this.finished) return;
     this.finished = true;
     clearTimeout(this.retryTimer);
+    if (this.quality) this.quality.stop();
     if (this.socket) this.socket.stop();
     if (this.media) this.media.close();
     if (this.view) this.view.destroy();
