@@ -47,7 +47,8 @@ CLIENT_MESSAGES: list[cm.ClientMessage] = [
     cm.E2ee({"key": "abc"}),
     cm.E2ee({"key": "abc"}, to="p_3"),
     cm.MediaStatus("ok"),
-    cm.MediaStatus("failed", "pub", ("new", "checking", "disconnected", "failed")),
+    cm.MediaStatus("failed", "pub", ("new", "checking", "disconnected", "failed"), "failed"),
+    cm.MediaStatus("failed", "sub", ("new",), "no_candidates"),
 ]
 
 
@@ -126,6 +127,7 @@ BAD_FRAMES: list[tuple[str, ErrorCode]] = [
     ('{"type":"media_status","state":"broken"}', ErrorCode.BAD_FIELD),
     ('{"type":"media_status"}', ErrorCode.BAD_FIELD),
     ('{"type":"media_status","state":"ok","pc":"both"}', ErrorCode.BAD_FIELD),
+    ('{"type":"media_status","state":"failed","reason":"because"}', ErrorCode.BAD_FIELD),
     # States only: an address (or anything else) in the history is refused.
     ('{"type":"media_status","state":"failed","history":["127.0.0.1"]}', ErrorCode.BAD_FIELD),
     ('{"type":"media_status","state":"failed","history":"new"}', ErrorCode.BAD_FIELD),

@@ -246,7 +246,15 @@ async def test_media_status_reaches_the_others_and_the_log(
     await js.expect("hello")
     history = ["new", "checking", "failed"]
     with structlog.testing.capture_logs() as logs:
-        await js.send({"type": "media_status", "state": "failed", "pc": "pub", "history": history})
+        await js.send(
+            {
+                "type": "media_status",
+                "state": "failed",
+                "pc": "pub",
+                "reason": "timeout",
+                "history": history,
+            }
+        )
         failed = await cw.expect("media_status")
     assert failed == {"type": "media_status", "participant": ids["jobseeker"], "state": "failed"}
     entry = next(e for e in logs if e["event"] == "media_status")
@@ -255,9 +263,11 @@ async def test_media_status_reaches_the_others_and_the_log(
         and entry["appointment"] == call["appointment"]["id"]
     )
     assert entry["ice"] == history and entry["pc"] == "pub" and entry["log_level"] == "warning"
+    assert entry["reason"] == "timeout"
     # Ids and states only: nothing that names a person, a token or an address.
     assert set(entry) == {"event", "log_level", "appointment", "participant", "role", "state"} | {
         "pc",
+        "reason",
         "ice",
     }
     # Who comes later learns it from `hello`.

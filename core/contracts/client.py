@@ -48,6 +48,9 @@ CONNECTION_STATES = (
     "closed",
 )
 MAX_HISTORY = 32
+# Why a page's media failed: a connection did not connect in time, failed, stayed
+# disconnected, gathered no candidate at all, or the publisher offer got no answer.
+MEDIA_FAILURES = ("timeout", "failed", "disconnected", "no_candidates", "answer")
 
 Pc: TypeAlias = Literal["pub", "sub"]
 Source: TypeAlias = Literal["audio", "video", "screen"]
@@ -398,13 +401,15 @@ class E2ee:
 class MediaStatus:
     """Whether this participant's sound and picture get through: `failed` when one of its
     peer connections did not connect in time or broke, `ok` once they connected again. `pc`
-    names the connection that failed and `history` its ICE states so far, for the log."""
+    names the connection that failed, `reason` why, and `history` its ICE states so far, for
+    the log."""
 
     TYPE: ClassVar[str] = "media_status"
-    FIELDS: ClassVar[frozenset[str]] = frozenset({"state", "pc", "history"})
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"state", "pc", "reason", "history"})
     state: Literal["failed", "ok"]
     pc: Pc | None = None
     history: tuple[str, ...] = ()
+    reason: str | None = None
 
     @classmethod
     def parse(cls, d: dict[str, Any]) -> MediaStatus:
@@ -412,6 +417,7 @@ class MediaStatus:
             "failed" if _choice(d, "state", MEDIA_STATES) == "failed" else "ok"
         )
         pc = None if d.get("pc") is None else _pc(d)
+        reason = None if d.get("reason") is None else _choice(d, "reason", MEDIA_FAILURES)
         history = d.get("history", [])
         if (
             not isinstance(history, list)
@@ -421,7 +427,7 @@ class MediaStatus:
             raise MessageError(
                 ErrorCode.BAD_FIELD, f"history must list at most {MAX_HISTORY} connection states"
             )
-        return cls(state, pc, tuple(history))
+        return cls(state, pc, tuple(history), reason)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.TYPE, "state": self.state}
@@ -429,6 +435,8 @@ class MediaStatus:
             out["pc"] = self.pc
         if self.history:
             out["history"] = list(self.history)
+        if self.reason is not None:
+            out["reason"] = self.reason
         return out
 
 

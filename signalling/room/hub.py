@@ -450,6 +450,7 @@ class RoomHub:
             role=conn.claims.role,
             state=msg.state,
             pc=msg.pc,
+            reason=msg.reason,
             ice=list(msg.history),
         )
         member = (await self._s.presence.get_members(conn.room)).get(conn.pid)

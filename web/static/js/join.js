@@ -326,7 +326,7 @@ class JoinPage {
    * try again with fresh connections, as the page does after any media failure.
    */
   onMediaFailed({ pc, reason, history }) {
-    this.socket.send({ type: 'media_status', state: 'failed', pc, history });
+    this.socket.send({ type: 'media_status', state: 'failed', pc, reason, history });
     // An unanswered offer is the media server's trouble, not the network's: no advice then.
     if (!this.mediaTrouble && reason !== 'answer') {
       this.mediaTrouble = true;

@@ -7,9 +7,16 @@ const DISCONNECTED_GRACE = 6000;
 // A publisher offer unanswered this long means the media server is gone (it crashed, or its
 // messages are lost): start over, so that signalling can place the room on a live one.
 const ANSWER_TIMEOUT = 10000;
-// A connection that has not connected this long after its offer (or answer) will not: e.g. a
-// network that lets no media through, or a TURN server that refuses us (it stays at 'new').
+// A connection that has not connected this long after the offer and answer are exchanged will
+// not: e.g. a network that lets no media through (it stays at 'new' or 'connecting'). Counted
+// from the exchange, not from the offer, so that a slow media server is not taken for a block.
 export const CONNECT_TIMEOUT = 8000;
+
+/** Whether gathering ended without a single candidate: nothing can connect (e.g. relay only
+ * and the TURN server refused us or cannot be reached). */
+function gatheredNothing(pc) {
+  return pc.iceGatheringState === 'complete' && !/\r\na=candidate:/.test(pc.localDescription.sdp);
+}
 
 function waitForGathering(pc) {
   if (pc.iceGatheringState === 'complete') return Promise.resolve();
@@ -148,8 +155,11 @@ export class MediaSession extends EventTarget {
     if (this.closed) return;
     const offer = await this.pub.createOffer();
     await this.pub.setLocalDescription(offer);
-    this.expectConnection(this.pub);
     await waitForGathering(this.pub);
+    if (gatheredNothing(this.pub)) {
+      this.fail(this.pub, 'no_candidates');
+      return;
+    }
     const sources = {};
     for (const [source, transceiver] of Object.entries(this.tx)) {
       if (transceiver && transceiver.mid !== null) sources[transceiver.mid] = source;
@@ -165,7 +175,10 @@ export class MediaSession extends EventTarget {
     }, ANSWER_TIMEOUT);
     const sdp = await answered;
     clearTimeout(timer);
-    if (!this.closed && sdp) await this.pub.setRemoteDescription({ type: 'answer', sdp });
+    if (!this.closed && sdp) {
+      await this.pub.setRemoteDescription({ type: 'answer', sdp });
+      this.expectConnection(this.pub);
+    }
   }
 
   /** Act on a media message from the room socket. */
@@ -197,9 +210,13 @@ export class MediaSession extends EventTarget {
     this.reconcile();
     const answer = await this.sub.createAnswer();
     await this.sub.setLocalDescription(answer);
-    this.expectConnection(this.sub);
     await waitForGathering(this.sub);
+    if (gatheredNothing(this.sub)) {
+      this.fail(this.sub, 'no_candidates');
+      return;
+    }
     this.send({ type: 'answer', pc: 'sub', sdp: this.sub.localDescription.sdp });
+    this.expectConnection(this.sub);
   }
 
   /** Match the subscriber's transceivers to the participants and sources the server named. */
