@@ -315,6 +315,7 @@ class JoinPage {
       this.view.removeTrack(event.detail.participant, event.detail.source);
     });
     this.media.addEventListener('failed', (event) => this.onMediaFailed(event.detail));
+    this.media.addEventListener('stalled', (event) => this.reportMediaTrouble(event.detail));
     this.media.addEventListener('connected', () => this.onMediaConnected());
     this.media.start(this.devices.audioTrack, this.devices.videoTrack);
     if (this.screenTrack) this.media.shareScreen(this.screenTrack);
@@ -325,7 +326,18 @@ class JoinPage {
    * time): say so and what may help, tell the others (the server logs the ICE states), and
    * try again with fresh connections, as the page does after any media failure.
    */
-  onMediaFailed({ pc, reason, history }) {
+  onMediaFailed(detail) {
+    this.reportMediaTrouble(detail);
+    const { pc, reason } = detail;
+    const delay = RETRY_DELAYS[Math.min(this.mediaFailures, RETRY_DELAYS.length - 1)];
+    this.mediaFailures += 1;
+    console.info(`media ${pc || ''} ${reason}: trying again in ${delay} ms`);
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => this.rebuildMedia(), delay);
+  }
+
+  /** Say that our sound and picture do not get through, and tell the room (and its log). */
+  reportMediaTrouble({ pc, reason, history }) {
     this.socket.send({ type: 'media_status', state: 'failed', pc, reason, history });
     // An unanswered offer is the media server's trouble, not the network's: no advice then.
     if (!this.mediaTrouble && reason !== 'answer') {
@@ -334,11 +346,6 @@ class JoinPage {
       this.view.setMediaHelp(true, this.mediaWorked && !this.muted.video);
       announce(t('Your picture and sound cannot get through. Your network may block video calls.'));
     }
-    const delay = RETRY_DELAYS[Math.min(this.mediaFailures, RETRY_DELAYS.length - 1)];
-    this.mediaFailures += 1;
-    console.info(`media ${pc || ''} ${reason}: trying again in ${delay} ms`);
-    clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(() => this.rebuildMedia(), delay);
   }
 
   onMediaConnected() {

@@ -40,7 +40,8 @@ function waitForGathering(pc) {
  * Events: 'track' (detail: {mid, participant, source, track}), 'trackgone' (detail: {mid,
  * participant, source}), 'failed' (once: a connection broke for good or did not connect in
  * time; detail: {pc, reason, history} where history lists its ICE states; the page tells the
- * room and reconnects), 'connected' (every connection made so far is connected).
+ * room and reconnects), 'stalled' (same detail: still checking when it should have connected;
+ * the page tells the room and waits), 'connected' (every connection made so far is connected).
  */
 export class MediaSession extends EventTarget {
   /**
@@ -123,24 +124,37 @@ export class MediaSession extends EventTarget {
     return [this.pub, this.sub].every((pc) => !pc || pc.connectionState === 'connected');
   }
 
-  /** Expect `pc` to connect within CONNECT_TIMEOUT of its offer or answer (once). */
+  /**
+   * Expect `pc` to connect within CONNECT_TIMEOUT of the offer/answer exchange (once). A
+   * connection still checking then is reported ('stalled': the page says so) and given one
+   * more CONNECT_TIMEOUT before it counts as failed: a slow one may still make it.
+   */
   expectConnection(pc) {
     if (pc.connectionState === 'connected' || this.connectTimers.has(pc)) return;
-    this.connectTimers.set(pc, setTimeout(() => {
-      if (pc.connectionState !== 'connected') this.fail(pc, 'timeout');
-    }, CONNECT_TIMEOUT));
+    const check = (patient) => {
+      if (pc.connectionState === 'connected') return;
+      if (patient && pc.connectionState === 'connecting') {
+        this.dispatchEvent(new CustomEvent('stalled', { detail: this.detail(pc, 'timeout') }));
+        this.connectTimers.set(pc, setTimeout(() => check(false), CONNECT_TIMEOUT));
+      } else {
+        this.fail(pc, 'timeout');
+      }
+    };
+    this.connectTimers.set(pc, setTimeout(() => check(true), CONNECT_TIMEOUT));
+  }
+
+  detail(pc, reason) {
+    return {
+      pc: pc ? pc.name : null,
+      reason,
+      history: pc ? [...this.history.get(pc), pc.connectionState] : [],
+    };
   }
 
   fail(pc, reason) {
     if (this.closed || this.failed) return;
     this.failed = true;
-    this.dispatchEvent(new CustomEvent('failed', {
-      detail: {
-        pc: pc ? pc.name : null,
-        reason,
-        history: pc ? [...this.history.get(pc), pc.connectionState] : [],
-      },
-    }));
+    this.dispatchEvent(new CustomEvent('failed', { detail: this.detail(pc, reason) }));
   }
 
   /** Offer the publisher connection again (after adding a track); calls are queued. */
