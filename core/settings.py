@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 # LIPPEJOB_* variables that are read elsewhere, not settings (a typo in a setting is refused).
 NON_SETTING_VARIABLES = frozenset({"LIPPEJOB_STAFF_PASSWORD"})
+PHONE_CHARACTERS = frozenset("0123456789 +-/()")
 
 
 class SettingsError(ValueError):
@@ -76,12 +77,20 @@ class Settings:
     # 0: not served.
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 0
+    # The job centre's telephone line, shown when a call's sound and picture cannot get
+    # through (e.g. "+49 5231 123-0"); empty: none is shown.
+    support_phone: str = ""
     # Media
-    ice_servers: tuple[dict[str, Any], ...] = ()  # handed to clients and used by the SFU
+    ice_servers: tuple[dict[str, Any], ...] = ()  # STUN/TURN handed to browsers only
     # "relay": browsers use only TURN (where UDP to the SFU is blocked anyway, or to hide
     # their addresses from the SFU's network); "all": direct first, TURN as the fallback.
     ice_transport_policy: str = "all"
     media_announce_ips: tuple[str, ...] = ()  # host candidate addresses the SFU announces
+    # STUN/TURN servers the SFU itself uses. Empty by default: the SFU has a reachable address
+    # (`media_announce_ips`), so it needs no relay of its own (each would cost an allocation
+    # per peer connection on the TURN server) and contacts no outside STUN server. Browsers
+    # behind TURN reach its host candidates through their own relay.
+    media_ice_servers: tuple[dict[str, Any], ...] = ()
     media_port_min: int = 0
     media_port_max: int = 0
     media_worker_ttl: float = 10.0
@@ -151,9 +160,11 @@ class Settings:
             ZoneInfo(self.timezone)
         except (ValueError, KeyError):
             raise SettingsError(f"unknown timezone {self.timezone!r}") from None
-        for server in self.ice_servers:
+        for server in (*self.ice_servers, *self.media_ice_servers):
             if not isinstance(server, dict) or "urls" not in server:
                 raise SettingsError("each ICE server needs 'urls'")
+        if len(self.support_phone) > 40 or not set(self.support_phone) <= PHONE_CHARACTERS:
+            raise SettingsError("support_phone must be a phone number: digits, spaces, + - / ( )")
         if self.database_url and not self.database_url.startswith(
             ("sqlite+aiosqlite://", "postgresql+asyncpg://")
         ):

@@ -12,8 +12,9 @@ from core.settings import Settings
 class MediaConfig:
     """Everything a media worker needs to know; intervals are seconds, bitrates bits/s."""
 
-    # ICE: STUN/TURN servers (dicts with `urls`, optional `username`/`credential`); an empty
-    # tuple means host candidates only. Never None: aiortc would fall back to Google's STUN.
+    # ICE: STUN/TURN servers for the SFU's own side (dicts with `urls`, optional
+    # `username`/`credential`); empty, the default, means host candidates only. Never None:
+    # aiortc would fall back to Google's STUN. Not the browsers' servers (`Settings.ice_servers`).
     ice_servers: tuple[dict[str, Any], ...] = ()
     # Addresses written into host candidates. A local address is bound directly; any other
     # (a public address in front of a 1:1 NAT) replaces the bound address in the SDP.
@@ -71,7 +72,9 @@ class MediaConfig:
     def from_settings(cls, settings: Settings, **overrides: Any) -> MediaConfig:
         """The media part of the deployment's settings."""
         values: dict[str, Any] = {
-            "ice_servers": tuple(dict(s) for s in settings.ice_servers),
+            # Only the explicit server-side setting: the browsers' TURN servers would make the
+            # SFU allocate relays of its own (one per peer connection) that nobody needs.
+            "ice_servers": tuple(dict(s) for s in settings.media_ice_servers),
             "announce_ips": tuple(settings.media_announce_ips),
             "port_min": settings.media_port_min,
             "port_max": settings.media_port_max,

@@ -408,17 +408,25 @@ class Participant:
     def _new_pc(self, which: str) -> RTCPeerConnection:
         pc = RTCPeerConnection(network.rtc_configuration(self._config))
         bound = self.log.bind(pc=which)
+        # The ICE states this connection went through (states only, never addresses): a call
+        # whose media never flows shows ["new", "checking", "failed"] or stays at ["new"].
+        ice: list[str] = [pc.iceConnectionState]
+
+        def on_ice_state() -> None:
+            ice.append(pc.iceConnectionState)
+            bound.info("ice_state", state=pc.iceConnectionState, ice=list(ice))
 
         def on_state() -> None:
             state = pc.connectionState
-            bound.info("pc_state", state=state)
+            bound.info("pc_state", state=state, ice=list(ice))
             if state in ("failed", "closed") and not self._closed and not self._lost:
                 # The client vanished without a leave: the room removes the participant.
                 self._lost = True
-                bound.warning("pc_lost", state=state)
+                bound.warning("pc_lost", state=state, ice=list(ice))
                 if self._on_lost is not None:
                     self._on_lost()
 
+        pc.on("iceconnectionstatechange", on_ice_state)
         pc.on("connectionstatechange", on_state)
         return pc
 

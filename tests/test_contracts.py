@@ -47,6 +47,9 @@ CLIENT_MESSAGES: list[cm.ClientMessage] = [
     cm.Panel("sync", "folder", {"page": 2}),
     cm.E2ee({"key": "abc"}),
     cm.E2ee({"key": "abc"}, to="p_3"),
+    cm.MediaStatus("ok"),
+    cm.MediaStatus("failed", "pub", ("new", "checking", "disconnected", "failed"), "failed"),
+    cm.MediaStatus("failed", "sub", ("new",), "no_candidates"),
 ]
 
 
@@ -73,6 +76,10 @@ GOOD_FRAMES: list[tuple[str, cm.ClientMessage]] = [
     ),
     ('{"type":"offer","pc":"pub","sdp":"v=0\\r\\n","sources":null}', cm.Offer("v=0\r\n")),
     ('{"type":"e2ee","to":null,"data":{}}', cm.E2ee({})),
+    (
+        '{"type":"media_status","state":"failed","pc":"sub","history":["new"]}',
+        cm.MediaStatus("failed", "sub", ("new",)),
+    ),
 ]
 
 
@@ -123,6 +130,18 @@ BAD_FRAMES: list[tuple[str, ErrorCode]] = [
     ('{"type":"panel","action":"burn","panel":"f"}', ErrorCode.BAD_FIELD),
     ('{"type":"e2ee","to":5,"data":{}}', ErrorCode.BAD_FIELD),
     ('{"type":"e2ee","data":"key"}', ErrorCode.BAD_FIELD),
+    ('{"type":"media_status","state":"broken"}', ErrorCode.BAD_FIELD),
+    ('{"type":"media_status"}', ErrorCode.BAD_FIELD),
+    ('{"type":"media_status","state":"ok","pc":"both"}', ErrorCode.BAD_FIELD),
+    ('{"type":"media_status","state":"failed","reason":"because"}', ErrorCode.BAD_FIELD),
+    # States only: an address (or anything else) in the history is refused.
+    ('{"type":"media_status","state":"failed","history":["127.0.0.1"]}', ErrorCode.BAD_FIELD),
+    ('{"type":"media_status","state":"failed","history":"new"}', ErrorCode.BAD_FIELD),
+    (
+        '{"type":"media_status","state":"failed","history":' + '["new"' + ',"new"' * 32 + "]}",
+        ErrorCode.BAD_FIELD,
+    ),
+    ('{"type":"media_status","state":"ok","ip":"10.0.0.1"}', ErrorCode.BAD_FIELD),
 ]
 
 

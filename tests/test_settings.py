@@ -35,6 +35,9 @@ def test_json_lists_from_the_environment() -> None:
     )
     assert settings.ice_servers == tuple(servers)
     assert settings.media_announce_ips == ("203.0.113.7",)
+    assert settings.media_ice_servers == ()  # the SFU uses none unless told to
+    phone = load_settings(env={"LIPPEJOB_SUPPORT_PHONE": "+49 5231 123-0"})
+    assert phone.support_phone == "+49 5231 123-0"
 
 
 @pytest.mark.parametrize(
@@ -49,6 +52,9 @@ def test_json_lists_from_the_environment() -> None:
         ({"LIPPEJOB_ICE_TRANSPORT_POLICY": "turn"}, "'all' or 'relay'"),
         ({"LIPPEJOB_ICE_TRANSPORT_POLICY": "relay"}, "needs a TURN server"),
         ({"LIPPEJOB_MEDIA_DRAIN_TIMEOUT": "-1"}, "media_drain_timeout"),
+        ({"LIPPEJOB_MEDIA_ICE_SERVERS": '[{"user": "x"}]'}, "urls"),
+        ({"LIPPEJOB_SUPPORT_PHONE": "<a href=x>call</a>"}, "support_phone"),
+        ({"LIPPEJOB_SUPPORT_PHONE": "0" * 41}, "support_phone"),
     ],
 )
 def test_bad_settings_are_refused(env: dict[str, str], message: str) -> None:

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
+import structlog
 from aiohttp.test_utils import TestClient
 
 from core.clock import FakeClock
@@ -231,6 +232,55 @@ async def test_relays_mute_panel_and_e2ee(client: Client, fake_clock: FakeClock)
     await cw.expect("chat", text="sync")
     assert not any(m.get("type") == "e2ee" for m in cw.received)  # it went to the employer only
     for room in rooms.values():
+        await room.close()
+
+
+async def test_media_status_reaches_the_others_and_the_log(
+    client: Client, fake_clock: FakeClock
+) -> None:
+    call = await _call(client, fake_clock, waiting_room=False)
+    ids = call["ids"]
+    cw = await _connect(client, call, "caseworker")
+    js = await _connect(client, call, "jobseeker")
+    await cw.expect("hello")
+    await js.expect("hello")
+    history = ["new", "checking", "failed"]
+    with structlog.testing.capture_logs() as logs:
+        await js.send(
+            {
+                "type": "media_status",
+                "state": "failed",
+                "pc": "pub",
+                "reason": "timeout",
+                "history": history,
+            }
+        )
+        failed = await cw.expect("media_status")
+    assert failed == {"type": "media_status", "participant": ids["jobseeker"], "state": "failed"}
+    entry = next(e for e in logs if e["event"] == "media_status")
+    assert (
+        entry["participant"] == ids["jobseeker"]
+        and entry["appointment"] == call["appointment"]["id"]
+    )
+    assert entry["ice"] == history and entry["pc"] == "pub" and entry["log_level"] == "warning"
+    assert entry["reason"] == "timeout"
+    # Ids and states only: nothing that names a person, a token or an address.
+    assert set(entry) == {"event", "log_level", "appointment", "participant", "role", "state"} | {
+        "pc",
+        "reason",
+        "ice",
+    }
+    # Who comes later learns it from `hello`.
+    em = await _connect(client, call, "employer")
+    hello = await em.expect("hello")
+    seeker = next(p for p in hello["participants"] if p["id"] == ids["jobseeker"])
+    assert seeker["media"] == "failed"
+    assert all("media" not in p for p in hello["participants"] if p["id"] != ids["jobseeker"])
+    await js.send({"type": "media_status", "state": "ok"})
+    await cw.expect("media_status", state="ok")
+    await em.expect("media_status", state="ok")
+    assert not any(m.get("type") == "media_status" for m in js.received)  # not echoed
+    for room in (cw, js, em):
         await room.close()
 
 

@@ -35,6 +35,23 @@ MAX_ID = 64
 MEDIA_KINDS = ("audio", "video", "screen")
 PCS = ("pub", "sub")
 PANEL_ACTIONS = ("open", "close", "sync")
+MEDIA_STATES = ("failed", "ok")
+# A browser's RTCIceConnectionState and RTCPeerConnectionState values: the only words a
+# `media_status` history may hold (states, never candidates or addresses).
+CONNECTION_STATES = (
+    "new",
+    "checking",
+    "connecting",
+    "connected",
+    "completed",
+    "disconnected",
+    "failed",
+    "closed",
+)
+MAX_HISTORY = 32
+# Why a page's media failed: a connection did not connect in time, failed, stayed
+# disconnected, gathered no candidate at all, or the publisher offer got no answer.
+MEDIA_FAILURES = ("timeout", "failed", "disconnected", "no_candidates", "answer")
 
 Pc: TypeAlias = Literal["pub", "sub"]
 Source: TypeAlias = Literal["audio", "video", "screen"]
@@ -392,6 +409,49 @@ class E2ee:
         return out
 
 
+@dataclass(frozen=True)
+class MediaStatus:
+    """Whether this participant's sound and picture get through: `failed` when one of its
+    peer connections did not connect in time or broke, `ok` once they connected again. `pc`
+    names the connection that failed, `reason` why, and `history` its ICE states so far, for
+    the log."""
+
+    TYPE: ClassVar[str] = "media_status"
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"state", "pc", "reason", "history"})
+    state: Literal["failed", "ok"]
+    pc: Pc | None = None
+    history: tuple[str, ...] = ()
+    reason: str | None = None
+
+    @classmethod
+    def parse(cls, d: dict[str, Any]) -> MediaStatus:
+        state: Literal["failed", "ok"] = (
+            "failed" if _choice(d, "state", MEDIA_STATES) == "failed" else "ok"
+        )
+        pc = None if d.get("pc") is None else _pc(d)
+        reason = None if d.get("reason") is None else _choice(d, "reason", MEDIA_FAILURES)
+        history = d.get("history", [])
+        if (
+            not isinstance(history, list)
+            or len(history) > MAX_HISTORY
+            or not all(h in CONNECTION_STATES for h in history)
+        ):
+            raise MessageError(
+                ErrorCode.BAD_FIELD, f"history must list at most {MAX_HISTORY} connection states"
+            )
+        return cls(state, pc, tuple(history), reason)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.TYPE, "state": self.state}
+        if self.pc is not None:
+            out["pc"] = self.pc
+        if self.history:
+            out["history"] = list(self.history)
+        if self.reason is not None:
+            out["reason"] = self.reason
+        return out
+
+
 ClientMessage: TypeAlias = (
     Auth
     | Admit
@@ -406,6 +466,7 @@ ClientMessage: TypeAlias = (
     | Candidate
     | Panel
     | E2ee
+    | MediaStatus
 )
 # What signalling forwards to the media worker.
 MediaMessage: TypeAlias = Offer | Answer | Candidate | Mute
@@ -426,6 +487,7 @@ _TYPES: dict[str, type[ClientMessage]] = {
         Candidate,
         Panel,
         E2ee,
+        MediaStatus,
     )
 }
 CLIENT_TYPES = frozenset(_TYPES)

@@ -164,7 +164,13 @@ def join_context(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The join page's template context and page data for a participant's link state."""
     settings = request.app[SERVICES].settings
-    context: dict[str, Any] = {"state": state, "appointment": None, "me": None, "host": None}
+    context: dict[str, Any] = {
+        "state": state,
+        "appointment": None,
+        "me": None,
+        "host": None,
+        "support_phone": settings.support_phone,
+    }
     data: dict[str, Any] = {"state": state}
     if appointment is not None:
         zone = settings.timezone

@@ -19,7 +19,7 @@ import structlog
 
 from core.bus.base import Subscription, room_channel
 from core.contracts import room as events
-from core.contracts.client import CloseCode, MediaMessage
+from core.contracts.client import CloseCode, MediaMessage, MediaStatus
 from core.contracts.errors import ErrorCode, error_message
 from core.model import (
     Appointment,
@@ -39,6 +39,11 @@ from signalling.room.media_router import MediaRouter, NoMediaWorker
 from signalling.room.status import present_members, waiting_list
 
 log = structlog.get_logger(__name__)
+
+
+def _media_failed(member: Member | None) -> bool:
+    """Whether a member's page last said that its sound and picture cannot get through."""
+    return member is not None and member.extra.get("media") == "failed"
 
 
 class RoomHub:
@@ -235,14 +240,11 @@ class RoomHub:
         was_in = previous is not None and previous.status in IN_CALL
         may_skip_lobby = conn.claims.grants.admit or not appointment.waiting_room
         conn.status = on_connect(previous.status if previous else None, may_skip_lobby)
-        member = Member(
-            pid,
-            conn.status,
-            self._s.settings.node_id,
-            conn.conn_id,
-            now,
-            {"jti": conn.claims.jti, "exp": conn.claims.exp},
-        )
+        extra: dict[str, Any] = {"jti": conn.claims.jti, "exp": conn.claims.exp}
+        if was_in and previous is not None and "media" in previous.extra:
+            # A page that reconnects to retry its media keeps its reported media state.
+            extra["media"] = previous.extra["media"]
+        member = Member(pid, conn.status, self._s.settings.node_id, conn.conn_id, now, extra)
         await presence.set_member(room, member)
         fresh = await self._s.appointments.get_appointment(room)
         if fresh is None or fresh.status != AppointmentStatus.SCHEDULED:
@@ -289,6 +291,8 @@ class RoomHub:
             {
                 **p.public(),
                 "state": presence_of(members[p.id].status if p.id in members else None),
+                # Whose sound and picture cannot get through, for someone who joins later.
+                **({"media": "failed"} if _media_failed(members.get(p.id)) else {}),
             }
             for p in appointment.participants
         ]
@@ -433,6 +437,33 @@ class RoomHub:
             conn.room,
             {**msg, "from": conn.pid},
             to=[to] if to is not None else None,
+            exclude=conn.pid,
+        )
+
+    async def media_status(self, conn: Connection, msg: MediaStatus) -> None:
+        """A page says whether its sound and picture get through: log it (states only, no
+        addresses) and tell the others, so a caseworker knows whose media cannot connect."""
+        (log.warning if msg.state == "failed" else log.info)(
+            "media_status",
+            appointment=conn.room,
+            participant=conn.pid,
+            role=conn.claims.role,
+            state=msg.state,
+            pc=msg.pc,
+            reason=msg.reason,
+            ice=list(msg.history),
+        )
+        member = (await self._s.presence.get_members(conn.room)).get(conn.pid)
+        if member is not None and member.conn == conn.conn_id:
+            # Kept with the presence, so that who joins or reconnects later learns it too.
+            await self._s.presence.swap_member(
+                conn.room,
+                member,
+                dataclasses.replace(member, extra={**member.extra, "media": msg.state}),
+            )
+        await self._deliver(
+            conn.room,
+            {"type": "media_status", "participant": conn.pid, "state": msg.state},
             exclude=conn.pid,
         )
 

@@ -173,6 +173,8 @@ async def _dispatch(
     elif isinstance(msg, cm.Mute):
         await hub.relay(conn, {**msg.to_dict(), "participant": conn.pid})
         await hub.media_signal(conn, msg)
+    elif isinstance(msg, cm.MediaStatus):
+        await hub.media_status(conn, msg)
     elif isinstance(msg, cm.Panel):
         # The application folder belongs to the jobseeker: only those who may share
         # documents open or steer it; everyone in the call sees it.

@@ -148,7 +148,12 @@ def test_config_from_settings_and_validation() -> None:
     config = MediaConfig.from_settings(settings)
     assert config.announce_ips == ("203.0.113.7",)
     assert (config.port_min, config.port_max) == (40000, 40100)
-    assert config.ice_servers == ({"urls": "turn:t.example"},)
+    # The browsers' TURN server is not the SFU's: it has an address of its own, so it makes no
+    # relay allocations and contacts no STUN server unless told to (`media_ice_servers`).
+    assert config.ice_servers == ()
+    assert network.rtc_configuration(config).iceServers == []
+    explicit = load_settings(env={}, media_ice_servers=[{"urls": "stun:s.example"}])
+    assert MediaConfig.from_settings(explicit).ice_servers == ({"urls": "stun:s.example"},)
     with pytest.raises(ValueError):
         MediaConfig(port_min=5000, port_max=0)
     with pytest.raises(ValueError):

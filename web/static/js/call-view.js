@@ -5,6 +5,7 @@
 import { announce } from './announcer.js';
 import { el } from './dom.js';
 import { roleName, t } from './i18n.js';
+import { rate } from './quality.js';
 
 const SPEAKING_LEVEL = 0.04; // RMS of the time-domain signal
 const SPEAKER_INTERVAL = 250; // ms between level checks
@@ -117,6 +118,7 @@ export class CallView {
         info: p,
         state: p.id === this.me ? 'joined' : p.state,
         muted: known ? known.muted : { audio: false, video: false, screen: true },
+        mediaFailed: p.id !== this.me && p.media === 'failed',
       });
     }
     this.render();
@@ -144,6 +146,7 @@ export class CallView {
       announce(t('{name} is reconnecting…', vars));
     } else if (msg.state === 'left') {
       announce(t('{name} left the call.', vars));
+      person.mediaFailed = false;
       this.dropMedia(id);
     }
     this.render();
@@ -228,6 +231,65 @@ export class CallView {
     this.render();
   }
 
+  /** A `media_status` message: someone's sound and picture do (not) get through. */
+  mediaStatus(msg) {
+    const person = this.people.get(msg.participant);
+    const failed = msg.state === 'failed';
+    if (!person || Boolean(person.mediaFailed) === failed) return;
+    person.mediaFailed = failed;
+    const vars = { name: person.info.name };
+    announce(failed
+      ? t('{name}\'s picture and sound cannot get through.', vars)
+      : t('{name}\'s picture and sound get through again.', vars));
+    this.render();
+  }
+
+  /** Connection figures ({rtt, loss, fps}) for someone's picture and sound, from getStats. */
+  setQuality(participant, figures) {
+    const person = this.people.get(participant);
+    if (!person) return;
+    person.quality = figures;
+    const tile = this.tile(participant, 'camera');
+    if (tile) this.updateQuality(tile, person);
+  }
+
+  updateQuality(tile, person) {
+    const box = tile.querySelector('.tile-quality');
+    // A camera that is off sends a few frames a second on purpose: not a weak connection.
+    const figures = person.quality && person.muted.video ? { ...person.quality, fps: null } : person.quality;
+    const level = figures ? rate(figures) : 'unknown';
+    box.hidden = level === 'unknown';
+    if (box.hidden) return;
+    const words = level === 'weak' ? t('Weak connection') : t('Good connection');
+    box.dataset.level = level;
+    box.setAttribute('aria-label', words);
+    box.title = words;
+    box.querySelector('.tile-quality-text').textContent = words;
+  }
+
+  /** Our own help box: shown while our sound and picture do not get through. */
+  setMediaHelp(on, audioOnly) {
+    document.getElementById('media-help').hidden = !on;
+    document.getElementById('media-audio-only').hidden = !(on && audioOnly);
+  }
+
+  /** Who in the call cannot be seen or heard, and (for the caseworker) what to do. */
+  renderMediaNotice() {
+    const box = document.getElementById('media-notice');
+    const affected = [...this.people].filter(([id, p]) => id !== this.me && p.mediaFailed &&
+      (p.state === 'joined' || p.state === 'reconnecting'));
+    const lines = affected.map(([id, p]) => el('p', {
+      'data-pid': id, text: t('{name}\'s picture and sound cannot get through.', { name: p.info.name }),
+    }));
+    if (lines.length && (this.grants.admit || this.grants.moderate)) {
+      lines.push(el('p', {
+        text: t('Their network may block video calls. You can write in the chat or phone them.'),
+      }));
+    }
+    box.replaceChildren(...lines);
+    box.hidden = lines.length === 0;
+  }
+
   /**
    * Rebuild the tiles, existing elements kept: shared screens first, then the others' cameras,
    * our own camera last (the layout gives it a small tile of its own, see call.css).
@@ -253,6 +315,7 @@ export class CallView {
     }
     this.tiles.dataset.count = String(wanted.length);
     this.tiles.dataset.others = String(others.length);
+    this.renderMediaNotice();
   }
 
   tile(id, source) {
@@ -279,7 +342,12 @@ export class CallView {
     video,
     el('div', { className: 'avatar', 'aria-hidden': 'true', text: initials(person.info.name) }),
     label,
-    el('p', { className: 'tile-state', hidden: true }));
+    el('p', { className: 'tile-state', hidden: true }),
+    // How their picture and sound reach us: bars, words on hover and focus.
+    el('span', { className: 'tile-quality', tabindex: '0', role: 'img', hidden: true },
+      el('span', { className: 'bars', 'aria-hidden': 'true' },
+        el('span', {}), el('span', {}), el('span', {})),
+      el('span', { className: 'tile-quality-text', 'aria-hidden': 'true' })));
     return tile;
   }
 
@@ -295,10 +363,14 @@ export class CallView {
     tile.classList.toggle('no-video', cameraOff);
     tile.querySelector('.tile-muted').hidden = source !== 'camera' || !person.muted.audio;
     const state = tile.querySelector('.tile-state');
-    state.hidden = person.state !== 'reconnecting';
-    state.textContent = person.state === 'reconnecting' ? t('Reconnecting…') : '';
+    const reconnecting = person.state === 'reconnecting';
+    const blocked = !isMe && source === 'camera' && Boolean(person.mediaFailed);
+    state.hidden = !reconnecting && !blocked;
+    state.textContent = reconnecting ? t('Reconnecting…')
+      : blocked ? t('Picture and sound cannot get through') : '';
     tile.classList.toggle('reconnecting', person.state === 'reconnecting');
     tile.classList.toggle('speaking', source === 'camera' && id === this.speaker);
+    if (!isMe && source === 'camera') this.updateQuality(tile, person);
   }
 
   updateSpeaker() {

@@ -6,10 +6,14 @@ import { LocalDevices, deviceErrorHelp, startLevelMeter } from './devices.js';
 import { E2EE } from './e2ee.js';
 import { page, t } from './i18n.js';
 import { MediaSession } from './media.js';
+import { QualityWatch } from './quality.js';
 import { RoomSocket } from './room-socket.js';
 
 const $ = (id) => document.getElementById(id);
 const LINK_PROBLEMS = new Set([404, 409, 410, 425]);
+// How long to wait before reconnecting after the first, second, ... media failure in a row
+// (each attempt itself takes about CONNECT_TIMEOUT to fail): quick at first, then calmer.
+const RETRY_DELAYS = [0, 2000, 5000, 15000];
 
 function show(stepId) {
   for (const step of document.querySelectorAll('.step')) step.hidden = step.id !== stepId;
@@ -67,6 +71,12 @@ class JoinPage {
     this.muted = { audio: false, video: false };
     this.screenTrack = null;
     this.endArmed = null;
+    this.mediaFailures = 0; // failed media attempts in a row
+    this.mediaTrouble = false; // our sound and picture do not get through (help is shown)
+    this.mediaWorked = false; // media got through at least once on this page
+    this.retryTimer = null;
+    this.rebuilding = false;
+    this.quality = null;
   }
 
   async start() {
@@ -216,6 +226,7 @@ class JoinPage {
         break;
       case 'chat': this.view.chat(msg); break;
       case 'mute': this.view.setMuted(msg.participant || msg.from, msg.kind, msg.muted); break;
+      case 'media_status': this.view.mediaStatus(msg); break;
       case 'panel': this.view.panel(msg); break;
       case 'e2ee': this.e2ee.onMessage(msg.from, msg.data); break;
       case 'offer': case 'answer': case 'candidate':
@@ -254,8 +265,12 @@ class JoinPage {
     this.view.hello(msg);
     this.view.setLocal(this.devices.stream);
     this.view.setReconnecting(false);
+    this.rebuilding = false;
     for (const kind of ['audio', 'video']) this.view.setMuted(msg.participant.id, kind, this.muted[kind]);
     $('btn-end').hidden = !(msg.grants && msg.grants.moderate);
+    if (!this.quality) {
+      this.quality = new QualityWatch(() => this.media, (pid, figures) => this.view.setQuality(pid, figures));
+    }
     if (!this.inCall) {
       this.inCall = true;
       show('call');
@@ -279,12 +294,15 @@ class JoinPage {
   /** Drop the peer connections (nothing stale may reach the next media server over the new
    * socket) and reconnect; `hello` then starts media afresh. */
   rebuildMedia() {
+    clearTimeout(this.retryTimer);
+    this.rebuilding = true;
     if (this.media) this.media.close();
     this.media = null;
     this.socket.reconnectNow();
   }
 
   startMedia(iceServers, iceTransportPolicy) {
+    clearTimeout(this.retryTimer);
     if (this.media) this.media.close();
     this.media = new MediaSession({
       send: (m) => this.socket.send(m),
@@ -299,13 +317,54 @@ class JoinPage {
     this.media.addEventListener('trackgone', (event) => {
       this.view.removeTrack(event.detail.participant, event.detail.source);
     });
-    this.media.addEventListener('failed', () => this.rebuildMedia());
+    this.media.addEventListener('failed', (event) => this.onMediaFailed(event.detail));
+    this.media.addEventListener('stalled', (event) => this.reportMediaTrouble(event.detail));
+    this.media.addEventListener('connected', () => this.onMediaConnected());
     this.media.start(this.devices.audioTrack, this.devices.videoTrack);
     if (this.screenTrack) this.media.shareScreen(this.screenTrack);
   }
 
+  /**
+   * Our sound and picture do not get through (a connection broke, or did not connect in
+   * time): say so and what may help, tell the others (the server logs the ICE states), and
+   * try again with fresh connections, as the page does after any media failure.
+   */
+  onMediaFailed(detail) {
+    this.reportMediaTrouble(detail);
+    const { pc, reason } = detail;
+    const delay = RETRY_DELAYS[Math.min(this.mediaFailures, RETRY_DELAYS.length - 1)];
+    this.mediaFailures += 1;
+    console.info(`media ${pc || ''} ${reason}: trying again in ${delay} ms`);
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => this.rebuildMedia(), delay);
+  }
+
+  /** Say that our sound and picture do not get through, and tell the room (and its log). */
+  reportMediaTrouble({ pc, reason, history }) {
+    this.socket.send({ type: 'media_status', state: 'failed', pc, reason, history });
+    // An unanswered offer is the media server's trouble, not the network's: no advice then.
+    if (!this.mediaTrouble && reason !== 'answer') {
+      this.mediaTrouble = true;
+      // Sound only helps a weak connection, not one that never connected.
+      this.view.setMediaHelp(true, this.mediaWorked && !this.muted.video);
+      announce(t('Your picture and sound cannot get through. Your network may block video calls.'));
+    }
+  }
+
+  onMediaConnected() {
+    this.mediaFailures = 0;
+    this.mediaWorked = true;
+    if (!this.mediaTrouble) return;
+    this.mediaTrouble = false;
+    this.view.setMediaHelp(false, false);
+    this.socket.send({ type: 'media_status', state: 'ok' });
+    announce(t('Your picture and sound get through again.'));
+  }
+
   onReconnecting() {
     if (!this.inCall) return;
+    // A reconnect we started because media failed: the help box already says we keep trying.
+    if (this.rebuilding && this.mediaTrouble) return;
     this.view.setReconnecting(true);
     announce(t('Connection lost. Reconnecting…'));
   }
@@ -336,6 +395,10 @@ class JoinPage {
     $('btn-leave').addEventListener('click', () => this.leave());
     $('waiting-leave').addEventListener('click', () => this.leave());
     $('btn-end').addEventListener('click', () => this.endForAll());
+    $('media-audio-only').addEventListener('click', () => {
+      if (!this.muted.video) this.toggleMute('video');
+      $('media-audio-only').hidden = true;
+    });
     $('rejoin').addEventListener('click', () => window.location.reload());
     $('e2ee-status').addEventListener('click', () => {
       const details = $('e2ee-details');
@@ -421,6 +484,8 @@ class JoinPage {
   finish(reason) {
     if (this.finished) return;
     this.finished = true;
+    clearTimeout(this.retryTimer);
+    if (this.quality) this.quality.stop();
     if (this.socket) this.socket.stop();
     if (this.media) this.media.close();
     if (this.view) this.view.destroy();

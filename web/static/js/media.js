@@ -7,6 +7,16 @@ const DISCONNECTED_GRACE = 6000;
 // A publisher offer unanswered this long means the media server is gone (it crashed, or its
 // messages are lost): start over, so that signalling can place the room on a live one.
 const ANSWER_TIMEOUT = 10000;
+// A connection that has not connected this long after the offer and answer are exchanged will
+// not: e.g. a network that lets no media through (it stays at 'new' or 'connecting'). Counted
+// from the exchange, not from the offer, so that a slow media server is not taken for a block.
+export const CONNECT_TIMEOUT = 8000;
+
+/** Whether gathering ended without a single candidate: nothing can connect (e.g. relay only
+ * and the TURN server refused us or cannot be reached). */
+function gatheredNothing(pc) {
+  return pc.iceGatheringState === 'complete' && !/\r\na=candidate:/.test(pc.localDescription.sdp);
+}
 
 function waitForGathering(pc) {
   if (pc.iceGatheringState === 'complete') return Promise.resolve();
@@ -28,7 +38,10 @@ function waitForGathering(pc) {
 
 /**
  * Events: 'track' (detail: {mid, participant, source, track}), 'trackgone' (detail: {mid,
- * participant, source}), 'failed' (a connection broke for good: the page reconnects).
+ * participant, source}), 'failed' (once: a connection broke for good or did not connect in
+ * time; detail: {pc, reason, history} where history lists its ICE states; the page tells the
+ * room and reconnects), 'stalled' (same detail: still checking when it should have connected;
+ * the page tells the room and waits), 'connected' (every connection made so far is connected).
  */
 export class MediaSession extends EventTarget {
   /**
@@ -54,6 +67,9 @@ export class MediaSession extends EventTarget {
     this.chain = Promise.resolve();
     this.closed = false;
     this.failTimers = new Map();
+    this.connectTimers = new Map();
+    this.history = new Map(); // pc -> its ICE connection states so far
+    this.failed = false;
   }
 
   config() {
@@ -69,7 +85,7 @@ export class MediaSession extends EventTarget {
   /** Open the publisher connection with our camera and microphone (either may be null). */
   start(audioTrack, videoTrack) {
     this.pub = new RTCPeerConnection(this.config());
-    this.watch(this.pub);
+    this.watch(this.pub, 'pub');
     this.tx.audio = this.addSender(audioTrack, 'audio', 'audio');
     this.tx.video = this.addSender(videoTrack, 'video', 'video');
     return this.negotiate();
@@ -81,23 +97,65 @@ export class MediaSession extends EventTarget {
     return transceiver;
   }
 
-  watch(pc) {
+  watch(pc, name) {
+    pc.name = name;
+    this.history.set(pc, [pc.iceConnectionState]);
+    pc.addEventListener('iceconnectionstatechange', () => {
+      const states = this.history.get(pc);
+      if (states.length < 31) states.push(pc.iceConnectionState);
+    });
     pc.addEventListener('connectionstatechange', () => {
       const state = pc.connectionState;
       clearTimeout(this.failTimers.get(pc));
-      if (state === 'failed') {
-        this.fail();
+      if (state === 'connected') {
+        clearTimeout(this.connectTimers.get(pc));
+        if (this.isConnected()) this.dispatchEvent(new Event('connected'));
+      } else if (state === 'failed') {
+        this.fail(pc, 'failed');
       } else if (state === 'disconnected') {
         this.failTimers.set(pc, setTimeout(() => {
-          if (pc.connectionState === 'disconnected') this.fail();
+          if (pc.connectionState === 'disconnected') this.fail(pc, 'disconnected');
         }, DISCONNECTED_GRACE));
       }
     });
   }
 
-  fail() {
-    if (this.closed) return;
-    this.dispatchEvent(new Event('failed'));
+  /** Whether every connection made so far is connected (media gets through). */
+  isConnected() {
+    return [this.pub, this.sub].every((pc) => !pc || pc.connectionState === 'connected');
+  }
+
+  /**
+   * Expect `pc` to connect within CONNECT_TIMEOUT of the offer/answer exchange (once). A
+   * connection still checking then is reported ('stalled': the page says so) and given one
+   * more CONNECT_TIMEOUT before it counts as failed: a slow one may still make it.
+   */
+  expectConnection(pc) {
+    if (pc.connectionState === 'connected' || this.connectTimers.has(pc)) return;
+    const check = (patient) => {
+      if (pc.connectionState === 'connected') return;
+      if (patient && pc.connectionState === 'connecting') {
+        this.dispatchEvent(new CustomEvent('stalled', { detail: this.detail(pc, 'timeout') }));
+        this.connectTimers.set(pc, setTimeout(() => check(false), CONNECT_TIMEOUT));
+      } else {
+        this.fail(pc, 'timeout');
+      }
+    };
+    this.connectTimers.set(pc, setTimeout(() => check(true), CONNECT_TIMEOUT));
+  }
+
+  detail(pc, reason) {
+    return {
+      pc: pc ? pc.name : null,
+      reason,
+      history: pc ? [...this.history.get(pc), pc.connectionState] : [],
+    };
+  }
+
+  fail(pc, reason) {
+    if (this.closed || this.failed) return;
+    this.failed = true;
+    this.dispatchEvent(new CustomEvent('failed', { detail: this.detail(pc, reason) }));
   }
 
   /** Offer the publisher connection again (after adding a track); calls are queued. */
@@ -113,6 +171,10 @@ export class MediaSession extends EventTarget {
     const offer = await this.pub.createOffer();
     await this.pub.setLocalDescription(offer);
     await waitForGathering(this.pub);
+    if (gatheredNothing(this.pub)) {
+      this.fail(this.pub, 'no_candidates');
+      return;
+    }
     const sources = {};
     for (const [source, transceiver] of Object.entries(this.tx)) {
       if (transceiver && transceiver.mid !== null) sources[transceiver.mid] = source;
@@ -124,11 +186,14 @@ export class MediaSession extends EventTarget {
       if (!resolve) return;
       this.pendingAnswer = null;
       resolve('');
-      this.fail();
+      this.fail(this.pub, 'answer');
     }, ANSWER_TIMEOUT);
     const sdp = await answered;
     clearTimeout(timer);
-    if (!this.closed && sdp) await this.pub.setRemoteDescription({ type: 'answer', sdp });
+    if (!this.closed && sdp) {
+      await this.pub.setRemoteDescription({ type: 'answer', sdp });
+      this.expectConnection(this.pub);
+    }
   }
 
   /** Act on a media message from the room socket. */
@@ -154,7 +219,7 @@ export class MediaSession extends EventTarget {
     if (!this.sub) {
       this.sub = new RTCPeerConnection(this.config());
       this.lastAnswer = null;
-      this.watch(this.sub);
+      this.watch(this.sub, 'sub');
     }
     const seq = Number.isInteger(msg.seq) ? msg.seq : undefined;
     const last = this.lastAnswer;
@@ -170,10 +235,15 @@ export class MediaSession extends EventTarget {
     const answer = await this.sub.createAnswer();
     await this.sub.setLocalDescription(answer);
     await waitForGathering(this.sub);
+    if (gatheredNothing(this.sub)) {
+      this.fail(this.sub, 'no_candidates');
+      return;
+    }
     const sdp = this.sub.localDescription.sdp;
     this.lastAnswer = { seq, offer: msg.sdp, sdp };
     this.send(seq === undefined ? { type: 'answer', pc: 'sub', sdp }
       : { type: 'answer', pc: 'sub', sdp, seq });
+    this.expectConnection(this.sub);
   }
 
   /** Match the subscriber's transceivers to the participants and sources the server named. */
@@ -252,6 +322,7 @@ export class MediaSession extends EventTarget {
   close() {
     this.closed = true;
     for (const timer of this.failTimers.values()) clearTimeout(timer);
+    for (const timer of this.connectTimers.values()) clearTimeout(timer);
     if (this.pendingAnswer) this.pendingAnswer('');
     for (const pc of [this.pub, this.sub]) {
       if (pc) pc.close();
