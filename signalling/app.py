@@ -16,6 +16,7 @@ from signalling.auth.tokens import TokenIssuer, TokenVerifier
 from signalling.context import SERVICES, Services
 from signalling.http.api import api_errors, setup_api
 from signalling.http.client_address import TRUSTED_PROXIES, TrustedProxies
+from signalling.http.documents_api import setup_documents_api
 from signalling.http.lifecycle import DRAINING, Draining
 from signalling.http.profiles_api import setup_profiles_api
 from signalling.http.security import security_headers, setup_security
@@ -59,6 +60,7 @@ def create_app(
     app[TRUSTED_PROXIES] = TrustedProxies(services.settings.trusted_proxies)
     setup_api(app)
     setup_profiles_api(app)
+    setup_documents_api(app)
     metrics = Metrics()
     hub = RoomHub(
         services,

@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass
 
 import structlog
+from aiohttp import web
 
 from core.audit import Action, AuditRecord
 from core.clock import Clock
@@ -224,3 +225,6 @@ class Folder:
         if gone:
             log.info("documents_expired", count=gone)
         return gone
+
+
+FOLDER = web.AppKey("folder", Folder)

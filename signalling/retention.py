@@ -1,5 +1,6 @@
 """Deletion by policy: appointments (names, attendance, consents) go a set time after their
-window ends. Runs in every signalling process; deleting twice is harmless."""
+window ends; idle space sessions go; documents unused for their retention period are shredded.
+Runs in every signalling process; deleting twice is harmless."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import structlog
 from aiohttp import web
 
 from signalling.context import SERVICES, Services
+from signalling.folder import FOLDER, Folder
 
 log = structlog.get_logger(__name__)
 
@@ -27,17 +29,20 @@ async def purge_once(services: Services) -> int:
     return len(gone)
 
 
-async def _purge_forever(services: Services) -> None:
+async def _purge_forever(services: Services, folder: Folder | None) -> None:
     while True:
         try:
             await purge_once(services)
+            await services.profiles.purge_space_sessions()
+            if folder is not None:  # documents unused for their retention period
+                await folder.expire()
         except Exception:  # a store hiccup must not end the retention loop
             log.exception("purge_failed")
         await asyncio.sleep(PURGE_INTERVAL)
 
 
 async def retention_ctx(app: web.Application) -> AsyncIterator[None]:
-    task = asyncio.create_task(_purge_forever(app[SERVICES]), name="retention")
+    task = asyncio.create_task(_purge_forever(app[SERVICES], app.get(FOLDER)), name="retention")
     yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):

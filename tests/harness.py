@@ -104,7 +104,12 @@ async def make_backend(
 async def make_services(
     tmp_path: Path, clock: Clock, stores: Stores, bus: Bus, **settings: Any
 ) -> Services:
-    defaults: dict[str, Any] = {"http": True, "keys_dir": tmp_path / "keys", "ws_auth_timeout": 2.0}
+    defaults: dict[str, Any] = {
+        "http": True,
+        "keys_dir": tmp_path / "keys",
+        "data_dir": tmp_path / "data",
+        "ws_auth_timeout": 2.0,
+    }
     config = Settings(**{**defaults, **settings}).validate()
     keyring = ensure_keyring(config.keys_dir, clock)
     services = build_services(config, clock, stores, bus, keyring)

@@ -74,7 +74,10 @@ def _pdf_page(data: bytes, number: int, width: int) -> tuple[Image.Image, int]:
         try:
             page_width, _ = page.get_size()
             bitmap = page.render(scale=width / page_width, may_draw_forms=False)
-            return bitmap.to_pil(), pages
+            image = bitmap.to_pil()
+            if image.width != width:  # PDFium rounds the scaled size: one pixel either way
+                image = image.resize((width, round(image.height * width / image.width)))
+            return image, pages
         finally:
             page.close()
     except pdfium.PdfiumError:

@@ -47,7 +47,8 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
         exc.headers.update(HEADERS)
         raise
     if not response.prepared:  # a WebSocket is already upgraded
-        response.headers.update(HEADERS)
+        for name, value in HEADERS.items():  # a handler's own (stricter) policy stays
+            response.headers.setdefault(name, value)
         if request.path.startswith("/api/") or request.path.startswith("/j/"):
             response.headers["Cache-Control"] = "no-store"
     return response

@@ -41,7 +41,7 @@ def test_round_trip_in_pieces_of_any_size(length: int, piece: int) -> None:
     data = os.urandom(length)
     sealer = Sealer(KEY, DOC, chunk=100)
     blob = b"".join(sealer.feed(p) for p in sealing.split(data, piece)) + sealer.finish()
-    assert data not in blob or length == 0
+    assert length < 16 or data not in blob  # (a byte or two may occur by chance)
     opener = Opener(KEY, DOC)
     plain = b"".join(opener.feed(p) for p in sealing.split(blob, piece)) + opener.finish()
     assert plain == data
