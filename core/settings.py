@@ -44,7 +44,12 @@ class Settings:
     ws_max_message: int = 64 * 1024  # bytes; larger messages close the socket
     ws_max_errors: int = 5  # invalid messages tolerated before a 4400-range close
     ws_auth_timeout: float = 10.0
-    ws_heartbeat: float = 20.0
+    # The room socket pings a silent client ws_heartbeat seconds after its last frame and
+    # closes it when no pong comes within half that (aiohttp's rule): a frozen tablet shows as
+    # `reconnecting` at most 1.5 * ws_heartbeat (6 s) after it froze, and as `left` when it has
+    # not come back within reconnect_grace after that.
+    ws_heartbeat: float = 4.0
+    reconnect_grace: float = 20.0
     node_heartbeat: float = 5.0  # how often a signalling node says it is alive
     node_ttl: float = 30.0  # presence held by a node silent this long is not shown
     drain_timeout: float = 3600.0  # on SIGTERM, how long live calls may go on
@@ -132,6 +137,8 @@ class Settings:
             raise SettingsError("metrics_port out of range")
         if self.join_rate <= 0 or self.join_burst < 1:
             raise SettingsError("join_rate must be positive and join_burst at least 1")
+        if self.ws_heartbeat <= 0 or self.reconnect_grace <= 0:
+            raise SettingsError("ws_heartbeat and reconnect_grace must be positive")
         if self.media_drain_timeout < 0:
             raise SettingsError("media_drain_timeout must not be negative")
         try:
