@@ -30,6 +30,13 @@ class Settings:
     key: Path | None = None
     public_url: str = ""  # base of join links; derived from host/port when empty
     redis_url: str | None = None
+    # Each process's Redis connections: a command (and a connect) may take redis_timeout; a
+    # broken connection is tried redis_retries more times with backoff (0.3 s, 0.6 s); a burst
+    # waits up to redis_pool_timeout for one of redis_max_connections instead of failing.
+    redis_timeout: float = 1.0
+    redis_retries: int = 2
+    redis_max_connections: int = 100
+    redis_pool_timeout: float = 5.0
     # Durable records: sqlite+aiosqlite:///path or postgresql+asyncpg://...; empty means the
     # embedded default, an SQLite file in data_dir (see `database()`).
     database_url: str = ""
@@ -137,6 +144,10 @@ class Settings:
             raise SettingsError("metrics_port out of range")
         if self.join_rate <= 0 or self.join_burst < 1:
             raise SettingsError("join_rate must be positive and join_burst at least 1")
+        if self.redis_timeout <= 0 or self.redis_pool_timeout <= 0:
+            raise SettingsError("redis_timeout and redis_pool_timeout must be positive")
+        if self.redis_retries < 0 or self.redis_max_connections < 1:
+            raise SettingsError("need redis_retries >= 0 and redis_max_connections >= 1")
         if self.ws_heartbeat <= 0 or self.reconnect_grace <= 0:
             raise SettingsError("ws_heartbeat and reconnect_grace must be positive")
         if self.media_drain_timeout < 0:

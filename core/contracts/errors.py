@@ -54,6 +54,9 @@ class ErrorCode(StrEnum):
     HTTP_ERROR = "http_error"  # any other HTTP error aiohttp raised under /api
     INTERNAL = "internal_error"  # a bug: the log says which (by event name, never content)
     DRAINING = "draining"
+    # Redis (presence, the bus) cannot be reached for now: try again shortly (HTTP 503 with
+    # Retry-After, or an `error` on the room socket, which stays open).
+    STORE_UNAVAILABLE = "store_unavailable"
     NOT_READY = "not_ready"
 
 
