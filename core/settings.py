@@ -91,8 +91,12 @@ class Settings:
     media_announce_ips: tuple[str, ...] = ()  # host candidate addresses the SFU announces
     media_port_min: int = 0
     media_port_max: int = 0
-    media_worker_ttl: float = 10.0
-    media_heartbeat: float = 3.0
+    # A media worker renews its registration every media_heartbeat; one silent for
+    # media_worker_ttl (killed, frozen) is dead: signalling, which checks its rooms' workers
+    # every media_heartbeat, tells those calls' clients `media_moved` (they reconnect and
+    # land on another worker) within media_worker_ttl + media_heartbeat of the last beat.
+    media_worker_ttl: float = 2.0
+    media_heartbeat: float = 0.5
     # On SIGTERM a media worker takes no new rooms; calls that have not ended after this long
     # are moved to another worker (their clients reconnect on their own).
     media_drain_timeout: float = 30.0
@@ -150,6 +154,8 @@ class Settings:
             raise SettingsError("need redis_retries >= 0 and redis_max_connections >= 1")
         if self.ws_heartbeat <= 0 or self.reconnect_grace <= 0:
             raise SettingsError("ws_heartbeat and reconnect_grace must be positive")
+        if not 0 < self.media_heartbeat < self.media_worker_ttl:
+            raise SettingsError("need 0 < media_heartbeat < media_worker_ttl")
         if self.media_drain_timeout < 0:
             raise SettingsError("media_drain_timeout must not be negative")
         try:
