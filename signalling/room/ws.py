@@ -53,7 +53,18 @@ async def room_socket(request: web.Request) -> web.StreamResponse:
         heartbeat=settings.ws_heartbeat, max_msg_size=settings.ws_max_message
     )
     await ws.prepare(request)
-    conn = await _authenticate(request, ws)
+    try:
+        conn = await _authenticate(request, ws)
+    except UNAVAILABLE as exc:
+        # Redis is away for now: say so, and let the client come back (it reconnects on any
+        # close code that is not final).
+        log.warning("ws_auth_store_unavailable", error=type(exc).__name__)
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await ws.send_json(
+                error_message(ErrorCode.STORE_UNAVAILABLE, "briefly unavailable; try again")
+            )
+        await _close(ws, CloseCode.TRY_AGAIN, "store unavailable")
+        return ws
     if conn is None:
         return ws
     hub = request.app[HUB]

@@ -91,3 +91,19 @@ async def test_room_socket_survives_a_failed_admit(
     await caseworker.expect("presence", participant=jobseeker_id, state="joined", timeout=5)
     await caseworker.close()
     await jobseeker.close()
+
+
+async def test_a_socket_authenticating_while_redis_is_away_is_told_to_come_back(
+    redis_node: Node, own_redis: OwnRedis, fake_clock: FakeClock
+) -> None:
+    client = redis_node.client
+    call = await schedule_now(client, fake_clock.now())
+    token = await join_token(client, call["codes"]["caseworker"])
+    own_redis.freeze()
+    room = await RoomClient.connect(client, token)
+    await room.expect("error", code="store_unavailable", timeout=GIVE_UP_WITHIN + 2)
+    assert await room.closed() == 1013  # Try Again Later: not final, the page reconnects
+    own_redis.thaw()
+    again = await RoomClient.connect(client, token)
+    await again.expect("hello")
+    await again.close()
