@@ -49,10 +49,14 @@ class MediaRouter:
 
     async def dead_placements(self, appointment_ids: list[str]) -> dict[str, str]:
         """Of these rooms, those placed on a worker whose registration has lapsed (killed,
-        frozen, cut off): room -> that worker. The placement stays; the next join moves it."""
+        frozen, cut off): room -> that worker. The placement stays; the next join moves it.
+        None at all while no worker is registered: there is nowhere to move to, and every
+        registration lapsing at once means Redis was away, not that every worker died."""
         if not appointment_ids:
             return {}
         live = {w.id for w in await self._store.list_workers()}
+        if not live:
+            return {}
         dead: dict[str, str] = {}
         for appointment_id in appointment_ids:
             held = await self._store.get_room_worker(appointment_id)
