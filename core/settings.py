@@ -31,6 +31,13 @@ class Settings:
     key: Path | None = None
     public_url: str = ""  # base of join links; derived from host/port when empty
     redis_url: str | None = None
+    # Each process's Redis connections: a command (and a connect) may take redis_timeout; a
+    # broken connection is tried redis_retries more times with backoff (0.3 s, 0.6 s); a burst
+    # waits up to redis_pool_timeout for one of redis_max_connections instead of failing.
+    redis_timeout: float = 1.0
+    redis_retries: int = 2
+    redis_max_connections: int = 100
+    redis_pool_timeout: float = 5.0
     # Durable records: sqlite+aiosqlite:///path or postgresql+asyncpg://...; empty means the
     # embedded default, an SQLite file in data_dir (see `database()`).
     database_url: str = ""
@@ -46,7 +53,12 @@ class Settings:
     ws_max_message: int = 64 * 1024  # bytes; larger messages close the socket
     ws_max_errors: int = 5  # invalid messages tolerated before a 4400-range close
     ws_auth_timeout: float = 10.0
-    ws_heartbeat: float = 20.0
+    # The room socket pings a silent client ws_heartbeat seconds after its last frame and
+    # closes it when no pong comes within half that (aiohttp's rule): a frozen tablet shows as
+    # `reconnecting` at most 1.5 * ws_heartbeat (6 s) after it froze, and as `left` when it has
+    # not come back within reconnect_grace after that.
+    ws_heartbeat: float = 4.0
+    reconnect_grace: float = 20.0
     node_heartbeat: float = 5.0  # how often a signalling node says it is alive
     node_ttl: float = 30.0  # presence held by a node silent this long is not shown
     drain_timeout: float = 3600.0  # on SIGTERM, how long live calls may go on
@@ -93,8 +105,12 @@ class Settings:
     media_ice_servers: tuple[dict[str, Any], ...] = ()
     media_port_min: int = 0
     media_port_max: int = 0
-    media_worker_ttl: float = 10.0
-    media_heartbeat: float = 3.0
+    # A media worker renews its registration every media_heartbeat; one silent for
+    # media_worker_ttl (killed, frozen) is dead: signalling, which checks its rooms' workers
+    # every media_heartbeat, tells those calls' clients `media_moved` (they reconnect and
+    # land on another worker) within media_worker_ttl + media_heartbeat of the last beat.
+    media_worker_ttl: float = 2.0
+    media_heartbeat: float = 0.5
     # On SIGTERM a media worker takes no new rooms; calls that have not ended after this long
     # are moved to another worker (their clients reconnect on their own).
     media_drain_timeout: float = 30.0
@@ -154,6 +170,14 @@ class Settings:
             raise SettingsError("metrics_port out of range")
         if self.join_rate <= 0 or self.join_burst < 1:
             raise SettingsError("join_rate must be positive and join_burst at least 1")
+        if self.redis_timeout <= 0 or self.redis_pool_timeout <= 0:
+            raise SettingsError("redis_timeout and redis_pool_timeout must be positive")
+        if self.redis_retries < 0 or self.redis_max_connections < 1:
+            raise SettingsError("need redis_retries >= 0 and redis_max_connections >= 1")
+        if self.ws_heartbeat <= 0 or self.reconnect_grace <= 0:
+            raise SettingsError("ws_heartbeat and reconnect_grace must be positive")
+        if not 0 < self.media_heartbeat < self.media_worker_ttl:
+            raise SettingsError("need 0 < media_heartbeat < media_worker_ttl")
         if self.media_drain_timeout < 0:
             raise SettingsError("media_drain_timeout must not be negative")
         try:

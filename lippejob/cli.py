@@ -73,8 +73,9 @@ async def open_bus(settings: Settings) -> Bus:
     if not settings.redis_url:
         return MemoryBus()
     from core.bus.redisbus import RedisBus
+    from core.store.redis_client import RedisOptions
 
-    return await RedisBus.from_url(settings.redis_url)
+    return await RedisBus.from_url(settings.redis_url, RedisOptions.from_settings(settings))
 
 
 async def import_legacy_staff(settings: Settings, accounts: AccountStore) -> int:

@@ -33,8 +33,8 @@ class MediaConfig:
     keyframe_min_interval: float = 0.3  # at most one PLI per publisher track per interval
     keyframe_retry: float = 1.0  # a subscriber still waiting for a keyframe asks again
     # Registry
-    heartbeat: float = 3.0
-    ttl: float = 10.0
+    heartbeat: float = 0.5  # core.settings: media_heartbeat
+    ttl: float = 2.0  # core.settings: media_worker_ttl
     # Memory bounds
     video_queue: int = 30  # frames queued per subscriber before the oldest are dropped
     audio_queue: int = 25

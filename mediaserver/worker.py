@@ -302,13 +302,15 @@ async def run_worker(
     """Run one media worker against the Redis in `settings` until SIGTERM/SIGINT (or `stop`),
     then drain it (a second signal moves the remaining calls at once)."""
     from core.bus.redisbus import RedisBus
+    from core.store.redis_client import RedisOptions
     from core.store.redisstore import RedisStore
 
     if not settings.redis_url:
         raise ValueError("a media worker process needs --redis (settings.redis_url)")
     clock = SystemClock()
-    store = await RedisStore.from_url(settings.redis_url, clock)
-    bus = await RedisBus.from_url(settings.redis_url)
+    options = RedisOptions.from_settings(settings)
+    store = await RedisStore.from_url(settings.redis_url, clock, options=options)
+    bus = await RedisBus.from_url(settings.redis_url, options)
     worker = MediaWorker(
         worker_id or f"media-{uuid.uuid4().hex[:8]}",
         store,

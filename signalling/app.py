@@ -49,11 +49,12 @@ def build_services(
 def create_app(
     services: Services,
     *,
-    reconnect_grace: float = 20.0,
+    reconnect_grace: float | None = None,
     close_services: bool = False,
     with_pages: bool = True,
 ) -> web.Application:
-    """The signalling app. With `close_services`, the store and bus close with it."""
+    """The signalling app. With `close_services`, the store and bus close with it;
+    `reconnect_grace` overrides the setting of that name (for tests)."""
     app = web.Application(middlewares=[security_headers, api_errors], client_max_size=256 * 1024)
     app[SERVICES] = services
     setup_security(app)
@@ -65,7 +66,9 @@ def create_app(
     hub = RoomHub(
         services,
         MediaRouter(services.registry, services.bus, services.clock),
-        reconnect_grace=reconnect_grace,
+        reconnect_grace=(
+            services.settings.reconnect_grace if reconnect_grace is None else reconnect_grace
+        ),
         metrics=metrics,
     )
     setup_ws(app, hub)

@@ -373,6 +373,7 @@ def test_every_error_code_goes_through_the_enum() -> None:
 def test_close_codes_are_stable() -> None:
     assert {c.name: int(c) for c in cm.CloseCode} == {
         "NORMAL": 1000,
+        "TRY_AGAIN": 1013,
         "BAD_MESSAGES": 4400,
         "AUTH_FAILED": 4401,
         "DENIED": 4403,

@@ -61,21 +61,23 @@ def start_redis(
     *,
     attempts: int = START_ATTEMPTS,
     timeout: float = START_TIMEOUT,
+    port: int | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Start `redis-server` on a free 127.0.0.1 port with `workdir` as its directory, once it
     answers PING: (process, "redis://127.0.0.1:PORT/0"). Its output goes to `log_path`
     (appended) or nowhere. Raises `RedisNotStarted` if there is no binary or it never started.
+    `port` pins the port (a restart at the same address); otherwise a free one is picked.
     """
     binary = shutil.which(REDIS_BINARY)
     if binary is None:
         raise RedisNotStarted(f"{REDIS_BINARY} not found on PATH")
     for _ in range(attempts):
-        port = free_port()
-        url = f"redis://127.0.0.1:{port}/0"
+        chosen = free_port() if port is None else port
+        url = f"redis://127.0.0.1:{chosen}/0"
         command = [
             binary,
             "--port",
-            str(port),
+            str(chosen),
             "--bind",
             "127.0.0.1",
             "--save",

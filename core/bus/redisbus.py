@@ -18,6 +18,7 @@ import redis.asyncio as redis
 import structlog
 
 from core.bus.base import Handler, Message, QueuedSubscription, Subscription
+from core.store.redis_client import RedisOptions, redis_client
 from core.store.redisstore import redis_text as _text
 
 log = structlog.get_logger(__name__)
@@ -55,9 +56,9 @@ class RedisBus:
         self._closed = False
 
     @classmethod
-    async def from_url(cls, url: str) -> RedisBus:
+    async def from_url(cls, url: str, options: RedisOptions | None = None) -> RedisBus:
         """A bus with its own connections to `url` (closed by `close`)."""
-        client = redis.Redis.from_url(url)
+        client = redis_client(url, options or RedisOptions())
         try:
             await client.ping()  # fail at start, not on the first publish
         except BaseException:

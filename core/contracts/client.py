@@ -61,6 +61,7 @@ class CloseCode(IntEnum):
     """WebSocket close codes the room socket uses (4000-4999 are the application's)."""
 
     NORMAL = 1000
+    TRY_AGAIN = 1013  # the server cannot serve this socket right now (Redis away): reconnect
     BAD_MESSAGES = 4400
     AUTH_FAILED = 4401
     DENIED = 4403

@@ -70,6 +70,9 @@ class ErrorCode(StrEnum):
     CONSENT_REQUIRED = "consent_required"
     DOCUMENT_DAMAGED = "document_damaged"  # a sealed blob that fails to open: never served
     DRAINING = "draining"
+    # Redis (presence, the bus) cannot be reached for now: try again shortly (HTTP 503 with
+    # Retry-After, or an `error` on the room socket, which stays open).
+    STORE_UNAVAILABLE = "store_unavailable"
     NOT_READY = "not_ready"
 
 

@@ -19,6 +19,7 @@ import redis.asyncio as redis
 
 from core.clock import Clock
 from core.model import Member, WorkerInfo
+from core.store.redis_client import RedisOptions, redis_client
 
 # Keys, after the store's prefix ("lj:" by default).
 REVOKED_KEY = "revoked:{jti}"  # the epoch second until which the token id stays revoked; TTL
@@ -119,9 +120,15 @@ class RedisStore:
         self._swap_member = client.register_script(_SWAP_MEMBER_LUA)
 
     @classmethod
-    async def from_url(cls, url: str, clock: Clock, prefix: str = "lj:") -> RedisStore:
+    async def from_url(
+        cls,
+        url: str,
+        clock: Clock,
+        prefix: str = "lj:",
+        options: RedisOptions | None = None,
+    ) -> RedisStore:
         """A store with its own connection pool to `url` (closed by `close`)."""
-        client = redis.Redis.from_url(url)
+        client = redis_client(url, options or RedisOptions())
         try:
             await client.ping()  # fail at start, not on the first request
         except BaseException:

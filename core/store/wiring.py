@@ -44,9 +44,12 @@ async def open_ephemeral(settings: Settings, clock: Clock) -> EphemeralStore:
     """Redis when a URL is given (shared between processes), else memory (one process)."""
     if not settings.redis_url:
         return MemoryStore(clock)
+    from core.store.redis_client import RedisOptions
     from core.store.redisstore import RedisStore
 
-    return await RedisStore.from_url(settings.redis_url, clock)
+    return await RedisStore.from_url(
+        settings.redis_url, clock, options=RedisOptions.from_settings(settings)
+    )
 
 
 async def open_stores(settings: Settings, clock: Clock) -> Stores:

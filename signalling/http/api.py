@@ -13,6 +13,7 @@ from aiohttp import web
 from core.contracts.errors import ErrorCode
 from core.jsonwire import loads_strict
 from core.model import Appointment, AttendanceEvent, AttendanceKind, Participant, Profile, StaffUser
+from core.store.redis_client import UNAVAILABLE
 from signalling.appointments import ValidationError, reissue, schedule
 from signalling.auth.invites import LinkState, hash_code, link_state, looks_like_code
 from signalling.auth.login_throttle import LoginThrottle
@@ -37,6 +38,7 @@ from signalling.room.ws import HUB
 log = structlog.get_logger(__name__)
 
 MAX_BODY = 64 * 1024
+STORE_RETRY_AFTER = 2  # seconds a client is told to wait while Redis is unreachable
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -86,6 +88,15 @@ async def api_errors(request: web.Request, handler: Handler) -> web.StreamRespon
         if not request.path.startswith("/api/") or exc.status < 400:
             raise
         return json_error(exc.status, exc.reason, HTTP_CODES.get(exc.status, ErrorCode.HTTP_ERROR))
+    except UNAVAILABLE as exc:
+        if not request.path.startswith("/api/"):
+            raise
+        log.warning("api_store_unavailable", error=type(exc).__name__)
+        response = json_error(
+            503, "the service is briefly unavailable; try again", ErrorCode.STORE_UNAVAILABLE
+        )
+        response.headers["Retry-After"] = str(STORE_RETRY_AFTER)
+        return response
     except Exception:
         if not request.path.startswith("/api/"):
             raise

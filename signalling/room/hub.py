@@ -36,6 +36,7 @@ from signalling.context import Services
 from signalling.metrics import Metrics
 from signalling.room.connection import Connection
 from signalling.room.media_router import MediaRouter, NoMediaWorker
+from signalling.room.media_watch import MediaWatch
 from signalling.room.status import present_members, waiting_list
 
 log = structlog.get_logger(__name__)
@@ -77,6 +78,19 @@ class RoomHub:
         await self._s.presence.register_node(settings.node_id, settings.node_ttl)
         self._sweeper = asyncio.create_task(self._sweep(), name="hub-sweeper")
         self._spawn(self._heartbeat(), "hub-heartbeat")
+        watch = MediaWatch(
+            self._media, lambda: list(self._local), self._media_lost, settings.media_heartbeat
+        )
+        self._spawn(watch.run(), "hub-media-watch")
+
+    async def _media_lost(self, room: str) -> None:
+        """The room's media worker is gone: its sockets here reconnect to move on."""
+        moved = error_message(
+            ErrorCode.MEDIA_MOVED, "the media server went away: reconnect to move on"
+        )
+        for conn in list(self._local.get(room, {}).values()):
+            if conn.status == MemberState.ADMITTED:
+                await conn.send(moved)
 
     async def _heartbeat(self) -> None:
         settings = self._s.settings

@@ -47,6 +47,23 @@ class MediaRouter:
         log.info("room_placed", appointment=appointment_id, worker=winner)
         return winner
 
+    async def dead_placements(self, appointment_ids: list[str]) -> dict[str, str]:
+        """Of these rooms, those placed on a worker whose registration has lapsed (killed,
+        frozen, cut off): room -> that worker. The placement stays; the next join moves it.
+        None at all while no worker is registered: there is nowhere to move to, and every
+        registration lapsing at once means Redis was away, not that every worker died."""
+        if not appointment_ids:
+            return {}
+        live = {w.id for w in await self._store.list_workers()}
+        if not live:
+            return {}
+        dead: dict[str, str] = {}
+        for appointment_id in appointment_ids:
+            held = await self._store.get_room_worker(appointment_id)
+            if held is not None and held not in live:
+                dead[appointment_id] = held
+        return dead
+
     async def _send(self, appointment_id: str, op: protocol.Op) -> None:
         worker = await self._store.get_room_worker(appointment_id)
         if worker is None:

@@ -16,6 +16,7 @@ from core.contracts import client as cm
 from core.contracts.client import CloseCode, MessageError, parse_client_message
 from core.contracts.errors import ErrorCode, error_message
 from core.model import AppointmentStatus, MemberState
+from core.store.redis_client import UNAVAILABLE
 from signalling.appointments import token_void
 from signalling.auth.invites import LinkState, link_state
 from signalling.auth.tokens import TokenError
@@ -52,7 +53,18 @@ async def room_socket(request: web.Request) -> web.StreamResponse:
         heartbeat=settings.ws_heartbeat, max_msg_size=settings.ws_max_message
     )
     await ws.prepare(request)
-    conn = await _authenticate(request, ws)
+    try:
+        conn = await _authenticate(request, ws)
+    except UNAVAILABLE as exc:
+        # Redis is away for now: say so, and let the client come back (it reconnects on any
+        # close code that is not final).
+        log.warning("ws_auth_store_unavailable", error=type(exc).__name__)
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await ws.send_json(
+                error_message(ErrorCode.STORE_UNAVAILABLE, "briefly unavailable; try again")
+            )
+        await _close(ws, CloseCode.TRY_AGAIN, "store unavailable")
+        return ws
     if conn is None:
         return ws
     hub = request.app[HUB]
@@ -131,6 +143,19 @@ async def _serve(request: web.Request, hub: RoomHub, conn: Connection) -> bool:
             parsed = parse_client_message(msg.data)
             request.app[METRICS].message(parsed.TYPE)
             done = await _dispatch(request, hub, conn, parsed)
+        except UNAVAILABLE as exc:
+            # Redis is away for now: not the client's fault, and not a reason to drop the
+            # socket; it may send the message again (an admit, a chat) once Redis is back.
+            log.warning(
+                "ws_store_unavailable",
+                appointment=conn.room,
+                participant=conn.pid,
+                error=type(exc).__name__,
+            )
+            await conn.send(
+                error_message(ErrorCode.STORE_UNAVAILABLE, "briefly unavailable; try again")
+            )
+            continue
         except MessageError as exc:
             errors += 1
             log.info("ws_bad_message", appointment=conn.room, participant=conn.pid, code=exc.code)

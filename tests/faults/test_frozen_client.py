@@ -1,0 +1,67 @@
+"""Issue 10, item 5: a client that stops answering (a frozen tablet) is shown as `reconnecting`
+within seconds, and as `left` once the reconnect grace has passed.
+
+The frozen client is a raw aiohttp WebSocket with autoping off: it authenticates, then answers
+no ping, exactly what a tablet whose browser froze does to the server."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from core.clock import FakeClock
+from core.settings import Settings
+from signalling.app import create_app
+from tests.harness import RoomClient, join_token, make_backend, make_services, schedule_now
+
+# aiohttp pings ws_heartbeat after the client's last frame and gives up half of that later.
+DETECTION_BOUND = 1.5 * Settings().ws_heartbeat + 0.5  # slack for the loop on a busy machine
+GRACE = 2.0
+
+
+def test_defaults_show_a_frozen_tablet_within_six_seconds() -> None:
+    assert 1.5 * Settings().ws_heartbeat <= 6.0
+
+
+async def test_frozen_client_is_reconnecting_then_left(
+    tmp_path: Path, fake_clock: FakeClock, database_url: str, aiohttp_client: Any
+) -> None:
+    stores, bus = await make_backend("memory", fake_clock, None, database_url)
+    # The default heartbeat; only the grace is shortened, through its setting.
+    services = await make_services(tmp_path, fake_clock, stores, bus, reconnect_grace=GRACE)
+    client: TestClient[Any, Any] = await aiohttp_client(create_app(services, with_pages=False))
+    try:
+        call = await schedule_now(client, fake_clock.now(), waiting_room=False)
+        jobseeker = call["ids"]["jobseeker"]
+        caseworker = await RoomClient.connect(
+            client, await join_token(client, call["codes"]["caseworker"])
+        )
+        await caseworker.expect("hello")
+
+        frozen = await client.ws_connect("/ws", autoping=False)
+        token = await join_token(client, call["codes"]["jobseeker"])
+        await frozen.send_str(json.dumps({"type": "auth", "token": token}))
+        froze_at = time.monotonic()  # its last frame: from now on it answers nothing
+        hello = json.loads((await frozen.receive(timeout=5)).data)
+        assert hello["type"] == "hello"
+        await caseworker.expect("presence", participant=jobseeker, state="joined")
+
+        await caseworker.expect(
+            "presence", participant=jobseeker, state="reconnecting", timeout=DETECTION_BOUND + 2
+        )
+        shown_after = time.monotonic() - froze_at
+        await caseworker.expect("presence", participant=jobseeker, state="left", timeout=GRACE + 3)
+        left_after = time.monotonic() - froze_at
+        print(f"reconnecting after {shown_after:.2f}s, left after {left_after:.2f}s")
+        assert shown_after <= DETECTION_BOUND, f"reconnecting only after {shown_after:.1f}s"
+        assert left_after - shown_after >= GRACE - 0.2, "left before the grace was over"
+        assert left_after <= DETECTION_BOUND + GRACE + 1.0
+        await frozen.close()
+        await caseworker.close()
+    finally:
+        await bus.close()
+        await stores.close()
