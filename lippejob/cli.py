@@ -25,11 +25,19 @@ from core.bus.memory import MemoryBus
 from core.clock import Clock, SystemClock
 from core.db.engine import DatabaseUrlError, create_engine, describe
 from core.db.migrate import SchemaError, check_schema, upgrade
-from core.documents.vault import MasterKeyError, rotate_master_keys
+from core.documents.sealing import SealError, unwrap, wrap
+from core.documents.vault import (
+    KEY_ENV,
+    MasterKeyError,
+    load_master_keys,
+    retire_older,
+    rotate_master_keys,
+)
 from core.logs import configure_logging
 from core.model import StaffUser
 from core.settings import Settings, SettingsError, load_settings
 from core.store.base import AccountStore, AppointmentStore, Stores
+from core.store.sql import SqlStore
 from core.store.sqlaudit import SqlAuditLog
 from core.store.wiring import open_durable, open_ephemeral
 from lippejob.tlsdev import DevCertificateError, ensure_dev_certificate, ssl_context
@@ -369,6 +377,39 @@ def cmd_documents_keygen(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_documents_rewrap(args: argparse.Namespace) -> int:
+    """Move every wrapped data key to the current master key; then forget the older keys."""
+    settings = _settings(args)
+    keys = load_master_keys(settings.keys_dir)
+
+    async def run() -> int:
+        engine = create_engine(settings.database())
+        store = SqlStore(engine, SystemClock())
+        moved = 0
+        try:
+            await check_schema(engine)
+            while batch := await store.wrapped_keys(not_kid=keys.current.kid):
+                for document_id, wrapped in batch:
+                    new = wrap(
+                        keys.current,
+                        unwrap(keys.get(wrapped.kid), wrapped, document_id),
+                        document_id,
+                    )
+                    moved += await store.replace_wrapped_key(document_id, wrapped, new)
+        finally:
+            await engine.dispose()
+        return moved
+
+    moved = asyncio.run(run())
+    if not os.environ.get(KEY_ENV):
+        retire_older(settings.keys_dir)
+    print(
+        f"{moved} document key(s) now wrapped by master key {keys.current.kid}; "
+        "older master keys retired"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lippejob", description=__doc__)
     parser.add_argument("--config", help="JSON settings file")
@@ -460,6 +501,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common(keygen)
     keygen.set_defaults(func=cmd_documents_keygen)
+    rewrap = documents_sub.add_parser(
+        "rewrap", help="wrap every document key with the current master key, retire the others"
+    )
+    common(rewrap)
+    database(rewrap)
+    rewrap.set_defaults(func=cmd_documents_rewrap)
     return parser
 
 
@@ -477,6 +524,7 @@ def main(argv: list[str] | None = None) -> int:
         SchemaError,
         DatabaseUrlError,
         MasterKeyError,
+        SealError,
     ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
