@@ -9,6 +9,7 @@ import pytest
 import structlog
 from aiohttp.test_utils import TestClient
 
+from core.audit import Action, verify
 from core.clock import FakeClock
 from core.contracts.client import CloseCode
 from signalling.context import Services
@@ -454,3 +455,27 @@ async def test_sockets_attaching_at_once_get_each_event_once(
     for socket in sockets[1:]:
         with pytest.raises(AssertionError, match="no 'chat' message"):
             await socket.expect("chat", timeout=0.5, text="once")
+
+
+async def test_admission_join_and_leave_are_in_the_audit_trail(
+    client: Client, services: Services, fake_clock: FakeClock
+) -> None:
+    call = await _call(client, fake_clock)
+    ids = call["ids"]
+    cw = await _connect(client, call, "caseworker")
+    await cw.expect("hello")
+    js = await _connect(client, call, "jobseeker")
+    await js.expect("waiting")
+    await cw.send({"type": "admit", "participant": ids["jobseeker"]})
+    await js.expect("hello")
+    await js.send({"type": "leave"})
+    await cw.expect("presence", participant=ids["jobseeker"], state="left")
+    await cw.close()
+    entries = await services.documents.audit.entries()
+    seen = [(e.record.action, e.record.actor, e.record.subject) for e in entries]
+    assert (Action.ADMIT, ids["caseworker"], ids["jobseeker"]) in seen
+    assert (Action.JOIN, ids["caseworker"], None) in seen
+    assert (Action.JOIN, ids["jobseeker"], None) in seen
+    assert (Action.LEAVE, ids["jobseeker"], None) in seen
+    assert {e.record.appointment for e in entries} == {call["appointment"]["id"]}
+    assert verify(entries).ok

@@ -17,6 +17,7 @@ from typing import Any
 
 import structlog
 
+from core.audit import Action, AuditRecord
 from core.bus.base import Subscription, room_channel
 from core.contracts import room as events
 from core.contracts.client import CloseCode, MediaMessage, MediaStatus
@@ -40,6 +41,13 @@ from signalling.room.media_watch import MediaWatch
 from signalling.room.status import present_members, waiting_list
 
 log = structlog.get_logger(__name__)
+
+# Attendance that also goes to the audit trail (DESIGN.md, Audit log).
+AUDITED = {
+    AttendanceKind.ADMITTED: Action.ADMIT,
+    AttendanceKind.JOINED: Action.JOIN,
+    AttendanceKind.LEFT: Action.LEAVE,
+}
 
 
 def _media_failed(member: Member | None) -> bool:
@@ -367,10 +375,23 @@ class RoomHub:
             room, {"type": "lobby", "waiting": waiting_list(appointment, members)}, grant="admit"
         )
 
-    async def _attend(self, room: str, pid: str, event: AttendanceKind) -> None:
-        await self._s.appointments.add_attendance(
-            AttendanceEvent(room, pid, event, self._s.clock.now())
-        )
+    async def _attend(
+        self, room: str, pid: str, event: AttendanceKind, by: str | None = None
+    ) -> None:
+        now = self._s.clock.now()
+        await self._s.appointments.add_attendance(AttendanceEvent(room, pid, event, now))
+        action = AUDITED.get(event)
+        if action is not None:  # admissions, joins and leaves are in the audit trail too
+            await self._s.documents.audit.append(
+                AuditRecord(
+                    at=now,
+                    actor=by or pid,
+                    actor_role="participant",
+                    action=action,
+                    appointment=room,
+                    subject=pid if by else None,
+                )
+            )
 
     # ---- moderation (from a socket or from the console) ------------------------------
 
@@ -382,7 +403,7 @@ class RoomHub:
         admitted = dataclasses.replace(member, status=state)
         if not await self._s.presence.swap_member(room, member, admitted):
             return False  # they left or reconnected meanwhile: admit the fresh entry instead
-        await self._attend(room, pid, AttendanceKind.ADMITTED)
+        await self._attend(room, pid, AttendanceKind.ADMITTED, by=by)
         log.info("participant_admitted", appointment=room, participant=pid, by=by)
         # `at`: wall time, for admit_to_hello_seconds on whichever node holds the socket.
         await self._publish(room, events.Admitted(pid, member.conn, at=time.time()))
