@@ -68,6 +68,9 @@ WORDS = {
         "pages3": "Seiten: 3",
         "refused": "Diese Datei kann nicht verwendet werden.",
         "three": "3 Fotos ausgewählt",
+        "forward": "ArrowRight",
+        "page3": "Seite 3 von 3",
+        "download": "Herunterladen",
     },
     "ar": {
         "dir": "rtl",
@@ -82,6 +85,9 @@ WORDS = {
         "pages3": "الصفحات: 3",
         "refused": "لا يمكن استخدام هذا الملف.",
         "three": "تم اختيار 3 صور",
+        "forward": "ArrowLeft",
+        "page3": "الصفحة 3 من 3",
+        "download": "تنزيل",
     },
 }
 
@@ -143,8 +149,18 @@ def test_the_folder_on_a_tablet(
     assert "/pages/2?" in (page.locator("#doc-preview-img").get_attribute("src") or "")
     page.screenshot(path=str(shots_dir / f"folder-preview-{lang}-768x1024.png"))
     axe_check(page, f"folder preview ({lang})")
+    # The arrow key that points forward in the reading direction turns the page too.
+    page.keyboard.press(words["forward"])
+    expect(page.locator("#doc-preview-count")).to_have_text(words["page3"])
+    expect(dialog.get_by_role("button", name=words["next"])).to_be_disabled()
     page.locator("#doc-preview-close").click()
     expect(dialog).to_be_hidden()
+
+    # The original downloads as an attachment named by kind, not by the person's title.
+    with page.expect_download() as download:
+        doc(page, "Mein CV 2026").get_by_role("link", name=words["download"]).click()
+    assert re.fullmatch(r"cv-[0-9a-f]{8}\.pdf", download.value.suggested_filename)
+    assert download.value.path().read_bytes().startswith(b"%PDF")
 
     # An HTML page named cv.pdf is refused, in the page's language.
     page.locator("#doc-title").fill("CV")
@@ -217,3 +233,18 @@ def test_the_caseworker_sees_and_previews_the_folder(
     wait_for(lambda: image_loaded(page, "#doc-preview-img"), "page 2 to be shown")
     page.screenshot(path=str(shots_dir / "console-documents-preview-de.png"))
     axe_check(page, "console document preview (de)")
+    page.locator("#doc-preview-close").click()
+
+    # The caseworker adds a document for the jobseeker, then deletes it after the question.
+    page.locator("#doc-title").fill("Arbeitszeugnis Bäckerei")
+    page.locator("#doc-kind").select_option("reference")
+    page.locator("#doc-file").set_input_files(
+        {"name": "zeugnis.pdf", "mimeType": "application/pdf", "buffer": pdf(1)}
+    )
+    section.get_by_role("button", name="In der Mappe speichern").click()
+    added = section.locator(".folder-doc", has_text="Arbeitszeugnis Bäckerei")
+    expect(added).to_contain_text("vom Jobcenter hinzugefügt")
+    expect(entry).to_contain_text("von der Person selbst hinzugefügt")
+    added.get_by_role("button", name="Löschen").click()
+    page.locator("#doc-confirm").get_by_role("button", name="Löschen").click()
+    expect(section.locator(".folder-doc")).to_have_count(1)

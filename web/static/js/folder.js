@@ -156,6 +156,21 @@ export class Preview {
     $('doc-preview-close').addEventListener('click', () => this.dialog.close());
     $('doc-preview-prev').addEventListener('click', () => this.show(this.number - 1));
     $('doc-preview-next').addEventListener('click', () => this.show(this.number + 1));
+    // On a tablet a swipe turns the page, on a keyboard the arrow keys do; both follow the
+    // reading direction (in Arabic the next page comes from the left).
+    const stage = this.dialog.querySelector('.preview-page');
+    let start = null;
+    stage.addEventListener('pointerdown', (event) => { start = event.clientX; });
+    stage.addEventListener('pointerup', (event) => {
+      if (start === null) return;
+      const dx = event.clientX - start;
+      start = null;
+      if (Math.abs(dx) > 60) this.step(dx < 0);
+    });
+    this.dialog.addEventListener('keydown', (event) => {
+      if (event.key === 'ArrowRight') this.step(true);
+      else if (event.key === 'ArrowLeft') this.step(false);
+    });
     this.img.addEventListener('load', () => {
       this.img.hidden = false;
       this.dialog.removeAttribute('aria-busy');
@@ -166,6 +181,13 @@ export class Preview {
       $('doc-preview-error').textContent = t('This page cannot be shown.');
       $('doc-preview-error').hidden = false;
     });
+  }
+
+  /** Go one page on; `towardsEnd` says whether that is forward in a left-to-right page
+   * (a swipe to the left, the right arrow key): a right-to-left page mirrors it. */
+  step(towardsEnd) {
+    const rtl = document.documentElement.dir === 'rtl';
+    this.show(this.number + ((towardsEnd !== rtl) ? 1 : -1));
   }
 
   /** Open document `doc` ({id, title, pages}) at page `number`. */
