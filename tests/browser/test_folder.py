@@ -50,6 +50,19 @@ def image_loaded(page: Page, selector: str) -> bool:
     )
 
 
+# Records what the upload's wait state looked like at every change while it lasted.
+RECORD_WAIT = """() => {
+  window.__wait = [];
+  const look = () => window.__wait.push({
+    shown: !document.getElementById('upload-wait').hidden,
+    disabled: document.getElementById('upload-submit').disabled,
+    state: document.getElementById('upload-state').textContent,
+  });
+  new MutationObserver(look).observe(document.getElementById('upload-form'),
+    {attributes: true, childList: true, subtree: true, characterData: true});
+}"""
+
+
 def doc(page: Page, title: str) -> Locator:
     return page.locator(".folder-doc", has_text=title)
 
@@ -124,8 +137,13 @@ def test_the_folder_on_a_tablet(
     ]
     page.locator("#doc-photos").set_input_files(photos_taken)
     expect(page.locator("#pick-chosen")).to_contain_text(words["three"])
+    page.evaluate(RECORD_WAIT)
     page.get_by_role("button", name=words["save"]).click()
     expect(page.locator(".folder-doc")).to_have_count(2)
+    # Meanwhile the page showed its wait state: progress shown, the button disabled.
+    seen = page.evaluate("window.__wait")
+    assert any(s["shown"] and s["disabled"] and s["state"] for s in seen), seen
+    expect(page.locator("#upload-wait")).to_be_hidden()
     photos = doc(page, "Zeugnis Schule")
     expect(photos).to_have_attribute("data-pages", "3")
     expect(photos).to_contain_text(words["pages3"])

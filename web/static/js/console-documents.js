@@ -36,7 +36,7 @@ export class DocumentsPanel {
       if (button.dataset.action === 'preview') this.preview.open(doc);
       else this.remove(doc);
     });
-    new UploadForm(
+    this.uploadForm = new UploadForm(
       $('upload-form'),
       (data, onProgress) => upload(this.base(), data, csrfToken(), onProgress),
       () => this.load(),
@@ -49,6 +49,7 @@ export class DocumentsPanel {
 
   /** Show `profile`'s folder. */
   async open(profile) {
+    if (!this.profile || this.profile.id !== profile.id) this.uploadForm.clear();
     this.profile = profile;
     $('profile-docs-title').textContent = t('Documents of {name}', { name: profile.name });
     $('profile-docs').hidden = false;

@@ -76,6 +76,15 @@ export class UploadForm {
     });
   }
 
+  /** Start again: nothing chosen, no message (the console's form moves between profiles). */
+  clear() {
+    this.form.reset();
+    this.files = [];
+    $('pick-chosen').textContent = '';
+    $('upload-error').hidden = true;
+    $('doc-title').removeAttribute('aria-invalid');
+  }
+
   picked(input, other) {
     other.value = '';
     this.files = [...input.files];
@@ -131,9 +140,7 @@ export class UploadForm {
           ? t('Sending… {percent} %', { percent: Math.round(fraction * 100) })
           : t('Preparing the document. Please wait…');
       });
-      this.form.reset();
-      this.files = [];
-      $('pick-chosen').textContent = '';
+      this.clear();
       announce(t('{title} is now in the folder.', { title: answer.document ? answer.document.title : '' }));
       await this.done(answer.document);
     } catch (error) {

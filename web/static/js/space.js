@@ -26,13 +26,14 @@ async function refresh() {
 }
 
 function showError(message) {
-  const error = $('upload-error');
+  const error = $('folder-error');
   error.textContent = message;
   error.hidden = false;
 }
 
 async function remove(item) {
   const title = item.dataset.title;
+  $('folder-error').hidden = true;
   if (!(await confirmDelete(title))) return;
   const response = await fetch(`${BASE}/${encodeURIComponent(item.dataset.document)}`, {
     method: 'DELETE',
