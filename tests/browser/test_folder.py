@@ -15,13 +15,15 @@ import pytest
 from PIL import Image
 from playwright.sync_api import FilePayload, Locator, Page, expect
 
+from core.contracts.errors import ErrorCode
 from core.documents.access import Viewer, ViewerKind
-from core.documents.intake import Kind
+from core.documents.intake import Kind, Refusal
 from signalling.folder import FOLDER
 from tests.browser.conftest import STAFF_PASSWORD, TABLET, LiveServer, NewContext, axe_check
 from tests.browser.test_space import profile_with_link
 from tests.harness import STAFF_USER
 from testsupport.wait import wait_for_sync as wait_for
+from web import STATIC_DIR
 
 
 def pdf(pages: int = 2) -> bytes:
@@ -266,3 +268,16 @@ def test_the_caseworker_sees_and_previews_the_folder(
     added.get_by_role("button", name="Löschen").click()
     page.locator("#doc-confirm").get_by_role("button", name="Löschen").click()
     expect(section.locator(".folder-doc")).to_have_count(1)
+
+
+def test_every_refusal_has_a_sentence() -> None:
+    """Each code an upload can be refused with is told in words (folder.js), not as a code."""
+    script = (STATIC_DIR / "js" / "folder.js").read_text()
+    told = set(re.findall(r"case '(\w+)': return t\(", script))
+    codes = {str(r) for r in Refusal} | {
+        ErrorCode.FOLDER_FULL,
+        ErrorCode.FOLDER_TOO_LARGE,
+        ErrorCode.INVALID,
+        ErrorCode.SPACE_SIGNED_OUT,
+    }
+    assert codes <= told, sorted(codes - told)
