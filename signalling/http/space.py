@@ -9,12 +9,16 @@ no personal data is kept offline.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import structlog
 from aiohttp import web
+from babel.dates import format_date
 
 from core.contracts.errors import ErrorCode
+from core.documents.access import DocumentMeta, Viewer, ViewerKind
 from core.model import LANGUAGES, Appointment, AppointmentStatus
 from signalling.auth.invites import LinkState, link_state
 from signalling.auth.space import (
@@ -29,6 +33,7 @@ from signalling.auth.space import (
     start_session,
 )
 from signalling.context import SERVICES
+from signalling.folder import FOLDER
 from signalling.http.api import ApiError, issue_join, read_json
 from signalling.http.client_address import client_address
 from signalling.http.pages import NO_STORE, STATUS_FOR_STATE, join_context, render, when
@@ -105,6 +110,19 @@ def _appointment_view(appointment: Appointment, lang: str, request: web.Request)
     }
 
 
+def _document_view(meta: DocumentMeta, lang: str, timezone: str) -> dict[str, Any]:
+    """A document as the folder list shows it: the date in the profile's language."""
+    moment = datetime.fromtimestamp(meta.uploaded_at, tz=UTC).astimezone(ZoneInfo(timezone))
+    return {
+        "id": meta.id,
+        "title": meta.title,
+        "kind": str(meta.kind),
+        "pages": meta.pages,
+        "iso": moment.date().isoformat(),
+        "date": format_date(moment.date(), "long", locale=lang),
+    }
+
+
 def _lang(request: web.Request, visit: SpaceVisit) -> str:
     """The profile's language, unless the picker chose another for this page."""
     chosen = request.query.get("lang")
@@ -123,15 +141,20 @@ async def space_page(request: web.Request) -> web.StreamResponse:
     found = await services.appointments.list_appointments(profile_id=profile.id)
     upcoming = [a for a in found if a.ends_at > now and a.status != AppointmentStatus.ENDED]
     views = [_appointment_view(a, lang, request) for a in upcoming]
+    owner = Viewer(ViewerKind.OWNER, profile.id, profile=profile.id)
+    documents = await request.app[FOLDER].documents_of(owner, profile.id)
+    zone = services.settings.timezone
+    csrf = csrf_for_space(visit.token)
     return render(
         request,
         "space.html",
         "space",
-        {"state": "signed_in"},
+        {"state": "signed_in", "csrf": csrf},
         lang=lang,
         profile={"name": profile.name},
         appointments=views,
-        csrf=csrf_for_space(visit.token),
+        documents=[_document_view(d, lang, zone) for d in documents],
+        csrf=csrf,
     )
 
 

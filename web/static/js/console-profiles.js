@@ -1,5 +1,6 @@
 // The console's jobseeker profiles: find, add, the personal space link (text and QR), and
-// "schedule for this profile", which hands the profile to the scheduling form.
+// "schedule for this profile", which hands the profile to the scheduling form, and the
+// profile's documents (console-documents.js).
 
 import { announce } from './announcer.js';
 import { api } from './api.js';
@@ -9,10 +10,12 @@ import { t } from './i18n.js';
 const $ = (id) => document.getElementById(id);
 
 export class ProfilePanel {
-  /** `qrInto(box, url, name)` draws a QR code; `onSchedule(profile)` starts scheduling. */
-  constructor(qrInto, onSchedule) {
+  /** `qrInto(box, url, name)` draws a QR code; `onSchedule(profile)` starts scheduling;
+   * `onDocuments(profile)` opens the profile's folder. */
+  constructor(qrInto, onSchedule, onDocuments) {
     this.qrInto = qrInto;
     this.onSchedule = onSchedule;
+    this.onDocuments = onDocuments;
     $('profile-search').addEventListener('submit', (event) => {
       event.preventDefault();
       this.find();
@@ -55,7 +58,9 @@ export class ProfilePanel {
     schedule.addEventListener('click', () => this.onSchedule(profile));
     const link = el('button', { type: 'button', className: 'button secondary', text: profile.space_link ? t('New space link') : t('Space link') });
     link.addEventListener('click', () => this.issueLink(profile));
-    const actions = el('div', { className: 'link-actions' }, schedule, link);
+    const documents = el('button', { type: 'button', className: 'button secondary', text: t('Documents') });
+    documents.addEventListener('click', () => this.onDocuments(profile));
+    const actions = el('div', { className: 'link-actions' }, schedule, documents, link);
     if (profile.space_link) {
       const revoke = el('button', { type: 'button', className: 'button danger', text: t('Revoke space link') });
       revoke.addEventListener('click', () => this.revokeLink(profile));

@@ -5,6 +5,7 @@
 import { announce } from './announcer.js';
 import { el } from './dom.js';
 import { api } from './api.js';
+import { DocumentsPanel } from './console-documents.js';
 import { ProfilePanel } from './console-profiles.js';
 import {
   dateAndTimeInZone, isoInZone, page, roleName, t, timeZone, wallClock, zoneMidnight, zonedToEpochMs,
@@ -507,7 +508,8 @@ const scheduleForm = new ScheduleForm((data) => {
   showLinks(data.appointment, data.join_urls);
   list.refresh();
 });
-new ProfilePanel(qrInto, (profile) => scheduleForm.forProfile(profile));
+const documentsPanel = new DocumentsPanel();
+new ProfilePanel(qrInto, (profile) => scheduleForm.forProfile(profile), (profile) => documentsPanel.open(profile));
 $('close-links').addEventListener('click', () => {
   $('links').hidden = true;
   $('f-title').focus();
