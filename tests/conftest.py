@@ -44,6 +44,22 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def url(request: pytest.FixtureRequest) -> str:
+    """A new, migrated database: an SQLite file, or a database on the session's PostgreSQL.
+    Store suites that take it run on both."""
+    name = "database_url" if request.param == "sqlite" else "postgres_url"
+    value: str = request.getfixturevalue(name)
+    return value
+
+
+@pytest.fixture
+async def staff(services: Services, aiohttp_client: Any) -> TestClient[Any, Any]:
+    """The caseworker's client of the app with its pages (space links open a page)."""
+    result: TestClient[Any, Any] = await aiohttp_client(create_app(services, reconnect_grace=0.5))
+    return result
+
+
 @pytest.fixture
 async def database_url(tmp_path: Path, sqlite_template: Path) -> str:
     """A new SQLite database file with the current schema, for this test."""

@@ -22,13 +22,6 @@ from core.store.sqlaudit import SqlAuditLog
 T0 = 1_800_000_000.0
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def url(request: pytest.FixtureRequest) -> str:
-    name = "database_url" if request.param == "sqlite" else "postgres_url"
-    value: str = request.getfixturevalue(name)
-    return value
-
-
 @pytest.fixture
 async def log(url: str) -> AsyncIterator[SqlAuditLog]:
     engine = create_engine(url)

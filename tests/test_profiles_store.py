@@ -20,14 +20,6 @@ def clock() -> FakeClock:
     return FakeClock(T0)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def url(request: pytest.FixtureRequest) -> str:
-    """A new, migrated database: an SQLite file, or a database on the session's PostgreSQL."""
-    name = "database_url" if request.param == "sqlite" else "postgres_url"
-    value: str = request.getfixturevalue(name)
-    return value
-
-
 @pytest.fixture
 async def store(url: str, clock: FakeClock) -> AsyncIterator[SqlStore]:
     s = SqlStore.from_url(url, clock)

@@ -10,7 +10,6 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from core.clock import FakeClock
-from signalling.app import create_app
 from signalling.auth.space import SPACE_COOKIE
 from signalling.context import Services
 from tests.harness import appointment_body, login
@@ -21,13 +20,6 @@ Client = TestClient[Any, Any]
 @pytest.fixture
 def backend_kind() -> str:
     return "memory"
-
-
-@pytest.fixture
-async def staff(services: Services, aiohttp_client: Any) -> Client:
-    """The caseworker's client (the app with its pages)."""
-    result: Client = await aiohttp_client(create_app(services, reconnect_grace=0.5))
-    return result
 
 
 async def device(staff: Client) -> Client:

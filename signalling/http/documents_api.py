@@ -205,19 +205,22 @@ def _profile_id(request: web.Request) -> str:
     return profile_id
 
 
-async def staff_list(request: web.Request) -> web.Response:
+async def _staff_and_profile(request: web.Request) -> tuple[Viewer, str]:
+    """The caseworker asking, and the existing profile named in the path."""
     viewer = await _staff(request)
     profile_id = _profile_id(request)
     if await request.app[SERVICES].profiles.get_profile(profile_id) is None:
         raise ApiError(404, "no such profile", ErrorCode.NOT_FOUND)
+    return viewer, profile_id
+
+
+async def staff_list(request: web.Request) -> web.Response:
+    viewer, profile_id = await _staff_and_profile(request)
     return await _list(viewer, request, profile_id)
 
 
 async def staff_upload(request: web.Request) -> web.Response:
-    viewer = await _staff(request)
-    profile_id = _profile_id(request)
-    if await request.app[SERVICES].profiles.get_profile(profile_id) is None:
-        raise ApiError(404, "no such profile", ErrorCode.NOT_FOUND)
+    viewer, profile_id = await _staff_and_profile(request)
     return await _upload(request, viewer, profile_id)
 
 

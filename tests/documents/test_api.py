@@ -17,7 +17,6 @@ from PIL import Image
 from core.audit import Action, verify
 from core.clock import FakeClock
 from core.documents import intake
-from signalling.app import create_app
 from signalling.context import Services
 from signalling.folder import FOLDER
 from tests.documents.test_intake import GPS_IFD, decompression_bomb, encrypted_pdf, pdf, photo, png
@@ -30,13 +29,6 @@ Client = TestClient[Any, Any]
 @pytest.fixture
 def backend_kind() -> str:
     return "memory"
-
-
-@pytest.fixture
-async def staff(services: Services, aiohttp_client: Any) -> Client:
-    """The caseworker's client (the app with its pages: the space link opens a page)."""
-    result: Client = await aiohttp_client(create_app(services, reconnect_grace=0.5))
-    return result
 
 
 def form(*files: tuple[str, bytes, str], title: str = "Lebenslauf", kind: str = "cv") -> Any:

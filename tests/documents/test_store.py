@@ -16,13 +16,6 @@ from core.store.sql import SqlStore
 T0 = 1_800_000_000.0
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def url(request: pytest.FixtureRequest) -> str:
-    name = "database_url" if request.param == "sqlite" else "postgres_url"
-    value: str = request.getfixturevalue(name)
-    return value
-
-
 @pytest.fixture
 async def store(url: str) -> AsyncIterator[SqlStore]:
     s = SqlStore.from_url(url, FakeClock(T0))
