@@ -146,7 +146,8 @@ export class DocPanel {
     $('consent-standing').hidden = this.role !== 'jobseeker' || this.standing.size === 0;
     if (this.shown && this.shown.document === msg.document) {
       this.shown.consent = msg.allow;
-      this.render();
+      // Fetch again only where the answer may change what this page sees.
+      if (msg.allow === $('panel-page').hidden) this.render();
       if (!msg.allow && msg.from !== this.me) announce(t('The document is no longer shared.'));
     }
   }
