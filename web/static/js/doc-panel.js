@@ -194,7 +194,7 @@ export class DocPanel {
       this.url = URL.createObjectURL(blob);
       const img = $('panel-page');
       img.src = this.url;
-      img.style.inlineSize = `${Math.round(BASE_WIDTH * shown.zoom)}px`;
+      img.style.inlineSize = `${Math.round(100 * shown.zoom)}%`; // of the panel: fits a tablet
       img.alt = t('Page {page} of {pages}', { page: shown.page, pages: shown.pages });
       img.hidden = false;
       $('panel-note').textContent = '';
