@@ -120,9 +120,11 @@ export class DocPanel {
   request(msg) {
     this.asked = msg;
     const guests = (msg.guests || []).map((id) => this.name(id)).filter(Boolean).join(', ');
-    $('consent-question').textContent = t('{presenter} wants to show "{title}" to {guests}. Allow?', {
-      presenter: msg.by === this.me ? t('You') : this.name(msg.by), title: msg.title, guests,
-    });
+    $('consent-question').textContent = msg.by === this.me
+      ? t('Show "{title}" to {guests}?', { title: msg.title, guests })
+      : t('{presenter} wants to show "{title}" to {guests}. Allow?', {
+        presenter: this.name(msg.by), title: msg.title, guests,
+      });
     $('consent-ask').hidden = false;
     $('consent-allow').focus();
     announce($('consent-question').textContent);
