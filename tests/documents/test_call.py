@@ -3,6 +3,7 @@ their room token, the jobseeker's consent over the room socket, and its audit tr
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -241,3 +242,30 @@ def test_who_is_which_viewer_in_a_call() -> None:
     assert call_live(appointment, 1500.0)
     assert not call_live(appointment, 2000.0)
     assert not call_live(_appointment(AppointmentStatus.ENDED), 1500.0)
+
+
+async def test_after_the_call_even_a_consented_guest_is_refused(
+    client: Client, services: Services, fake_clock: FakeClock
+) -> None:
+    call = await a_call(client, fake_clock.now())
+    cv, tokens, rooms = call["cv"], call["tokens"], call["rooms"]
+    try:
+        await rooms["jobseeker"].send({"type": "consent", "document": cv, "allow": True})
+        await rooms["employer"].expect("consent", allow=True)
+        assert await page(client, tokens["employer"], cv) == (200, "")
+        # The appointment is no longer live (here: cancelled behind the room's back, its
+        # tokens not revoked): the call's endpoints refuse everyone.
+        stored = await services.appointments.get_appointment(call["appointment"])
+        assert stored is not None
+        await services.appointments.put_appointment(
+            dataclasses.replace(stored, status=AppointmentStatus.CANCELLED)
+        )
+        for role in ("employer", "caseworker", "jobseeker"):
+            assert await page(client, tokens[role], cv) == (403, "window_closed"), role
+        # Past the window: no room token outlives it.
+        fake_clock.advance(1801)
+        for role in ("employer", "caseworker", "jobseeker"):
+            assert await page(client, tokens[role], cv) == (401, "token_expired"), role
+    finally:
+        for room in rooms.values():
+            await room.close()
