@@ -152,9 +152,11 @@ class Folder:
         status = 404 if reason is ErrorCode.NOT_FOUND else 403
         raise FolderError(status, reason, "not allowed")
 
-    async def _find(self, viewer: Viewer, document_id: str, use: Use) -> tuple[DocumentMeta, bytes]:
+    async def _find(
+        self, viewer: Viewer, document_id: str, use: Use, within: str | None = None
+    ) -> tuple[DocumentMeta, bytes]:
         found = await self.documents.get_document(document_id)
-        if found is None:
+        if found is None or (within is not None and found[0].profile != within):
             raise FolderError(404, ErrorCode.NOT_FOUND, "no such document")
         meta, wrapped = found
         consents: tuple[Consent, ...] = ()
@@ -174,8 +176,12 @@ class Folder:
         await self.documents.touch_document(meta.id, self.clock.now())
         return meta, data
 
-    async def page(self, viewer: Viewer, document_id: str, number: int, width: int) -> Page:
-        meta, data = await self._find(viewer, document_id, Use.PAGES)
+    async def page(
+        self, viewer: Viewer, document_id: str, number: int, width: int, within: str | None = None
+    ) -> Page:
+        """A rendered page; `within`: only a document of that profile exists (a call reaches
+        only the folder of its own jobseeker)."""
+        meta, data = await self._find(viewer, document_id, Use.PAGES, within)
         if not 1 <= number <= meta.pages:
             raise FolderError(404, ErrorCode.NOT_FOUND, "no such page")
         page = await asyncio.to_thread(render_page, data, meta.media_type, number, width)

@@ -50,6 +50,8 @@ CLIENT_MESSAGES: list[cm.ClientMessage] = [
     cm.MediaStatus("ok"),
     cm.MediaStatus("failed", "pub", ("new", "checking", "disconnected", "failed"), "failed"),
     cm.MediaStatus("failed", "sub", ("new",), "no_candidates"),
+    cm.ShareConsent("d_" + "0" * 32, True),
+    cm.ShareConsent("d_1", False),
 ]
 
 
@@ -142,6 +144,11 @@ BAD_FRAMES: list[tuple[str, ErrorCode]] = [
         ErrorCode.BAD_FIELD,
     ),
     ('{"type":"media_status","state":"ok","ip":"10.0.0.1"}', ErrorCode.BAD_FIELD),
+    ('{"type":"consent","document":"d_1"}', ErrorCode.BAD_FIELD),
+    ('{"type":"consent","document":"d_1","allow":"yes"}', ErrorCode.BAD_FIELD),
+    ('{"type":"consent","document":"","allow":true}', ErrorCode.BAD_FIELD),
+    ('{"type":"consent","document":"d_1","allow":true,"for":"p_3"}', ErrorCode.BAD_FIELD),
+    ('{"type":"consent","allow":false}', ErrorCode.BAD_FIELD),
 ]
 
 
@@ -190,6 +197,16 @@ def test_oversize_fields_are_too_long() -> None:
     ):
         with pytest.raises(cm.MessageError) as caught:
             cm.parse_message(wire)
+        assert caught.value.code is ErrorCode.BAD_FIELD
+
+
+def test_a_panel_names_the_document_it_shows() -> None:
+    assert cm.shown_document(cm.Panel("open", "folder", {"document": "d_1", "page": 2})) == "d_1"
+    assert cm.shown_document(cm.Panel("close", "folder")) is None
+    assert cm.shown_document(cm.Panel("sync", "module", {"page": 1})) is None
+    for bad in (5, "", "d" * (cm.MAX_ID + 1)):
+        with pytest.raises(cm.MessageError) as caught:
+            cm.shown_document(cm.Panel("open", "folder", {"document": bad}))
         assert caught.value.code is ErrorCode.BAD_FIELD
 
 

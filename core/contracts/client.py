@@ -453,6 +453,38 @@ class MediaStatus:
         return out
 
 
+@dataclass(frozen=True)
+class ShareConsent:
+    """The jobseeker's answer on their own device: show `document` to the others in this
+    call (`allow` true), or not, or no longer (false: withdraws a consent given before)."""
+
+    TYPE: ClassVar[str] = "consent"
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"document", "allow"})
+    document: str
+    allow: bool
+
+    @classmethod
+    def parse(cls, d: dict[str, Any]) -> ShareConsent:
+        document = _str(d, "document", MAX_ID)
+        allow = d.get("allow")
+        if not isinstance(allow, bool):
+            raise MessageError(ErrorCode.BAD_FIELD, "allow must be true or false")
+        return cls(document, allow)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.TYPE, "document": self.document, "allow": self.allow}
+
+
+def shown_document(panel: Panel) -> str | None:
+    """The document a `panel` message opens or steers (`state.document`), if it names one."""
+    document = (panel.state or {}).get("document")
+    if document is None:
+        return None
+    if not isinstance(document, str) or not 0 < len(document) <= MAX_ID:
+        raise MessageError(ErrorCode.BAD_FIELD, "state.document must be a document id")
+    return document
+
+
 ClientMessage: TypeAlias = (
     Auth
     | Admit
@@ -468,6 +500,7 @@ ClientMessage: TypeAlias = (
     | Panel
     | E2ee
     | MediaStatus
+    | ShareConsent
 )
 # What signalling forwards to the media worker.
 MediaMessage: TypeAlias = Offer | Answer | Candidate | Mute
@@ -489,6 +522,7 @@ _TYPES: dict[str, type[ClientMessage]] = {
         Panel,
         E2ee,
         MediaStatus,
+        ShareConsent,
     )
 }
 CLIENT_TYPES = frozenset(_TYPES)

@@ -52,7 +52,7 @@ ATTACHMENT_HEADERS = {
 EXTENSIONS = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg"}
 
 
-def _refuse(exc: FolderError) -> ApiError:
+def refuse(exc: FolderError) -> ApiError:
     return ApiError(exc.status, exc.message, exc.code)
 
 
@@ -72,7 +72,7 @@ async def _owner(request: web.Request) -> Viewer:
     return Viewer(ViewerKind.OWNER, visit.profile.id, profile=visit.profile.id)
 
 
-def _public(meta: DocumentMeta) -> dict[str, Any]:
+def public_document(meta: DocumentMeta) -> dict[str, Any]:
     return {
         "id": meta.id,
         "title": meta.title,
@@ -85,7 +85,7 @@ def _public(meta: DocumentMeta) -> dict[str, Any]:
     }
 
 
-def _document_id(request: web.Request) -> str:
+def document_id_of(request: web.Request) -> str:
     document_id = request.match_info["document_id"]
     if len(document_id) != DOCUMENT_ID_LENGTH or not document_id.startswith("d_"):
         raise ApiError(404, "no such document", ErrorCode.NOT_FOUND)
@@ -141,17 +141,17 @@ async def _upload(request: web.Request, viewer: Viewer, profile: str) -> web.Res
     try:
         meta = await request.app[FOLDER].upload(viewer, profile, title, kind, files)
     except FolderError as exc:
-        raise _refuse(exc) from None
-    return web.json_response({"document": _public(meta)}, status=201)
+        raise refuse(exc) from None
+    return web.json_response({"document": public_document(meta)}, status=201)
 
 
 async def _list(viewer: Viewer, request: web.Request, profile: str) -> web.Response:
     try:
         found = await request.app[FOLDER].documents_of(viewer, profile)
     except FolderError as exc:
-        raise _refuse(exc) from None
+        raise refuse(exc) from None
     return web.json_response(
-        {"documents": [_public(d) for d in found]}, headers={"Cache-Control": "no-store"}
+        {"documents": [public_document(d) for d in found]}, headers={"Cache-Control": "no-store"}
     )
 
 
@@ -162,9 +162,9 @@ async def _page(viewer: Viewer, request: web.Request) -> web.Response:
     except ValueError:
         raise ApiError(400, "page and w are numbers", ErrorCode.INVALID) from None
     try:
-        page = await request.app[FOLDER].page(viewer, _document_id(request), number, width)
+        page = await request.app[FOLDER].page(viewer, document_id_of(request), number, width)
     except FolderError as exc:
-        raise _refuse(exc) from None
+        raise refuse(exc) from None
     return web.Response(
         body=page.data,
         content_type="image/webp",
@@ -178,9 +178,9 @@ async def _page(viewer: Viewer, request: web.Request) -> web.Response:
 
 async def _original(viewer: Viewer, request: web.Request) -> web.Response:
     try:
-        meta, data = await request.app[FOLDER].original(viewer, _document_id(request))
+        meta, data = await request.app[FOLDER].original(viewer, document_id_of(request))
     except FolderError as exc:
-        raise _refuse(exc) from None
+        raise refuse(exc) from None
     # The stored title is the person's own words: the file name is ours.
     name = f"{meta.kind}-{meta.id[2:10]}.{EXTENSIONS.get(meta.media_type, 'bin')}"
     return web.Response(
@@ -192,9 +192,9 @@ async def _original(viewer: Viewer, request: web.Request) -> web.Response:
 
 async def _delete(viewer: Viewer, request: web.Request) -> web.Response:
     try:
-        await request.app[FOLDER].delete(viewer, _document_id(request))
+        await request.app[FOLDER].delete(viewer, document_id_of(request))
     except FolderError as exc:
-        raise _refuse(exc) from None
+        raise refuse(exc) from None
     return web.json_response({"deleted": True})
 
 

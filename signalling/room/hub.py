@@ -475,6 +475,10 @@ class RoomHub:
             exclude=conn.pid,
         )
 
+    async def tell(self, room: str, msg: dict[str, Any], to: list[str] | None = None) -> None:
+        """A message of the server's own to some participants of a room (or all)."""
+        await self._deliver(room, msg, to=to)
+
     async def media_status(self, conn: Connection, msg: MediaStatus) -> None:
         """A page says whether its sound and picture get through: log it (states only, no
         addresses) and tell the others, so a caseworker knows whose media cannot connect."""

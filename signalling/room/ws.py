@@ -15,7 +15,8 @@ from aiohttp import WSMsgType, web
 from core.contracts import client as cm
 from core.contracts.client import CloseCode, MessageError, parse_client_message
 from core.contracts.errors import ErrorCode, error_message
-from core.model import AppointmentStatus, MemberState
+from core.documents.access import ViewerKind
+from core.model import Appointment, AppointmentStatus, MemberState, Participant
 from core.store.redis_client import UNAVAILABLE
 from signalling.appointments import token_void
 from signalling.auth.invites import LinkState, link_state
@@ -24,6 +25,7 @@ from signalling.context import SERVICES
 from signalling.metrics import METRICS
 from signalling.room.connection import Connection
 from signalling.room.hub import RoomHub
+from signalling.sharing import SHARING, Sharing, viewer_in_call
 
 log = structlog.get_logger(__name__)
 
@@ -205,7 +207,9 @@ async def _dispatch(
         # documents open or steer it; everyone in the call sees it.
         if not conn.claims.grants.share_documents:
             raise MessageError(ErrorCode.FORBIDDEN, "you may not share documents")
-        await hub.relay(conn, msg.to_dict())
+        await _panel(request, hub, conn, msg)
+    elif isinstance(msg, cm.ShareConsent):
+        await _consent(request, hub, conn, msg)
     elif isinstance(msg, cm.E2ee):
         appointment = await services.appointments.get_appointment(conn.room)
         if msg.to is not None and (appointment is None or appointment.participant(msg.to) is None):
@@ -214,6 +218,50 @@ async def _dispatch(
     else:  # an Auth after the first message
         raise MessageError(ErrorCode.UNKNOWN_TYPE, msg.TYPE)
     return False
+
+
+async def _in_call(request: web.Request, conn: Connection) -> tuple[Appointment, Participant]:
+    appointment = await request.app[SERVICES].appointments.get_appointment(conn.room)
+    participant = appointment.participant(conn.pid) if appointment else None
+    if appointment is None or participant is None:
+        raise MessageError(ErrorCode.WINDOW_CLOSED, "the appointment is over")
+    return appointment, participant
+
+
+async def _panel(request: web.Request, hub: RoomHub, conn: Connection, msg: cm.Panel) -> None:
+    """Relay a panel message; one that opens a document of the folder is audited, asks the
+    jobseeker's device for consent where guests would see it, and says whether consent stands."""
+    document = cm.shown_document(msg)
+    if document is None or msg.action == "close":
+        await hub.relay(conn, msg.to_dict())
+        return
+    sharing = request.app[SHARING]
+    appointment, presenter = await _in_call(request, conn)
+    if msg.action == "open":
+        meta, question = await sharing.share(appointment, presenter, document)
+        if question is not None:
+            owners = [
+                p.id
+                for p in appointment.participants
+                if viewer_in_call(appointment, p).kind is ViewerKind.OWNER
+            ]
+            await hub.tell(conn.room, question, to=owners)
+    else:
+        meta = await sharing.document(appointment, document)
+    consent = await sharing.standing(appointment.id, meta.id)
+    await hub.relay(conn, {**msg.to_dict(), "pages": meta.pages, "consent": consent})
+
+
+async def _consent(
+    request: web.Request, hub: RoomHub, conn: Connection, msg: cm.ShareConsent
+) -> None:
+    """The jobseeker allows, declines or withdraws: everyone in the call learns the answer."""
+    appointment, participant = await _in_call(request, conn)
+    answer = await request.app[SHARING].answer(appointment, participant, msg.document, msg.allow)
+    await hub.tell(
+        conn.room,
+        {"type": "consent", "document": answer.document, "allow": answer.allow, "from": conn.pid},
+    )
 
 
 async def _refresh(request: web.Request, hub: RoomHub, conn: Connection) -> bool:
@@ -248,5 +296,7 @@ async def _hub_ctx(app: web.Application) -> Any:
 
 def setup_ws(app: web.Application, hub: RoomHub) -> None:
     app[HUB] = hub
+    services = app[SERVICES]
+    app[SHARING] = Sharing(services.documents, services.clock)
     app.router.add_get("/ws", room_socket)
     app.cleanup_ctx.append(_hub_ctx)

@@ -430,16 +430,6 @@ export class CallView {
     }
   }
 
-  /** A `panel` message: documents and learning modules come later; show what is open. */
-  panel(msg) {
-    const content = document.getElementById('panel-content');
-    if (msg.action === 'open') {
-      content.replaceChildren(el('p', { text: t('{name} opened: {panel}', { name: this.name(msg.from), panel: msg.panel }) }));
-    } else if (msg.action === 'close') {
-      content.replaceChildren(el('p', { className: 'hint', text: t('Nothing is shared at the moment.') }));
-    }
-  }
-
   /**
    * The encryption badge, the safety code and the key agreement in use (e.g. ['X25519'], or
    * ['P-256', 'X25519'] when a participant's browser has no X25519).

@@ -3,6 +3,7 @@
 import { announce } from './announcer.js';
 import { CallView } from './call-view.js';
 import { LocalDevices, deviceErrorHelp, startLevelMeter } from './devices.js';
+import { DocPanel } from './doc-panel.js';
 import { E2EE } from './e2ee.js';
 import { page, t } from './i18n.js';
 import { MediaSession } from './media.js';
@@ -227,7 +228,9 @@ class JoinPage {
       case 'chat': this.view.chat(msg); break;
       case 'mute': this.view.setMuted(msg.participant || msg.from, msg.kind, msg.muted); break;
       case 'media_status': this.view.mediaStatus(msg); break;
-      case 'panel': this.view.panel(msg); break;
+      case 'panel': this.docs.panel(msg); break;
+      case 'consent_request': this.docs.request(msg); break;
+      case 'consent': this.docs.consent(msg); break;
       case 'e2ee': this.e2ee.onMessage(msg.from, msg.data); break;
       case 'offer': case 'answer': case 'candidate':
         if (this.media) this.media.handle(msg);
@@ -263,6 +266,14 @@ class JoinPage {
     const again = this.inCall;
     if (!this.view) this.view = new CallView({ onAction: (a, d) => this.onViewAction(a, d) });
     this.view.hello(msg);
+    if (!this.docs) {
+      this.docs = new DocPanel({
+        send: (m) => this.socket.send(m),
+        token: () => this.socket.token,
+        name: (id) => this.view.name(id),
+      });
+      this.docs.hello(msg);
+    }
     this.view.setLocal(this.devices.stream);
     this.view.setReconnecting(false);
     this.rebuilding = false;
