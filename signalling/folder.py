@@ -26,6 +26,7 @@ from core.documents.access import (
     Use,
     Viewer,
     ViewerKind,
+    audit_record,
     decide,
     expired,
     room_for,
@@ -59,14 +60,6 @@ def _clean(files: list[bytes]) -> Clean:
     return intake.clean(files[0]) if len(files) == 1 else intake.photos_to_pdf(files)
 
 
-def _role(viewer: Viewer) -> str:
-    return {
-        ViewerKind.OWNER: "jobseeker",
-        ViewerKind.STAFF: "caseworker",
-        ViewerKind.GUEST: "guest",
-    }[viewer.kind]
-
-
 @dataclass
 class Folder:
     documents: DocumentStore
@@ -77,18 +70,8 @@ class Folder:
     async def _audit(
         self, viewer: Viewer, action: Action, meta: DocumentMeta, **detail: str | int
     ) -> None:
-        await self.documents.audit.append(
-            AuditRecord(
-                at=self.clock.now(),
-                actor=viewer.actor,
-                actor_role=_role(viewer),
-                action=action,
-                profile=meta.profile,
-                appointment=viewer.appointment,
-                document=meta.id,
-                detail=detail,
-            )
-        )
+        record = audit_record(viewer, action, meta, self.clock.now(), detail=detail)
+        await self.documents.audit.append(record)
 
     async def documents_of(self, viewer: Viewer, profile: str) -> list[DocumentMeta]:
         if viewer.kind is ViewerKind.OWNER and viewer.profile != profile:

@@ -15,11 +15,11 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from core.audit import Action, AuditRecord
+from core.audit import Action
 from core.clock import Clock
 from core.contracts.client import MessageError
 from core.contracts.errors import ErrorCode
-from core.documents.access import Consent, DocumentMeta, Viewer, ViewerKind
+from core.documents.access import Consent, DocumentMeta, Viewer, ViewerKind, audit_record
 from core.model import Appointment, AppointmentStatus, Participant, Role
 from core.store.base import DocumentStore
 
@@ -62,14 +62,6 @@ def guests(appointment: Appointment) -> list[Participant]:
     ]
 
 
-def _role(viewer: Viewer) -> str:
-    return {
-        ViewerKind.OWNER: "jobseeker",
-        ViewerKind.STAFF: "caseworker",
-        ViewerKind.GUEST: "guest",
-    }[viewer.kind]
-
-
 @dataclass(frozen=True)
 class Answer:
     """What the room is told after the jobseeker answered."""
@@ -89,18 +81,8 @@ class Sharing:
     async def _audit(
         self, viewer: Viewer, action: Action, meta: DocumentMeta, subject: str | None = None
     ) -> None:
-        await self.documents.audit.append(
-            AuditRecord(
-                at=self.clock.now(),
-                actor=viewer.actor,
-                actor_role=_role(viewer),
-                action=action,
-                profile=meta.profile,
-                appointment=viewer.appointment,
-                document=meta.id,
-                subject=subject,
-            )
-        )
+        record = audit_record(viewer, action, meta, self.clock.now(), subject=subject)
+        await self.documents.audit.append(record)
 
     async def document(self, appointment: Appointment, document_id: str) -> DocumentMeta:
         """A document of the call's folder, or not_found (another folder does not exist here)."""

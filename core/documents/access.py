@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from core.audit import Action, AuditRecord
 from core.contracts.errors import ErrorCode
 from core.documents.intake import Kind
 
@@ -114,3 +115,34 @@ def room_for(documents: list[DocumentMeta], size: int) -> ErrorCode | None:
 def expired(document: DocumentMeta, now: float, retention_days: float) -> bool:
     """The retention period is over: unused for `retention_days` (then it is shredded)."""
     return now - document.last_used_at > retention_days * 86400
+
+
+def role_of(viewer: Viewer) -> str:
+    """The role an audit entry names for `viewer`."""
+    return {
+        ViewerKind.OWNER: "jobseeker",
+        ViewerKind.STAFF: "caseworker",
+        ViewerKind.GUEST: "guest",
+    }[viewer.kind]
+
+
+def audit_record(
+    viewer: Viewer,
+    action: Action,
+    document: DocumentMeta,
+    at: float,
+    subject: str | None = None,
+    detail: dict[str, str | int] | None = None,
+) -> AuditRecord:
+    """The audit entry for `viewer` doing `action` to `document` (in their call, if any)."""
+    return AuditRecord(
+        at=at,
+        actor=viewer.actor,
+        actor_role=role_of(viewer),
+        action=action,
+        profile=document.profile,
+        appointment=viewer.appointment,
+        document=document.id,
+        subject=subject,
+        detail=detail or {},
+    )

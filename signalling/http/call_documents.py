@@ -24,7 +24,12 @@ from signalling.auth.tokens import RoomClaims, TokenError
 from signalling.context import SERVICES
 from signalling.folder import FOLDER, FolderError
 from signalling.http.api import ApiError
-from signalling.http.documents_api import document_id_of, public_document, refuse
+from signalling.http.documents_api import (
+    document_id_of,
+    page_response,
+    public_document,
+    refuse,
+)
 from signalling.sharing import call_live, linked_profile, viewer_in_call
 
 log = structlog.get_logger(__name__)
@@ -102,15 +107,7 @@ async def call_page(request: web.Request) -> web.Response:
         )
     except FolderError as exc:
         raise refuse(exc) from None
-    return web.Response(
-        body=page.data,
-        content_type="image/webp",
-        headers={
-            "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
-            "X-Page-Count": str(page.pages),
-        },
-    )
+    return page_response(page)
 
 
 def setup_call_documents(app: web.Application) -> None:

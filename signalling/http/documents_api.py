@@ -28,6 +28,7 @@ from core.documents import intake
 from core.documents.access import DocumentMeta, Viewer, ViewerKind
 from core.documents.blobs import DirectoryBlobs
 from core.documents.intake import Kind
+from core.documents.render import Page
 from core.documents.vault import DocumentVault, ensure_master_keys
 from signalling.auth.space import current_visit, space_csrf_ok
 from signalling.context import SERVICES
@@ -50,6 +51,19 @@ ATTACHMENT_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; sandbox",
 }
 EXTENSIONS = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg"}
+
+
+def page_response(page: Page) -> web.Response:
+    """A rendered page: never cached, never sniffed; `X-Page-Count` for the page controls."""
+    return web.Response(
+        body=page.data,
+        content_type="image/webp",
+        headers={
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+            "X-Page-Count": str(page.pages),
+        },
+    )
 
 
 def refuse(exc: FolderError) -> ApiError:
@@ -165,15 +179,7 @@ async def _page(viewer: Viewer, request: web.Request) -> web.Response:
         page = await request.app[FOLDER].page(viewer, document_id_of(request), number, width)
     except FolderError as exc:
         raise refuse(exc) from None
-    return web.Response(
-        body=page.data,
-        content_type="image/webp",
-        headers={
-            "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
-            "X-Page-Count": str(page.pages),
-        },
-    )
+    return page_response(page)
 
 
 async def _original(viewer: Viewer, request: web.Request) -> web.Response:
