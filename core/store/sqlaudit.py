@@ -32,21 +32,32 @@ def _entry(row: sa.Row[Any]) -> AuditEntry:
 
 
 class SqlAuditLog:
+    """Appends of one process take turns (a lock) and chain onto the head they wrote last, so
+    a burst of a few hundred joins costs one insert each; another node's append shows as a
+    primary-key conflict, and the loser reads the head again and chains onto it."""
+
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._lock = asyncio.Lock()
+        self._head: AuditEntry | None = None
+        self._head_known = False
 
     async def append(self, record: AuditRecord) -> AuditEntry:
-        for attempt in range(APPEND_ATTEMPTS):
-            head = await self.head()
-            entry = chain(head, record)
-            try:
-                async with self._engine.begin() as conn:
-                    await conn.execute(audit_log.insert().values(self._row(entry)))
-            except IntegrityError:
-                # Another node appended `seq` first: chain onto its entry instead.
-                await asyncio.sleep(0.001 * attempt)
-                continue
-            return entry
+        async with self._lock:
+            for attempt in range(APPEND_ATTEMPTS):
+                if not self._head_known:
+                    self._head, self._head_known = await self.head(), True
+                entry = chain(self._head, record)
+                try:
+                    async with self._engine.begin() as conn:
+                        await conn.execute(audit_log.insert().values(self._row(entry)))
+                except IntegrityError:
+                    # Another node appended `seq` first: chain onto its entry instead.
+                    self._head_known = False
+                    await asyncio.sleep(0.001 * attempt)
+                    continue
+                self._head = entry
+                return entry
         raise RuntimeError("the audit log is too busy to append to")
 
     @staticmethod

@@ -38,11 +38,14 @@ def _consent(row: sa.Row[Any]) -> Consent:
 
 class SqlDocuments:
     _engine: AsyncEngine
+    _audit_log: SqlAuditLog | None = None
 
     @property
     def audit(self) -> AuditLog:
-        """The audit trail, in the same database."""
-        return SqlAuditLog(self._engine)
+        """The audit trail, in the same database (one log per store: its appends take turns)."""
+        if self._audit_log is None:
+            self._audit_log = SqlAuditLog(self._engine)
+        return self._audit_log
 
     async def put_document(self, meta: DocumentMeta, wrapped: WrappedKey) -> None:
         values = {
