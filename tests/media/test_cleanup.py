@@ -69,6 +69,7 @@ async def visit(sfu: Sfu, name: str) -> None:
     await guest.leave()
 
 
+@pytest.mark.soak
 @pytest.mark.timeout(120)
 @pytest.mark.xfail(
     reason="open finding (stop 8): in some runs one closed peer connection of a departed guest "
