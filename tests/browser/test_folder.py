@@ -10,7 +10,6 @@ import io
 import re
 from pathlib import Path
 
-import pypdfium2 as pdfium
 import pytest
 from PIL import Image
 from playwright.sync_api import FilePayload, Locator, Page, expect
@@ -21,19 +20,10 @@ from core.documents.intake import Kind, Refusal
 from signalling.folder import FOLDER
 from tests.browser.conftest import STAFF_PASSWORD, TABLET, LiveServer, NewContext, axe_check
 from tests.browser.test_space import profile_with_link
+from tests.documents.test_intake import pdf
 from tests.harness import STAFF_USER
 from testsupport.wait import wait_for_sync as wait_for
 from web import STATIC_DIR
-
-
-def pdf(pages: int = 2) -> bytes:
-    document = pdfium.PdfDocument.new()
-    for _ in range(pages):
-        document.new_page(595, 842)
-    out = io.BytesIO()
-    document.save(out)
-    document.close()
-    return out.getvalue()
 
 
 def photo(shade: int) -> bytes:
