@@ -54,10 +54,12 @@ class Settings:
     ws_max_errors: int = 5  # invalid messages tolerated before a 4400-range close
     ws_auth_timeout: float = 10.0
     # The room socket pings a silent client ws_heartbeat seconds after its last frame and
-    # closes it when no pong comes within half that (aiohttp's rule): a frozen tablet shows as
-    # `reconnecting` at most 1.5 * ws_heartbeat (6 s) after it froze, and as `left` when it has
-    # not come back within reconnect_grace after that.
-    ws_heartbeat: float = 4.0
+    # closes it when nothing comes back within ws_pong_timeout more: a frozen tablet shows as
+    # `reconnecting` at most ws_heartbeat + ws_pong_timeout (6 s) after it froze, and as `left`
+    # when it has not come back within reconnect_grace after that. A busy tablet that answers
+    # a ping within 4 s keeps its socket (and with it its media).
+    ws_heartbeat: float = 2.0
+    ws_pong_timeout: float = 4.0
     reconnect_grace: float = 20.0
     node_heartbeat: float = 5.0  # how often a signalling node says it is alive
     node_ttl: float = 30.0  # presence held by a node silent this long is not shown
@@ -174,8 +176,10 @@ class Settings:
             raise SettingsError("redis_timeout and redis_pool_timeout must be positive")
         if self.redis_retries < 0 or self.redis_max_connections < 1:
             raise SettingsError("need redis_retries >= 0 and redis_max_connections >= 1")
-        if self.ws_heartbeat <= 0 or self.reconnect_grace <= 0:
-            raise SettingsError("ws_heartbeat and reconnect_grace must be positive")
+        if min(self.ws_heartbeat, self.ws_pong_timeout, self.reconnect_grace) <= 0:
+            raise SettingsError(
+                "ws_heartbeat, ws_pong_timeout and reconnect_grace must be positive"
+            )
         if not 0 < self.media_heartbeat < self.media_worker_ttl:
             raise SettingsError("need 0 < media_heartbeat < media_worker_ttl")
         if self.media_drain_timeout < 0:

@@ -69,6 +69,7 @@ class CloseCode(IntEnum):
     REPLACED = 4409
     ENDED = 4410
     SLOW = 4429  # too slow to take messages, or sending too many
+    NO_HEARTBEAT = 4002  # the client answered no ping in time (it may reconnect)
     LEFT = 4000
 
 

@@ -4,13 +4,15 @@ in `signalling.room.hub`."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 import structlog
-from aiohttp import WSMsgType, web
+from aiohttp import WSMessage, WSMsgType, web
 
 from core.contracts import client as cm
 from core.contracts.client import CloseCode, MessageError, parse_client_message
@@ -25,6 +27,7 @@ from signalling.context import SERVICES
 from signalling.metrics import METRICS
 from signalling.room.connection import Connection
 from signalling.room.hub import RoomHub
+from signalling.room.keepalive import Keepalive
 from signalling.sharing import SHARING, Sharing, viewer_in_call
 
 log = structlog.get_logger(__name__)
@@ -51,12 +54,34 @@ async def room_socket(request: web.Request) -> web.StreamResponse:
         return web.json_response(
             {"error": "origin not allowed", "code": ErrorCode.BAD_ORIGIN}, status=403
         )
-    ws = web.WebSocketResponse(
-        heartbeat=settings.ws_heartbeat, max_msg_size=settings.ws_max_message
-    )
+    # Pings and pongs are handled here (autoping off): `Keepalive` needs to see the pongs.
+    ws = web.WebSocketResponse(autoping=False, max_msg_size=settings.ws_max_message)
     await ws.prepare(request)
+    keepalive = Keepalive(ws, interval=settings.ws_heartbeat, timeout=settings.ws_pong_timeout)
+    watcher = asyncio.create_task(keepalive.watch(_aborter(request)), name="ws-keepalive")
     try:
-        conn = await _authenticate(request, ws)
+        return await _session(request, ws, keepalive)
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+        if keepalive.lapsed:
+            log.info("ws_heartbeat_lapsed", silent_for=keepalive.interval + keepalive.timeout)
+
+
+def _aborter(request: web.Request) -> Callable[[], None]:
+    def abort() -> None:
+        if request.transport is not None:
+            request.transport.close()
+
+    return abort
+
+
+async def _session(
+    request: web.Request, ws: web.WebSocketResponse, keepalive: Keepalive
+) -> web.WebSocketResponse:
+    try:
+        conn = await _authenticate(request, ws, keepalive)
     except UNAVAILABLE as exc:
         # Redis is away for now: say so, and let the client come back (it reconnects on any
         # close code that is not final).
@@ -72,7 +97,7 @@ async def room_socket(request: web.Request) -> web.StreamResponse:
     hub = request.app[HUB]
     left = False
     try:
-        left = await _serve(request, hub, conn)
+        left = await _serve(request, hub, conn, keepalive)
     finally:
         await hub.detach(conn, left=left)
         await conn.wait_closed()
@@ -84,10 +109,24 @@ async def _close(ws: web.WebSocketResponse, code: CloseCode, reason: str) -> Non
         await ws.close(code=int(code), message=reason.encode())
 
 
-async def _authenticate(request: web.Request, ws: web.WebSocketResponse) -> Connection | None:
+async def _receive(ws: web.WebSocketResponse, keepalive: Keepalive) -> WSMessage:
+    """The next message that is not a ping or pong (those are answered or noted here)."""
+    while True:
+        msg = await ws.receive()
+        keepalive.seen()
+        if msg.type == WSMsgType.PING:
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await ws.pong(msg.data)
+        elif msg.type != WSMsgType.PONG:
+            return msg
+
+
+async def _authenticate(
+    request: web.Request, ws: web.WebSocketResponse, keepalive: Keepalive
+) -> Connection | None:
     services = request.app[SERVICES]
     try:
-        msg = await ws.receive(timeout=services.settings.ws_auth_timeout)
+        msg = await asyncio.wait_for(_receive(ws, keepalive), services.settings.ws_auth_timeout)
         arrived = time.monotonic()  # for join_to_hello_seconds
     except TimeoutError:
         await _close(ws, CloseCode.AUTH_TIMEOUT, "no auth message in time")
@@ -132,11 +171,16 @@ async def _authenticate(request: web.Request, ws: web.WebSocketResponse) -> Conn
     return conn
 
 
-async def _serve(request: web.Request, hub: RoomHub, conn: Connection) -> bool:
+async def _serve(
+    request: web.Request, hub: RoomHub, conn: Connection, keepalive: Keepalive
+) -> bool:
     """Read messages until the socket closes; True when the participant left on purpose."""
     settings = request.app[SERVICES].settings
     errors = 0
-    async for msg in conn.ws:
+    while True:
+        msg = await _receive(conn.ws, keepalive)
+        if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+            break
         try:
             if msg.type != WSMsgType.TEXT:
                 raise MessageError(ErrorCode.BINARY, "text frames only")

@@ -1,16 +1,20 @@
 """Issue 10, item 5: a client that stops answering (a frozen tablet) is shown as `reconnecting`
-within seconds, and as `left` once the reconnect grace has passed.
+within seconds, and as `left` once the reconnect grace has passed; a slow client that does
+answer, late, keeps its socket.
 
 The frozen client is a raw aiohttp WebSocket with autoping off: it authenticates, then answers
 no ping, exactly what a tablet whose browser froze does to the server."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient
 
 from core.clock import FakeClock
@@ -18,13 +22,16 @@ from core.settings import Settings
 from signalling.app import create_app
 from tests.harness import RoomClient, join_token, make_backend, make_services, schedule_now
 
-# aiohttp pings ws_heartbeat after the client's last frame and gives up half of that later.
-DETECTION_BOUND = 1.5 * Settings().ws_heartbeat + 0.5  # slack for the loop on a busy machine
+# The socket pings ws_heartbeat after the client's last frame and gives up ws_pong_timeout later.
+SILENCE = Settings().ws_heartbeat + Settings().ws_pong_timeout
+DETECTION_BOUND = SILENCE + 0.5  # slack for the loop on a busy machine
 GRACE = 2.0
 
 
 def test_defaults_show_a_frozen_tablet_within_six_seconds() -> None:
-    assert 1.5 * Settings().ws_heartbeat <= 6.0
+    assert SILENCE <= 6.0
+    # ... and give a busy tablet more than aiohttp's half interval (2 s) to answer a ping.
+    assert Settings().ws_pong_timeout >= 3.0
 
 
 async def test_frozen_client_is_reconnecting_then_left(
@@ -61,6 +68,60 @@ async def test_frozen_client_is_reconnecting_then_left(
         assert left_after - shown_after >= GRACE - 0.2, "left before the grace was over"
         assert left_after <= DETECTION_BOUND + GRACE + 1.0
         await frozen.close()
+        await caseworker.close()
+    finally:
+        await bus.close()
+        await stores.close()
+
+
+async def test_a_slow_client_that_answers_late_keeps_its_socket(
+    tmp_path: Path, fake_clock: FakeClock, database_url: str, aiohttp_client: Any
+) -> None:
+    """A loaded tablet answers each ping after 3 s. aiohttp's heartbeat (pong within half the
+    interval, 2 s) dropped it, and with it its media; the default settings keep it."""
+    stores, bus = await make_backend("memory", fake_clock, None, database_url)
+    services = await make_services(tmp_path, fake_clock, stores, bus)
+    client: TestClient[Any, Any] = await aiohttp_client(create_app(services, with_pages=False))
+    try:
+        call = await schedule_now(client, fake_clock.now(), waiting_room=False)
+        jobseeker = call["ids"]["jobseeker"]
+        caseworker = await RoomClient.connect(
+            client, await join_token(client, call["codes"]["caseworker"])
+        )
+        await caseworker.expect("hello")
+        slow = await client.ws_connect("/ws", autoping=False)
+        token = await join_token(client, call["codes"]["jobseeker"])
+        await slow.send_str(json.dumps({"type": "auth", "token": token}))
+        assert json.loads((await slow.receive(timeout=5)).data)["type"] == "hello"
+        await caseworker.expect("presence", participant=jobseeker, state="joined")
+
+        # The caseworker keeps reading (and so answering pings) meanwhile.
+        listening = asyncio.create_task(caseworker.expect("never sent", timeout=3 * SILENCE + 1))
+        pings = 0
+        deadline = time.monotonic() + 3 * SILENCE
+        while time.monotonic() < deadline:
+            try:
+                msg = await slow.receive(timeout=deadline - time.monotonic())
+            except TimeoutError:
+                break
+            if msg.type == WSMsgType.PING:
+                pings += 1
+                await asyncio.sleep(3.0)  # busy: the pong leaves 3 s late
+                await slow.pong(msg.data)
+            elif msg.type != WSMsgType.TEXT:
+                raise AssertionError(f"the slow client lost its socket: {msg.type!r} {msg.data!r}")
+        assert pings >= 2, "the server never pinged the silent client"
+        assert not slow.closed
+        listening.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await listening
+        states = [
+            m.get("state")
+            for m in caseworker.received
+            if m.get("type") == "presence" and m.get("participant") == jobseeker
+        ]
+        assert "reconnecting" not in states, states
+        await slow.close()
         await caseworker.close()
     finally:
         await bus.close()
