@@ -3,7 +3,11 @@
 // by the server and carries everyone else, re-offered as tracks come and go.
 
 const GATHER_TIMEOUT = 3000;
-const DISCONNECTED_GRACE = 6000;
+// A connection that stays 'disconnected' this long is given up and rebuilt. Browsers say
+// 'disconnected' when one consent check (every ~5 s) goes unanswered, which a busy media server
+// or a busy tablet causes without anything being broken: a rebuild then costs everyone in the
+// call a renegotiation. A real network change (Wi-Fi to mobile) still recovers in about 10 s.
+const DISCONNECTED_GRACE = 10000;
 // A publisher offer unanswered this long means the media server is gone (it crashed, or its
 // messages are lost): start over, so that signalling can place the room on a live one.
 const ANSWER_TIMEOUT = 10000;
