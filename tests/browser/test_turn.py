@@ -1,32 +1,42 @@
 """A call through a real TURN server (Debian's coturn on loopback), as when an employer's
 company network lets no UDP through to the SFU: the pages are told to use relay candidates
-only, and their media reaches the SFU through the TURN server."""
+only, and their media reaches the SFU through the TURN server, over UDP or, as through a
+firewall that allows only HTTPS, over TLS on port 443."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import dataclasses
+import hashlib
 import os
 import re
 import shutil
 import socket
+import ssl
 import struct
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import structlog
-from playwright.sync_api import Page
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from playwright.sync_api import Browser, Page, Playwright
 
+from lippejob.tlsdev import ensure_dev_certificate
 from mediaserver.network import candidate_summary
 from signalling.context import SERVICES
 from tests.browser.conftest import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
     LiveServer,
     NewContext,
+    Scheduled,
     axe_check,
     free_port,
     join,
@@ -52,7 +62,8 @@ KEEP_PEER_CONNECTIONS = """(() => {
   Object.setPrototypeOf(window.RTCPeerConnection, Original);
 })();"""
 
-# The candidate types of each live connection's selected pair, e.g. [["relay", "host"]].
+# Each live connection's selected pair: the candidate types and, for a relay, how the page
+# reaches its TURN server, e.g. [["relay", "host", "tls"]].
 SELECTED_PAIRS = """async () => {
   const out = [];
   for (const pc of window.__pcs) {
@@ -61,17 +72,26 @@ SELECTED_PAIRS = """async () => {
     for (const s of stats.values()) {
       if (s.type !== 'transport' || !s.selectedCandidatePairId) continue;
       const pair = stats.get(s.selectedCandidatePairId);
-      out.push([stats.get(pair.localCandidateId).candidateType,
-                stats.get(pair.remoteCandidateId).candidateType]);
+      const local = stats.get(pair.localCandidateId);
+      out.push([local.candidateType, stats.get(pair.remoteCandidateId).candidateType,
+                local.relayProtocol || null]);
     }
   }
   return out;
 }"""
 
 
+def binding_request() -> bytes:
+    return struct.pack("!HHI12s", 0x0001, 0, 0x2112A442, os.urandom(12))
+
+
+def is_binding_answer(answer: bytes, request: bytes) -> bool:
+    return answer[:2] == b"\x01\x01" and answer[8:20] == request[8:20]
+
+
 def stun_answers(port: int) -> bool:
     """Whether a STUN binding request to 127.0.0.1:`port` (UDP) gets an answer."""
-    request = struct.pack("!HHI12s", 0x0001, 0, 0x2112A442, os.urandom(12))
+    request = binding_request()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
         udp.settimeout(0.3)
         udp.sendto(request, ("127.0.0.1", port))
@@ -79,7 +99,26 @@ def stun_answers(port: int) -> bool:
             answer = udp.recv(2048)
         except OSError:
             return False
-    return answer[:2] == b"\x01\x01" and answer[8:20] == request[8:20]
+    return is_binding_answer(answer, request)
+
+
+def stun_answers_over_tls(port: int) -> bool:
+    """Whether a STUN binding request over TLS to 127.0.0.1:`port` gets an answer (the
+    certificate is not checked: this only asks whether coturn is up yet)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    request = binding_request()
+    try:
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=0.5) as tcp,
+            context.wrap_socket(tcp) as tls,
+        ):
+            tls.sendall(request)
+            answer = tls.recv(2048)
+    except OSError:
+        return False
+    return is_binding_answer(answer, request)
 
 
 @dataclass(frozen=True)
@@ -91,28 +130,33 @@ class Turn:
     log: Path
 
 
-@pytest.fixture(scope="module")
-def turn_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Turn]:
-    """coturn on 127.0.0.1 with one long-term user."""
+@dataclass(frozen=True)
+class TlsTurn(Turn):
+    """A coturn that takes TURN over TLS only, and how a browser is told to trust it."""
+
+    spki: str  # base64 of the SHA-256 of its certificate's SubjectPublicKeyInfo
+
+
+@contextlib.contextmanager
+def coturn(home: Path, listeners: list[str], ready: Callable[[], bool]) -> Iterator[Path]:
+    """coturn on 127.0.0.1 with one long-term user, its `listeners` options, until it is
+    `ready`; yields its log."""
     binary = shutil.which("turnserver")
     assert binary, (
         "coturn's turnserver is missing: scripts/test installs it (apt-get install coturn)"
     )
-    port = free_port()
-    home = tmp_path_factory.mktemp("turn")
     log = home / "turn.log"
     proc = subprocess.Popen(
         [
             binary,
             "-n",  # no configuration file
             "--listening-ip=127.0.0.1",
-            f"--listening-port={port}",
+            *listeners,
             "--relay-ip=127.0.0.1",
             "--allow-loopback-peers",  # the SFU is on loopback too
             "--lt-cred-mech",
             f"--user={TURN_USER}:{TURN_PASSWORD}",
             "--realm=lippejob.test",
-            "--no-tls",
             "--no-dtls",
             "--no-cli",
             f"--log-file={log}",
@@ -127,10 +171,10 @@ def turn_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Turn]:
     )
     try:
         deadline = time.monotonic() + 15
-        while not stun_answers(port):
+        while not ready():
             assert proc.poll() is None, f"turnserver died: {log.read_text(errors='replace')}"
             assert time.monotonic() < deadline, f"no STUN answer: {log.read_text(errors='replace')}"
-        yield Turn(f"turn:127.0.0.1:{port}?transport=udp", port, log)
+        yield log
     finally:
         proc.terminate()
         try:
@@ -138,6 +182,60 @@ def turn_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Turn]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="module")
+def turn_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Turn]:
+    """coturn taking TURN over UDP (and TCP) on a free port, without TLS."""
+    port = free_port()
+    listeners = [f"--listening-port={port}", "--no-tls"]
+    with coturn(tmp_path_factory.mktemp("turn"), listeners, lambda: stun_answers(port)) as log:
+        yield Turn(f"turn:127.0.0.1:{port}?transport=udp", port, log)
+
+
+def https_port_free() -> bool:
+    """Whether 127.0.0.1:443 can be bound (root only; nothing else, such as this test run
+    by someone else at the same time, holding it)."""
+    if os.geteuid() != 0:
+        return False
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", 443))
+        except OSError:
+            return False
+    return True
+
+
+def spki_sha256(cert: Path) -> str:
+    """What Chromium's --ignore-certificate-errors-spki-list takes for `cert`."""
+    public_key = x509.load_pem_x509_certificate(cert.read_bytes()).public_key()
+    der = public_key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return base64.b64encode(hashlib.sha256(der).digest()).decode()
+
+
+@pytest.fixture(scope="module")
+def tls_turn_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsTurn]:
+    """coturn taking TURN over TLS only (no UDP, TCP or DTLS listener), with a self-signed
+    certificate made here, on port 443 as a deployment behind HTTPS-only firewalls would.
+    Binding 443 takes root (CI runs as root); elsewhere, or while 443 is taken, a free port
+    stands in, which tests the same TLS path."""
+    home = tmp_path_factory.mktemp("turns")
+    cert, key = ensure_dev_certificate(home / "certs", [])  # localhost, 127.0.0.1, ::1
+    port = 443 if https_port_free() else free_port()
+    listeners = [
+        f"--tls-listening-port={port}",
+        f"--listening-port={free_port()}",  # unused: no UDP or TCP listener starts
+        "--no-udp",
+        "--no-tcp",
+        f"--cert={cert}",
+        f"--pkey={key}",
+        "--no-tlsv1",
+        "--no-tlsv1_1",
+    ]
+    with coturn(home, listeners, lambda: stun_answers_over_tls(port)) as log:
+        yield TlsTurn(f"turns:127.0.0.1:{port}?transport=tcp", port, log, spki_sha256(cert))
 
 
 @pytest.fixture(scope="module")
@@ -163,12 +261,12 @@ def allocations(turn: Turn) -> set[str]:
     return set(RELAY_ADDRESS.findall(turn.log.read_text(errors="replace")))
 
 
-def own_sockets_talking_to(port: int) -> list[str]:
-    """UDP sockets of this process (which runs the SFU) connected to 127.0.0.1:`port`, as
-    aioice's TURN client connects its socket to the TURN server (Chromium's are not
-    connected, so its own allocations do not show here)."""
+def own_sockets_talking_to(port: int, proto: str = "udp") -> list[str]:
+    """`proto` ("udp" or "tcp") sockets of this process (which runs the SFU) connected to
+    127.0.0.1:`port`, as aioice's TURN client connects its socket to the TURN server
+    (Chromium's sockets belong to its own processes, so its allocations do not show here)."""
     peers: dict[int, str] = {}
-    for line in Path("/proc/net/udp").read_text().splitlines()[1:]:
+    for line in Path(f"/proc/net/{proto}").read_text().splitlines()[1:]:
         fields = line.split()
         local, remote, inode = fields[1], fields[2], int(fields[9])
         if remote == f"0100007F:{port:04X}":
@@ -197,16 +295,24 @@ def sfu_candidate_types(server: LiveServer, room: str) -> set[str]:
     return server.run(read())
 
 
-def pairs(page: Page) -> list[list[str]]:
+def pairs(page: Page) -> list[list[str | None]]:
     result: list[Any] = page.evaluate(SELECTED_PAIRS)
     return [list(p) for p in result]
 
 
-def test_a_call_over_turn_only(
-    relay_server: LiveServer, new_context: NewContext, turn_server: Turn
-) -> None:
-    before = allocations(turn_server)
-    s = relay_server.schedule(waiting_room=False)
+def selected_pairs(page: Page) -> list[list[str | None]]:
+    """The selected pairs of the page's two connections (publisher, subscriber), once both
+    have one."""
+    found: list[list[str | None]] = wait_for(
+        lambda: (lambda got: got if len(got) == 2 else None)(pairs(page)),
+        "both connections' selected candidate pairs",
+    )
+    return found
+
+
+def call_two_pages(server: LiveServer, new_context: NewContext) -> tuple[Scheduled, list[Page]]:
+    """A caseworker and a jobseeker in one call, each seeing the other's video."""
+    s = server.schedule(waiting_room=False)
     pages = []
     for role in ("caseworker", "jobseeker"):
         context = new_context("de")
@@ -217,13 +323,18 @@ def test_a_call_over_turn_only(
     worker, seeker = pages
     video_playing(worker, tile_video(s.ids["jobseeker"]))
     video_playing(seeker, tile_video(s.ids["caseworker"]))
+    return s, pages
+
+
+def test_a_call_over_turn_only(
+    relay_server: LiveServer, new_context: NewContext, turn_server: Turn
+) -> None:
+    before = allocations(turn_server)
+    s, pages = call_two_pages(relay_server, new_context)
     for page in pages:
         # Both connections (publisher, subscriber) of each page go through the TURN server.
-        selected = wait_for(
-            lambda p=page: (lambda found: found if len(found) == 2 else None)(pairs(p)),
-            "both connections' selected candidate pairs",
-        )
-        assert all(local == "relay" for local, _ in selected), selected
+        selected = selected_pairs(page)
+        assert all(local == "relay" and via == "udp" for local, _, via in selected), selected
 
     # coturn allocated relays for the browsers (it logs each one) but none for the media
     # server, which has a reachable address of its own: no socket of the SFU talks to coturn,
@@ -231,6 +342,71 @@ def test_a_call_over_turn_only(
     assert allocations(turn_server) - before, "coturn logged no allocation at all"
     assert own_sockets_talking_to(turn_server.port) == []
     assert sfu_candidate_types(relay_server, s.appointment.id) == {"host"}
+
+
+@pytest.fixture(scope="module")
+def tls_relay_server(
+    tmp_path_factory: pytest.TempPathFactory, tls_turn_server: TlsTurn
+) -> Iterator[LiveServer]:
+    server = LiveServer(
+        tmp_path_factory.mktemp("tls-relay"),
+        ice_servers=[
+            {"urls": tls_turn_server.url, "username": TURN_USER, "credential": TURN_PASSWORD}
+        ],
+        ice_transport_policy="relay",
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+# coturn logs each session's TLS version when it opens, then each allocation it grants.
+TLS_SESSION = re.compile(r"session (\d+): new, .*, method=(TLS\S+)")
+ALLOCATED = re.compile(r"session (\d+): .*ALLOCATE processed, success")
+
+
+def tls_allocations(turn: Turn) -> set[str]:
+    """The coturn sessions that came in over TLS and were granted an allocation."""
+    text = turn.log.read_text(errors="replace")
+    return {m[1] for m in TLS_SESSION.finditer(text)} & set(ALLOCATED.findall(text))
+
+
+class TestTurnOverTls:
+    """A call whose only way to the SFU is TURN over TLS (port 443 under root)."""
+
+    @pytest.fixture
+    def browser(
+        self, playwright_instance: Playwright, tls_turn_server: TlsTurn
+    ) -> Iterator[Browser]:
+        """A Chromium of its own (`new_context` takes its contexts from this one in this class)
+        that trusts coturn's self-signed certificate, and no other: the SPKI list is the flag
+        Chromium's certificate check honours for TURN over TLS too (its network service does
+        the TLS; without the flag the page gets error 701 and no relay candidate)."""
+        b = playwright_instance.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                *CHROMIUM_ARGS,
+                f"--ignore-certificate-errors-spki-list={tls_turn_server.spki}",
+            ],
+        )
+        yield b
+        b.close()
+
+    def test_a_call_over_turn_on_tls_only(
+        self, tls_relay_server: LiveServer, new_context: NewContext, tls_turn_server: TlsTurn
+    ) -> None:
+        before = tls_allocations(tls_turn_server)
+        s, pages = call_two_pages(tls_relay_server, new_context)
+        for page in pages:
+            # Both connections of each page reach the SFU through a relay the page asked
+            # for over TLS.
+            selected = selected_pairs(page)
+            assert all(local == "relay" and via == "tls" for local, _, via in selected), selected
+        # coturn saw the pages' allocations come in over TLS; nothing of the SFU's process
+        # talks to it, and the SFU's own candidates are host candidates.
+        assert tls_allocations(tls_turn_server) - before, "coturn logged no TLS allocation"
+        assert own_sockets_talking_to(tls_turn_server.port, "tcp") == []
+        assert sfu_candidate_types(tls_relay_server, s.appointment.id) == {"host"}
 
 
 SUPPORT_PHONE = "+49 5231 123-0"
