@@ -351,8 +351,9 @@ def test_chromium_caseworker_with_firefox_jobseeker_and_employer(
     step("one safety code")
     worker.screenshot(path=shots_dir / "firefox-mixed-chromium-caseworker.png")
 
-    screen_from_chromium_plays_in(worker, [seeker, boss], s.ids["caseworker"])
-    step("the screen plays in Firefox")
+    # A screen shared from Chromium to Firefox is shown by the next test: three pages decoding a
+    # screen and two cameras at once is the heaviest moment of these calls, and on a two-core
+    # CI machine once is enough.
     chat_both_ways(worker, seeker, "Chromium-Firefox")
     step("chat")
     leaves(boss, [worker, seeker], code)
