@@ -268,6 +268,7 @@ class RoomHub:
             extra["media"] = previous.extra["media"]
         member = Member(pid, conn.status, self._s.settings.node_id, conn.conn_id, now, extra)
         await presence.set_member(room, member)
+        conn.stored = True
         fresh = await self._s.appointments.get_appointment(room)
         if fresh is None or fresh.status != AppointmentStatus.SCHEDULED:
             # The appointment ended while this socket was connecting: do not bring it back.
@@ -575,6 +576,8 @@ class RoomHub:
             members = await self._s.presence.get_members(room)
             for conn in list(self._local.get(room, {}).values()):
                 member = members.get(conn.pid)
+                if not conn.stored or conn.closing:
+                    continue  # still attaching (its presence comes next), or going anyway
                 if member is None or (member.conn == conn.conn_id and member.node != me):
                     log.info("participant_released", appointment=room, participant=conn.pid)
                     await self._finish(

@@ -10,6 +10,7 @@ from typing import Any
 
 from core.bus.memory import MemoryBus
 from core.clock import FakeClock
+from core.contracts.client import CloseCode
 from core.store.base import Stores
 from core.store.memory import MemoryStore
 from core.store.sql import SqlStore
@@ -143,8 +144,16 @@ async def test_a_hub_takes_over_a_lapsed_nodes_members(
         for pid in (ids["jobseeker"], ids["employer"]):
             await cw.expect("presence", participant=pid, state="left", timeout=3)
         assert await node_b.app[HUB].take_over("sig-a") == 0  # nothing twice
+
+        # sig-a was only stalled: its next beat finds its registration lapsed (the clock moved
+        # past node_ttl), and it sends the jobseeker, whose stay it no longer holds, back to
+        # reconnect. sig-b's own caseworker stays.
+        fake_clock.advance(a_services.settings.node_ttl + 1)
+        await js.expect("error", code="node_lapsed", timeout=3 * a_services.settings.node_heartbeat)
+        assert await js.closed() == CloseCode.TRY_AGAIN
+        await cw.send({"type": "chat", "text": "still here"})
+        await cw.expect("chat", text="still here")
         await cw.close()
-        await js.close()
     finally:
         await node_a.close()
         await node_b.close()
