@@ -233,9 +233,13 @@ async def test_expiring_keys_carry_redis_ttls(redis_url: str, clock: FakeClock) 
         await store.register_worker(worker("w1"), ttl=15)
         await store.assign_room("a1", "w1", ttl=30)
         await store.register_node("sig-a", 20)
+        await store.register_node("sig-z", 1)
         await store.set_member("a1", member("js"))
+        clock.advance(1)  # sig-z lapses (on the clock) and is claimed
+        assert await store.claim_node("sig-z", "sig-a", 8)
         expected = {
             "lj:node:sig-a": 20_000,
+            "lj:node_claim:sig-z": 8_000,
             "lj:revoked:j1": 600_000,
             "lj:worker:w1": 15_000,
             "lj:room:a1:worker": 30_000,
@@ -294,8 +298,8 @@ async def test_a_lapsed_node_is_claimed_once_then_forgotten(store: Store, clock:
     assert not await store.claim_node("sig-a", "sig-b", 8)  # live: nobody takes it over
     clock.advance(4)
     assert await store.lapsed_nodes() == {"sig-a"}
-    assert await store.live_nodes() == {"sig-b"}  # a claim is not a node
     assert await store.claim_node("sig-a", "sig-b", 8)
+    assert await store.live_nodes() == {"sig-b"}  # a claim is not a node
     assert await store.node_claimed("sig-a")
     assert not await store.claim_node("sig-a", "sig-c", 8)  # exactly one survivor acts
     await store.forget_node("sig-a", "sig-c")  # not its claim: the claim stays
