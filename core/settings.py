@@ -61,8 +61,12 @@ class Settings:
     ws_heartbeat: float = 2.0
     ws_pong_timeout: float = 4.0
     reconnect_grace: float = 20.0
-    node_heartbeat: float = 5.0  # how often a signalling node says it is alive
-    node_ttl: float = 30.0  # presence held by a node silent this long is not shown
+    # A signalling node renews its registration every node_heartbeat and watches the others
+    # as often; one silent for node_ttl (killed, frozen, cut off) has lapsed: one survivor
+    # takes its members over (`reconnecting`, then `left` after reconnect_grace) within
+    # node_ttl + 2 * node_heartbeat (6 s) of its last beat.
+    node_heartbeat: float = 1.0
+    node_ttl: float = 4.0
     drain_timeout: float = 3600.0  # on SIGTERM, how long live calls may go on
     retention_days: float = 30.0  # appointments, attendance and names go this long after the end
     # The application folders: sealed document blobs live here (shared between signalling
@@ -180,6 +184,8 @@ class Settings:
             raise SettingsError(
                 "ws_heartbeat, ws_pong_timeout and reconnect_grace must be positive"
             )
+        if not 0 < self.node_heartbeat < self.node_ttl:
+            raise SettingsError("need 0 < node_heartbeat < node_ttl")
         if not 0 < self.media_heartbeat < self.media_worker_ttl:
             raise SettingsError("need 0 < media_heartbeat < media_worker_ttl")
         if self.media_drain_timeout < 0:

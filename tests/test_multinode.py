@@ -40,6 +40,8 @@ async def nodes(
         services = await make_services(tmp_path, fake_clock, store, bus, node_id=node)
         clients.append(await aiohttp_client(create_app(services, with_pages=False)))
     yield clients[0], clients[1]
+    for client in clients:  # the apps (and their background tasks) stop before their stores
+        await client.close()
     for store, bus in backends:
         await bus.close()
         await store.close()

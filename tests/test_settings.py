@@ -52,6 +52,8 @@ def test_json_lists_from_the_environment() -> None:
         ({"LIPPEJOB_ICE_TRANSPORT_POLICY": "turn"}, "'all' or 'relay'"),
         ({"LIPPEJOB_ICE_TRANSPORT_POLICY": "relay"}, "needs a TURN server"),
         ({"LIPPEJOB_MEDIA_DRAIN_TIMEOUT": "-1"}, "media_drain_timeout"),
+        ({"LIPPEJOB_NODE_HEARTBEAT": "5", "LIPPEJOB_NODE_TTL": "4"}, "node_heartbeat < node_ttl"),
+        ({"LIPPEJOB_NODE_HEARTBEAT": "0"}, "node_heartbeat < node_ttl"),
         ({"LIPPEJOB_MEDIA_ICE_SERVERS": '[{"user": "x"}]'}, "urls"),
         ({"LIPPEJOB_SUPPORT_PHONE": "<a href=x>call</a>"}, "support_phone"),
         ({"LIPPEJOB_SUPPORT_PHONE": "0" * 41}, "support_phone"),

@@ -233,9 +233,13 @@ async def test_expiring_keys_carry_redis_ttls(redis_url: str, clock: FakeClock) 
         await store.register_worker(worker("w1"), ttl=15)
         await store.assign_room("a1", "w1", ttl=30)
         await store.register_node("sig-a", 20)
+        await store.register_node("sig-z", 1)
         await store.set_member("a1", member("js"))
+        clock.advance(1)  # sig-z lapses (on the clock) and is claimed
+        assert await store.claim_node("sig-z", "sig-a", 8)
         expected = {
             "lj:node:sig-a": 20_000,
+            "lj:node_claim:sig-z": 8_000,
             "lj:revoked:j1": 600_000,
             "lj:worker:w1": 15_000,
             "lj:room:a1:worker": 30_000,
@@ -277,6 +281,56 @@ async def test_nodes_live_until_their_heartbeat_lapses(store: Store, clock: Fake
     assert await store.live_nodes() == {"sig-a"}
     await store.register_node("sig-b", 30)  # it beat again
     assert await store.live_nodes() == {"sig-a", "sig-b"}
+
+
+async def test_register_node_says_whether_it_was_live(store: Store, clock: FakeClock) -> None:
+    assert not await store.register_node("sig-a", 4)  # the first registration
+    clock.advance(3)
+    assert await store.register_node("sig-a", 4)
+    clock.advance(4)
+    assert not await store.register_node("sig-a", 4)  # it had lapsed meanwhile
+
+
+async def test_a_lapsed_node_is_claimed_once_then_forgotten(store: Store, clock: FakeClock) -> None:
+    await store.register_node("sig-a", 4)
+    await store.register_node("sig-b", 10)
+    assert await store.lapsed_nodes() == set()
+    assert not await store.claim_node("sig-a", "sig-b", 8)  # live: nobody takes it over
+    clock.advance(4)
+    assert await store.lapsed_nodes() == {"sig-a"}
+    assert await store.claim_node("sig-a", "sig-b", 8)
+    assert await store.live_nodes() == {"sig-b"}  # a claim is not a node
+    assert await store.node_claimed("sig-a")
+    assert not await store.claim_node("sig-a", "sig-c", 8)  # exactly one survivor acts
+    await store.forget_node("sig-a", "sig-c")  # not its claim: the claim stays
+    assert await store.node_claimed("sig-a")
+    await store.forget_node("sig-a", "sig-b")
+    assert not await store.node_claimed("sig-a")
+    assert await store.lapsed_nodes() == set()
+
+
+async def test_a_claim_lapses_and_a_node_back_stays_known(store: Store, clock: FakeClock) -> None:
+    await store.register_node("sig-a", 4)
+    clock.advance(4)
+    assert await store.claim_node("sig-a", "sig-b", 8)
+    clock.advance(8)  # the claimant died during the takeover: another survivor may act
+    assert not await store.node_claimed("sig-a")
+    assert await store.claim_node("sig-a", "sig-c", 8)
+    assert not await store.register_node("sig-a", 4)  # it was only stalled, and is back
+    await store.forget_node("sig-a", "sig-c")
+    clock.advance(4)
+    assert await store.lapsed_nodes() == {"sig-a"}  # still known: it can lapse again
+
+
+async def test_rooms_with_members(store: Store) -> None:
+    assert await store.rooms_with_members() == []
+    await store.set_member("a1", member("js"))
+    await store.set_member("a2", member("cw"))
+    await store.register_worker(worker("w1"), ttl=15)
+    await store.assign_room("a3", "w1", ttl=30)  # a placement is not presence
+    assert sorted(await store.rooms_with_members()) == ["a1", "a2"]
+    await store.delete_member("a1", "js")
+    assert await store.rooms_with_members() == ["a2"]
 
 
 async def test_swap_member_is_compare_and_set(store: Store) -> None:

@@ -25,6 +25,7 @@ class ErrorCode(StrEnum):
     REVOKED = "revoked"
     TOKEN_EXPIRED = "token_expired"  # noqa: S105 (a code, not a secret)
     MEDIA_UNAVAILABLE = "media_unavailable"
+    NODE_LAPSED = "node_lapsed"  # this node was taken for dead meanwhile: reconnect (1013)
     # From a media worker (core.contracts.media).
     ROOM_FULL = "room_full"
     PUBLISH_NOT_ALLOWED = "publish_not_allowed"

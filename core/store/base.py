@@ -187,10 +187,36 @@ class PresenceStore(Closable, Protocol):
 
     async def clear_members(self, appointment_id: str) -> None: ...
 
-    # signalling node liveness: presence held by a node that died is not shown as present
-    async def register_node(self, node_id: str, ttl: float) -> None: ...
+    # signalling node liveness: presence held by a node that died is not shown as present,
+    # and one surviving node takes its members over (signalling.room.node_watch)
+    async def register_node(self, node_id: str, ttl: float) -> bool:
+        """Renew a node's registration for `ttl`; True if it was live until now (False on the
+        first registration, or when it had lapsed and others may have taken it over)."""
+        ...
 
     async def live_nodes(self) -> set[str]: ...
+
+    async def lapsed_nodes(self) -> set[str]:
+        """Nodes that registered, whose registration lapsed, and that were not forgotten."""
+        ...
+
+    async def claim_node(self, node_id: str, by: str, ttl: float) -> bool:
+        """Claim a lapsed node's takeover for `by` for `ttl` seconds: True for exactly one
+        claimant, False while another's claim lasts or when the node is live again."""
+        ...
+
+    async def node_claimed(self, node_id: str) -> bool:
+        """Whether a claim on the node's takeover lasts."""
+        ...
+
+    async def forget_node(self, node_id: str, by: str) -> None:
+        """After a takeover: release `by`'s claim, and drop the node from the registered ones
+        unless it registered again meanwhile."""
+        ...
+
+    async def rooms_with_members(self) -> list[str]:
+        """Every appointment with stored presence (a scan: for the rare takeover only)."""
+        ...
 
 
 class RegistryStore(Closable, Protocol):

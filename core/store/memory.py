@@ -19,6 +19,7 @@ class MemoryStore:
         self._workers: dict[str, tuple[WorkerInfo, float]] = {}
         self._placements: dict[str, tuple[str, float]] = {}
         self._nodes: dict[str, float] = {}
+        self._claims: dict[str, tuple[str, float]] = {}  # node -> (claimant, until)
 
     async def revoke(self, jti: str, until: float) -> None:
         self._revoked[jti] = max(until, self._revoked.get(jti, 0.0))
@@ -58,12 +59,41 @@ class MemoryStore:
     async def clear_members(self, appointment_id: str) -> None:
         self._members.pop(appointment_id, None)
 
-    async def register_node(self, node_id: str, ttl: float) -> None:
-        self._nodes[node_id] = self._clock.now() + ttl
+    async def register_node(self, node_id: str, ttl: float) -> bool:
+        now = self._clock.now()
+        was_live = self._nodes.get(node_id, now) > now
+        self._nodes[node_id] = now + ttl
+        return was_live
 
     async def live_nodes(self) -> set[str]:
         now = self._clock.now()
         return {node for node, until in self._nodes.items() if until > now}
+
+    async def lapsed_nodes(self) -> set[str]:
+        now = self._clock.now()
+        return {node for node, until in self._nodes.items() if until <= now}
+
+    async def claim_node(self, node_id: str, by: str, ttl: float) -> bool:
+        now = self._clock.now()
+        if self._nodes.get(node_id, now) > now or await self.node_claimed(node_id):
+            return False
+        self._claims[node_id] = (by, now + ttl)
+        return True
+
+    async def node_claimed(self, node_id: str) -> bool:
+        held = self._claims.get(node_id)
+        return held is not None and held[1] > self._clock.now()
+
+    async def forget_node(self, node_id: str, by: str) -> None:
+        held = self._claims.get(node_id)
+        if held is not None and held[0] == by:
+            del self._claims[node_id]
+        until = self._nodes.get(node_id)
+        if until is not None and until <= self._clock.now():
+            del self._nodes[node_id]
+
+    async def rooms_with_members(self) -> list[str]:
+        return list(self._members)
 
     async def register_worker(self, info: WorkerInfo, ttl: float) -> None:
         self._workers[info.id] = (info, self._clock.now() + ttl)

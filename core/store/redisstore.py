@@ -26,6 +26,11 @@ REVOKED_KEY = "revoked:{jti}"  # the epoch second until which the token id stays
 MEMBERS_KEY = "room:{id}:members"  # hash: participant id -> JSON of Member (room presence)
 WORKER_KEY = "worker:{id}"  # JSON {"info": WorkerInfo, "expires_at"}; TTL = registration ttl
 NODE_KEY = "node:{id}"  # a signalling node's heartbeat: the clock second it expires; TTL
+# Set of node ids that registered; a lapsed one leaves it once a survivor took it over.
+NODES_KEY = "nodes"
+# JSON {"by", "expires_at"}: the survivor taking over a lapsed node's members; TTL. Not
+# "node:..." so that the scan for live nodes does not find it.
+NODE_CLAIM_KEY = "node_claim:{id}"
 WORKERS_KEY = "workers"  # set of worker ids that registered; ids whose key expired are pruned
 ROOM_WORKER_KEY = "room:{id}:worker"  # JSON {"worker", "expires_at"}: the room's placement
 
@@ -84,6 +89,45 @@ end
 return 1
 """
 
+# Renew a node's registration and index it; 1 if it was live until now.
+# KEYS[1] node key, KEYS[2] node index; ARGV: node id, expires_at, ttl in ms, now.
+_REGISTER_NODE_LUA = """
+local old = redis.call('GET', KEYS[1])
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+redis.call('SADD', KEYS[2], ARGV[1])
+if old and tonumber(old) > tonumber(ARGV[4]) then return 1 end
+return 0
+"""
+
+# SET NX with a TTL on the takeover claim, refused while the node is live: of several
+# survivors exactly one takes a lapsed node over, and never a node that beat again.
+# KEYS[1] node key, KEYS[2] claim key; ARGV: now, claim JSON, ttl in ms.
+_CLAIM_NODE_LUA = """
+local beat = redis.call('GET', KEYS[1])
+if beat and tonumber(beat) > tonumber(ARGV[1]) then return 0 end
+local current = redis.call('GET', KEYS[2])
+if current and tonumber(cjson.decode(current)['expires_at']) > tonumber(ARGV[1]) then
+  return 0
+end
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+return 1
+"""
+
+# Release the claim if `by` holds it (compare and delete), and drop the node from the index
+# unless it is live again. KEYS[1] node key, KEYS[2] index, KEYS[3] claim key;
+# ARGV: node id, by, now.
+_FORGET_NODE_LUA = """
+local current = redis.call('GET', KEYS[3])
+if current and cjson.decode(current)['by'] == ARGV[2] then
+  redis.call('DEL', KEYS[3])
+end
+local beat = redis.call('GET', KEYS[1])
+if not beat or tonumber(beat) <= tonumber(ARGV[3]) then
+  redis.call('SREM', KEYS[2], ARGV[1])
+end
+return 1
+"""
+
 _PRUNE_WORKER_LUA = """
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return redis.call('SREM', KEYS[2], ARGV[1])
@@ -118,6 +162,9 @@ class RedisStore:
         self._release_room = client.register_script(_RELEASE_ROOM_LUA)
         self._prune_worker = client.register_script(_PRUNE_WORKER_LUA)
         self._swap_member = client.register_script(_SWAP_MEMBER_LUA)
+        self._register_node = client.register_script(_REGISTER_NODE_LUA)
+        self._claim_node = client.register_script(_CLAIM_NODE_LUA)
+        self._forget_node = client.register_script(_FORGET_NODE_LUA)
 
     @classmethod
     async def from_url(
@@ -189,11 +236,14 @@ class RedisStore:
 
     # signalling nodes, media worker registry and room placement
 
-    async def register_node(self, node_id: str, ttl: float) -> None:
-        expires_at = self._clock.now() + ttl
-        await self._client.set(
-            self._key(NODE_KEY, id=node_id), repr(expires_at), px=self._ttl_ms(expires_at)
+    async def register_node(self, node_id: str, ttl: float) -> bool:
+        now = self._clock.now()
+        expires_at = now + ttl
+        was_live = await self._register_node(
+            keys=[self._key(NODE_KEY, id=node_id), self._key(NODES_KEY)],
+            args=[node_id, repr(expires_at), self._ttl_ms(expires_at), repr(now)],
         )
+        return bool(was_live)
 
     async def live_nodes(self) -> set[str]:
         # Few nodes, scanned rarely (when presence is shown): SCAN is fine here.
@@ -205,6 +255,53 @@ class RedisStore:
             if raw is not None and float(redis_text(raw)) > now:
                 live.add(redis_text(key)[len(prefix) :])
         return live
+
+    async def lapsed_nodes(self) -> set[str]:
+        ids = sorted(redis_text(i) for i in await self._client.smembers(self._key(NODES_KEY)))
+        if not ids:
+            return set()
+        beats = await self._client.mget([self._key(NODE_KEY, id=i) for i in ids])
+        now = self._clock.now()
+        return {
+            node
+            for node, beat in zip(ids, beats, strict=True)
+            if beat is None or float(redis_text(beat)) <= now
+        }
+
+    async def claim_node(self, node_id: str, by: str, ttl: float) -> bool:
+        now = self._clock.now()
+        expires_at = now + ttl
+        claimed = await self._claim_node(
+            keys=[self._key(NODE_KEY, id=node_id), self._key(NODE_CLAIM_KEY, id=node_id)],
+            args=[
+                repr(now),
+                _dumps({"by": by, "expires_at": expires_at}),
+                self._ttl_ms(expires_at),
+            ],
+        )
+        return bool(claimed)
+
+    async def node_claimed(self, node_id: str) -> bool:
+        raw = await self._client.get(self._key(NODE_CLAIM_KEY, id=node_id))
+        return raw is not None and float(json.loads(raw)["expires_at"]) > self._clock.now()
+
+    async def forget_node(self, node_id: str, by: str) -> None:
+        await self._forget_node(
+            keys=[
+                self._key(NODE_KEY, id=node_id),
+                self._key(NODES_KEY),
+                self._key(NODE_CLAIM_KEY, id=node_id),
+            ],
+            args=[node_id, by, repr(self._clock.now())],
+        )
+
+    async def rooms_with_members(self) -> list[str]:
+        head, tail = self._key(MEMBERS_KEY, id=""), ":members"
+        start = head[: -len(tail)]  # "lj:room:"
+        rooms = []
+        async for key in self._client.scan_iter(match=start + "*" + tail, count=500):
+            rooms.append(redis_text(key)[len(start) : -len(tail)])
+        return rooms
 
     async def register_worker(self, info: WorkerInfo, ttl: float) -> None:
         expires_at = self._clock.now() + ttl

@@ -33,6 +33,7 @@ class Connection:
     conn_id: str = field(default_factory=lambda: secrets.token_hex(8))
     status: MemberState = MemberState.WAITING
     closing: bool = False  # replaced, denied or ended: its close must not count as leaving
+    stored: bool = False  # its presence was written (an attaching socket's is not yet)
     exp: int = 0  # expiry of the newest token this socket holds (refresh moves it)
     authed_at: float = field(default_factory=time.monotonic)  # its auth message arrived
     admitted_at: float | None = None  # wall time of the admit that let it in, if any

@@ -38,6 +38,7 @@ from signalling.metrics import Metrics
 from signalling.room.connection import Connection
 from signalling.room.media_router import MediaRouter, NoMediaWorker
 from signalling.room.media_watch import MediaWatch
+from signalling.room.node_watch import NodeWatch
 from signalling.room.status import present_members, waiting_list
 
 log = structlog.get_logger(__name__)
@@ -83,9 +84,17 @@ class RoomHub:
 
     async def start(self) -> None:
         settings = self._s.settings
-        await self._s.presence.register_node(settings.node_id, settings.node_ttl)
+        nodes = NodeWatch(
+            self._s.presence,
+            settings.node_id,
+            settings.node_heartbeat,
+            settings.node_ttl,
+            self.take_over,
+            self._recover,
+        )
+        await nodes.beat()
         self._sweeper = asyncio.create_task(self._sweep(), name="hub-sweeper")
-        self._spawn(self._heartbeat(), "hub-heartbeat")
+        self._spawn(nodes.run(), "hub-node-watch")
         watch = MediaWatch(
             self._media, lambda: list(self._local), self._media_lost, settings.media_heartbeat
         )
@@ -99,15 +108,6 @@ class RoomHub:
         for conn in list(self._local.get(room, {}).values()):
             if conn.status == MemberState.ADMITTED:
                 await conn.send(moved)
-
-    async def _heartbeat(self) -> None:
-        settings = self._s.settings
-        while True:
-            await asyncio.sleep(settings.node_heartbeat)
-            try:
-                await self._s.presence.register_node(settings.node_id, settings.node_ttl)
-            except Exception:  # the store may be briefly away; try again next beat
-                log.exception("node_heartbeat_failed")
 
     async def _present(self, room: str) -> dict[str, Member]:
         """The room's members held by live nodes."""
@@ -268,6 +268,7 @@ class RoomHub:
             extra["media"] = previous.extra["media"]
         member = Member(pid, conn.status, self._s.settings.node_id, conn.conn_id, now, extra)
         await presence.set_member(room, member)
+        conn.stored = True
         fresh = await self._s.appointments.get_appointment(room)
         if fresh is None or fresh.status != AppointmentStatus.SCHEDULED:
             # The appointment ended while this socket was connecting: do not bring it back.
@@ -536,6 +537,57 @@ class RoomHub:
         await self._deliver(room, {"type": "presence", "participant": pid, "state": "reconnecting"})
         log.info("participant_reconnecting", appointment=room, participant=pid)
         self._spawn(self._expire(room, pid, conn.conn_id), f"grace:{room}:{pid}")
+
+    async def take_over(self, node: str) -> int:
+        """A lapsed node's members become this node's, as if their sockets had dropped here:
+        who was in the call is `reconnecting` (the grace runs here), who waited has left.
+        Compare and set: one who came back through another node meanwhile is left alone."""
+        presence, me = self._s.presence, self._s.settings.node_id
+        taken = 0
+        for room in await presence.rooms_with_members():
+            for member in (await presence.get_members(room)).values():
+                if member.node != node:
+                    continue
+                pid = member.participant_id
+                if next_state(member.status, MemberEvent.LOSE) == MemberState.LEFT:
+                    await self._end_stay(room, member, "node_lapsed")
+                    taken += 1
+                    continue
+                moved = dataclasses.replace(member, status=MemberState.RECONNECTING, node=me)
+                if not await presence.swap_member(room, member, moved):
+                    continue
+                taken += 1
+                if member.status == MemberState.ADMITTED:
+                    await self._media.leave(room, pid, member.conn)
+                    await self._deliver(
+                        room, {"type": "presence", "participant": pid, "state": "reconnecting"}
+                    )
+                    log.info("participant_reconnecting", appointment=room, participant=pid)
+                # Already reconnecting on the lapsed node: its grace died with it; run it here.
+                self._spawn(self._expire(room, pid, member.conn), f"grace:{room}:{pid}")
+        return taken
+
+    async def _recover(self) -> None:
+        """This node's registration had lapsed, so survivors may have taken its members over:
+        a socket whose stay is gone or now held by another node reconnects (TRY_AGAIN), and
+        comes back as any reconnect does."""
+        me = self._s.settings.node_id
+        for room in list(self._local):
+            members = await self._s.presence.get_members(room)
+            for conn in list(self._local.get(room, {}).values()):
+                member = members.get(conn.pid)
+                if not conn.stored or conn.closing:
+                    continue  # still attaching (its presence comes next), or going anyway
+                if member is None or (member.conn == conn.conn_id and member.node != me):
+                    log.info("participant_released", appointment=room, participant=conn.pid)
+                    await self._finish(
+                        conn,
+                        error_message(
+                            ErrorCode.NODE_LAPSED, "this server was away: reconnect to go on"
+                        ),
+                        CloseCode.TRY_AGAIN,
+                        "node lapsed",
+                    )
 
     async def _expire(self, room: str, pid: str, conn_id: str) -> None:
         await asyncio.sleep(self._grace)
