@@ -40,6 +40,7 @@ def build_services(
         registry=stores.registry,
         profiles=stores.profiles,
         documents=stores.documents,
+        help=stores.help,
         bus=bus,
         keyring=keyring,
         issuer=TokenIssuer(keyring, clock, settings.issuer, settings.token_ttl),
