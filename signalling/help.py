@@ -82,7 +82,7 @@ def new_help_request(
     a text (for childcare the text, the children's needs, may stay empty)."""
     body = _object(data, _REQUEST_FIELDS)
     try:
-        kind = HelpKind(body.get("kind"))
+        kind = HelpKind(str(body.get("kind")))
     except ValueError:
         raise ValidationError(
             f"kind must be one of {', '.join(k.value for k in HelpKind)}", "kind"
@@ -114,7 +114,7 @@ def parse_reply(data: Any, *, request: str, author: str, now: float) -> HelpRepl
     """An answer or note from {kind: answer|note, text}."""
     body = _object(data, frozenset({"kind", "text"}))
     try:
-        kind = ReplyKind(body.get("kind", ReplyKind.ANSWER))
+        kind = ReplyKind(str(body.get("kind", ReplyKind.ANSWER)))
     except ValueError:
         raise ValidationError("kind must be answer or note", "kind") from None
     text = clean_message(body.get("text"), "text", required=True)
@@ -124,7 +124,7 @@ def parse_reply(data: Any, *, request: str, author: str, now: float) -> HelpRepl
 def parse_status(data: Any) -> HelpStatus:
     body = _object(data, frozenset({"status"}))
     try:
-        return HelpStatus(body.get("status"))
+        return HelpStatus(str(body.get("status")))
     except ValueError:
         raise ValidationError(
             f"status must be one of {', '.join(s.value for s in HelpStatus)}", "status"
