@@ -36,6 +36,7 @@ from signalling.context import SERVICES
 from signalling.folder import FOLDER
 from signalling.http.api import ApiError, issue_join, read_json
 from signalling.http.client_address import client_address
+from signalling.http.help_api import space_help_context
 from signalling.http.pages import NO_STORE, STATUS_FOR_STATE, join_context, render, when
 from signalling.http.ratelimit import KeyedTokenBuckets
 
@@ -155,6 +156,7 @@ async def space_page(request: web.Request) -> web.StreamResponse:
         appointments=views,
         documents=[_document_view(d, lang, zone) for d in documents],
         csrf=csrf,
+        **await space_help_context(request, profile, lang),
     )
 
 
