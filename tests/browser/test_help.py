@@ -72,6 +72,7 @@ def test_childcare_asked_in_arabic_answered_in_the_console(
     expect(item.locator(".inbox-new")).to_have_text("Neu")
     expect(item).to_contain_text("حسن حداد")
     expect(item).to_contain_text("Kinder: 2, Alter 3, 7")
+    expect(item).to_contain_text("Eingegangen")  # the script's strings in the page's language
     expect(staff).not_to_have_title(re.compile(r"^\(\d+\)"))
     axe_check(staff, "console inbox (de)")
 
