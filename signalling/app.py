@@ -15,6 +15,7 @@ from signalling.auth.keys import KeyRing
 from signalling.auth.tokens import TokenIssuer, TokenVerifier
 from signalling.context import SERVICES, Services
 from signalling.http.api import api_errors, setup_api
+from signalling.http.calendar_files import setup_calendar_files
 from signalling.http.call_documents import setup_call_documents
 from signalling.http.client_address import TRUSTED_PROXIES, TrustedProxies
 from signalling.http.documents_api import setup_documents_api
@@ -67,6 +68,7 @@ def create_app(
     setup_documents_api(app)
     setup_call_documents(app)
     setup_help_api(app)
+    setup_calendar_files(app)
     metrics = Metrics()
     hub = RoomHub(
         services,
