@@ -93,6 +93,15 @@ async def test_childcare_asked_answered_and_seen(
         assert "author" not in seen[0]["replies"][0]  # which caseworker stays in the console
         one = await (await tablet.get(f"/api/space/help/{rid}")).json()
         assert one["request"]["status"] == "arranged"
+        # The space page shows it in the profile's language (Turkish), or the one picked.
+        html = await (await tablet.get("/space")).text()
+        assert 'data-status="arranged"' in html and "Ayarlandı" in html  # noqa: RUF001
+        assert "Kita Sonnenschein, Lange Str. 3, 8:30" in html
+        assert "Çocukların yaşları: 2, 6" in html  # noqa: RUF001
+        html = await (await tablet.get("/space?lang=uk")).text()
+        assert "Організовано" in html and "Що організовано" in html
+        html = await (await tablet.get("/space?lang=ar")).text()
+        assert 'dir="rtl"' in html and "تم الترتيب" in html
 
         entries = [e.record for e in await services.documents.audit.entries()]
         help_entries = [e for e in entries if str(e.action).startswith("help.")]
