@@ -35,7 +35,6 @@ from signalling.help import (
     public_request,
 )
 from signalling.http.api import ApiError, read_json, require_staff
-from signalling.http.pages import when
 
 log = structlog.get_logger(__name__)
 
@@ -101,33 +100,6 @@ async def childcare_appointments(services: Services, profile_id: str) -> list[st
     now = services.clock.now()
     found = await services.appointments.list_appointments(profile_id=profile_id)
     return [a.id for a in found if a.ends_at > now and a.status == AppointmentStatus.SCHEDULED]
-
-
-async def space_help_context(request: web.Request, profile: Profile, lang: str) -> dict[str, Any]:
-    """What the space page shows of help: the profile's requests (with the time of the
-    appointment childcare is for, in `lang`) and the appointments childcare may be asked for."""
-    services = request.app[SERVICES]
-    zone = services.settings.timezone
-    found = await services.help.list_help_requests(profile.id, MAX_LISTED)
-    choices = set(await childcare_appointments(services, profile.id))
-    appointments = {
-        a.id: a for a in await services.appointments.list_appointments(profile_id=profile.id)
-    }
-    views = []
-    for r in found:
-        view = for_jobseeker(r)
-        a = appointments.get(r.appointment or "")
-        view["appointment_when"] = when(a.starts_at, lang, zone) if a else None
-        view["appointment_title"] = a.title if a else None
-        for reply in view["replies"]:
-            reply["when"] = when(reply["at"], lang, zone)
-        views.append(view)
-    options = [
-        {"id": a.id, "title": a.title, "starts": when(a.starts_at, lang, zone)}
-        for a in appointments.values()
-        if a.id in choices
-    ]
-    return {"help_requests": views, "childcare_options": options}
 
 
 async def space_list(request: web.Request) -> web.Response:

@@ -36,9 +36,9 @@ from signalling.context import SERVICES
 from signalling.folder import FOLDER
 from signalling.http.api import ApiError, issue_join, read_json
 from signalling.http.client_address import client_address
-from signalling.http.help_api import space_help_context
 from signalling.http.pages import NO_STORE, STATUS_FOR_STATE, join_context, render, when
 from signalling.http.ratelimit import KeyedTokenBuckets
+from signalling.http.space_help import space_help_context
 
 log = structlog.get_logger(__name__)
 
