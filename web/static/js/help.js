@@ -1,14 +1,14 @@
 // Help requests in the jobseeker's space: the form that asks (childcare for an appointment,
 // transport, interpreter, technical help, something else) and the list of requests with
 // their status and answers. The server renders the list in the profile's language; after
-// sending, and every minute while the page is visible, the list is taken from a fresh copy
-// of the page, so answers arrive without a reload.
+// sending, and when the page comes back into view, the list is taken from a fresh copy of
+// the page. No timer polls: every request moves the session's idle expiry on, and a tablet
+// left lying with the space open must still sign itself out.
 
 import { announce } from './announcer.js';
 import { page, t } from './i18n.js';
 
 const $ = (id) => document.getElementById(id);
-const REFRESH_MS = 60000;
 const form = $('help-form');
 
 function chosenKind() {
@@ -110,9 +110,6 @@ form.addEventListener('change', showKindFields);
 form.addEventListener('submit', send);
 showKindFields();
 
-setInterval(() => {
-  if (document.visibilityState === 'visible') refresh();
-}, REFRESH_MS);
 document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'visible') refresh();
 });
