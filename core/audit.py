@@ -1,4 +1,5 @@
-"""The audit trail: who did what to which document, appointment or profile, as a hash chain.
+"""The audit trail: who did what to which document, appointment, profile or help
+request, as a hash chain.
 
 Each entry carries the hash of the one before it, so an entry that was edited, removed or
 moved breaks the chain at that point (`verify`). Somebody who can write the database could
@@ -40,6 +41,11 @@ class Action(StrEnum):
     LEAVE = "call.leave"
     PROFILE = "profile.change"
     SPACE_LINK = "profile.space_link"
+    HELP_REQUEST = "help.request"  # a jobseeker asked for help (`subject`: the request)
+    HELP_ANSWER = "help.answer"  # a caseworker answered it
+    HELP_NOTE = "help.note"  # ... or noted what was arranged
+    HELP_STATUS = "help.status"
+    HELP_EXPIRE = "help.expire"  # removed by the retention period
 
 
 @dataclass(frozen=True)

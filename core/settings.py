@@ -73,6 +73,9 @@ class Settings:
     # nodes); empty means <data_dir>/documents. Documents unused this long are shredded.
     documents_dir: Path | None = None
     document_retention_days: float = 180.0
+    # Help requests from the space: a closed one (arranged, declined) goes this long after its
+    # last change; open ones stay until a caseworker closes them.
+    help_retention_days: float = 180.0
     timezone: str = "Europe/Berlin"  # how pages show appointment times
     max_title_length: int = 200
     max_name_length: int = 100
@@ -151,6 +154,8 @@ class Settings:
             raise SettingsError("token_ttl must be between 1 and 600 seconds")
         if self.document_retention_days <= 0:
             raise SettingsError("document_retention_days must be positive")
+        if self.help_retention_days <= 0:
+            raise SettingsError("help_retention_days must be positive")
         if self.space_idle_timeout <= 0:
             raise SettingsError("space_idle_timeout must be positive")
         if not (0 <= self.port <= 65535):

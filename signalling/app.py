@@ -15,9 +15,11 @@ from signalling.auth.keys import KeyRing
 from signalling.auth.tokens import TokenIssuer, TokenVerifier
 from signalling.context import SERVICES, Services
 from signalling.http.api import api_errors, setup_api
+from signalling.http.calendar_files import setup_calendar_files
 from signalling.http.call_documents import setup_call_documents
 from signalling.http.client_address import TRUSTED_PROXIES, TrustedProxies
 from signalling.http.documents_api import setup_documents_api
+from signalling.http.help_api import setup_help_api
 from signalling.http.lifecycle import DRAINING, Draining
 from signalling.http.profiles_api import setup_profiles_api
 from signalling.http.security import security_headers, setup_security
@@ -40,6 +42,7 @@ def build_services(
         registry=stores.registry,
         profiles=stores.profiles,
         documents=stores.documents,
+        help=stores.help,
         bus=bus,
         keyring=keyring,
         issuer=TokenIssuer(keyring, clock, settings.issuer, settings.token_ttl),
@@ -64,6 +67,8 @@ def create_app(
     setup_profiles_api(app)
     setup_documents_api(app)
     setup_call_documents(app)
+    setup_help_api(app)
+    setup_calendar_files(app)
     metrics = Metrics()
     hub = RoomHub(
         services,

@@ -13,6 +13,7 @@ from core.store.base import (
     AccountStore,
     AppointmentStore,
     DocumentStore,
+    HelpStore,
     PresenceStore,
     ProfileStore,
     RegistryStore,
@@ -32,6 +33,7 @@ class Services:
     registry: RegistryStore
     profiles: ProfileStore
     documents: DocumentStore
+    help: HelpStore
     bus: Bus
     keyring: KeyRing
     issuer: TokenIssuer
@@ -45,6 +47,7 @@ class Services:
             self.registry,
             self.profiles,
             self.documents,
+            self.help,
         )
 
 

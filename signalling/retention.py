@@ -1,5 +1,6 @@
 """Deletion by policy: appointments (names, attendance, consents) go a set time after their
-window ends; idle space sessions go; documents unused for their retention period are shredded.
+window ends; idle space sessions go; documents unused for their retention period are shredded;
+closed help requests go `help_retention_days` after their last change (open ones stay).
 Runs in every signalling process; deleting twice is harmless."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import AsyncIterator
 import structlog
 from aiohttp import web
 
+from core.audit import Action, AuditRecord
 from signalling.context import SERVICES, Services
 from signalling.folder import FOLDER, Folder
 
@@ -29,11 +31,36 @@ async def purge_once(services: Services) -> int:
     return len(gone)
 
 
+async def purge_help_requests(services: Services) -> int:
+    """Delete closed help requests past their retention period; each deletion is audited."""
+    now = services.clock.now()
+    gone = await services.help.purge_help_requests(
+        now - services.settings.help_retention_days * 86400
+    )
+    for request in gone:
+        await services.documents.audit.append(
+            AuditRecord(
+                at=now,
+                actor="retention",
+                actor_role="system",
+                action=Action.HELP_EXPIRE,
+                profile=request.profile,
+                appointment=request.appointment,
+                subject=request.id,
+                detail={"kind": str(request.kind), "status": str(request.status)},
+            )
+        )
+    if gone:
+        log.info("help_requests_purged", count=len(gone))
+    return len(gone)
+
+
 async def _purge_forever(services: Services, folder: Folder | None) -> None:
     while True:
         try:
             await purge_once(services)
             await services.profiles.purge_space_sessions()
+            await purge_help_requests(services)
             if folder is not None:  # documents unused for their retention period
                 await folder.expire()
         except Exception:  # a store hiccup must not end the retention loop

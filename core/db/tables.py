@@ -185,3 +185,44 @@ document_consents = sa.Table(
     sa.Column("given_at", sa.Double, nullable=False),
     sa.Column("withdrawn_at", sa.Double, nullable=True),
 )
+
+# Help requests from the jobseeker's space (core.help, migration 0005). Retention deletes a
+# closed request a set time after its last change (`updated_at`), with its replies.
+help_requests = sa.Table(
+    "help_requests",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("profile_id", sa.String(64), nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    # The appointment childcare is wanted for. No foreign key: the request stands on its own
+    # and goes by its own retention, not with the appointment.
+    sa.Column("appointment_id", sa.String(64), nullable=True),
+    sa.Column("child_ages", sa.String(64), nullable=False),  # "3,7": ages, comma-separated
+    sa.Column("created_at", sa.Double, nullable=False, index=True),  # the inbox: newest first
+    sa.Column("updated_at", sa.Double, nullable=False, index=True),
+)
+
+# Caseworkers' answers and notes on a help request, in order (`seq`).
+help_replies = sa.Table(
+    "help_replies",
+    metadata,
+    sa.Column(
+        "seq",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column(
+        "request_id",
+        sa.String(64),
+        sa.ForeignKey("help_requests.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("author", sa.String(200), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("at", sa.Double, nullable=False),
+)

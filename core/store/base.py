@@ -4,6 +4,7 @@ part depends only on what it uses: the media worker on the registry alone.
 - `AppointmentStore`: appointments, their invite index and attendance (durable records).
 - `AccountStore`: staff accounts and console sessions (durable records).
 - `ProfileStore`: jobseeker profiles, their space links and device sessions (durable records).
+- `HelpStore`: help requests from the space and the caseworkers' replies (durable records).
 - `PresenceStore`: who is in which room on which node, node heartbeats, revoked token ids
   (ephemeral, shared between processes).
 - `RegistryStore`: the media worker registry and room placement (ephemeral, shared).
@@ -24,6 +25,7 @@ from typing import Protocol
 from core.audit import AuditLog
 from core.documents.access import Consent, DocumentMeta
 from core.documents.sealing import WrappedKey
+from core.help import HelpReply, HelpRequest, HelpStatus
 from core.model import (
     Appointment,
     AttendanceEvent,
@@ -165,6 +167,35 @@ class DocumentStore(Closable, Protocol):
     async def consents(self, appointment_id: str) -> list[Consent]: ...
 
 
+class HelpStore(Closable, Protocol):
+    """Help requests from the jobseeker's space and the caseworkers' answers and notes."""
+
+    async def add_help_request(self, request: HelpRequest, max_open: int) -> bool:
+        """Store a new request unless its profile has `max_open` requests not yet closed."""
+        ...
+
+    async def get_help_request(self, request_id: str) -> HelpRequest | None:
+        """The request with its replies in order."""
+        ...
+
+    async def list_help_requests(
+        self, profile_id: str | None = None, limit: int = 200
+    ) -> list[HelpRequest]:
+        """Newest first, with replies; one profile's, or all (the inbox)."""
+        ...
+
+    async def add_help_reply(self, reply: HelpReply, max_replies: int) -> bool:
+        """Add an answer or note (the request's last change moves to its time); False if the
+        request is gone or already holds `max_replies`."""
+        ...
+
+    async def set_help_status(self, request_id: str, status: HelpStatus, at: float) -> bool: ...
+
+    async def purge_help_requests(self, closed_before: float) -> list[HelpRequest]:
+        """Delete closed requests last changed before the given time, with their replies."""
+        ...
+
+
 class PresenceStore(Closable, Protocol):
     # token revocation
     async def revoke(self, jti: str, until: float) -> None:
@@ -239,7 +270,9 @@ class RegistryStore(Closable, Protocol):
         ...
 
 
-class DurableStore(AppointmentStore, AccountStore, ProfileStore, DocumentStore, Protocol):
+class DurableStore(
+    AppointmentStore, AccountStore, ProfileStore, DocumentStore, HelpStore, Protocol
+):
     """The durable records in one object (the SQL store)."""
 
 
@@ -257,11 +290,12 @@ class Stores:
     registry: RegistryStore
     profiles: ProfileStore
     documents: DocumentStore
+    help: HelpStore
 
     @classmethod
     def of(cls, durable: DurableStore, ephemeral: EphemeralStore) -> Stores:
         """The durable records from one store, the ephemeral state from another."""
-        return cls(durable, durable, ephemeral, ephemeral, durable, durable)
+        return cls(durable, durable, ephemeral, ephemeral, durable, durable, durable)
 
     async def close(self) -> None:
         """Close each distinct store once."""
@@ -273,6 +307,7 @@ class Stores:
             self.registry,
             self.profiles,
             self.documents,
+            self.help,
         )
         for store in stores:
             if not any(store is s for s in seen):

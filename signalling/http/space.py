@@ -38,6 +38,7 @@ from signalling.http.api import ApiError, issue_join, read_json
 from signalling.http.client_address import client_address
 from signalling.http.pages import NO_STORE, STATUS_FOR_STATE, join_context, render, when
 from signalling.http.ratelimit import KeyedTokenBuckets
+from signalling.http.space_help import space_help_context
 
 log = structlog.get_logger(__name__)
 
@@ -155,6 +156,7 @@ async def space_page(request: web.Request) -> web.StreamResponse:
         appointments=views,
         documents=[_document_view(d, lang, zone) for d in documents],
         csrf=csrf,
+        **await space_help_context(request, profile, lang),
     )
 
 
