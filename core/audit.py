@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -38,8 +38,10 @@ class Action(StrEnum):
     ADMIT = "call.admit"
     JOIN = "call.join"
     LEAVE = "call.leave"
-    PROFILE = "profile.change"
-    SPACE_LINK = "profile.space_link"
+    PROFILE = "profile.change"  # detail `change`: create, edit (with `fields`) or delete
+    SPACE_LINK = "profile.space_link"  # detail `change`: issue, reissue or revoke
+    SIGN_IN = "space.sign_in"  # a device opened the space link (detail `session`)
+    SIGN_OUT = "space.sign_out"  # "sign out on this device"
 
 
 @dataclass(frozen=True)
@@ -150,8 +152,11 @@ class AuditLog(Protocol):
 
     async def head(self) -> AuditEntry | None: ...
 
-    async def for_profile(self, profile: str, limit: int = 200) -> list[AuditEntry]:
-        """The newest entries about one profile, newest first."""
+    async def for_profile(
+        self, profile: str, limit: int = 200, appointments: Collection[str] = ()
+    ) -> list[AuditEntry]:
+        """The newest entries about one profile (and, if named, about these appointments of
+        it: admissions, joins and leaves carry no profile), newest first."""
         ...
 
 
