@@ -266,3 +266,58 @@ async def test_bad_requests_for_the_trails(staff: Client, fake_clock: FakeClock)
     assert (await (await theirs.get("/api/space/seen")).json()) == {"documents": []}
     mine = await tablet_of(staff, profile["path"])
     assert len((await (await mine.get("/api/space/seen")).json())["documents"]) == 1
+
+
+async def test_deleting_a_profile_erases_it_and_keeps_the_trail(
+    staff: Client, services: Services, fake_clock: FakeClock
+) -> None:
+    csrf = await login(staff)
+    headers = {"X-CSRF-Token": csrf}
+    profile = await a_profile(staff, csrf)
+    api = f"/api/profiles/{profile['id']}"
+    for title in ("Lebenslauf", "Zeugnis"):
+        resp = await staff.post(
+            api + "/documents",
+            data=form(("a.pdf", pdf(1), "application/pdf"), title=title),
+            headers=headers,
+        )
+        assert resp.status == 201
+    tablet = await tablet_of(staff, profile["path"])
+    root = services.settings.documents_path()
+    assert len([p for p in root.rglob("d_*") if p.is_file()]) == 2
+
+    # Not while an appointment for the profile is still to come.
+    body = appointment_body(fake_clock.now() + 600, profile_id=profile["id"])
+    body["participants"] = [{"role": "caseworker", "name": "Frau Becker", "lang": "de"}]
+    resp = await staff.post("/api/appointments", json=body, headers=headers)
+    assert resp.status == 201, await resp.text()
+    refused = await staff.delete(api, headers=headers)
+    assert refused.status == 409 and (await refused.json())["code"] == "conflict"
+    assert (await staff.get(api)).status == 200
+    fake_clock.advance(600 + 1800 + 1)  # it is over
+
+    assert (await staff.delete(api)).status == 403  # no CSRF token
+    resp = await staff.delete(api, headers=headers)
+    assert resp.status == 200 and await resp.json() == {"deleted": True, "documents": 2}
+    assert (await staff.get(api)).status == 404
+    assert (await staff.delete(api, headers=headers)).status == 404
+    assert [p for p in root.rglob("d_*") if p.is_file()] == []
+    assert await services.documents.list_documents(profile["id"]) == []
+    assert (await tablet.get("/api/space/seen")).status == 401  # its devices are signed out
+    assert (await tablet.get(profile["path"])).status == 404  # and its link is dead
+
+    entries = await services.documents.audit.for_profile(profile["id"])
+    assert [(e.record.action, dict(e.record.detail)) for e in entries[:3]] == [
+        (Action.PROFILE, {"change": "delete", "documents": 2}),
+        (Action.DELETE, {}),
+        (Action.DELETE, {}),
+    ]
+    assert verify(await services.documents.audit.entries()).ok
+    assert "Ayşe" not in repr(await services.documents.audit.entries())
+
+
+async def test_deleting_needs_a_caseworker(staff: Client) -> None:
+    assert (await staff.delete("/api/profiles/j_0123456789abcdef")).status == 401
+    csrf = await login(staff)
+    resp = await staff.delete("/api/profiles/j_0123456789abcdef", headers={"X-CSRF-Token": csrf})
+    assert resp.status == 404 and (await resp.json())["code"] == "not_found"

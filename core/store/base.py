@@ -112,6 +112,11 @@ class ProfileStore(Closable, Protocol):
         every device session of the profile ends, in one transaction. None: no such profile."""
         ...
 
+    async def delete_profile(self, profile_id: str) -> bool:
+        """Delete a profile and its device sessions in one transaction (the jobseeker's right
+        to erasure; their documents go through the folder first). False: no such profile."""
+        ...
+
     async def put_space_session(self, session: SpaceSession) -> None: ...
 
     async def get_space_session(self, session_hash: str) -> SpaceSession | None:

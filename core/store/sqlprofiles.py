@@ -126,6 +126,14 @@ class SqlProfiles:
             )
         return _profile(row)
 
+    async def delete_profile(self, profile_id: str) -> bool:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                space_sessions.delete().where(space_sessions.c.profile_id == profile_id)
+            )
+            gone = await conn.execute(profiles.delete().where(profiles.c.id == profile_id))
+        return bool(gone.rowcount)
+
     async def put_space_session(self, session: SpaceSession) -> None:
         async with self._engine.begin() as conn:
             await conn.execute(

@@ -13,6 +13,8 @@ from core.model import Profile
 from signalling.appointments import ValidationError
 from signalling.auth.space import hash_space_code, new_space_code
 from signalling.context import SERVICES, Services
+from signalling.erasure import erase_profile, pending
+from signalling.folder import FOLDER
 from signalling.http.api import ApiError, read_json, require_staff
 from signalling.profiles import (
     changed_fields,
@@ -124,6 +126,25 @@ async def update_profile(request: web.Request) -> web.Response:
     return web.json_response({"profile": fresh.public()})
 
 
+async def delete_profile(request: web.Request) -> web.Response:
+    """DELETE /api/profiles/<id>: erase the profile (signalling.erasure), unless it has an
+    appointment still to come (409)."""
+    user = await require_staff(request)
+    services = request.app[SERVICES]
+    profile = await _profile(request)
+    found = await services.appointments.list_appointments(profile_id=profile.id)
+    if pending(found, services.clock.now()):
+        raise ApiError(
+            409,
+            "this jobseeker has appointments still to come: cancel them first",
+            ErrorCode.CONFLICT,
+        )
+    erased = await erase_profile(profile, services.profiles, request.app[FOLDER], user.username)
+    if erased is None:
+        raise ApiError(404, "no such profile", ErrorCode.NOT_FOUND)
+    return web.json_response({"deleted": True, "documents": erased.documents})
+
+
 async def issue_space_link(request: web.Request) -> web.Response:
     """Issue the profile's space link, or reissue it: the old link and every device signed
     in with it stop working. The link is shown once; only its hash is kept."""
@@ -214,6 +235,7 @@ def setup_profiles_api(app: web.Application) -> None:
     r.add_get("/api/profiles", find_profiles)
     r.add_get("/api/profiles/{profile_id}", get_profile)
     r.add_patch("/api/profiles/{profile_id}", update_profile)
+    r.add_delete("/api/profiles/{profile_id}", delete_profile)
     r.add_post("/api/profiles/{profile_id}/space-link", issue_space_link)
     r.add_delete("/api/profiles/{profile_id}/space-link", revoke_space_link)
     r.add_get("/api/profiles/{profile_id}/audit", profile_trail)
