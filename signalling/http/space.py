@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import structlog
 from aiohttp import web
 from babel.dates import format_date
+from babel.lists import format_list
 
 from core.audit import Action
 from core.contracts.errors import ErrorCode
@@ -219,7 +220,7 @@ def _trail_view(trail: DocumentTrail, lang: str, zone: str) -> dict[str, Any]:
                 "call": None
                 if line.appointment_starts is None
                 else when(line.appointment_starts, lang, zone),
-                "pages": ", ".join(str(p) for p in line.pages),
+                "pages": format_list([str(p) for p in line.pages], locale=lang),
             }
             for line in trail.seen
         ],
