@@ -97,6 +97,11 @@ class ProfileStore(Closable, Protocol):
         space link is changed only through `set_space_link`)."""
         ...
 
+    async def update_profile(self, profile: Profile) -> Profile | None:
+        """Change the name, language and phone of an existing profile; None if there is none
+        (an edit racing a deletion must not bring the profile, or its link, back)."""
+        ...
+
     async def get_profile(self, profile_id: str) -> Profile | None: ...
 
     async def find_profiles(self, query: str = "", limit: int = 50) -> list[Profile]:

@@ -77,6 +77,18 @@ class SqlProfiles:
                 )
             )
 
+    async def update_profile(self, profile: Profile) -> Profile | None:
+        async with self._engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    profiles.update()
+                    .where(profiles.c.id == profile.id)
+                    .values({k: getattr(profile, k) for k in _EDITABLE})
+                    .returning(*profiles.c)
+                )
+            ).first()
+        return None if row is None else _profile(row)
+
     async def get_profile(self, profile_id: str) -> Profile | None:
         async with self._engine.connect() as conn:
             row = (

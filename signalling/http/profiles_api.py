@@ -110,7 +110,9 @@ async def update_profile(request: web.Request) -> web.Response:
         edited = edit_profile(profile, data, settings=services.settings)
     except ValidationError as exc:
         raise _invalid(exc) from None
-    await services.profiles.put_profile(edited)
+    fresh = await services.profiles.update_profile(edited)
+    if fresh is None:  # deleted meanwhile
+        raise ApiError(404, "no such profile", ErrorCode.NOT_FOUND)
     fields = changed_fields(profile, edited)
     if fields:  # an edit that changes nothing is no event
         await audit_staff(
@@ -122,7 +124,6 @@ async def update_profile(request: web.Request) -> web.Response:
             fields=".".join(fields),
         )
     log.info("profile_edited", profile=profile.id, staff=user.username)
-    fresh = await services.profiles.get_profile(profile.id) or edited
     return web.json_response({"profile": fresh.public()})
 
 
