@@ -17,7 +17,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -39,8 +39,10 @@ class Action(StrEnum):
     ADMIT = "call.admit"
     JOIN = "call.join"
     LEAVE = "call.leave"
-    PROFILE = "profile.change"
-    SPACE_LINK = "profile.space_link"
+    PROFILE = "profile.change"  # detail `change`: create, edit (with `fields`) or delete
+    SPACE_LINK = "profile.space_link"  # detail `change`: issue, reissue or revoke
+    SIGN_IN = "space.sign_in"  # a device opened the space link (detail `session`)
+    SIGN_OUT = "space.sign_out"  # "sign out on this device"
     HELP_REQUEST = "help.request"  # a jobseeker asked for help (`subject`: the request)
     HELP_ANSWER = "help.answer"  # a caseworker answered it
     HELP_NOTE = "help.note"  # ... or noted what was arranged
@@ -156,8 +158,11 @@ class AuditLog(Protocol):
 
     async def head(self) -> AuditEntry | None: ...
 
-    async def for_profile(self, profile: str, limit: int = 200) -> list[AuditEntry]:
-        """The newest entries about one profile, newest first."""
+    async def for_profile(
+        self, profile: str, limit: int = 200, appointments: Collection[str] = ()
+    ) -> list[AuditEntry]:
+        """The newest entries about one profile (and, if named, about these appointments of
+        it: admissions, joins and leaves carry no profile), newest first."""
         ...
 
 

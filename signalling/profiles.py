@@ -6,6 +6,7 @@ import dataclasses
 import secrets
 from typing import Any
 
+from core.audit import Action, AuditRecord
 from core.model import LANGUAGES, Profile
 from core.settings import Settings
 from signalling.appointments import ValidationError, clean_text
@@ -91,3 +92,17 @@ def search_query(raw: str | None) -> str:
     if len(text) > MAX_QUERY_LENGTH:
         raise ValidationError(f"q is longer than {MAX_QUERY_LENGTH} characters", "q")
     return text
+
+
+def changed_fields(before: Profile, after: Profile) -> list[str]:
+    """The names of the fields an edit changed (for the audit entry: names, never values)."""
+    return [name for name in sorted(_FIELDS) if getattr(before, name) != getattr(after, name)]
+
+
+def profile_record(
+    action: Action, profile: str, at: float, *, actor: str, role: str, **detail: str | int
+) -> AuditRecord:
+    """An audit entry about a profile itself (its record, its space link, its devices)."""
+    return AuditRecord(
+        at=at, actor=actor, actor_role=role, action=action, profile=profile, detail=detail
+    )

@@ -160,3 +160,28 @@ async def test_appointments_listed_per_profile(store: SqlStore) -> None:
     later = await store.list_appointments(profile_id="j_1", starts_after=T0 + 5000)
     assert [a.id for a in later] == ["a2"]
     assert len(await store.list_appointments()) == 4
+
+
+async def test_update_changes_only_an_existing_profile_and_delete_takes_its_sessions(
+    store: SqlStore,
+) -> None:
+    assert await store.update_profile(profile()) is None  # no such profile: nothing made
+    assert await store.get_profile("j_1") is None
+    await store.put_profile(profile())
+    await store.put_profile(profile("j_2", "Herr Lange", "de"))
+    linked = await store.set_space_link("j_1", "hash-1")
+    assert linked is not None
+    edited = await store.update_profile(dataclasses.replace(profile(), phone="0521 999"))
+    assert edited == dataclasses.replace(linked, phone="0521 999")  # the link stays
+    await store.put_space_session(session("s1"))
+    await store.put_space_session(session("s2", "j_2", version=0))
+
+    assert await store.delete_profile("j_1") is True
+    assert await store.get_profile("j_1") is None
+    assert await store.get_space_session("s1") is None
+    assert await store.profile_for_link("hash-1") is None
+    assert await store.delete_profile("j_1") is False
+    # An edit that arrives after the deletion does not bring the profile (or its link) back.
+    assert await store.update_profile(edited) is None
+    assert await store.get_profile("j_1") is None
+    assert await store.get_profile("j_2") is not None  # the other profile is untouched

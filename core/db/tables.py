@@ -111,7 +111,8 @@ audit_log = sa.Table(
     sa.Column("actor_role", sa.String(32), nullable=False),
     sa.Column("action", sa.String(40), nullable=False),
     sa.Column("profile_id", sa.String(64), nullable=True, index=True),
-    sa.Column("appointment_id", sa.String(64), nullable=True),
+    # indexed (0006): a profile's trail takes in the entries of its appointments
+    sa.Column("appointment_id", sa.String(64), nullable=True, index=True),
     sa.Column("document_id", sa.String(64), nullable=True),
     sa.Column("subject", sa.String(64), nullable=True),
     sa.Column("detail", sa.Text, nullable=False),  # canonical JSON of ids and numbers

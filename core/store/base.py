@@ -99,6 +99,11 @@ class ProfileStore(Closable, Protocol):
         space link is changed only through `set_space_link`)."""
         ...
 
+    async def update_profile(self, profile: Profile) -> Profile | None:
+        """Change the name, language and phone of an existing profile; None if there is none
+        (an edit racing a deletion must not bring the profile, or its link, back)."""
+        ...
+
     async def get_profile(self, profile_id: str) -> Profile | None: ...
 
     async def find_profiles(self, query: str = "", limit: int = 50) -> list[Profile]:
@@ -112,6 +117,11 @@ class ProfileStore(Closable, Protocol):
     async def set_space_link(self, profile_id: str, link_hash: str | None) -> Profile | None:
         """Issue (a hash) or revoke (None) a profile's space link: the version goes up and
         every device session of the profile ends, in one transaction. None: no such profile."""
+        ...
+
+    async def delete_profile(self, profile_id: str) -> bool:
+        """Delete a profile and its device sessions in one transaction (the jobseeker's right
+        to erasure; their documents go through the folder first). False: no such profile."""
         ...
 
     async def put_space_session(self, session: SpaceSession) -> None: ...

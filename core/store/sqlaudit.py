@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Collection
 from typing import Any
 
 import sqlalchemy as sa
@@ -92,12 +93,12 @@ class SqlAuditLog:
         async with self._engine.connect() as conn:
             return [_entry(row) for row in await conn.execute(query)]
 
-    async def for_profile(self, profile: str, limit: int = 200) -> list[AuditEntry]:
-        query = (
-            audit_log.select()
-            .where(audit_log.c.profile_id == profile)
-            .order_by(audit_log.c.seq.desc())
-            .limit(limit)
-        )
+    async def for_profile(
+        self, profile: str, limit: int = 200, appointments: Collection[str] = ()
+    ) -> list[AuditEntry]:
+        about = audit_log.c.profile_id == profile
+        if appointments:
+            about = sa.or_(about, audit_log.c.appointment_id.in_(sorted(appointments)))
+        query = audit_log.select().where(about).order_by(audit_log.c.seq.desc()).limit(limit)
         async with self._engine.connect() as conn:
             return [_entry(row) for row in await conn.execute(query)]

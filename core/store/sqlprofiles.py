@@ -77,6 +77,18 @@ class SqlProfiles:
                 )
             )
 
+    async def update_profile(self, profile: Profile) -> Profile | None:
+        async with self._engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    profiles.update()
+                    .where(profiles.c.id == profile.id)
+                    .values({k: getattr(profile, k) for k in _EDITABLE})
+                    .returning(*profiles.c)
+                )
+            ).first()
+        return None if row is None else _profile(row)
+
     async def get_profile(self, profile_id: str) -> Profile | None:
         async with self._engine.connect() as conn:
             row = (
@@ -125,6 +137,14 @@ class SqlProfiles:
                 space_sessions.delete().where(space_sessions.c.profile_id == profile_id)
             )
         return _profile(row)
+
+    async def delete_profile(self, profile_id: str) -> bool:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                space_sessions.delete().where(space_sessions.c.profile_id == profile_id)
+            )
+            gone = await conn.execute(profiles.delete().where(profiles.c.id == profile_id))
+        return bool(gone.rowcount)
 
     async def put_space_session(self, session: SpaceSession) -> None:
         async with self._engine.begin() as conn:

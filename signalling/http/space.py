@@ -16,7 +16,9 @@ from zoneinfo import ZoneInfo
 import structlog
 from aiohttp import web
 from babel.dates import format_date
+from babel.lists import format_list
 
+from core.audit import Action
 from core.contracts.errors import ErrorCode
 from core.documents.access import DocumentMeta, Viewer, ViewerKind
 from core.model import LANGUAGES, Appointment, AppointmentStatus
@@ -32,6 +34,7 @@ from signalling.auth.space import (
     space_csrf_ok,
     start_session,
 )
+from signalling.auth.staff import session_hash
 from signalling.context import SERVICES
 from signalling.folder import FOLDER
 from signalling.http.api import ApiError, issue_join, read_json
@@ -39,10 +42,14 @@ from signalling.http.client_address import client_address
 from signalling.http.pages import NO_STORE, STATUS_FOR_STATE, join_context, render, when
 from signalling.http.ratelimit import KeyedTokenBuckets
 from signalling.http.space_help import space_help_context
+from signalling.profiles import profile_record
+from signalling.trail import DocumentTrail, who_has_seen
 
 log = structlog.get_logger(__name__)
 
 SPACE_LIMIT = web.AppKey("space_limit", KeyedTokenBuckets)
+SEEN_LIMIT = 1000  # the newest audit entries of a profile that "who has seen" reads
+SESSION_PREFIX = 16  # hex digits of a device session's hash named in the audit trail
 
 _STATES = {
     LinkState.OPEN: "open",
@@ -67,6 +74,21 @@ MANIFEST = {
 }
 
 
+async def _audit_device(request: web.Request, action: Action, profile: str, hashed: str) -> None:
+    """A device signing in or out: the entry names the session by a prefix of its hash (which
+    pairs a sign-in with its sign-out and reveals nothing of the cookie)."""
+    services = request.app[SERVICES]
+    record = profile_record(
+        action,
+        profile,
+        services.clock.now(),
+        actor=profile,
+        role="jobseeker",
+        session=hashed[:SESSION_PREFIX],
+    )
+    await services.documents.audit.append(record)
+
+
 async def open_space_link(request: web.Request) -> web.StreamResponse:
     """GET /s/<code>: start a device session and move on to /space (the code leaves the
     address bar). Unknown and malformed codes get the same 404; guessing is rate-limited
@@ -87,6 +109,7 @@ async def open_space_link(request: web.Request) -> web.StreamResponse:
         log.info("space_link_unknown")
         return render(request, "space_link.html", "space-link", status=404, state="unknown")
     token = await start_session(request, profile)
+    await _audit_device(request, Action.SIGN_IN, profile.id, session_hash(token))
     log.info("space_session_started", profile=profile.id)
     # A page that moves on by itself rather than a 30x: a SameSite=Strict cookie set while
     # following a link from another site (a webmail, a messenger's web view) is not sent on a
@@ -146,6 +169,7 @@ async def space_page(request: web.Request) -> web.StreamResponse:
     documents = await request.app[FOLDER].documents_of(owner, profile.id)
     zone = services.settings.timezone
     csrf = csrf_for_space(visit.token)
+    seen = await _who_has_seen(request, visit, documents, found)
     return render(
         request,
         "space.html",
@@ -155,8 +179,64 @@ async def space_page(request: web.Request) -> web.StreamResponse:
         profile={"name": profile.name},
         appointments=views,
         documents=[_document_view(d, lang, zone) for d in documents],
+        seen=[_trail_view(t, lang, zone) for t in seen],
         csrf=csrf,
         **await space_help_context(request, profile, lang),
+    )
+
+
+async def _who_has_seen(
+    request: web.Request,
+    visit: SpaceVisit,
+    documents: list[DocumentMeta] | None = None,
+    appointments: list[Appointment] | None = None,
+) -> list[DocumentTrail]:
+    """Who has seen this profile's documents (signalling.trail), newest first."""
+    services = request.app[SERVICES]
+    profile = visit.profile.id
+    if documents is None:
+        owner = Viewer(ViewerKind.OWNER, profile, profile=profile)
+        documents = await request.app[FOLDER].documents_of(owner, profile)
+    if appointments is None:
+        appointments = await services.appointments.list_appointments(profile_id=profile)
+    entries = await services.documents.audit.for_profile(profile, limit=SEEN_LIMIT)
+    return who_has_seen(
+        entries,
+        {d.id: d.title for d in documents},
+        {a.id: a for a in appointments},
+        services.settings.timezone,
+    )
+
+
+def _trail_view(trail: DocumentTrail, lang: str, zone: str) -> dict[str, Any]:
+    """A document's lines as the space shows them: moments in the profile's language."""
+    return {
+        "document": trail.document,
+        "title": trail.title,
+        "seen": [
+            {
+                "action": str(line.action),
+                "who": str(line.who),
+                "when": when(line.at, lang, zone),
+                "in_call": line.appointment is not None,
+                "call": None
+                if line.appointment_starts is None
+                else when(line.appointment_starts, lang, zone),
+                "pages": format_list([str(p) for p in line.pages], locale=lang),
+            }
+            for line in trail.seen
+        ],
+    }
+
+
+async def seen_api(request: web.Request) -> web.Response:
+    """GET /api/space/seen: who has seen this profile's documents (the space's session only)."""
+    visit = await current_visit(request)
+    if visit is None:
+        raise ApiError(401, "this device is signed out", ErrorCode.SPACE_SIGNED_OUT)
+    trails = await _who_has_seen(request, visit)
+    return web.json_response(
+        {"documents": [t.public() for t in trails]}, headers={"Cache-Control": "no-store"}
     )
 
 
@@ -171,6 +251,7 @@ async def sign_out(request: web.Request) -> web.StreamResponse:
                 text=json.dumps({"error": "bad CSRF token", "code": ErrorCode.CSRF}),
                 content_type="application/json",
             )
+        await _audit_device(request, Action.SIGN_OUT, visit.profile.id, visit.session.session_hash)
         log.info("space_signed_out", profile=visit.profile.id)
     response = web.HTTPSeeOther("/space", headers=NO_STORE)
     await end_session(request, response)
@@ -265,4 +346,5 @@ def setup_space_pages(app: web.Application) -> None:
     r.add_post("/space/signout", sign_out, name="space_signout")
     r.add_get("/space/join/{appointment_id}", space_join_page, name="space_join")
     r.add_post("/api/space/appointments/{appointment_id}/join", space_join)
+    r.add_get("/api/space/seen", seen_api)
     r.add_get("/manifest.webmanifest", manifest, name="manifest")

@@ -57,6 +57,13 @@ export class DocumentsPanel {
     $('profile-docs').focus();
   }
 
+  /** Close the folder if it shows `profile` (which was deleted). */
+  close(profile) {
+    if (!this.profile || this.profile.id !== profile.id) return;
+    $('profile-docs').hidden = true;
+    this.profile = null;
+  }
+
   fail(error) {
     if (error.status === 401) {
       window.location.assign('/console/login');

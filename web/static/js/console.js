@@ -7,6 +7,7 @@ import { el } from './dom.js';
 import { api } from './api.js';
 import { DocumentsPanel } from './console-documents.js';
 import { ProfilePanel } from './console-profiles.js';
+import { TrailPanel } from './console-trail.js';
 import {
   dateAndTimeInZone, isoInZone, page, roleName, t, timeZone, wallClock, zoneMidnight, zonedToEpochMs,
 } from './i18n.js';
@@ -335,6 +336,15 @@ class ScheduleForm {
     return row;
   }
 
+  /** A deleted profile no longer stands behind the jobseeker row. */
+  forgetProfile(profileId) {
+    if (!this.profile || this.profile.id !== profileId) return;
+    this.profile = null;
+    for (const row of this.rows.children) {
+      if (row.dataset.profile === profileId) delete row.dataset.profile;
+    }
+  }
+
   /** Schedule for a profile: its jobseeker row takes the profile's name and language. */
   forProfile(profile) {
     this.profile = profile;
@@ -509,7 +519,19 @@ const scheduleForm = new ScheduleForm((data) => {
   list.refresh();
 });
 const documentsPanel = new DocumentsPanel();
-new ProfilePanel(qrInto, (profile) => scheduleForm.forProfile(profile), (profile) => documentsPanel.open(profile));
+const trailPanel = new TrailPanel();
+new ProfilePanel(
+  qrInto,
+  (profile) => scheduleForm.forProfile(profile),
+  (profile) => documentsPanel.open(profile),
+  (profile) => trailPanel.open(profile),
+  (profile) => {
+    documentsPanel.close(profile);
+    trailPanel.close(profile);
+    scheduleForm.forgetProfile(profile.id);
+    $('space-link').hidden = true;
+  },
+);
 $('close-links').addEventListener('click', () => {
   $('links').hidden = true;
   $('f-title').focus();

@@ -1,4 +1,5 @@
-// The jobseeker's space: the application folder (list, preview, download, delete, upload).
+// The jobseeker's space: the application folder (list, preview, download, delete, upload)
+// and "who has seen my documents" (rendered by the server, refreshed with the folder).
 // The server renders the list in the profile's language; after a change the page fetches
 // itself again and takes the new list from it, so dates and words come from one place.
 
@@ -21,8 +22,10 @@ async function refresh() {
     credentials: 'same-origin', cache: 'no-store',
   });
   const fresh = new DOMParser().parseFromString(await response.text(), 'text/html');
-  const list = fresh.getElementById('folder-documents');
-  if (list) $('folder-documents').replaceWith(document.adoptNode(list));
+  for (const id of ['folder-documents', 'seen-documents']) {
+    const part = fresh.getElementById(id);
+    if (part) $(id).replaceWith(document.adoptNode(part));
+  }
 }
 
 function showError(message) {
