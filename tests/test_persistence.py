@@ -38,7 +38,7 @@ pytestmark = pytest.mark.redis
 
 # What the ephemeral store may keep in Redis (after the "lj:" prefix): presence, node
 # heartbeats, revocations, the worker registry and placements. Nothing else.
-EPHEMERAL_KEYS = ("node:", "room:", "revoked:", "worker:", "workers")
+EPHEMERAL_KEYS = ("node:", "nodes", "room:", "revoked:", "worker:", "workers")
 
 Client = TestClient[Any, Any]
 
