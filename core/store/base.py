@@ -191,7 +191,9 @@ class PresenceStore(Closable, Protocol):
         ...
 
     # the document a room's panel shows, for who joins or reconnects later
-    async def set_panel(self, appointment_id: str, shown: ShownDocument | None, until: float) -> None:
+    async def set_panel(
+        self, appointment_id: str, shown: ShownDocument | None, until: float
+    ) -> None:
         """Keep (or, with None, forget) what the room's panel shows, at most until `until`
         (the appointment's end)."""
         ...

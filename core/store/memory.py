@@ -60,7 +60,9 @@ class MemoryStore:
         self._members.pop(appointment_id, None)
         self._panels.pop(appointment_id, None)
 
-    async def set_panel(self, appointment_id: str, shown: ShownDocument | None, until: float) -> None:
+    async def set_panel(
+        self, appointment_id: str, shown: ShownDocument | None, until: float
+    ) -> None:
         if shown is None or until <= self._clock.now():
             self._panels.pop(appointment_id, None)
         else:

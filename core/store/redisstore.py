@@ -190,7 +190,9 @@ class RedisStore:
             self._key(MEMBERS_KEY, id=appointment_id), self._key(PANEL_KEY, id=appointment_id)
         )
 
-    async def set_panel(self, appointment_id: str, shown: ShownDocument | None, until: float) -> None:
+    async def set_panel(
+        self, appointment_id: str, shown: ShownDocument | None, until: float
+    ) -> None:
         key = self._key(PANEL_KEY, id=appointment_id)
         if shown is None or until <= self._clock.now():
             await self._client.delete(key)
