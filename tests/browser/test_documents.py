@@ -111,6 +111,7 @@ def test_the_employer_sees_page_two_only_while_the_jobseeker_allows_it(
     wait_for(lambda: _page_shown(worker), "the page still on the caseworker's screen")
     seeker.locator("#consent-standing").wait_for(state="hidden")
     worker.screenshot(path=shots_dir / "call-document-withdrawn-presenter-de.png")
+    axe_check(worker, "call with the consent withdrawn notice")
 
 
 def test_who_joins_late_or_comes_back_sees_the_page_as_it_stands(
