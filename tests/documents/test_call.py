@@ -34,7 +34,7 @@ async def client(services: Services, aiohttp_client: Any) -> Client:
     return result
 
 
-async def _profile_with_document(client: Client, csrf: str, name: str) -> tuple[str, str]:
+async def profile_with_document(client: Client, csrf: str, name: str) -> tuple[str, str]:
     headers = {"X-CSRF-Token": csrf}
     resp = await client.post("/api/profiles", json={"name": name, "lang": "tr"}, headers=headers)
     profile: str = (await resp.json())["profile"]["id"]
@@ -54,8 +54,8 @@ async def a_call(
     profile with caseworker, jobseeker and employer (no waiting room); those `joined` are in
     it, the others have their room token and come later."""
     csrf = await login(client)
-    profile, cv = await _profile_with_document(client, csrf, "Ayşe")
-    _, foreign = await _profile_with_document(client, csrf, "Jan")
+    profile, cv = await profile_with_document(client, csrf, "Ayşe")
+    _, foreign = await profile_with_document(client, csrf, "Jan")
     body = appointment_body(now, profile_id=profile, waiting_room=False)
     body["participants"] = [
         {"role": "caseworker", "name": "Frau Becker", "lang": "de"},
