@@ -164,7 +164,14 @@ class Sharing:
         await self.presence.set_panel(appointment.id, shown, appointment.ends_at)
         consent = await self.standing(appointment.id, meta.id)
         panel = PanelShown(msg.action, meta.id, page, zoom, meta.pages, presenter.id, consent)
-        out.append(Outgoing(panel.to_dict(), exclude=presenter.id))
+        if msg.action == "sync" and not consent:
+            # A guest without consent sees no page, so no page change either: after a
+            # withdrawal their panel stays closed (an `open` still shows them the wait).
+            others = {p.id for p in guests(appointment)} | {presenter.id}
+            to = tuple(p.id for p in appointment.participants if p.id not in others)
+            out.append(Outgoing(panel.to_dict(), to=to))
+        else:
+            out.append(Outgoing(panel.to_dict(), exclude=presenter.id))
         return out
 
     async def welcome(

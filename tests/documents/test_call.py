@@ -481,7 +481,11 @@ async def test_a_withdrawal_closes_the_guests_panel_and_tells_the_presenter(
         for role in ("employer", "jobseeker"):
             got = await _settled(rooms[role], f"{role}-after2")
             assert all(m["type"] != "consent_withdrawn" for m in got), role
-        # Nor does the employer get it back by reconnecting.
+        # Nor does a page change reopen it for them, nor reconnecting.
+        await _open(rooms["caseworker"], {"document": cv, "page": 1, "zoom": 1}, "sync")
+        await rooms["jobseeker"].expect("panel", action="sync")
+        got = await _settled(rooms["employer"], "em-after-sync")
+        assert not any(m["type"] == "panel" and m["action"] == "sync" for m in got)
         employer = await _arrive(client, call, "employer")
         assert all(m["type"] != "panel" for m in await _settled(employer, "em-back"))
     finally:
