@@ -249,6 +249,34 @@ class Member:
 
 
 @dataclass(frozen=True)
+class ShownDocument:
+    """The document a call's panel shows now (DESIGN.md, Documents), kept with the room's
+    presence so that whoever joins or reconnects later is shown the same page and zoom, and
+    a jobseeker who arrives late is still asked. Ids and numbers only, never a title."""
+
+    document: str
+    page: int
+    zoom: float
+    pages: int
+    presenter: str  # who opened or last steered it
+    asked: bool = False  # the jobseeker's consent was asked for and not answered yet
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ShownDocument:
+        return cls(
+            document=str(data["document"]),
+            page=int(data["page"]),
+            zoom=float(data["zoom"]),
+            pages=int(data["pages"]),
+            presenter=str(data["presenter"]),
+            asked=bool(data.get("asked", False)),
+        )
+
+
+@dataclass(frozen=True)
 class AttendanceEvent:
     appointment_id: str
     participant_id: str

@@ -210,6 +210,73 @@ def test_a_panel_names_the_document_it_shows() -> None:
         assert caught.value.code is ErrorCode.BAD_FIELD
 
 
+def test_a_document_panel_shows_a_page_that_exists_at_a_sane_zoom() -> None:
+    def view(state: dict[str, Any]) -> tuple[int, float]:
+        return cm.document_view(cm.Panel("sync", "document", {"document": "d_1", **state}), 3)
+
+    assert view({}) == (1, 1.0)
+    assert view({"page": 3, "zoom": 1.5}) == (3, 1.5)
+    assert view({"page": 1, "zoom": 2}) == (1, 2.0)
+    for bad in (
+        {"page": 0},
+        {"page": 4},
+        {"page": "2"},
+        {"page": True},
+        {"page": 1.5},
+        {"zoom": 0},
+        {"zoom": 5},
+        {"zoom": "1"},
+        {"zoom": False},
+    ):
+        with pytest.raises(cm.MessageError) as caught:
+            view(bad)
+        assert caught.value.code is ErrorCode.BAD_FIELD, bad
+
+
+def test_the_servers_panel_messages() -> None:
+    shown = cm.PanelShown("sync", "d_1", 2, 1.5, 3, "p_cw", consent=False)
+    assert shown.to_dict() == {
+        "type": "panel",
+        "action": "sync",
+        "panel": "document",
+        "state": {"document": "d_1", "page": 2, "zoom": 1.5},
+        "pages": 3,
+        "consent": False,
+        "from": "p_cw",
+    }
+    current = cm.PanelShown("open", "d_1", 2, 1.5, 3, "p_cw", consent=True, current=True)
+    assert current.to_dict()["current"] is True
+    assert cm.PanelClosed("p_cw").to_dict() == {
+        "type": "panel",
+        "action": "close",
+        "panel": "document",
+        "reason": "closed",
+        "from": "p_cw",
+    }
+    assert cm.PanelClosed(None, "consent_withdrawn").to_dict()["reason"] == "consent_withdrawn"
+    assert cm.ConsentRequest("d_1", "CV", 3, "p_cw", ("p_em",)).to_dict() == {
+        "type": "consent_request",
+        "document": "d_1",
+        "title": "CV",
+        "pages": 3,
+        "by": "p_cw",
+        "guests": ["p_em"],
+    }
+    assert cm.ConsentAnswer("d_1", False, "p_js").to_dict() == {
+        "type": "consent",
+        "document": "d_1",
+        "allow": False,
+        "from": "p_js",
+    }
+    assert cm.ConsentWithdrawn("d_1", "CV", "p_js", ("p_em",)).to_dict() == {
+        "type": "consent_withdrawn",
+        "document": "d_1",
+        "title": "CV",
+        "from": "p_js",
+        "guests": ["p_em"],
+    }
+
+
 # ---- media worker requests --------------------------------------------------------------
 
 OPS: list[media.Op] = [

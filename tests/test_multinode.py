@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient
 from core.clock import FakeClock
 from core.contracts.client import CloseCode
 from signalling.app import create_app
+from tests.documents.test_call import profile_with_document
 from tests.harness import (
     RoomClient,
     appointment_body,
@@ -114,3 +115,41 @@ async def test_newer_connection_on_another_node_replaces(
     await second.send({"type": "chat", "text": "ok"})
     await second.expect("chat", text="ok")
     await second.close()
+
+
+async def test_who_joins_on_another_node_sees_the_document_as_it_stands(
+    nodes: tuple[Client, Client], fake_clock: FakeClock
+) -> None:
+    """The panel is kept in Redis: an employer arriving on node B after the caseworker on A
+    turned to page 2 (and the jobseeker allowed it) is shown page 2."""
+    a, b = nodes
+    csrf = await login(a)
+    profile, cv = await profile_with_document(a, csrf, "Ayşe")
+    body = appointment_body(fake_clock.now(), profile_id=profile, waiting_room=False)
+    body["participants"] = [
+        {"role": "caseworker", "name": "Frau Becker", "lang": "de"},
+        {"role": "employer", "name": "Herr Wolf", "lang": "de"},
+    ]
+    call = await schedule(a, csrf, body)
+    ids, codes = call["ids"], call["codes"]
+    cw = await RoomClient.connect(a, await join_token(a, codes["caseworker"]))
+    js = await RoomClient.connect(a, await join_token(a, codes["jobseeker"]))
+    em: RoomClient | None = None
+    try:
+        await cw.expect("hello")
+        await js.expect("hello")
+        state = {"document": cv, "page": 2, "zoom": 1.25}
+        await cw.send({"type": "panel", "action": "open", "panel": "document", "state": state})
+        await js.expect("consent_request")
+        await js.send({"type": "consent", "document": cv, "allow": True})
+        await cw.expect("consent", allow=True)
+
+        em = await RoomClient.connect(b, await join_token(b, codes["employer"]))
+        await em.expect("hello")
+        shown = await em.expect("panel")
+        assert shown["current"] is True and shown["from"] == ids["caseworker"]
+        assert shown["state"] == state and shown["consent"] is True
+    finally:
+        for room in (cw, js, em):
+            if room is not None:
+                await room.close()

@@ -11,7 +11,7 @@ import pytest
 import redis.asyncio as redis
 
 from core.clock import FakeClock
-from core.model import Grants, Member, WorkerInfo, grants_for
+from core.model import Grants, Member, ShownDocument, WorkerInfo, grants_for
 from core.store.base import EphemeralStore as Store
 from core.store.memory import MemoryStore
 from core.store.redisstore import RedisStore
@@ -107,6 +107,24 @@ async def test_clear_members(store: Store) -> None:
     await store.clear_members("a9")
     assert await store.get_members("a1") == {}
     assert list(await store.get_members("a2")) == ["emp"]
+
+
+async def test_a_rooms_panel_is_kept_until_closed_ended_or_over(
+    store: Store, clock: FakeClock
+) -> None:
+    shown = ShownDocument("d_1", 2, 1.25, 3, "cw", asked=True)
+    assert await store.get_panel("a1") is None
+    await store.set_panel("a1", shown, T0 + 600)
+    await store.set_panel("a2", dataclasses.replace(shown, page=1), T0 + 600)
+    assert await store.get_panel("a1") == shown
+    await store.set_panel("a1", None, T0 + 600)  # closed
+    assert await store.get_panel("a1") is None
+    await store.set_panel("a1", shown, T0 + 600)
+    await store.clear_members("a1")  # the call ended
+    assert await store.get_panel("a1") is None
+    assert await store.get_panel("a2") == dataclasses.replace(shown, page=1)
+    clock.advance(600)  # the appointment is over
+    assert await store.get_panel("a2") is None
 
 
 # media worker registry and room placement

@@ -31,6 +31,7 @@ MAX_MID = 32
 MAX_SOURCES = 16  # entries in an offer's `sources`; each mid key at most 16 characters
 MAX_E2EE = 8 * 1024
 MAX_PANEL_STATE = 8 * 1024
+MIN_ZOOM, MAX_ZOOM = 0.25, 4.0  # a document panel's zoom
 MAX_ID = 64
 MEDIA_KINDS = ("audio", "video", "screen")
 PCS = ("pub", "sub")
@@ -484,6 +485,150 @@ def shown_document(panel: Panel) -> str | None:
     if not isinstance(document, str) or not 0 < len(document) <= MAX_ID:
         raise MessageError(ErrorCode.BAD_FIELD, "state.document must be a document id")
     return document
+
+
+def document_view(panel: Panel, pages: int) -> tuple[int, float]:
+    """The page (1 to `pages`, default 1) and zoom (MIN_ZOOM to MAX_ZOOM, default 1) a
+    document's `panel` message shows."""
+    state = panel.state or {}
+    page, zoom = state.get("page", 1), state.get("zoom", 1)
+    if not isinstance(page, int) or isinstance(page, bool) or not 1 <= page <= pages:
+        raise MessageError(ErrorCode.BAD_FIELD, f"state.page must be a page from 1 to {pages}")
+    if (
+        not isinstance(zoom, int | float)
+        or isinstance(zoom, bool)
+        or not MIN_ZOOM <= zoom <= MAX_ZOOM
+    ):
+        raise MessageError(
+            ErrorCode.BAD_FIELD, f"state.zoom must be a number from {MIN_ZOOM} to {MAX_ZOOM}"
+        )
+    return page, float(zoom)
+
+
+# ---- what the server says about the document panel -------------------------------------
+# Built only by the server (signalling.sharing), so they have no `parse`; typed so that every
+# sender of one message sends the same shape.
+
+
+@dataclass(frozen=True)
+class PanelShown:
+    """The document panel opened or steered: `state` names the document, page and zoom,
+    `pages` its page count, `consent` whether the jobseeker's consent for it stands in this
+    call, `from` the presenter. `current`: not a presenter's change but the room's panel as it
+    stands, sent right after `hello` to one who joins or reconnects (to a guest only while
+    consent stands), and to the guests when consent is given."""
+
+    TYPE: ClassVar[str] = "panel"
+    action: Literal["open", "sync"]
+    document: str
+    page: int
+    zoom: float
+    pages: int
+    presenter: str
+    consent: bool
+    current: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "type": self.TYPE,
+            "action": self.action,
+            "panel": "document",
+            "state": {"document": self.document, "page": self.page, "zoom": self.zoom},
+            "pages": self.pages,
+            "consent": self.consent,
+            "from": self.presenter,
+        }
+        if self.current:
+            out["current"] = True
+        return out
+
+
+@dataclass(frozen=True)
+class PanelClosed:
+    """The document panel closes: by its presenter (`reason` "closed"), or, for the guests
+    only, because the jobseeker withdrew consent for the document it shows
+    ("consent_withdrawn")."""
+
+    TYPE: ClassVar[str] = "panel"
+    presenter: str | None
+    reason: Literal["closed", "consent_withdrawn"] = "closed"
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "type": self.TYPE,
+            "action": "close",
+            "panel": "document",
+            "reason": self.reason,
+        }
+        if self.presenter is not None:
+            out["from"] = self.presenter
+        return out
+
+
+@dataclass(frozen=True)
+class ConsentRequest:
+    """To the jobseeker's device only: `by` wants to show `document` (its `title`, `pages`)
+    to the call's `guests`. Sent when a document is opened while guests are in the
+    appointment and no consent stands, and again to a jobseeker who arrives (joins or
+    reconnects) while that question is still unanswered and the document still shown."""
+
+    TYPE: ClassVar[str] = "consent_request"
+    document: str
+    title: str
+    pages: int
+    by: str
+    guests: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.TYPE,
+            "document": self.document,
+            "title": self.title,
+            "pages": self.pages,
+            "by": self.by,
+            "guests": list(self.guests),
+        }
+
+
+@dataclass(frozen=True)
+class ConsentAnswer:
+    """To everyone in the call: the jobseeker (`from`) allowed, declined or withdrew showing
+    `document` to the guests. A jobseeker who arrives gets one (allow true) for each consent
+    of theirs that stands in this call."""
+
+    TYPE: ClassVar[str] = "consent"
+    document: str
+    allow: bool
+    by: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.TYPE, "document": self.document, "allow": self.allow, "from": self.by}
+
+
+@dataclass(frozen=True)
+class ConsentWithdrawn:
+    """To those who may share documents (the presenters), except the jobseeker who withdrew:
+    `guests` no longer see `document` (its `title`, for the presenter's notice)."""
+
+    TYPE: ClassVar[str] = "consent_withdrawn"
+    document: str
+    title: str
+    by: str
+    guests: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.TYPE,
+            "document": self.document,
+            "title": self.title,
+            "from": self.by,
+            "guests": list(self.guests),
+        }
+
+
+PanelMessage: TypeAlias = (
+    PanelShown | PanelClosed | ConsentRequest | ConsentAnswer | ConsentWithdrawn
+)
 
 
 ClientMessage: TypeAlias = (

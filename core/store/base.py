@@ -31,6 +31,7 @@ from core.model import (
     AttendanceEvent,
     Member,
     Profile,
+    ShownDocument,
     SpaceSession,
     StaffUser,
     WorkerInfo,
@@ -226,7 +227,19 @@ class PresenceStore(Closable, Protocol):
         `current`'s connection and status (compare and set); False if it changed meanwhile."""
         ...
 
-    async def clear_members(self, appointment_id: str) -> None: ...
+    async def clear_members(self, appointment_id: str) -> None:
+        """Forget a room's presence, and with it the document its panel shows."""
+        ...
+
+    # the document a room's panel shows, for who joins or reconnects later
+    async def set_panel(
+        self, appointment_id: str, shown: ShownDocument | None, until: float
+    ) -> None:
+        """Keep (or, with None, forget) what the room's panel shows, at most until `until`
+        (the appointment's end)."""
+        ...
+
+    async def get_panel(self, appointment_id: str) -> ShownDocument | None: ...
 
     # signalling node liveness: presence held by a node that died is not shown as present,
     # and one surviving node takes its members over (signalling.room.node_watch)

@@ -6,7 +6,7 @@ Durable records never live here: they go to `core.store.sql.SqlStore` (SQLite em
 from __future__ import annotations
 
 from core.clock import Clock
-from core.model import Member, WorkerInfo
+from core.model import Member, ShownDocument, WorkerInfo
 
 
 class MemoryStore:
@@ -16,6 +16,7 @@ class MemoryStore:
         self._clock = clock
         self._revoked: dict[str, float] = {}
         self._members: dict[str, dict[str, Member]] = {}
+        self._panels: dict[str, tuple[ShownDocument, float]] = {}
         self._workers: dict[str, tuple[WorkerInfo, float]] = {}
         self._placements: dict[str, tuple[str, float]] = {}
         self._nodes: dict[str, float] = {}
@@ -58,6 +59,24 @@ class MemoryStore:
 
     async def clear_members(self, appointment_id: str) -> None:
         self._members.pop(appointment_id, None)
+        self._panels.pop(appointment_id, None)
+
+    async def set_panel(
+        self, appointment_id: str, shown: ShownDocument | None, until: float
+    ) -> None:
+        if shown is None or until <= self._clock.now():
+            self._panels.pop(appointment_id, None)
+        else:
+            self._panels[appointment_id] = (shown, until)
+
+    async def get_panel(self, appointment_id: str) -> ShownDocument | None:
+        kept = self._panels.get(appointment_id)
+        if kept is None:
+            return None
+        if kept[1] <= self._clock.now():
+            del self._panels[appointment_id]
+            return None
+        return kept[0]
 
     async def register_node(self, node_id: str, ttl: float) -> bool:
         now = self._clock.now()

@@ -18,12 +18,13 @@ from typing import Any
 import redis.asyncio as redis
 
 from core.clock import Clock
-from core.model import Member, WorkerInfo
+from core.model import Member, ShownDocument, WorkerInfo
 from core.store.redis_client import RedisOptions, redis_client
 
 # Keys, after the store's prefix ("lj:" by default).
 REVOKED_KEY = "revoked:{jti}"  # the epoch second until which the token id stays revoked; TTL
 MEMBERS_KEY = "room:{id}:members"  # hash: participant id -> JSON of Member (room presence)
+PANEL_KEY = "room:{id}:panel"  # JSON {"shown": ShownDocument, "until"}: the panel's document; TTL
 WORKER_KEY = "worker:{id}"  # JSON {"info": WorkerInfo, "expires_at"}; TTL = registration ttl
 NODE_KEY = "node:{id}"  # a signalling node's heartbeat: the clock second it expires; TTL
 # Set of node ids that registered; a lapsed one leaves it once a survivor took it over.
@@ -232,7 +233,28 @@ class RedisStore:
         return bool(swapped)
 
     async def clear_members(self, appointment_id: str) -> None:
-        await self._client.delete(self._key(MEMBERS_KEY, id=appointment_id))
+        await self._client.delete(
+            self._key(MEMBERS_KEY, id=appointment_id), self._key(PANEL_KEY, id=appointment_id)
+        )
+
+    async def set_panel(
+        self, appointment_id: str, shown: ShownDocument | None, until: float
+    ) -> None:
+        key = self._key(PANEL_KEY, id=appointment_id)
+        if shown is None or until <= self._clock.now():
+            await self._client.delete(key)
+            return
+        value = _dumps({"shown": shown.to_dict(), "until": until})
+        await self._client.set(key, value, px=self._ttl_ms(until))
+
+    async def get_panel(self, appointment_id: str) -> ShownDocument | None:
+        raw = await self._client.get(self._key(PANEL_KEY, id=appointment_id))
+        if raw is None:
+            return None
+        kept = json.loads(raw)
+        if float(kept["until"]) <= self._clock.now():
+            return None
+        return ShownDocument.from_dict(kept["shown"])
 
     # signalling nodes, media worker registry and room placement
 

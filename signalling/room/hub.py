@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import dataclasses
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -29,6 +30,7 @@ from core.model import (
     AttendanceKind,
     Member,
     MemberState,
+    Participant,
     Role,
 )
 from core.presence import IN_CALL, MemberEvent, next_state, on_connect, presence_of
@@ -49,6 +51,10 @@ AUDITED = {
     AttendanceKind.JOINED: Action.JOIN,
     AttendanceKind.LEFT: Action.LEAVE,
 }
+
+
+# What to tell a participant who just entered the call, after `hello`.
+Welcome = Callable[[Appointment, Participant], Awaitable[list[dict[str, Any]]]]
 
 
 def _media_failed(member: Member | None) -> bool:
@@ -79,6 +85,12 @@ class RoomHub:
         self._tasks: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
         self._closed = False
+        self._welcomes: list[Welcome] = []
+
+    def on_enter(self, welcome: Welcome) -> None:
+        """Ask `welcome` what to tell each socket right after its `hello` (a first join or a
+        reconnect): the room's state that is not in `hello`, such as the document panel."""
+        self._welcomes.append(welcome)
 
     # ---- lifecycle -------------------------------------------------------------------
 
@@ -366,6 +378,18 @@ class RoomHub:
                     "no media server is available; audio and video are off",
                 )
             )
+        if me is not None:
+            await self._welcome(conn, appointment, me)
+
+    async def _welcome(self, conn: Connection, appointment: Appointment, me: Participant) -> None:
+        for welcome in self._welcomes:
+            try:
+                messages = await welcome(appointment, me)
+            except Exception:  # the room's extras must never keep anyone out of the call
+                log.exception("welcome_failed", appointment=conn.room, participant=conn.pid)
+                continue
+            for msg in messages:
+                await conn.send(msg)
 
     async def _announce_lobby(self, room: str, appointment: Appointment | None = None) -> None:
         appointment = appointment or await self._s.appointments.get_appointment(room)
@@ -476,9 +500,18 @@ class RoomHub:
             exclude=conn.pid,
         )
 
-    async def tell(self, room: str, msg: dict[str, Any], to: list[str] | None = None) -> None:
-        """A message of the server's own to some participants of a room (or all)."""
-        await self._deliver(room, msg, to=to)
+    async def tell(
+        self,
+        room: str,
+        msg: dict[str, Any],
+        to: list[str] | None = None,
+        *,
+        exclude: str | None = None,
+        grant: str | None = None,
+    ) -> None:
+        """A message of the server's own to some participants of a room (or all), never to
+        `exclude`, only to holders of `grant` if given."""
+        await self._deliver(room, msg, to=to, exclude=exclude, grant=grant)
 
     async def media_status(self, conn: Connection, msg: MediaStatus) -> None:
         """A page says whether its sound and picture get through: log it (states only, no

@@ -17,7 +17,6 @@ from aiohttp import WSMessage, WSMsgType, web
 from core.contracts import client as cm
 from core.contracts.client import CloseCode, MessageError, parse_client_message
 from core.contracts.errors import ErrorCode, error_message
-from core.documents.access import ViewerKind
 from core.model import Appointment, AppointmentStatus, MemberState, Participant
 from core.store.redis_client import UNAVAILABLE
 from signalling.appointments import token_void
@@ -28,7 +27,7 @@ from signalling.metrics import METRICS
 from signalling.room.connection import Connection
 from signalling.room.hub import RoomHub
 from signalling.room.keepalive import Keepalive
-from signalling.sharing import SHARING, Sharing, viewer_in_call
+from signalling.sharing import SHARING, Outgoing, Sharing
 
 log = structlog.get_logger(__name__)
 
@@ -273,27 +272,13 @@ async def _in_call(request: web.Request, conn: Connection) -> tuple[Appointment,
 
 
 async def _panel(request: web.Request, hub: RoomHub, conn: Connection, msg: cm.Panel) -> None:
-    """Relay a panel message; one that opens a document of the folder is audited, asks the
-    jobseeker's device for consent where guests would see it, and says whether consent stands."""
-    document = cm.shown_document(msg)
-    if document is None or msg.action == "close":
+    """A document's panel message goes through `Sharing.present` (audited, kept for later
+    arrivals, the jobseeker asked where guests would see it); another panel is relayed."""
+    if cm.shown_document(msg) is None and not (msg.action == "close" and msg.panel == "document"):
         await hub.relay(conn, msg.to_dict())
         return
-    sharing = request.app[SHARING]
     appointment, presenter = await _in_call(request, conn)
-    if msg.action == "open":
-        meta, question = await sharing.share(appointment, presenter, document)
-        if question is not None:
-            owners = [
-                p.id
-                for p in appointment.participants
-                if viewer_in_call(appointment, p).kind is ViewerKind.OWNER
-            ]
-            await hub.tell(conn.room, question, to=owners)
-    else:
-        meta = await sharing.document(appointment, document)
-    consent = await sharing.standing(appointment.id, meta.id)
-    await hub.relay(conn, {**msg.to_dict(), "pages": meta.pages, "consent": consent})
+    await _tell(hub, conn.room, await request.app[SHARING].present(appointment, presenter, msg))
 
 
 async def _consent(
@@ -301,11 +286,17 @@ async def _consent(
 ) -> None:
     """The jobseeker allows, declines or withdraws: everyone in the call learns the answer."""
     appointment, participant = await _in_call(request, conn)
-    answer = await request.app[SHARING].answer(appointment, participant, msg.document, msg.allow)
-    await hub.tell(
-        conn.room,
-        {"type": "consent", "document": answer.document, "allow": answer.allow, "from": conn.pid},
+    sharing = request.app[SHARING]
+    await _tell(
+        hub, conn.room, await sharing.answer(appointment, participant, msg.document, msg.allow)
     )
+
+
+async def _tell(hub: RoomHub, room: str, out: list[Outgoing]) -> None:
+    for o in out:
+        await hub.tell(
+            room, o.msg, to=None if o.to is None else list(o.to), exclude=o.exclude, grant=o.grant
+        )
 
 
 async def _refresh(request: web.Request, hub: RoomHub, conn: Connection) -> bool:
@@ -341,6 +332,8 @@ async def _hub_ctx(app: web.Application) -> Any:
 def setup_ws(app: web.Application, hub: RoomHub) -> None:
     app[HUB] = hub
     services = app[SERVICES]
-    app[SHARING] = Sharing(services.documents, services.clock)
+    sharing = Sharing(services.documents, services.presence, services.clock)
+    app[SHARING] = sharing
+    hub.on_enter(sharing.welcome)
     app.router.add_get("/ws", room_socket)
     app.cleanup_ctx.append(_hub_ctx)

@@ -1,6 +1,7 @@
 """Showing a document in a three-party call in Chromium (issue 9): the caseworker shows page 2,
-the employer sees it only after the jobseeker allowed it on their own device, and the
-jobseeker's "Stop sharing" hides it again."""
+the employer sees it only after the jobseeker allowed it on their own device, the jobseeker's
+"Stop sharing" closes it for the employer and tells the caseworker, and who joins late or
+comes back sees the page as it stands."""
 
 from __future__ import annotations
 
@@ -99,9 +100,48 @@ def test_the_employer_sees_page_two_only_while_the_jobseeker_allows_it(
     employer.screenshot(path=shots_dir / "call-document-shown-employer-ar.png")
     worker.screenshot(path=shots_dir / "call-document-presenter-de.png")
 
-    # Withdrawn: gone from the employer's screen, the caseworker still sees it.
+    # Withdrawn: the panel closes on the employer's screen, the caseworker still sees the
+    # page and is told, in German, who no longer sees which document.
     seeker.locator("#consent-stop").click()
-    wait_for(lambda: _page_shown(employer) is None, "the page gone from the employer's screen")
-    wait_for(lambda: employer.locator("#panel-note").text_content(), "the waiting note again")
+    employer.locator("#panel-area").wait_for(state="hidden")
+    assert _page_shown(employer) is None
+    worker.locator("#consent-notice").wait_for(state="visible")
+    notice = worker.locator("#consent-notice-text").text_content() or ""
+    assert "zurückgezogen" in notice and "Lebenslauf" in notice and "Herr Wolf" in notice
     wait_for(lambda: _page_shown(worker), "the page still on the caseworker's screen")
     seeker.locator("#consent-standing").wait_for(state="hidden")
+    worker.screenshot(path=shots_dir / "call-document-withdrawn-presenter-de.png")
+    axe_check(worker, "call with the consent withdrawn notice")
+
+
+def test_who_joins_late_or_comes_back_sees_the_page_as_it_stands(
+    live_server: LiveServer, new_context: NewContext
+) -> None:
+    urls = _call_with_a_cv(live_server)
+    langs = {"caseworker": "de", "jobseeker": "tr", "employer": "ar"}
+    pages = {role: new_context(lang).new_page() for role, lang in langs.items()}
+    worker, seeker, employer = pages["caseworker"], pages["jobseeker"], pages["employer"]
+    for role in ("caseworker", "jobseeker"):
+        join(pages[role], urls[role])
+        pages[role].locator("#call").wait_for(state="visible")
+    worker.locator("#doc-picker").wait_for(state="visible")
+    worker.locator("#doc-list button").first.click()
+    worker.locator("#panel-next").click()
+    wait_for(lambda: worker.locator("#panel-position").text_content() == "Seite 2 von 2", "page 2")
+    seeker.locator("#consent-ask").wait_for(state="visible")
+    seeker.locator("#consent-allow").click()
+    seeker.locator("#consent-standing").wait_for(state="visible")
+
+    # The employer joins now: page 2, as the caseworker shows it, without anyone doing more.
+    join(employer, urls["employer"])
+    employer.locator("#call").wait_for(state="visible")
+    shown = wait_for(lambda: _page_shown(employer), "page 2 on the late employer's screen")
+    assert shown["alt"] == "الصفحة 2 من 2"
+    assert employer.locator("#panel-controls").is_hidden()
+
+    # The jobseeker's tablet loads the call afresh: the same page, and "Stop sharing".
+    join(seeker, urls["jobseeker"])
+    seeker.locator("#call").wait_for(state="visible")
+    wait_for(lambda: _page_shown(seeker), "page 2 on the jobseeker's screen again")
+    seeker.locator("#consent-standing").wait_for(state="visible")
+    assert seeker.locator("#consent-ask").is_hidden()

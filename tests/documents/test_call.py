@@ -34,7 +34,7 @@ async def client(services: Services, aiohttp_client: Any) -> Client:
     return result
 
 
-async def _profile_with_document(client: Client, csrf: str, name: str) -> tuple[str, str]:
+async def profile_with_document(client: Client, csrf: str, name: str) -> tuple[str, str]:
     headers = {"X-CSRF-Token": csrf}
     resp = await client.post("/api/profiles", json={"name": name, "lang": "tr"}, headers=headers)
     profile: str = (await resp.json())["profile"]["id"]
@@ -47,12 +47,15 @@ async def _profile_with_document(client: Client, csrf: str, name: str) -> tuple[
     return profile, (await resp.json())["document"]["id"]
 
 
-async def a_call(client: Client, now: float) -> dict[str, Any]:
+async def a_call(
+    client: Client, now: float, joined: tuple[str, ...] = ("caseworker", "jobseeker", "employer")
+) -> dict[str, Any]:
     """A profile with a two-page CV, another profile's document, and a call for the first
-    profile with caseworker, jobseeker and employer in it (no waiting room)."""
+    profile with caseworker, jobseeker and employer (no waiting room); those `joined` are in
+    it, the others have their room token and come later."""
     csrf = await login(client)
-    profile, cv = await _profile_with_document(client, csrf, "Ayşe")
-    _, foreign = await _profile_with_document(client, csrf, "Jan")
+    profile, cv = await profile_with_document(client, csrf, "Ayşe")
+    _, foreign = await profile_with_document(client, csrf, "Jan")
     body = appointment_body(now, profile_id=profile, waiting_room=False)
     body["participants"] = [
         {"role": "caseworker", "name": "Frau Becker", "lang": "de"},
@@ -60,7 +63,7 @@ async def a_call(client: Client, now: float) -> dict[str, Any]:
     ]
     made = await schedule(client, csrf, body)
     tokens = {role: await join_token(client, code) for role, code in made["codes"].items()}
-    rooms = {role: await RoomClient.connect(client, token) for role, token in tokens.items()}
+    rooms = {role: await RoomClient.connect(client, tokens[role]) for role in joined}
     for room in rooms.values():
         await room.expect("hello")
     return {
@@ -265,6 +268,226 @@ async def test_after_the_call_even_a_consented_guest_is_refused(
         fake_clock.advance(1801)
         for role in ("employer", "caseworker", "jobseeker"):
             assert await page(client, tokens[role], cv) == (401, "token_expired"), role
+    finally:
+        for room in rooms.values():
+            await room.close()
+
+
+# ---- the panel as it stands, for those who arrive later ---------------------------------
+
+
+def _panel_message(state: dict[str, Any], by: str, *, consent: bool) -> dict[str, Any]:
+    return {
+        "type": "panel",
+        "action": "open",
+        "panel": "document",
+        "state": state,
+        "pages": 2,
+        "consent": consent,
+        "from": by,
+        "current": True,
+    }
+
+
+async def _arrive(client: Client, call: dict[str, Any], role: str) -> RoomClient:
+    """`role` joins, or reconnects with a new socket (its old one closed first)."""
+    old = call["rooms"].get(role)
+    if old is not None:
+        await old.close()
+    room = await RoomClient.connect(client, call["tokens"][role])
+    call["rooms"][role] = room
+    await room.expect("hello")
+    return room
+
+
+async def _settled(room: RoomClient, marker: str) -> list[dict[str, Any]]:
+    """Everything `room` got up to its own chat `marker` (the room's messages reach a socket
+    in order, and what follows `hello` is sent before the socket reads its first message)."""
+    await room.send({"type": "chat", "text": marker})
+    await room.expect("chat", text=marker)
+    return room.received
+
+
+async def _open(room: RoomClient, state: dict[str, Any], action: str = "open") -> None:
+    await room.send({"type": "panel", "action": action, "panel": "document", "state": state})
+
+
+async def test_who_joins_or_reconnects_is_shown_the_current_page(
+    client: Client, fake_clock: FakeClock
+) -> None:
+    call = await a_call(client, fake_clock.now(), joined=("caseworker", "jobseeker"))
+    cv, ids, rooms = call["cv"], call["ids"], call["rooms"]
+    cw, js = ids["caseworker"], ids["jobseeker"]
+    try:
+        await _open(rooms["caseworker"], {"document": cv, "page": 1, "zoom": 1})
+        await rooms["jobseeker"].expect("consent_request")
+        state = {"document": cv, "page": 2, "zoom": 1.5}
+        await _open(rooms["caseworker"], state, "sync")
+        await rooms["jobseeker"].expect("panel", action="sync")
+        # A page that does not exist is refused, and changes nothing.
+        await _open(rooms["caseworker"], {**state, "page": 3}, "sync")
+        await rooms["caseworker"].expect("error", code="bad_field")
+        await _open(rooms["caseworker"], {**state, "zoom": 100}, "sync")
+        await rooms["caseworker"].expect("error", code="bad_field")
+        await rooms["jobseeker"].send({"type": "consent", "document": cv, "allow": True})
+        await rooms["caseworker"].expect("consent", allow=True)
+
+        # The employer joins late: right after hello, the page and zoom as they stand.
+        employer = await _arrive(client, call, "employer")
+        assert await employer.expect("panel") == _panel_message(state, cw, consent=True)
+        assert await page(client, call["tokens"]["employer"], cv) == (200, "")
+
+        # The jobseeker reconnects: the panel, and the consent of theirs that stands (for
+        # "Stop sharing"); not asked again.
+        seeker = await _arrive(client, call, "jobseeker")
+        assert await seeker.expect("consent") == {
+            "type": "consent",
+            "document": cv,
+            "allow": True,
+            "from": js,
+        }
+        assert await seeker.expect("panel") == _panel_message(state, cw, consent=True)
+        got = await _settled(seeker, "js-back")
+        assert all(m["type"] != "consent_request" for m in got)
+
+        # The presenter reconnects: their own panel comes back (from = themselves).
+        worker = await _arrive(client, call, "caseworker")
+        assert await worker.expect("panel") == _panel_message(state, cw, consent=True)
+
+        # Closed: nobody who arrives later is shown anything.
+        await worker.send({"type": "panel", "action": "close", "panel": "document"})
+        closed = await rooms["employer"].expect("panel", action="close")
+        assert closed == {
+            "type": "panel",
+            "action": "close",
+            "panel": "document",
+            "reason": "closed",
+            "from": cw,
+        }
+        employer = await _arrive(client, call, "employer")
+        assert all(m["type"] != "panel" for m in await _settled(employer, "em-back"))
+    finally:
+        for room in rooms.values():
+            await room.close()
+
+
+async def test_a_guest_who_arrives_before_consent_is_not_shown_the_panel(
+    client: Client, fake_clock: FakeClock
+) -> None:
+    call = await a_call(client, fake_clock.now())
+    cv, ids, rooms = call["cv"], call["ids"], call["rooms"]
+    try:
+        state = {"document": cv, "page": 2, "zoom": 1}
+        await _open(rooms["caseworker"], state)
+        await rooms["jobseeker"].expect("consent_request")
+        employer = await _arrive(client, call, "employer")
+        assert all(m["type"] != "panel" for m in await _settled(employer, "em-back"))
+        # Once the jobseeker allows, the guests are shown the panel as it stands.
+        await rooms["jobseeker"].send({"type": "consent", "document": cv, "allow": True})
+        await employer.expect("consent", allow=True)
+        shown = await employer.expect("panel")
+        assert shown == _panel_message(state, ids["caseworker"], consent=True)
+        assert await page(client, call["tokens"]["employer"], cv) == (200, "")
+    finally:
+        for room in rooms.values():
+            await room.close()
+
+
+async def test_a_jobseeker_who_arrives_later_is_asked(
+    client: Client, fake_clock: FakeClock
+) -> None:
+    call = await a_call(client, fake_clock.now(), joined=("caseworker", "employer"))
+    cv, ids, rooms = call["cv"], call["ids"], call["rooms"]
+    cw, em = ids["caseworker"], ids["employer"]
+    question = {
+        "type": "consent_request",
+        "document": cv,
+        "title": "Lebenslauf",
+        "pages": 2,
+        "by": cw,
+        "guests": [em],
+    }
+    try:
+        state = {"document": cv, "page": 2, "zoom": 1}
+        await _open(rooms["caseworker"], state)
+        assert (await rooms["employer"].expect("panel"))["consent"] is False
+
+        # The jobseeker arrives: the panel (theirs to see), and the question still open.
+        seeker = await _arrive(client, call, "jobseeker")
+        assert await seeker.expect("panel") == _panel_message(state, cw, consent=False)
+        assert await seeker.expect("consent_request") == question
+        # Reconnecting before answering: asked again.
+        seeker = await _arrive(client, call, "jobseeker")
+        assert await seeker.expect("consent_request") == question
+
+        # "Not now": answered, so not asked again on the next arrival.
+        await seeker.send({"type": "consent", "document": cv, "allow": False})
+        await rooms["caseworker"].expect("consent", allow=False)
+        seeker = await _arrive(client, call, "jobseeker")
+        await seeker.expect("panel")
+        assert all(m["type"] != "consent_request" for m in await _settled(seeker, "js-1"))
+        assert await page(client, call["tokens"]["employer"], cv) == (403, "consent_required")
+
+        # Shown again: asked again; a yes reaches the employer's page.
+        await _open(rooms["caseworker"], state)
+        assert await seeker.expect("consent_request") == question
+        await seeker.send({"type": "consent", "document": cv, "allow": True})
+        await rooms["employer"].expect("consent", allow=True)
+        assert await page(client, call["tokens"]["employer"], cv) == (200, "")
+        seeker = await _arrive(client, call, "jobseeker")
+        assert all(m["type"] != "consent_request" for m in await _settled(seeker, "js-2"))
+    finally:
+        for room in rooms.values():
+            await room.close()
+
+
+async def test_a_withdrawal_closes_the_guests_panel_and_tells_the_presenter(
+    client: Client, fake_clock: FakeClock
+) -> None:
+    call = await a_call(client, fake_clock.now())
+    cv, ids, rooms, tokens = call["cv"], call["ids"], call["rooms"], call["tokens"]
+    cw, js, em = ids["caseworker"], ids["jobseeker"], ids["employer"]
+    try:
+        await _open(rooms["caseworker"], {"document": cv, "page": 2, "zoom": 1})
+        await rooms["jobseeker"].expect("consent_request")
+        await rooms["jobseeker"].send({"type": "consent", "document": cv, "allow": True})
+        await rooms["employer"].expect("consent", allow=True)
+        assert await page(client, tokens["employer"], cv) == (200, "")
+
+        await rooms["jobseeker"].send({"type": "consent", "document": cv, "allow": False})
+        # The employer's panel closes, saying why; then everyone learns the answer.
+        assert await rooms["employer"].expect("panel", action="close") == {
+            "type": "panel",
+            "action": "close",
+            "panel": "document",
+            "reason": "consent_withdrawn",
+            "from": cw,
+        }
+        await rooms["employer"].expect("consent", allow=False)
+        # The presenter is told which document and who no longer sees it.
+        assert await rooms["caseworker"].expect("consent_withdrawn") == {
+            "type": "consent_withdrawn",
+            "document": cv,
+            "title": "Lebenslauf",
+            "from": js,
+            "guests": [em],
+        }
+        assert await page(client, tokens["employer"], cv) == (403, "consent_required")
+        assert await page(client, tokens["caseworker"], cv) == (200, "")
+        # Only the guests' panel closes; the title goes to the presenters only.
+        for role in ("caseworker", "jobseeker"):
+            got = await _settled(rooms[role], f"{role}-after")
+            assert not any(m["type"] == "panel" and m["action"] == "close" for m in got), role
+        for role in ("employer", "jobseeker"):
+            got = await _settled(rooms[role], f"{role}-after2")
+            assert all(m["type"] != "consent_withdrawn" for m in got), role
+        # Nor does a page change reopen it for them, nor reconnecting.
+        await _open(rooms["caseworker"], {"document": cv, "page": 1, "zoom": 1}, "sync")
+        await rooms["jobseeker"].expect("panel", action="sync")
+        got = await _settled(rooms["employer"], "em-after-sync")
+        assert not any(m["type"] == "panel" and m["action"] == "sync" for m in got)
+        employer = await _arrive(client, call, "employer")
+        assert all(m["type"] != "panel" for m in await _settled(employer, "em-back"))
     finally:
         for room in rooms.values():
             await room.close()

@@ -2,6 +2,9 @@
 // the jobseeker's folder, everyone sees the same page and zoom (`panel` messages), and an
 // employer sees it only once the jobseeker allowed it on their own device (`consent`).
 // Pages come from POST /api/call/documents/{id}/pages/{n} with the room token in a header.
+// Whoever joins or reconnects gets the panel as it stands right after `hello` (`current`), a
+// jobseeker whose answer is pending gets the question again, and when the jobseeker withdraws,
+// the guests' panel closes and the presenters are told (`consent_withdrawn`).
 
 import { announce } from './announcer.js';
 import { el } from './dom.js';
@@ -27,6 +30,7 @@ export class DocPanel {
     this.shown = null; // {document, page, zoom, pages, from, consent}
     this.asked = null; // the consent_request this device answers
     this.standing = new Set(); // documents whose consent this device gave in this call
+    this.withdrawn = null; // the document of the presenter's 'consent withdrawn' notice
     this.url = null;
     this.loading = 0;
     $('panel-prev').addEventListener('click', () => this.step(-1));
@@ -37,6 +41,7 @@ export class DocPanel {
     $('consent-allow').addEventListener('click', () => this.answer(true));
     $('consent-deny').addEventListener('click', () => this.answer(false));
     $('consent-stop').addEventListener('click', () => this.withdraw());
+    $('consent-notice-ok').addEventListener('click', () => { $('consent-notice').hidden = true; });
   }
 
   /** `hello`: who we are; a presenter gets the folder's list. */
@@ -68,6 +73,7 @@ export class DocPanel {
 
   /** The presenter opens a document at its first page. */
   open(doc) {
+    $('consent-notice').hidden = true;
     const state = { document: doc.id, page: 1, zoom: 1 };
     this.send({ type: 'panel', action: 'open', panel: 'document', state });
     this.show({ ...state, pages: doc.pages, from: this.me, consent: false });
@@ -100,10 +106,20 @@ export class DocPanel {
     this.show(next);
   }
 
-  /** A `panel` message from the presenter. */
+  /** A `panel` message: the presenter's change, or (`current`) the panel as it stands. */
   panel(msg) {
     if (msg.panel !== 'document') return;
-    if (msg.action === 'close') { this.hide(); return; }
+    if (msg.action === 'close') {
+      const shown = this.shown;
+      this.hide();
+      if (msg.reason === 'consent_withdrawn') announce(t('The document is no longer shared.'));
+      // Nothing is shown any more: the question about it is moot.
+      if (this.asked && shown && this.asked.document === shown.document) {
+        $('consent-ask').hidden = true;
+        this.asked = null;
+      }
+      return;
+    }
     const state = msg.state || {};
     if (typeof state.document !== 'string') return;
     this.show({
@@ -141,17 +157,27 @@ export class DocPanel {
     for (const document of this.standing) this.send({ type: 'consent', document, allow: false });
   }
 
-  /** `consent`: the jobseeker's answer, told to everyone. */
+  /** `consent`: the jobseeker's answer, told to everyone. What a guest sees follows from
+   * the `panel` messages the server sends them (the panel as it stands once allowed, a close
+   * once withdrawn), so nothing is fetched here. */
   consent(msg) {
     if (msg.allow) this.standing.add(msg.document);
     else this.standing.delete(msg.document);
     $('consent-standing').hidden = this.role !== 'jobseeker' || this.standing.size === 0;
-    if (this.shown && this.shown.document === msg.document) {
-      this.shown.consent = msg.allow;
-      // Fetch again only where the answer may change what this page sees.
-      if (msg.allow === $('panel-page').hidden) this.render();
-      if (!msg.allow && msg.from !== this.me) announce(t('The document is no longer shared.'));
-    }
+    if (this.shown && this.shown.document === msg.document) this.shown.consent = msg.allow;
+    if (msg.allow && this.withdrawn === msg.document) $('consent-notice').hidden = true;
+  }
+
+  /** `consent_withdrawn` (to a presenter): the guests no longer see a document. */
+  withdrawnNotice(msg) {
+    const guests = (msg.guests || []).map((id) => this.name(id)).filter(Boolean).join(', ');
+    this.withdrawn = msg.document;
+    $('consent-notice-text').textContent = t(
+      'The jobseeker withdrew consent: "{title}" is no longer shown to {guests}.',
+      { title: msg.title, guests },
+    );
+    $('consent-notice').hidden = false;
+    announce($('consent-notice-text').textContent);
   }
 
   show(state) {

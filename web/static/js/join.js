@@ -231,6 +231,7 @@ class JoinPage {
       case 'panel': this.docs.panel(msg); break;
       case 'consent_request': this.docs.request(msg); break;
       case 'consent': this.docs.consent(msg); break;
+      case 'consent_withdrawn': this.docs.withdrawnNotice(msg); break;
       case 'e2ee': this.e2ee.onMessage(msg.from, msg.data); break;
       case 'offer': case 'answer': case 'candidate':
         if (this.media) this.media.handle(msg);
