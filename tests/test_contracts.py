@@ -466,4 +466,5 @@ def test_close_codes_are_stable() -> None:
         "ENDED": 4410,
         "SLOW": 4429,
         "LEFT": 4000,
+        "NO_HEARTBEAT": 4002,
     }
