@@ -28,11 +28,11 @@ def find(page: Page, name: str) -> None:
 def test_a_caseworkers_look_shows_in_both_trails(
     live_server: LiveServer, new_context: NewContext, shots_dir: Path
 ) -> None:
-    link = profile_with_link(live_server, "Amal Haddad", "ar", starts_in=600)
+    link = profile_with_link(live_server, "Rania Haddad", "ar", starts_in=600)
     console = new_context("de", viewport=DESKTOP).new_page()
     login(console, live_server)
-    find(console, "Amal Haddad")
-    item = console.locator(".profile-item", has_text="Amal Haddad")
+    find(console, "Rania Haddad")
+    item = console.locator(".profile-item", has_text="Rania Haddad")
 
     # The caseworker adds a CV of two pages for her and looks at both pages.
     item.get_by_role("button", name="Dokumente").click()
@@ -53,7 +53,7 @@ def test_a_caseworkers_look_shows_in_both_trails(
     item.get_by_role("button", name="Protokoll").click()
     trail = console.locator("#profile-trail")
     expect(trail).to_be_visible()
-    expect(trail.get_by_role("heading", level=2)).to_contain_text("Amal Haddad")
+    expect(trail.get_by_role("heading", level=2)).to_contain_text("Rania Haddad")
     rows = trail.locator("tbody tr")
     expect(rows.first).to_contain_text("Seite 2 angesehen")
     upload = trail.locator('tr[data-action="document.upload"]')
