@@ -33,7 +33,7 @@ from typing import Any
 
 import aiohttp
 
-from loadtests.admission_report import RunResult, write_reports
+from loadtests.admission_report import RunResult, loadavg, write_reports
 from loadtests.processes import (
     ROOT,
     Node,
@@ -56,7 +56,7 @@ class Options:
     rate: float = 200.0  # admissions a second, over all rooms
     guests_per_room: int = 2
     runs: int = 3
-    hold: float = 2.0  # seconds every guest waits, all sockets open, before the first admit
+    hold: float = 5.0  # seconds every guest waits, all sockets open, before the first admit
     hello_timeout: float = 120.0  # after the last admit: late is slow, missing is an error
     scenarios: tuple[str, ...] = SCENARIOS
     redis: str | None = None  # an existing Redis (default: start one)
@@ -339,11 +339,17 @@ async def run_scenario(scenario: str, options: Options) -> list[RunResult]:
 async def benchmark(options: Options, command: str = "") -> dict[str, Any]:
     """Every scenario's runs; writes the reports; returns what admission.json holds."""
     fd_limit = raise_fd_limit()
+    load_before = loadavg()
     results: list[RunResult] = []
     for scenario in options.scenarios:
         results += await run_scenario(scenario, options)
     return write_reports(
-        options.out_dir, results, node_settings(options), fd_limit=fd_limit, command=command
+        options.out_dir,
+        results,
+        node_settings(options),
+        fd_limit=fd_limit,
+        command=command,
+        load_before=load_before,
     )
 
 

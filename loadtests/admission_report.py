@@ -115,11 +115,13 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "redis": _redis_version(),
         "commit": _output(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]),
-        "loadavg": _loadavg(),
+        "loadavg": loadavg(),
+        "nice": os.getpriority(os.PRIO_PROCESS, 0),  # the node and Redis inherit it
     }
 
 
-def _loadavg() -> str:
+def loadavg() -> str:
+    """The 1, 5 and 15 minute load averages (a shared machine: how busy it was)."""
     with contextlib.suppress(OSError):
         return " ".join(Path("/proc/loadavg").read_text().split()[:3])
     return ""
@@ -144,6 +146,7 @@ def write_reports(
     *,
     fd_limit: int,
     command: str,
+    load_before: str,
 ) -> dict[str, Any]:
     """admission.json and admission.md in `out_dir`; returns the JSON's content."""
     scenarios = sorted({r.scenario for r in results}, key=[r.scenario for r in results].index)
@@ -152,6 +155,7 @@ def write_reports(
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "command": command,
         "machine": machine(),
+        "loadavg_before": load_before,
         "node_settings": settings,
         "fd_soft_limit": fd_limit,
         "errors": sum(len(r.errors) for r in results),
@@ -188,7 +192,8 @@ def markdown(data: dict[str, Any], by_scenario: dict[str, list[RunResult]]) -> s
         "",
         f"Run {data['when']} on {m['host']}: {m['cpu_count']} cores ({m['cpu_model']}), "
         f"Python {m['python']}, Redis {m['redis'] or '(none found)'}, "
-        f"commit {m['commit']}; load average at the end {m['loadavg']}. "
+        f"commit {m['commit']}; load average (1/5/15 min) {data['loadavg_before']} before, "
+        f"{m['loadavg']} after; niceness {m['nice']} (generator, node and Redis). "
         f"`{data['command']}`.",
         "",
         f"Setup: one signalling node (`lippejob serve --http`, its media worker in process), "
