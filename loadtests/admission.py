@@ -47,6 +47,10 @@ from loadtests.processes import (
 REPORTS = ROOT / "loadtests" / "reports"
 SESSION_COOKIE = "lj_session"  # signalling.auth.staff.SESSION_COOKIE
 GUEST_ROLES = ("jobseeker", "employer")
+# Told after `hello` when the call's media cannot start (e.g. the in-process media worker's
+# room cap, mediaserver.config.MediaConfig.max_rooms): the admission itself went through, so
+# these are counted apart from the errors.
+MEDIA_NOTICES = frozenset({"media_unavailable"})
 SCENARIOS = ("redis", "embedded")
 
 
@@ -54,7 +58,9 @@ SCENARIOS = ("redis", "embedded")
 class Options:
     guests: int = 500
     rate: float = 200.0  # admissions a second, over all rooms
-    guests_per_room: int = 2
+    # A caseworker and three guests per appointment: 500 guests make 167 rooms, within the
+    # in-process media worker's 200 (more rooms would be refused media, not admission).
+    guests_per_room: int = 3
     runs: int = 3
     hold: float = 5.0  # seconds every guest waits, all sockets open, before the first admit
     hello_timeout: float = 120.0  # after the last admit: late is slow, missing is an error
@@ -95,6 +101,7 @@ class Socket:
     admit_sent: float | None = None
     hello_at: float | None = None
     errors: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
     close_code: int | None = None
     closed_by_us: bool = False
 
@@ -111,7 +118,8 @@ class Socket:
                 self.hello_at = time.monotonic()
                 self.admitted.set()
             elif kind == "error":
-                self.errors.append(str(msg.get("code")))
+                code = str(msg.get("code"))
+                (self.notices if code in MEDIA_NOTICES else self.errors).append(code)
             elif kind in ("denied", "ended", "replaced"):
                 self.errors.append(kind)
         self.close_code = self.ws.close_code
@@ -262,16 +270,22 @@ async def one_run(
             set_up_started = time.monotonic()
             await load.set_up()
             set_up_took = time.monotonic() - set_up_started
+            _progress(
+                f"{scenario} run {run}: {len(load.caseworkers)} caseworkers in their calls, "
+                f"{len(load.guests)} guests waiting ({set_up_took:.1f} s)"
+            )
             await asyncio.sleep(options.hold)
             not_waiting = [g for g in load.guests if g.close_code is not None or g.errors]
             node_cpu, redis_cpu, own_cpu = node.cpu(), _cpu(redis_pid), own_cpu_seconds()
             started = time.monotonic()
             await load.admit_all()
             sent_span = time.monotonic() - started
+            _progress(f"{len(load.guests)} admits sent in {sent_span:.1f} s")
             pending = [g.admitted.wait() for g in load.guests]
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.gather(*pending), options.hello_timeout)
             hellos = [g.hello_at for g in load.guests if g.hello_at is not None]
+            _progress(f"{len(hellos)} hellos after {time.monotonic() - started:.1f} s")
             window = (max(hellos) if hellos else time.monotonic()) - started
             node_cpu = node.cpu() - node_cpu
             redis_cpu = _cpu(redis_pid) - redis_cpu
@@ -291,6 +305,7 @@ async def one_run(
                     if g.hello_at is not None and g.admit_sent is not None
                 ),
                 errors=_errors(load),
+                notices=[n for s in load.everyone() for n in s.notices],
                 sent_seconds=sent_span,
                 window_seconds=window,
                 node_cpu=node_cpu,
@@ -301,6 +316,10 @@ async def one_run(
             await load.close()
     print(result.summary(), flush=True)
     return result
+
+
+def _progress(text: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {text}", flush=True)
 
 
 def _cpu(pid: int | None) -> float:

@@ -53,6 +53,7 @@ class RunResult:
     not_waiting_at_admit: int  # guests whose socket was gone or had errors before admits
     latencies: list[float]  # admit sent -> hello received, seconds, ascending
     errors: list[str]
+    notices: list[str]  # media_unavailable after hello: admitted, but no media
     sent_seconds: float  # first admit sent -> last admit sent
     window_seconds: float  # first admit sent -> last hello received
     node_cpu: float  # CPU seconds of the node over the window (and the wait for stragglers)
@@ -66,6 +67,7 @@ class RunResult:
         return {
             "hellos": hellos,
             "error_count": len(self.errors),
+            "media_notices": len(self.notices),
             "p50_ms": percentile(self.latencies, 50) * 1000,
             "p95_ms": percentile(self.latencies, 95) * 1000,
             "p99_ms": percentile(self.latencies, 99) * 1000,
@@ -159,6 +161,7 @@ def write_reports(
         "node_settings": settings,
         "fd_soft_limit": fd_limit,
         "errors": sum(len(r.errors) for r in results),
+        "media_notices": sum(len(r.notices) for r in results),
         "scenarios": {
             s: {
                 "median": medians(runs),
@@ -166,6 +169,7 @@ def write_reports(
                     {
                         **{k: v for k, v in asdict(r).items() if k != "latencies"},
                         "errors": r.errors[:50],
+                        "notices": r.notices[:50],
                         **r.figures(),
                     }
                     for r in runs
@@ -208,16 +212,18 @@ def markdown(data: dict[str, Any], by_scenario: dict[str, list[RunResult]]) -> s
         "by the node is an error. CPU is user+system time from /proc/<pid>/stat over the "
         "window from the first admit to the last `hello`.",
         "",
-        "| scenario | run | hello | errors | p50 ms | p95 ms | p99 ms | max ms | admitted/s "
+        "| scenario | run | hello | errors | media notices | p50 ms | p95 ms | p99 ms | max ms "
+        "| admitted/s "
         "| node CPU ms/admission | node cores busy | Redis CPU ms/admission "
         "| generator cores busy |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for scenario, runs in by_scenario.items():
         for r in runs:
             f = r.figures()
             lines.append(
                 f"| {scenario} | {r.run} | {f['hellos']}/{r.guests} | {f['error_count']} "
+                f"| {f['media_notices']} "
                 f"| {_ms(f['p50_ms'])} | {_ms(f['p95_ms'])} | {_ms(f['p99_ms'])} "
                 f"| {_ms(f['max_ms'])} | {f['achieved_rate']:.0f} "
                 f"| {f['node_cpu_ms_per_admission']:.2f} | {f['node_core_fraction']:.2f} "
@@ -226,7 +232,8 @@ def markdown(data: dict[str, Any], by_scenario: dict[str, list[RunResult]]) -> s
             )
         med = data["scenarios"][scenario]["median"]
         lines.append(
-            f"| **{scenario} median** | | | | **{_ms(med['p50_ms'])}** | **{_ms(med['p95_ms'])}** "
+            f"| **{scenario} median** | | | | | **{_ms(med['p50_ms'])}** "
+            f"| **{_ms(med['p95_ms'])}** "
             f"| **{_ms(med['p99_ms'])}** | **{_ms(med['max_ms'])}** "
             f"| **{med['achieved_rate']:.0f}** | **{med['node_cpu_ms_per_admission']:.2f}** "
             f"| {med['node_core_fraction']:.2f} | {_ms(med['redis_cpu_ms_per_admission'])} "
@@ -261,7 +268,9 @@ def markdown(data: dict[str, Any], by_scenario: dict[str, list[RunResult]]) -> s
         "(Redis pool of 100 connections with a 5 s wait, heartbeat 4 s, SQLite records with "
         "attendance and audit entries written for every join and admission, logs at info).",
         "",
-        f"Errors over all runs: {data['errors']}.",
+        f"Errors over all runs: {data['errors']}. Media notices (`media_unavailable` after "
+        f"`hello`: admitted, but the call's media could not start) over all runs: "
+        f"{data['media_notices']}.",
         "",
         "Caveats: a 2-core machine shared with other people's jobs while this ran, and the load "
         "generator (one Python process holding every socket) runs on the same cores as the node "
