@@ -66,6 +66,7 @@ class Options:
     hello_timeout: float = 120.0  # after the last admit: late is slow, missing is an error
     scenarios: tuple[str, ...] = SCENARIOS
     redis: str | None = None  # an existing Redis (default: start one)
+    media: bool = True  # the node's in-process media worker (`serve --no-media` without)
     out_dir: Path = REPORTS
     concurrency: int = 50  # requests / socket openings in flight while setting up
 
@@ -344,12 +345,12 @@ async def run_scenario(scenario: str, options: Options) -> list[RunResult]:
     if scenario == "redis":
         async with (
             redis_server(options.redis) as (url, redis_pid),
-            signalling_node(settings, url) as node,
+            signalling_node(settings, url, media=options.media) as node,
         ):
             for run in range(1, options.runs + 1):
                 results.append(await one_run(node, scenario, run, options, redis_pid))
     else:
-        async with signalling_node(settings, None) as node:
+        async with signalling_node(settings, None, media=options.media) as node:
             for run in range(1, options.runs + 1):
                 results.append(await one_run(node, scenario, run, options, None))
     return results
@@ -384,6 +385,11 @@ def parse_options(argv: list[str] | None = None) -> Options:
         "--scenarios", default=",".join(SCENARIOS), help="redis,embedded (either or both)"
     )
     parser.add_argument("--redis", help="an existing Redis URL (default: start one)")
+    parser.add_argument(
+        "--no-media",
+        action="store_true",
+        help="run the node without its in-process media worker (signalling cost alone)",
+    )
     parser.add_argument("--out-dir", type=Path, default=REPORTS)
     args = parser.parse_args(argv)
     scenarios = tuple(s for s in args.scenarios.split(",") if s)
@@ -402,6 +408,7 @@ def parse_options(argv: list[str] | None = None) -> Options:
         hello_timeout=args.hello_timeout,
         scenarios=scenarios,
         redis=args.redis,
+        media=not args.no_media,
         out_dir=args.out_dir,
     )
 

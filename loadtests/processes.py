@@ -105,9 +105,10 @@ def node_environment(settings: Mapping[str, str]) -> dict[str, str]:
 
 @asynccontextmanager
 async def signalling_node(
-    settings: Mapping[str, str], redis_url: str | None
+    settings: Mapping[str, str], redis_url: str | None, *, media: bool = True
 ) -> AsyncIterator[Node]:
-    """`lippejob serve --http` on a free loopback port with its in-process media worker, a
+    """`lippejob serve --http` on a free loopback port with its in-process media worker (none
+    with `media=False`: every `hello` is then followed by `media_unavailable`), a
     fresh data directory (the embedded SQLite database) and one staff account; Redis for
     presence and bus if `redis_url`, else the embedded (in-memory) default."""
     workdir = Path(tempfile.mkdtemp(prefix="bench-node-"))
@@ -132,6 +133,8 @@ async def signalling_node(
         serve = [*cli, "serve", "--http", "--host", "127.0.0.1", "--port", str(port), *dirs]
         if redis_url:
             serve += ["--redis", redis_url]
+        if not media:
+            serve.append("--no-media")
         proc = _spawn(serve, env, log_path)
         node = Node(proc, f"http://127.0.0.1:{port}", STAFF_USER, password, log_path)
         await _wait_ready(node)
