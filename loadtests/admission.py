@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,8 @@ GUEST_ROLES = ("jobseeker", "employer")
 # these are counted apart from the errors.
 MEDIA_NOTICES = frozenset({"media_unavailable"})
 SCENARIOS = ("redis", "embedded")
+SETTLE = 5.0  # seconds between runs: the node lets the last run's sockets go
+OPEN_TIMEOUT = 60.0  # seconds for a socket to be answered `hello` or `waiting` while setting up
 
 
 @dataclass(frozen=True)
@@ -200,7 +202,10 @@ class Load:
         sock.ws = await self.session.ws_connect(f"{self.base.replace('http', 'ws', 1)}/ws")
         sock.reader = asyncio.create_task(sock.read())
         await sock.ws.send_str(json.dumps({"type": "auth", "token": sock.token}))
-        await asyncio.wait_for(until.wait(), 30)
+        try:
+            await asyncio.wait_for(until.wait(), OPEN_TIMEOUT)
+        except TimeoutError:  # an error of the run, not the end of the benchmark
+            sock.errors.append(f"not answered within {OPEN_TIMEOUT:.0f} s of auth")
 
     async def set_up(self) -> None:
         """Appointments, tokens, the caseworkers in their calls, the guests waiting."""
@@ -210,12 +215,11 @@ class Load:
         if opts.guests % opts.guests_per_room:
             sizes.append(opts.guests % opts.guests_per_room)
         rooms = await bounded(opts.concurrency, (self.schedule(headers, n) for n in sizes))
-        caseworkers: list[Socket] = []
-        guests: list[Socket] = []
-        for index, people in enumerate(rooms):
-            room = f"room-{index}"
-            caseworkers.append(await self.token(room, *people[0]))
-            guests += [await self.token(room, pid, code) for pid, code in people[1:]]
+        people = [(f"room-{i}", pid, code) for i, room in enumerate(rooms) for pid, code in room]
+        sockets = await bounded(opts.concurrency, (self.token(*p) for p in people))
+        firsts = {sum(len(r) for r in rooms[:i]) for i in range(len(rooms))}
+        caseworkers = [s for i, s in enumerate(sockets) if i in firsts]
+        guests = [s for i, s in enumerate(sockets) if i not in firsts]
         self.caseworkers = {c.room: c for c in caseworkers}
         # Admission order: round robin over the rooms (each room's first guest, then second).
         by_room: dict[str, list[Socket]] = {}
@@ -339,38 +343,43 @@ def _errors(load: Load) -> list[str]:
     return errors
 
 
-async def run_scenario(scenario: str, options: Options) -> list[RunResult]:
+async def run_scenario(scenario: str, options: Options, done: Callable[[RunResult], None]) -> None:
+    """The runs of one scenario on one node; `done` gets each run's result."""
     settings = node_settings(options)
-    results = []
-    if scenario == "redis":
-        async with (
-            redis_server(options.redis) as (url, redis_pid),
-            signalling_node(settings, url, media=options.media) as node,
-        ):
-            for run in range(1, options.runs + 1):
-                results.append(await one_run(node, scenario, run, options, redis_pid))
-    else:
-        async with signalling_node(settings, None, media=options.media) as node:
-            for run in range(1, options.runs + 1):
-                results.append(await one_run(node, scenario, run, options, None))
-    return results
+    async with contextlib.AsyncExitStack() as stack:
+        url, redis_pid = None, None
+        if scenario == "redis":
+            url, redis_pid = await stack.enter_async_context(redis_server(options.redis))
+        node = await stack.enter_async_context(signalling_node(settings, url, media=options.media))
+        for run in range(1, options.runs + 1):
+            if run > 1:
+                await asyncio.sleep(SETTLE)
+            done(await one_run(node, scenario, run, options, redis_pid))
 
 
 async def benchmark(options: Options, command: str = "") -> dict[str, Any]:
-    """Every scenario's runs; writes the reports; returns what admission.json holds."""
+    """Every scenario's runs; rewrites the reports after each run (a long benchmark that is
+    stopped keeps what it measured); returns what admission.json holds."""
     fd_limit = raise_fd_limit()
     load_before = loadavg()
     results: list[RunResult] = []
+    summary: dict[str, Any] = {}
+
+    def done(result: RunResult) -> None:
+        nonlocal summary
+        results.append(result)
+        summary = write_reports(
+            options.out_dir,
+            results,
+            node_settings(options),
+            fd_limit=fd_limit,
+            command=command,
+            load_before=load_before,
+        )
+
     for scenario in options.scenarios:
-        results += await run_scenario(scenario, options)
-    return write_reports(
-        options.out_dir,
-        results,
-        node_settings(options),
-        fd_limit=fd_limit,
-        command=command,
-        load_before=load_before,
-    )
+        await run_scenario(scenario, options, done)
+    return summary
 
 
 def parse_options(argv: list[str] | None = None) -> Options:
