@@ -381,6 +381,7 @@ async def benchmark(options: Options, command: str = "") -> dict[str, Any]:
             fd_limit=fd_limit,
             command=command,
             load_before=load_before,
+            media=options.media,
         )
 
     for scenario in options.scenarios:
