@@ -252,9 +252,9 @@ def markdown(data: dict[str, Any]) -> str:
         cost = med["node_cpu_ms_per_admission"]
         lines.append(
             f"- {scenario}: achieved {med['achieved_rate'] / target:.2f} of the target rate "
-            f"with the node {med['node_core_fraction']:.2f} of a core busy (one asyncio "
-            f"process: one core at most). At {cost:.1f} ms of CPU per admission one core of "
-            f"this machine admits ~{1000 / cost if cost else 0:.0f} guests a second; "
+            f"with the node {med['node_core_fraction']:.2f} of a core busy (one event loop; "
+            f"its SQLite and media threads add some). At {cost:.1f} ms of CPU per admission "
+            f"one core of this machine admits ~{1000 / cost if cost else 0:.0f} guests a second; "
             f"{target:g}/s would take ~{target * cost / 1000:.1f} cores' worth of nodes. "
             "Above that rate the admits queue, so the latency percentiles are mostly waiting "
             "in line, not the work of one admission."
