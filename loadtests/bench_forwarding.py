@@ -20,36 +20,25 @@ import json
 import math
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 from core.bus.redisbus import RedisBus
 from core.clock import SystemClock
 from core.store.redisstore import RedisStore
+from loadtests.processes import cpu_seconds, redis_server
 from testsupport.client import ClientMedia, EncodedLoop, SyntheticClient
-from testsupport.redis_process import RedisNotStarted, start_redis, stop_redis
 from testsupport.wait import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
-TICKS = os.sysconf("SC_CLK_TCK")
 WORKER = "bench-worker"
 ROOM = "bench-room"
 RTP_PAYLOAD = 1290  # bytes of VP8 per RTP packet as aiortc packetizes (1300 minus descriptor)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, from /proc (no psutil)."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 @dataclass
@@ -61,24 +50,6 @@ class Sample:
     @property
     def median(self) -> float:
         return statistics.median(self.cpu)
-
-
-@asynccontextmanager
-async def redis_server(url: str | None) -> AsyncIterator[str]:
-    if url:
-        yield url
-        return
-    workdir = tempfile.mkdtemp(prefix="bench-redis-")
-    try:
-        proc, local_url = await asyncio.to_thread(start_redis, Path(workdir))
-    except RedisNotStarted as exc:
-        shutil.rmtree(workdir, ignore_errors=True)
-        raise SystemExit(f"{exc}; pass --redis URL") from None
-    try:
-        yield local_url
-    finally:
-        await asyncio.to_thread(stop_redis, proc)
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def start_worker(redis_url: str) -> subprocess.Popen[bytes]:
@@ -113,7 +84,7 @@ async def run(args: argparse.Namespace) -> tuple[list[Sample], dict[str, float]]
         keep_digests=False,
     )
     samples: list[Sample] = []
-    async with redis_server(args.redis) as url:
+    async with redis_server(args.redis) as (url, _):
         bus = await RedisBus.from_url(url)
         store = await RedisStore.from_url(url, SystemClock())
         worker = start_worker(url)

@@ -1,0 +1,307 @@
+"""The admission load test's results: one run's figures, the medians over runs, and the
+report files (admission.md for people, admission.json for tools)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+# Figures whose median over runs the report gives, per scenario.
+MEDIAN_FIELDS = (
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "max_ms",
+    "achieved_rate",
+    "node_cpu_ms_per_admission",
+    "node_core_fraction",
+    "redis_cpu_ms_per_admission",
+    "generator_core_fraction",
+)
+
+
+def percentile(ordered: list[float], p: float) -> float:
+    """Nearest-rank percentile of an ascending list (0.0 when empty)."""
+    if not ordered:
+        return 0.0
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+@dataclass
+class RunResult:
+    """One run: every guest waiting, then admitted at the target rate."""
+
+    scenario: str
+    run: int
+    guests: int
+    rooms: int
+    target_rate: float
+    set_up_seconds: float
+    held_seconds: float
+    not_waiting_at_admit: int  # guests whose socket was gone or had errors before admits
+    latencies: list[float]  # admit sent -> hello received, seconds, ascending
+    errors: list[str]
+    notices: list[str]  # media_unavailable after hello: admitted, but no media
+    sent_seconds: float  # first admit sent -> last admit sent
+    window_seconds: float  # first admit sent -> last hello received
+    node_cpu: float  # CPU seconds of the node over the window (and the wait for stragglers)
+    redis_cpu: float | None
+    generator_cpu: float
+
+    def figures(self) -> dict[str, float | int | None]:
+        hellos = len(self.latencies)
+        per = max(1, hellos)
+        window = max(self.window_seconds, 1e-9)
+        return {
+            "hellos": hellos,
+            "error_count": len(self.errors),
+            "media_notices": len(self.notices),
+            "p50_ms": percentile(self.latencies, 50) * 1000,
+            "p95_ms": percentile(self.latencies, 95) * 1000,
+            "p99_ms": percentile(self.latencies, 99) * 1000,
+            "max_ms": percentile(self.latencies, 100) * 1000,
+            "sent_rate": self.guests / max(self.sent_seconds, 1e-9),
+            "achieved_rate": hellos / window,
+            "node_cpu_ms_per_admission": self.node_cpu / per * 1000,
+            "node_core_fraction": self.node_cpu / window,
+            "redis_cpu_ms_per_admission": (
+                None if self.redis_cpu is None else self.redis_cpu / per * 1000
+            ),
+            "generator_core_fraction": self.generator_cpu / window,
+        }
+
+    def summary(self) -> str:
+        f = self.figures()
+        return (
+            f"{self.scenario} run {self.run}: {f['hellos']}/{self.guests} hello, "
+            f"{f['error_count']} errors; admit->hello p50 {f['p50_ms']:.1f} ms, p95 "
+            f"{f['p95_ms']:.1f} ms, p99 {f['p99_ms']:.1f} ms, max {f['max_ms']:.1f} ms; "
+            f"{f['achieved_rate']:.0f}/s achieved (target {self.target_rate:g}/s); node "
+            f"{f['node_cpu_ms_per_admission']:.2f} ms CPU per admission"
+        )
+
+
+def medians(results: list[RunResult]) -> dict[str, float | None]:
+    out: dict[str, float | None] = {}
+    for name in MEDIAN_FIELDS:
+        values = [r.figures()[name] for r in results]
+        present = [float(v) for v in values if v is not None]
+        out[name] = statistics.median(present) if present else None
+    return out
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "host": platform.node(),
+        "cpu_count": os.cpu_count(),
+        "cpu_model": model,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "redis": _redis_version(),
+        "commit": _output(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]),
+        "loadavg": loadavg(),
+        "nice": os.getpriority(os.PRIO_PROCESS, 0),  # the node and Redis inherit it
+    }
+
+
+def loadavg() -> str:
+    """The 1, 5 and 15 minute load averages (a shared machine: how busy it was)."""
+    with contextlib.suppress(OSError):
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    return ""
+
+
+def _redis_version() -> str:
+    found = re.search(r"v=(\S+)", _output(["redis-server", "--version"]))
+    return found.group(1) if found else ""
+
+
+def _output(command: list[str]) -> str:
+    if shutil.which(command[0]) is None:
+        return ""
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    return done.stdout.strip()
+
+
+def write_reports(
+    out_dir: Path,
+    results: list[RunResult],
+    settings: dict[str, str],
+    *,
+    fd_limit: int,
+    command: str,
+    load_before: str,
+    media: bool = True,
+) -> dict[str, Any]:
+    """admission.json and admission.md in `out_dir`; returns the JSON's content."""
+    scenarios = sorted({r.scenario for r in results}, key=[r.scenario for r in results].index)
+    by_scenario = {s: [r for r in results if r.scenario == s] for s in scenarios}
+    data: dict[str, Any] = {
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "command": command,
+        "media": media,
+        "machine": machine(),
+        "loadavg_before": load_before,
+        "node_settings": settings,
+        "fd_soft_limit": fd_limit,
+        "errors": sum(len(r.errors) for r in results),
+        "media_notices": sum(len(r.notices) for r in results),
+        "scenarios": {
+            s: {
+                "median": medians(runs),
+                "runs": [
+                    {
+                        **{k: v for k, v in asdict(r).items() if k != "latencies"},
+                        "errors": r.errors[:50],
+                        "notices": r.notices[:50],
+                        **r.figures(),
+                    }
+                    for r in runs
+                ],
+            }
+            for s, runs in by_scenario.items()
+        },
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "admission.json").write_text(json.dumps(data, indent=2) + "\n")
+    (out_dir / "admission.md").write_text(markdown(data))
+    return data
+
+
+def _ms(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.1f}"
+
+
+def markdown(data: dict[str, Any]) -> str:
+    """The report for people, from what admission.json holds (so it can be rendered again)."""
+    m = data["machine"]
+    scenarios: dict[str, Any] = data["scenarios"]
+    first = next(iter(scenarios.values()))["runs"][0]
+    target = first["target_rate"]
+    media = "its media worker in process" if data.get("media", True) else "`--no-media`"
+    lines = [
+        "# Admission load test",
+        "",
+        f"Run {data['when']} on {m['host']}: {m['cpu_count']} cores ({m['cpu_model']}), "
+        f"Python {m['python']}, Redis {m['redis'] or '(none found)'}, "
+        f"commit {m['commit']}; load average (1/5/15 min) {data['loadavg_before']} before, "
+        f"{m['loadavg']} after; niceness {m['nice']} (generator, node and Redis). "
+        f"`{data['command']}`.",
+        "",
+        f"Setup: one signalling node (`lippejob serve --http`, {media}), "
+        f"{first['guests']} guests in {first['rooms']} appointments (a caseworker and "
+        f"{-(-first['guests'] // first['rooms'])} guests each), all from one load-generator "
+        "process on the same machine. Scenarios: `redis` (presence and bus on a throwaway "
+        "loopback redis-server) and `embedded` (the default without Redis: in memory); records "
+        "in the node's SQLite file either way. Per run: appointments scheduled through the "
+        "staff API, a room token per person (`POST /api/join`), the caseworkers' sockets in "
+        f"their calls, every guest's socket answered `waiting` and held open "
+        f"{first['held_seconds']:g} s, then the caseworkers' sockets send `admit` at "
+        f"{target:g}/s, round robin over the rooms. Latency is admit sent -> the guest's "
+        "`hello` received (one clock, the load generator's). An admitted guest without "
+        "`hello`, an error message or a socket closed by the node is an error. CPU is "
+        "user+system time from /proc/<pid>/stat over the window from the first admit to the "
+        "last `hello`.",
+        "",
+        "| scenario | run | hello | errors | media notices | p50 ms | p95 ms | p99 ms | max ms "
+        "| admitted/s | node CPU ms/admission | node cores busy | Redis CPU ms/admission "
+        "| generator cores busy |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for scenario, entry in scenarios.items():
+        for f in entry["runs"]:
+            lines.append(
+                f"| {scenario} | {f['run']} | {f['hellos']}/{f['guests']} | {f['error_count']} "
+                f"| {f['media_notices']} "
+                f"| {_ms(f['p50_ms'])} | {_ms(f['p95_ms'])} | {_ms(f['p99_ms'])} "
+                f"| {_ms(f['max_ms'])} | {f['achieved_rate']:.0f} "
+                f"| {f['node_cpu_ms_per_admission']:.2f} | {f['node_core_fraction']:.2f} "
+                f"| {_ms(f['redis_cpu_ms_per_admission'])} "
+                f"| {f['generator_core_fraction']:.2f} |"
+            )
+        med = entry["median"]
+        lines.append(
+            f"| **{scenario} median** | | | | | **{_ms(med['p50_ms'])}** "
+            f"| **{_ms(med['p95_ms'])}** "
+            f"| **{_ms(med['p99_ms'])}** | **{_ms(med['max_ms'])}** "
+            f"| **{med['achieved_rate']:.0f}** | **{med['node_cpu_ms_per_admission']:.2f}** "
+            f"| {med['node_core_fraction']:.2f} | {_ms(med['redis_cpu_ms_per_admission'])} "
+            f"| {med['generator_core_fraction']:.2f} |"
+        )
+    lines += ["", "Ratios and per-core figures (medians of runs):", ""]
+    for scenario, entry in scenarios.items():
+        med = entry["median"]
+        cost = med["node_cpu_ms_per_admission"]
+        lines.append(
+            f"- {scenario}: achieved {med['achieved_rate'] / target:.2f} of the target rate "
+            f"with the node {med['node_core_fraction']:.2f} of a core busy (one event loop; "
+            f"its SQLite and media threads add some). At {cost:.1f} ms of CPU per admission "
+            f"one core of this machine admits ~{1000 / cost if cost else 0:.0f} guests a second; "
+            f"{target:g}/s would take ~{target * cost / 1000:.1f} cores' worth of nodes. "
+            "Above that rate the admits queue, so the latency percentiles are mostly waiting "
+            "in line, not the work of one admission."
+        )
+    if {"redis", "embedded"} <= set(scenarios):
+        r, e = scenarios["redis"]["median"], scenarios["embedded"]["median"]
+        if e["p95_ms"] and e["node_cpu_ms_per_admission"]:
+            lines.append(
+                f"- redis / embedded: p95 {r['p95_ms'] / e['p95_ms']:.2f}x, node CPU per "
+                f"admission {r['node_cpu_ms_per_admission'] / e['node_cpu_ms_per_admission']:.2f}x"
+                " (the node's own CPU: Redis itself spends little, see its column)."
+            )
+    raised = ", ".join(f"`{k}={v}`" for k, v in data["node_settings"].items())
+    lines += [
+        "",
+        f"Limits raised for the benchmark (LIPPEJOB_* environment of the node; the defaults are "
+        f"unchanged): {raised}. The per-address limits exist against one abusive address; here "
+        "one address is every client. The load generator lifted its open-file soft limit to "
+        f"{data['fd_soft_limit']} (the node inherits it). Everything else is the default "
+        "(Redis pool of 100 connections with a 5 s wait, heartbeat 4 s, SQLite records with "
+        "attendance and audit entries written for every join and admission, logs at info).",
+        "",
+        f"Errors over all runs: {data['errors']}. Media notices (`media_unavailable` after "
+        f"`hello`: admitted, but the call's media could not start) over all runs: "
+        f"{data['media_notices']}. The in-process media worker hosts at most 200 rooms "
+        "(mediaserver.config.MediaConfig.max_rooms); a run's rooms come on top of those of "
+        "the run before that the worker has not closed yet.",
+        "",
+        "Caveats: a 2-core machine shared with other people's jobs while this ran, and the load "
+        "generator (one Python process holding every socket) runs on the same cores as the node "
+        "and Redis, so latencies include its own scheduling delays; hence medians of runs and "
+        "CPU per admission rather than wall-clock throughput. Run 1 of each scenario includes "
+        "the node's warm-up.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """`python -m loadtests.admission_report [DIR]`: render admission.md again from the
+    admission.json in DIR (default loadtests/reports)."""
+    import sys
+
+    out_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "loadtests" / "reports"
+    data = json.loads((out_dir / "admission.json").read_text())
+    (out_dir / "admission.md").write_text(markdown(data))
+
+
+if __name__ == "__main__":
+    main()
