@@ -68,9 +68,11 @@ def render(
     *,
     status: int = 200,
     lang: str | None = None,
+    remember_choice: bool = True,
     **context: Any,
 ) -> web.Response:
-    """A page in `lang` (default: the negotiated language; ?lang= always wins)."""
+    """A page in `lang` (default: the negotiated language; ?lang= always wins). A ?lang= choice
+    is remembered for the browser session unless `remember_choice` is off."""
     i18n = request.app[I18N]
     chosen = request.query.get("lang")
     lang = chosen if chosen in LANGUAGES else lang or negotiate_language(request)
@@ -97,11 +99,12 @@ def render(
         )
     )
     response = web.Response(text=html, content_type="text/html", status=status, headers=NO_STORE)
-    if chosen in LANGUAGES:
+    if chosen in LANGUAGES and remember_choice:
+        # For this browser session only: a loaned tablet must not carry one person's choice
+        # to the next (issue 11).
         response.set_cookie(
             LANG_COOKIE,
             chosen,
-            max_age=365 * 86400,
             path="/",
             samesite="Lax",
             secure=request.secure,
@@ -149,10 +152,34 @@ async def _link_facts(request: web.Request, code: str) -> tuple[str, Appointment
 async def join_page(request: web.Request) -> web.Response:
     """The join page: device check, consent, waiting room and call, or why the link fails."""
     state, appointment, participant_id = await _link_facts(request, request.match_info["code"])
-    context, data = join_context(
-        request, negotiate_language(request), state, appointment, participant_id
+    lang = invitation_language(request, appointment, participant_id)
+    context, data = join_context(request, lang, state, appointment, participant_id)
+    # A choice made on this page stays in its address (?lang=), not in a cookie that the next
+    # link opened on the same tablet would follow.
+    return render(
+        request,
+        "join.html",
+        "join",
+        data,
+        status=STATUS_FOR_STATE[state],
+        lang=lang,
+        remember_choice=False,
+        **context,
     )
-    return render(request, "join.html", "join", data, status=STATUS_FOR_STATE[state], **context)
+
+
+def invitation_language(
+    request: web.Request, appointment: Appointment | None, participant_id: str
+) -> str:
+    """?lang= (a choice on the page), then the language the invitation was made in, then what
+    the browser asks for."""
+    chosen = request.query.get("lang")
+    if chosen in LANGUAGES:
+        return str(chosen)
+    participant = appointment.participant(participant_id) if appointment else None
+    if participant is not None and participant.lang in LANGUAGES:
+        return participant.lang
+    return negotiate_language(request)
 
 
 def join_context(

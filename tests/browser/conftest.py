@@ -81,6 +81,11 @@ class Scheduled:
     ids: dict[str, str] = field(default_factory=dict)  # role -> participant id
 
 
+def invited_in(lang: str, caseworker: str = "de") -> tuple[tuple[str, str, str], ...]:
+    """A caseworker and a jobseeker whose invitation is in `lang` (the join page's language)."""
+    return (("caseworker", "Frau Becker", caseworker), ("jobseeker", "Ayşe Yılmaz", lang))  # noqa: RUF001
+
+
 class LiveServer:
     """`lippejob serve`'s pieces, started in a thread with its own loop."""
 

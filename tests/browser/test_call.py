@@ -28,6 +28,7 @@ from tests.browser.conftest import (
     NewContext,
     Scheduled,
     axe_check,
+    invited_in,
     join,
     tile_video,
     video_playing,
@@ -115,7 +116,7 @@ def decodable(frames: list[bytes]) -> int:
 def test_jobseeker_waits_is_admitted_and_both_see_video(
     live_server: LiveServer, new_context: NewContext, shots_dir: Path, lang: str
 ) -> None:
-    s = live_server.schedule()
+    s = live_server.schedule(roles=invited_in(lang, caseworker=lang))
     worker = new_context(lang).new_page()
     seeker = new_context(lang).new_page()
 

@@ -17,6 +17,7 @@ from tests.browser.conftest import (
     LiveServer,
     NewContext,
     axe_check,
+    invited_in,
     join,
     tile_video,
     video_playing,
@@ -59,7 +60,7 @@ def refusing_page(new_context: NewContext, lang: str, error: str) -> Page:
 def test_refused_devices_get_plain_help_and_try_again_recovers(
     live_server: LiveServer, new_context: NewContext, shots_dir: Path, lang: str, error: str
 ) -> None:
-    s = live_server.schedule()
+    s = live_server.schedule(roles=invited_in(lang))
     page = refusing_page(new_context, lang, error)
     page.goto(s.urls["jobseeker"])
     help_box = page.locator("#device-help")

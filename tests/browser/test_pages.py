@@ -19,6 +19,7 @@ from tests.browser.conftest import (
     LiveServer,
     NewContext,
     axe_check,
+    invited_in,
     wait_for,
 )
 
@@ -30,8 +31,10 @@ def test_links_that_do_not_work_explain_why(
     live_server: LiveServer, new_context: NewContext, shots_dir: Path, lang: str
 ) -> None:
     page = new_context(lang).new_page()
-    expired = live_server.schedule(starts_in=-7200, duration=1800)
-    early = live_server.schedule(starts_in=3 * 86400)
+    # The pages speak the invitation's language (issue 11), here the browser's too.
+    roles = invited_in(lang)
+    expired = live_server.schedule(starts_in=-7200, duration=1800, roles=roles)
+    early = live_server.schedule(starts_in=3 * 86400, roles=roles)
     cases = {
         "expired": (expired.urls["jobseeker"], 410),
         "too-early": (early.urls["jobseeker"], 200),
@@ -56,8 +59,8 @@ def test_times_are_shown_in_the_configured_timezone(
     custom_server: LiveServer, new_context: NewContext
 ) -> None:
     """Pages show times in settings.timezone (here Asia/Tokyo), not in a built-in zone."""
-    early = custom_server.schedule(starts_in=3 * 86400)
-    now = custom_server.schedule(starts_in=-60)
+    early = custom_server.schedule(starts_in=3 * 86400, roles=invited_in("de"))
+    now = custom_server.schedule(starts_in=-60, roles=invited_in("de"))
     page = new_context("de").new_page()
 
     def clock(epoch: float, zone: str) -> str:
@@ -83,7 +86,7 @@ def test_times_are_shown_in_the_configured_timezone(
 
 
 def test_cancelled_link_says_so(live_server: LiveServer, new_context: NewContext) -> None:
-    s = live_server.schedule(starts_in=600)
+    s = live_server.schedule(starts_in=600, roles=invited_in("en"))
 
     async def cancel() -> None:
         from core.model import Appointment
