@@ -8,13 +8,16 @@ no ping, exactly what a tablet whose browser froze does to the server."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import WSMsgType
+from aiohttp import ClientWebSocketResponse, WSMsgType
 from aiohttp.test_utils import TestClient
 
 from core.clock import FakeClock
@@ -28,6 +31,46 @@ DETECTION_BOUND = SILENCE + 0.5  # slack for the loop on a busy machine
 GRACE = 2.0
 
 
+@dataclass
+class Call:
+    """A call with a caseworker (a normal client) and a jobseeker on a raw socket that answers
+    pings only when the test says so."""
+
+    client: TestClient[Any, Any]
+    caseworker: RoomClient
+    jobseeker: str
+    raw: ClientWebSocketResponse
+    last_frame_at: float
+
+
+@contextlib.asynccontextmanager
+async def call_with_a_raw_jobseeker(
+    tmp_path: Path, clock: FakeClock, database_url: str, aiohttp_client: Any, **settings: Any
+) -> AsyncIterator[Call]:
+    stores, bus = await make_backend("memory", clock, None, database_url)
+    services = await make_services(tmp_path, clock, stores, bus, **settings)
+    client: TestClient[Any, Any] = await aiohttp_client(create_app(services, with_pages=False))
+    try:
+        call = await schedule_now(client, clock.now(), waiting_room=False)
+        jobseeker = call["ids"]["jobseeker"]
+        caseworker = await RoomClient.connect(
+            client, await join_token(client, call["codes"]["caseworker"])
+        )
+        await caseworker.expect("hello")
+        raw = await client.ws_connect("/ws", autoping=False)
+        token = await join_token(client, call["codes"]["jobseeker"])
+        await raw.send_str(json.dumps({"type": "auth", "token": token}))
+        last_frame_at = time.monotonic()
+        assert json.loads((await raw.receive(timeout=5)).data)["type"] == "hello"
+        await caseworker.expect("presence", participant=jobseeker, state="joined")
+        yield Call(client, caseworker, jobseeker, raw, last_frame_at)
+        await raw.close()
+        await caseworker.close()
+    finally:
+        await bus.close()
+        await stores.close()
+
+
 def test_defaults_show_a_frozen_tablet_within_six_seconds() -> None:
     assert SILENCE <= 6.0
     # ... and give a busy tablet more than aiohttp's half interval (2 s) to answer a ping.
@@ -37,41 +80,22 @@ def test_defaults_show_a_frozen_tablet_within_six_seconds() -> None:
 async def test_frozen_client_is_reconnecting_then_left(
     tmp_path: Path, fake_clock: FakeClock, database_url: str, aiohttp_client: Any
 ) -> None:
-    stores, bus = await make_backend("memory", fake_clock, None, database_url)
     # The default heartbeat; only the grace is shortened, through its setting.
-    services = await make_services(tmp_path, fake_clock, stores, bus, reconnect_grace=GRACE)
-    client: TestClient[Any, Any] = await aiohttp_client(create_app(services, with_pages=False))
-    try:
-        call = await schedule_now(client, fake_clock.now(), waiting_room=False)
-        jobseeker = call["ids"]["jobseeker"]
-        caseworker = await RoomClient.connect(
-            client, await join_token(client, call["codes"]["caseworker"])
-        )
-        await caseworker.expect("hello")
-
-        frozen = await client.ws_connect("/ws", autoping=False)
-        token = await join_token(client, call["codes"]["jobseeker"])
-        await frozen.send_str(json.dumps({"type": "auth", "token": token}))
-        froze_at = time.monotonic()  # its last frame: from now on it answers nothing
-        hello = json.loads((await frozen.receive(timeout=5)).data)
-        assert hello["type"] == "hello"
-        await caseworker.expect("presence", participant=jobseeker, state="joined")
-
+    async with call_with_a_raw_jobseeker(
+        tmp_path, fake_clock, database_url, aiohttp_client, reconnect_grace=GRACE
+    ) as call:
+        # The raw socket answers nothing from its auth on, as a frozen tablet.
+        caseworker, jobseeker = call.caseworker, call.jobseeker
         await caseworker.expect(
             "presence", participant=jobseeker, state="reconnecting", timeout=DETECTION_BOUND + 2
         )
-        shown_after = time.monotonic() - froze_at
+        shown_after = time.monotonic() - call.last_frame_at
         await caseworker.expect("presence", participant=jobseeker, state="left", timeout=GRACE + 3)
-        left_after = time.monotonic() - froze_at
+        left_after = time.monotonic() - call.last_frame_at
         print(f"reconnecting after {shown_after:.2f}s, left after {left_after:.2f}s")
         assert shown_after <= DETECTION_BOUND, f"reconnecting only after {shown_after:.1f}s"
         assert left_after - shown_after >= GRACE - 0.2, "left before the grace was over"
         assert left_after <= DETECTION_BOUND + GRACE + 1.0
-        await frozen.close()
-        await caseworker.close()
-    finally:
-        await bus.close()
-        await stores.close()
 
 
 async def test_a_slow_client_that_answers_late_keeps_its_socket(
@@ -79,22 +103,10 @@ async def test_a_slow_client_that_answers_late_keeps_its_socket(
 ) -> None:
     """A loaded tablet answers each ping after 3 s. aiohttp's heartbeat (pong within half the
     interval, 2 s) dropped it, and with it its media; the default settings keep it."""
-    stores, bus = await make_backend("memory", fake_clock, None, database_url)
-    services = await make_services(tmp_path, fake_clock, stores, bus)
-    client: TestClient[Any, Any] = await aiohttp_client(create_app(services, with_pages=False))
-    try:
-        call = await schedule_now(client, fake_clock.now(), waiting_room=False)
-        jobseeker = call["ids"]["jobseeker"]
-        caseworker = await RoomClient.connect(
-            client, await join_token(client, call["codes"]["caseworker"])
-        )
-        await caseworker.expect("hello")
-        slow = await client.ws_connect("/ws", autoping=False)
-        token = await join_token(client, call["codes"]["jobseeker"])
-        await slow.send_str(json.dumps({"type": "auth", "token": token}))
-        assert json.loads((await slow.receive(timeout=5)).data)["type"] == "hello"
-        await caseworker.expect("presence", participant=jobseeker, state="joined")
-
+    async with call_with_a_raw_jobseeker(
+        tmp_path, fake_clock, database_url, aiohttp_client
+    ) as call:
+        caseworker, slow = call.caseworker, call.raw
         # The caseworker keeps reading (and so answering pings) meanwhile.
         listening = asyncio.create_task(caseworker.expect("never sent", timeout=2 * SILENCE + 1))
         pings = 0
@@ -118,11 +130,6 @@ async def test_a_slow_client_that_answers_late_keeps_its_socket(
         states = [
             m.get("state")
             for m in caseworker.received
-            if m.get("type") == "presence" and m.get("participant") == jobseeker
+            if m.get("type") == "presence" and m.get("participant") == call.jobseeker
         ]
         assert "reconnecting" not in states, states
-        await slow.close()
-        await caseworker.close()
-    finally:
-        await bus.close()
-        await stores.close()
