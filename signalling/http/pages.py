@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import qrcode
 import qrcode.image.svg
 from aiohttp import web
-from babel.dates import format_datetime, format_time
+from babel.dates import format_date, format_time, get_datetime_format
 
 from core.contracts.errors import ErrorCode
 from core.model import LANGUAGES, Appointment
@@ -117,10 +117,15 @@ def when(epoch: float, lang: str, timezone: str) -> dict[str, str]:
     """A moment as the pages show it: in the job centre's zone (settings.timezone)."""
     zone = ZoneInfo(timezone)
     moment = datetime.fromtimestamp(epoch, tz=UTC).astimezone(zone)
+    # The language's own formats (CLDR through Babel): "Montag, 30. November 2026, 09:30",
+    # "الاثنين، 30 نوفمبر 2026، 9:30 ص" with the Arabic comma.
+    time = format_time(moment, "short", tzinfo=zone, locale=lang)
+    date = format_date(moment, "full", locale=lang)
+    joined = str(get_datetime_format("full", locale=lang)).replace("'", "")
     return {
         "iso": moment.isoformat(),
-        "text": format_datetime(moment, "EEEE, d MMMM y, HH:mm", tzinfo=zone, locale=lang),
-        "time": format_time(moment, "HH:mm", tzinfo=zone, locale=lang),
+        "text": joined.replace("{0}", time).replace("{1}", date),
+        "time": time,
     }
 
 
