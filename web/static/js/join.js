@@ -392,6 +392,8 @@ class JoinPage {
       this.socket.send({ type: action, participant: detail.participant });
     } else if (action === 'chat') {
       this.socket.send({ type: 'chat', text: detail.text });
+    } else if (action === 'lobby_message') {
+      this.socket.send({ type: 'lobby_message', text: detail.text });
     }
   }
 
