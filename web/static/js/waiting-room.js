@@ -50,7 +50,9 @@ export class WaitingRoom {
     if (present === this.present) return;
     this.present = present;
     let text;
-    if (!present) {
+    if (!present && this.hostName) {
+      text = t('Your contact person, {host}, is not connected yet. You will be let in when they arrive.', { host: this.hostName });
+    } else if (!present) {
       text = t('Your contact person is not connected yet. You will be let in when they arrive.');
     } else if (this.hostName) {
       text = t('{host} knows you are waiting and will let you in.', { host: this.hostName });
