@@ -52,9 +52,7 @@ async def test_waiting_guest_is_told_whether_the_caseworker_is_there(
         await room.close()
 
 
-async def test_caseworker_writes_to_the_waiting_room(
-    client: Client, fake_clock: FakeClock
-) -> None:
+async def test_caseworker_writes_to_the_waiting_room(client: Client, fake_clock: FakeClock) -> None:
     call = await schedule_now(client, fake_clock.now())
     ids = call["ids"]
     js = await _connect(client, call, "jobseeker")
