@@ -97,6 +97,8 @@ async def test_console_writes_to_the_waiting_room(client: Client, fake_clock: Fa
     url = f"/api/appointments/{aid}/lobby_message"
     headers = {"X-CSRF-Token": call["csrf"]}
 
+    forged = await client.post(url, json={"text": LATE})  # no CSRF token
+    assert forged.status == 403
     ok = await client.post(url, json={"text": LATE}, headers=headers)
     assert ok.status == 200, await ok.text()
     assert (await js.expect("lobby_message"))["text"] == LATE
