@@ -12,6 +12,8 @@ from playwright.sync_api import Page
 
 from signalling.room.ws import HUB
 from tests.browser.conftest import (
+    STAFF_PASSWORD,
+    STAFF_USER,
     LiveServer,
     NewContext,
     axe_check,
@@ -107,3 +109,32 @@ def test_device_check_before_the_window_opens(
     axe_check(page, "too early, with the device check")
     button.click()
     assert page.locator("#early-devices").is_hidden()
+
+
+def test_console_writes_to_the_waiting_room(
+    live_server: LiveServer, new_context: NewContext, shots_dir: Path
+) -> None:
+    title = "Warteraum aus der Konsole"
+    s = live_server.schedule(roles=invited_in("de"), title=title)
+    seeker = new_context("de").new_page()
+    join(seeker, s.urls["jobseeker"])
+    seeker.locator("#waiting").wait_for(state="visible")
+
+    console = new_context("de", viewport={"width": 1280, "height": 800}).new_page()
+    console.goto(f"{live_server.url}/console")
+    console.wait_for_url("**/console/login")
+    console.fill("#username", STAFF_USER)
+    console.fill("#password", STAFF_PASSWORD)
+    console.click("#login-submit")
+    console.wait_for_url("**/console")
+    card = console.locator("#appointment-groups li.appointment", has_text=title)
+    field = card.locator("form.lobby-message input")
+    field.wait_for(state="visible")  # shown while someone waits
+    field.fill(LATE)
+    field.press("Enter")
+    wait_for(lambda: card.locator(".lobby-message-status").inner_text().strip(), "a sent note")
+    seeker.locator("#waiting-note").wait_for(state="visible")
+    assert LATE in seeker.locator("#waiting-note-text").inner_text()
+    assert _present(seeker) == "false"  # the console is not the call
+    console.screenshot(path=shots_dir / "console-waiting-room-message-de.png")
+    axe_check(console, "console with a message form for the waiting room")
