@@ -277,6 +277,27 @@ class ShownDocument:
 
 
 @dataclass(frozen=True)
+class LobbyNote:
+    """The latest message to a room's waiting room from one who may admit ("I am running 5
+    minutes late"), kept with the room's presence for who starts waiting later."""
+
+    text: str
+    at: float
+    by: str  # a participant id, or the staff user who sent it from the console
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LobbyNote:
+        return cls(text=str(data["text"]), at=float(data["at"]), by=str(data["by"]))
+
+    def message(self) -> dict[str, Any]:
+        """The `lobby_message` a waiting socket is sent."""
+        return {"type": "lobby_message", "text": self.text, "at": self.at}
+
+
+@dataclass(frozen=True)
 class AttendanceEvent:
     appointment_id: str
     participant_id: str

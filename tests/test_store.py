@@ -11,7 +11,7 @@ import pytest
 import redis.asyncio as redis
 
 from core.clock import FakeClock
-from core.model import Grants, Member, ShownDocument, WorkerInfo, grants_for
+from core.model import Grants, LobbyNote, Member, ShownDocument, WorkerInfo, grants_for
 from core.store.base import EphemeralStore as Store
 from core.store.memory import MemoryStore
 from core.store.redisstore import RedisStore
@@ -125,6 +125,23 @@ async def test_a_rooms_panel_is_kept_until_closed_ended_or_over(
     assert await store.get_panel("a2") == dataclasses.replace(shown, page=1)
     clock.advance(600)  # the appointment is over
     assert await store.get_panel("a2") is None
+
+
+async def test_the_latest_lobby_note_is_kept_until_ended_or_over(
+    store: Store, clock: FakeClock
+) -> None:
+    assert await store.get_lobby_note("a1") is None
+    await store.set_lobby_note("a1", LobbyNote("5 Minuten später", T0, "cw"), T0 + 600)
+    await store.set_lobby_note("a1", LobbyNote("Gleich da", T0 + 1, "cw"), T0 + 600)
+    await store.set_lobby_note("a2", LobbyNote("Bin da", T0, "cw"), T0 + 600)
+    await store.set_lobby_note("a3", LobbyNote("zu spät", T0, "cw"), T0)  # already over
+    assert await store.get_lobby_note("a1") == LobbyNote("Gleich da", T0 + 1, "cw")
+    assert await store.get_lobby_note("a3") is None
+    await store.clear_members("a1")  # the call ended
+    assert await store.get_lobby_note("a1") is None
+    assert await store.get_lobby_note("a2") == LobbyNote("Bin da", T0, "cw")
+    clock.advance(600)  # the appointment is over
+    assert await store.get_lobby_note("a2") is None
 
 
 # media worker registry and room placement

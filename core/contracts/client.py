@@ -21,6 +21,7 @@ from core.jsonwire import loads_strict
 
 MAX_TOKEN = 4096
 MAX_CHAT = 2000
+MAX_LOBBY_MESSAGE = 300  # a note to the waiting room: a sentence or two
 # One limit for an SDP on both sides. A client frame may be at most `ws_max_message` (64 KiB)
 # and JSON escaping of an SDP's line ends makes it longer on the wire; 32 KiB leaves room and
 # is far above a real offer (a few KiB even with simulcast and many m-lines).
@@ -188,6 +189,23 @@ class Chat:
     @classmethod
     def parse(cls, d: dict[str, Any]) -> Chat:
         return cls(_str(d, "text", MAX_CHAT))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.TYPE, "text": self.text}
+
+
+@dataclass(frozen=True)
+class LobbyMessage:
+    """From one who may admit, to everyone in the waiting room ("I am running 5 minutes
+    late"); the room keeps the latest for who arrives later."""
+
+    TYPE: ClassVar[str] = "lobby_message"
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"text"})
+    text: str
+
+    @classmethod
+    def parse(cls, d: dict[str, Any]) -> LobbyMessage:
+        return cls(_str(d, "text", MAX_LOBBY_MESSAGE).strip())
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": self.TYPE, "text": self.text}
@@ -636,6 +654,7 @@ ClientMessage: TypeAlias = (
     | Admit
     | Deny
     | Chat
+    | LobbyMessage
     | RefreshToken
     | Leave
     | End
@@ -658,6 +677,7 @@ _TYPES: dict[str, type[ClientMessage]] = {
         Admit,
         Deny,
         Chat,
+        LobbyMessage,
         RefreshToken,
         Leave,
         End,

@@ -1,9 +1,10 @@
 """The room channel contract: events on `room_channel(room)` that reach every signalling node
 holding a socket of the room. Each node acts only on its own sockets.
 
-  {"kind": "deliver", "msg", "to": [ids] | null, "exclude": id | null, "grant": name | null}
+  {"kind": "deliver", "msg", "to": [ids] | null, "exclude": id | null, "grant": name | null,
+   "waiting"?: true}
       send `msg` to the room's admitted sockets (all, or `to`; not `exclude`; only those
-      whose token holds `grant`)
+      whose token holds `grant`); with `waiting`, to its waiting sockets instead
   {"kind": "end"}                               the appointment ended: close every socket
   {"kind": "replace", "participant", "conn"}    a newer socket took over: close older ones
   {"kind": "admitted", "participant", "conn", "at"?}  let that waiting socket in (`at`: the
@@ -56,6 +57,7 @@ class Deliver:
     to: tuple[str, ...] | None = None
     exclude: str | None = None
     grant: str | None = None
+    waiting: bool = False  # for those in the waiting room, not those in the call
 
     def reaches(self, pid: str, grants: object) -> bool:
         """Whether an admitted socket of `pid` holding `grants` receives the message."""
@@ -73,16 +75,24 @@ class Deliver:
         grant = data.get("grant")
         if grant is not None and grant not in GRANT_NAMES:
             raise EventError(f"grant must be one of {', '.join(GRANT_NAMES)}")
-        return cls(_msg(data), None if to is None else tuple(to), _opt_id(data, "exclude"), grant)
+        waiting = data.get("waiting", False)
+        if not isinstance(waiting, bool):
+            raise EventError("waiting must be true or false")
+        return cls(
+            _msg(data), None if to is None else tuple(to), _opt_id(data, "exclude"), grant, waiting
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "kind": self.KIND,
             "msg": self.msg,
             "to": None if self.to is None else list(self.to),
             "exclude": self.exclude,
             "grant": self.grant,
         }
+        if self.waiting:
+            out["waiting"] = True
+        return out
 
 
 @dataclass(frozen=True)

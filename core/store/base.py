@@ -29,6 +29,7 @@ from core.help import HelpReply, HelpRequest, HelpStatus
 from core.model import (
     Appointment,
     AttendanceEvent,
+    LobbyNote,
     Member,
     Profile,
     ShownDocument,
@@ -240,6 +241,14 @@ class PresenceStore(Closable, Protocol):
         ...
 
     async def get_panel(self, appointment_id: str) -> ShownDocument | None: ...
+
+    # the latest message to the room's waiting room, for who starts waiting later
+    async def set_lobby_note(self, appointment_id: str, note: LobbyNote, until: float) -> None:
+        """Keep the room's latest waiting-room message at most until `until` (the
+        appointment's end); `clear_members` forgets it with the presence."""
+        ...
+
+    async def get_lobby_note(self, appointment_id: str) -> LobbyNote | None: ...
 
     # signalling node liveness: presence held by a node that died is not shown as present,
     # and one surviving node takes its members over (signalling.room.node_watch)

@@ -6,7 +6,7 @@ Durable records never live here: they go to `core.store.sql.SqlStore` (SQLite em
 from __future__ import annotations
 
 from core.clock import Clock
-from core.model import Member, ShownDocument, WorkerInfo
+from core.model import LobbyNote, Member, ShownDocument, WorkerInfo
 
 
 class MemoryStore:
@@ -17,6 +17,7 @@ class MemoryStore:
         self._revoked: dict[str, float] = {}
         self._members: dict[str, dict[str, Member]] = {}
         self._panels: dict[str, tuple[ShownDocument, float]] = {}
+        self._notes: dict[str, tuple[LobbyNote, float]] = {}
         self._workers: dict[str, tuple[WorkerInfo, float]] = {}
         self._placements: dict[str, tuple[str, float]] = {}
         self._nodes: dict[str, float] = {}
@@ -60,6 +61,7 @@ class MemoryStore:
     async def clear_members(self, appointment_id: str) -> None:
         self._members.pop(appointment_id, None)
         self._panels.pop(appointment_id, None)
+        self._notes.pop(appointment_id, None)
 
     async def set_panel(
         self, appointment_id: str, shown: ShownDocument | None, until: float
@@ -75,6 +77,19 @@ class MemoryStore:
             return None
         if kept[1] <= self._clock.now():
             del self._panels[appointment_id]
+            return None
+        return kept[0]
+
+    async def set_lobby_note(self, appointment_id: str, note: LobbyNote, until: float) -> None:
+        if until > self._clock.now():
+            self._notes[appointment_id] = (note, until)
+
+    async def get_lobby_note(self, appointment_id: str) -> LobbyNote | None:
+        kept = self._notes.get(appointment_id)
+        if kept is None:
+            return None
+        if kept[1] <= self._clock.now():
+            del self._notes[appointment_id]
             return None
         return kept[0]
 

@@ -18,13 +18,15 @@ from typing import Any
 import redis.asyncio as redis
 
 from core.clock import Clock
-from core.model import Member, ShownDocument, WorkerInfo
+from core.model import LobbyNote, Member, ShownDocument, WorkerInfo
 from core.store.redis_client import RedisOptions, redis_client
 
 # Keys, after the store's prefix ("lj:" by default).
 REVOKED_KEY = "revoked:{jti}"  # the epoch second until which the token id stays revoked; TTL
 MEMBERS_KEY = "room:{id}:members"  # hash: participant id -> JSON of Member (room presence)
 PANEL_KEY = "room:{id}:panel"  # JSON {"shown": ShownDocument, "until"}: the panel's document; TTL
+# JSON {"note": LobbyNote, "until"}: the latest message to the waiting room; TTL
+LOBBY_NOTE_KEY = "room:{id}:lobby_note"
 WORKER_KEY = "worker:{id}"  # JSON {"info": WorkerInfo, "expires_at"}; TTL = registration ttl
 NODE_KEY = "node:{id}"  # a signalling node's heartbeat: the clock second it expires; TTL
 # Set of node ids that registered; a lapsed one leaves it once a survivor took it over.
@@ -234,7 +236,9 @@ class RedisStore:
 
     async def clear_members(self, appointment_id: str) -> None:
         await self._client.delete(
-            self._key(MEMBERS_KEY, id=appointment_id), self._key(PANEL_KEY, id=appointment_id)
+            self._key(MEMBERS_KEY, id=appointment_id),
+            self._key(PANEL_KEY, id=appointment_id),
+            self._key(LOBBY_NOTE_KEY, id=appointment_id),
         )
 
     async def set_panel(
@@ -255,6 +259,23 @@ class RedisStore:
         if float(kept["until"]) <= self._clock.now():
             return None
         return ShownDocument.from_dict(kept["shown"])
+
+    async def set_lobby_note(self, appointment_id: str, note: LobbyNote, until: float) -> None:
+        if until <= self._clock.now():
+            return
+        value = _dumps({"note": note.to_dict(), "until": until})
+        await self._client.set(
+            self._key(LOBBY_NOTE_KEY, id=appointment_id), value, px=self._ttl_ms(until)
+        )
+
+    async def get_lobby_note(self, appointment_id: str) -> LobbyNote | None:
+        raw = await self._client.get(self._key(LOBBY_NOTE_KEY, id=appointment_id))
+        if raw is None:
+            return None
+        kept = json.loads(raw)
+        if float(kept["until"]) <= self._clock.now():
+            return None
+        return LobbyNote.from_dict(kept["note"])
 
     # signalling nodes, media worker registry and room placement
 

@@ -10,6 +10,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from core.contracts.client import LobbyMessage, MessageError
 from core.contracts.errors import ErrorCode
 from core.jsonwire import loads_strict
 from core.model import Appointment, AttendanceEvent, AttendanceKind, Participant, Profile, StaffUser
@@ -368,6 +369,20 @@ async def deny(request: web.Request) -> web.Response:
     return await _member_action(request, False)
 
 
+async def lobby_message(request: web.Request) -> web.Response:
+    """The console writes to an appointment's waiting room ("I am running 5 minutes late")."""
+    user = await require_staff(request)
+    appointment = await _appointment(request)
+    data = await read_json(request)
+    try:
+        msg = LobbyMessage.parse(data if isinstance(data, dict) else {})
+    except MessageError as exc:
+        raise ApiError(400, exc.message, ErrorCode.INVALID, field="text") from None
+    if not await request.app[HUB].lobby_message(appointment.id, msg.text, user.username):
+        raise ApiError(409, "the appointment is not live", ErrorCode.CONFLICT)
+    return web.json_response({"ok": True})
+
+
 async def reissue_link(request: web.Request) -> web.Response:
     user = await require_staff(request)
     services = _services(request)
@@ -526,6 +541,7 @@ def setup_api(app: web.Application) -> None:
     r.add_post("/api/appointments/{appointment_id}/end", end_appointment)
     r.add_post("/api/appointments/{appointment_id}/admit", admit)
     r.add_post("/api/appointments/{appointment_id}/deny", deny)
+    r.add_post("/api/appointments/{appointment_id}/lobby_message", lobby_message)
     r.add_post(
         "/api/appointments/{appointment_id}/participants/{participant_id}/reissue", reissue_link
     )

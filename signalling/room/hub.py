@@ -28,6 +28,7 @@ from core.model import (
     AppointmentStatus,
     AttendanceEvent,
     AttendanceKind,
+    LobbyNote,
     Member,
     MemberState,
     Participant,
@@ -41,7 +42,7 @@ from signalling.room.connection import Connection
 from signalling.room.media_router import MediaRouter, NoMediaWorker
 from signalling.room.media_watch import MediaWatch
 from signalling.room.node_watch import NodeWatch
-from signalling.room.status import present_members, waiting_list
+from signalling.room.status import host_present, may_admit, present_members, waiting_list
 
 log = structlog.get_logger(__name__)
 
@@ -172,10 +173,12 @@ class RoomHub:
         to: list[str] | None = None,
         exclude: str | None = None,
         grant: str | None = None,
+        waiting: bool = False,
     ) -> None:
-        """Send `msg` to the admitted sockets of a room on every node."""
+        """Send `msg` to the admitted sockets of a room on every node (with `waiting`, to its
+        waiting sockets instead)."""
         await self._publish(
-            room, events.Deliver(msg, None if to is None else tuple(to), exclude, grant)
+            room, events.Deliver(msg, None if to is None else tuple(to), exclude, grant, waiting)
         )
 
     async def _on_event(self, room: str, raw: dict[str, Any]) -> None:
@@ -187,10 +190,9 @@ class RoomHub:
             return
         conns = self._local.get(room, {})
         if isinstance(event, events.Deliver):
+            status = MemberState.WAITING if event.waiting else MemberState.ADMITTED
             for conn in list(conns.values()):
-                if conn.status == MemberState.ADMITTED and event.reaches(
-                    conn.pid, conn.claims.grants
-                ):
+                if conn.status == status and event.reaches(conn.pid, conn.claims.grants):
                     await conn.send(event.msg)
             return
         if isinstance(event, events.RoomEnded):
@@ -300,11 +302,17 @@ class RoomHub:
             await self._enter(conn, first=not was_in)
         else:
             await self._attend(room, pid, AttendanceKind.WAITING)
+            members = await self._present(room)
+            note = await presence.get_lobby_note(room)
             await conn.send(
                 {
                     "type": "waiting",
                     "appointment": appointment.guest_view(),
-                    "host": self._host(appointment),
+                    "host": {
+                        **self._host(appointment),
+                        "present": host_present(appointment, members),
+                    },
+                    **({"note": note.message()} if note is not None else {}),
                 }
             )
             await self._announce_lobby(room, appointment)
@@ -313,6 +321,15 @@ class RoomHub:
     def _host(appointment: Appointment) -> dict[str, Any]:
         host = next((p for p in appointment.participants if p.role == Role.CASEWORKER), None)
         return {"name": host.name if host else ""}
+
+    async def _announce_host(self, room: str, pid: str) -> None:
+        """Someone came into the call or left it: if they may admit, tell who waits whether
+        anyone who may let them in is there now."""
+        appointment = await self._s.appointments.get_appointment(room)
+        if appointment is None or not may_admit(appointment, pid):
+            return
+        present = host_present(appointment, await self._present(room))
+        await self._deliver(room, {"type": "host", "present": present}, waiting=True)
 
     async def _enter(self, conn: Connection, first: bool = True) -> None:
         """The socket is in the call: hello, presence to the others, media."""
@@ -371,6 +388,8 @@ class RoomHub:
         )
         if conn.claims.grants.admit:
             await conn.send({"type": "lobby", "waiting": waiting_list(appointment, members)})
+            if first:
+                await self._announce_host(room, conn.pid)
         if not media_ok:
             await conn.send(
                 error_message(
@@ -457,6 +476,7 @@ class RoomHub:
         if member is not None and member.status in IN_CALL:
             await self._media.leave(room, pid, member.conn)
             await self._deliver(room, {"type": "presence", "participant": pid, "state": "left"})
+            await self._announce_host(room, pid)
         await self._announce_lobby(room)
 
     async def _revoke(self, member: Member) -> None:
@@ -490,6 +510,24 @@ class RoomHub:
         await self._deliver(
             conn.room, {"type": "chat", "from": conn.pid, "text": text, "at": self._s.clock.now()}
         )
+
+    async def lobby_message(self, room: str, text: str, by: str) -> bool:
+        """A message from one who may admit to everyone waiting in the room, now and (as the
+        latest) who starts waiting later; False when the appointment is not live."""
+        appointment = await self._s.appointments.get_appointment(room)
+        now = self._s.clock.now()
+        if (
+            appointment is None
+            or appointment.status != AppointmentStatus.SCHEDULED
+            or now >= appointment.ends_at
+        ):
+            return False
+        note = LobbyNote(text, now, by)
+        await self._s.presence.set_lobby_note(room, note, appointment.ends_at)
+        await self._deliver(room, note.message(), waiting=True)
+        # The text is the caseworker's words, so it stays out of the log.
+        log.info("lobby_message", appointment=room, by=by, length=len(text))
+        return True
 
     async def relay(self, conn: Connection, msg: dict[str, Any], to: str | None = None) -> None:
         """Pass a message (mute, panel, e2ee) to the others in the call, marked with its sender."""
@@ -646,6 +684,7 @@ class RoomHub:
             if member.status != MemberState.RECONNECTING:
                 await self._media.leave(room, pid, member.conn)
             await self._deliver(room, {"type": "presence", "participant": pid, "state": "left"})
+            await self._announce_host(room, pid)
         log.info("participant_left", appointment=room, participant=pid, reason=reason)
 
     async def _sweep(self) -> None:

@@ -12,6 +12,7 @@ from core.model import (
     Member,
     MemberState,
     Role,
+    grants_for,
 )
 from core.presence import IN_CALL
 
@@ -102,3 +103,15 @@ def waiting_list(appointment: Appointment, members: dict[str, Member]) -> list[d
         if m is not None and m.status == MemberState.WAITING:
             waiting.append({"participant": p.id, "name": p.name, "role": p.role, "since": m.since})
     return waiting
+
+
+def may_admit(appointment: Appointment, pid: str) -> bool:
+    """Whether the participant's role lets them admit (the caseworker's does)."""
+    participant = appointment.participant(pid)
+    return participant is not None and grants_for(participant.role).admit
+
+
+def host_present(appointment: Appointment, members: dict[str, Member]) -> bool:
+    """Whether someone who may admit is in the call (or reconnecting to it): what the waiting
+    room tells those who wait."""
+    return any(m.status in IN_CALL and may_admit(appointment, pid) for pid, m in members.items())

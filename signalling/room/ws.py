@@ -232,6 +232,11 @@ async def _dispatch(
         action = hub.admit if isinstance(msg, cm.Admit) else hub.deny
         if not await action(conn.room, msg.participant, conn.pid):
             raise MessageError(ErrorCode.UNKNOWN_PARTICIPANT, "nobody by that id is waiting")
+    elif isinstance(msg, cm.LobbyMessage):
+        if not conn.claims.grants.admit:
+            raise MessageError(ErrorCode.FORBIDDEN, "you may not write to the waiting room")
+        if not await hub.lobby_message(conn.room, msg.text, conn.pid):
+            raise MessageError(ErrorCode.WINDOW_CLOSED, "the appointment is over")
     elif isinstance(msg, cm.End):
         if not conn.claims.grants.moderate:
             raise MessageError(ErrorCode.FORBIDDEN, "you may not end the appointment")

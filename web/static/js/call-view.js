@@ -70,7 +70,8 @@ class LevelWatcher {
 export class CallView {
   /**
    * @param {object} options
-   * @param {(action: string, detail?: object) => void} options.onAction  admit, deny, chat
+   * @param {(action: string, detail?: object) => void} options.onAction  admit, deny, chat,
+   *   lobby_message
    */
   constructor({ onAction }) {
     this.onAction = onAction;
@@ -96,6 +97,15 @@ export class CallView {
       const text = input.value.trim();
       if (text) this.onAction('chat', { text });
       input.value = '';
+    });
+    document.getElementById('lobby-message-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      const input = document.getElementById('lobby-message-input');
+      const text = input.value.trim();
+      if (!text) return;
+      this.onAction('lobby_message', { text });
+      input.value = '';
+      document.getElementById('lobby-message-status').textContent = t('Sent to the waiting room.');
     });
     this.lobbyList.addEventListener('click', (event) => {
       const button = event.target.closest('button[data-action]');

@@ -72,6 +72,7 @@ class AppointmentList {
     this.waiting = new Set(); // "appointment:participant" seen waiting
     this.first = true;
     this.box.addEventListener('click', (event) => this.onClick(event));
+    this.box.addEventListener('submit', (event) => this.onLobbyMessage(event));
   }
 
   /** Day boundaries (epoch seconds) in the job centre's zone: a day there may be 23 or 25 hours. */
@@ -114,6 +115,9 @@ class AppointmentList {
     ];
     const focusKey = document.activeElement && this.box.contains(document.activeElement)
       ? document.activeElement.dataset.key : null;
+    // A message to a waiting room being typed survives the list's refresh.
+    const drafts = new Map([...this.box.querySelectorAll('input[data-key]')]
+      .filter((input) => input.value).map((input) => [input.dataset.key, input.value]));
     const fresh = [];
     for (const [title, list] of groups) {
       if (!list.length && title !== t('Today')) continue;
@@ -123,6 +127,10 @@ class AppointmentList {
       fresh.push(el('h3', { className: 'group-title', text: title }), ul);
     }
     this.box.replaceChildren(...fresh);
+    for (const [key, value] of drafts) {
+      const input = this.box.querySelector(`input[data-key="${CSS.escape(key)}"]`);
+      if (input) input.value = value;
+    }
     if (focusKey) {
       const again = this.box.querySelector(`[data-key="${CSS.escape(focusKey)}"]`);
       if (again) again.focus();
@@ -179,6 +187,8 @@ class AppointmentList {
         el('span', { className: 'person-facts', text: facts.join(' · ') }),
         actions));
     }
+    const someoneWaits = Object.values(a.live.members || {}).includes('waiting');
+    const note = live && someoneWaits ? lobbyMessageForm(a) : '';
     const buttons = el('div', { className: 'appointment-actions' });
     if (live && (state === 'in_call' || state === 'waiting')) {
       buttons.append(el('button', { type: 'button', className: 'button danger', 'data-action': 'end', 'data-id': a.id, 'data-key': `end:${a.id}`, text: t('End call') }));
@@ -191,7 +201,25 @@ class AppointmentList {
         el('span', { className: 'appointment-time', text: `${dateFormat.format(start)}, ${timeFormat.format(start)}–${timeFormat.format(end)}` }),
         el('h3', { id: headingId, text: a.title }),
         el('span', { className: 'state-badge', 'data-state': state, text: stateText(state) })),
-      people, buttons);
+      people, note, buttons);
+  }
+
+  /** The caseworker writes to an appointment's waiting room ("I am running 5 minutes late"). */
+  async onLobbyMessage(event) {
+    const form = event.target.closest('form[data-action="lobby-message"]');
+    if (!form) return;
+    event.preventDefault();
+    const input = form.querySelector('input');
+    const text = input.value.trim();
+    if (!text) return;
+    const status = form.querySelector('.lobby-message-status');
+    try {
+      await api('POST', `/api/appointments/${encodeURIComponent(form.dataset.id)}/lobby_message`, { text });
+      input.value = '';
+      status.textContent = t('Sent to the waiting room.');
+    } catch (error) {
+      status.textContent = t('That did not work: {reason}', { reason: error.message });
+    }
   }
 
   async onClick(event) {
@@ -225,6 +253,16 @@ class AppointmentList {
     this.lastSignature = null;
     await this.refresh();
   }
+}
+
+function lobbyMessageForm(a) {
+  const inputId = `lobby-message-${a.id}`;
+  return el('form', { className: 'lobby-message', 'data-action': 'lobby-message', 'data-id': a.id },
+    el('label', { for: inputId, text: t('Message to the waiting room') }),
+    el('span', { className: 'field-row' },
+      el('input', { id: inputId, name: 'text', maxlength: '300', autocomplete: 'off', 'data-key': `lobby:${a.id}` }),
+      el('button', { type: 'submit', className: 'button secondary', 'data-key': `lobby-send:${a.id}`, text: t('Send') })),
+    el('span', { className: 'lobby-message-status hint', role: 'status' }));
 }
 
 // ---- join links with copy buttons and QR codes -----------------------------------------

@@ -9,6 +9,7 @@ import { page, t } from './i18n.js';
 import { MediaSession } from './media.js';
 import { QualityWatch } from './quality.js';
 import { RoomSocket } from './room-socket.js';
+import { WaitingRoom, earlyDeviceCheck } from './waiting-room.js';
 
 const $ = (id) => document.getElementById(id);
 const LINK_PROBLEMS = new Set([404, 409, 410, 425]);
@@ -63,6 +64,7 @@ class JoinPage {
   constructor() {
     this.devices = new LocalDevices();
     this.stopMeter = () => {};
+    this.waitingRoom = new WaitingRoom(this.devices);
     this.join = null;
     this.socket = null;
     this.media = null;
@@ -151,7 +153,7 @@ class JoinPage {
 
   onDevicesChanged() {
     this.showOwnPicture();
-    if (!$('waiting').hidden) this.showPreview($('waiting-preview'));
+    if (!$('waiting').hidden) this.waitingRoom.showDevices();
     this.stopMeter();
     const bar = $('mic-level-bar');
     const meter = $('mic-level');
@@ -219,6 +221,8 @@ class JoinPage {
   onMessage(msg) {
     switch (msg.type) {
       case 'waiting': this.onWaiting(msg); break;
+      case 'host': this.waitingRoom.host(Boolean(msg.present)); break;
+      case 'lobby_message': this.waitingRoom.note(msg); break;
       case 'hello': this.onHello(msg); break;
       case 'lobby': this.view.lobby(msg.waiting || []); break;
       case 'presence':
@@ -253,17 +257,14 @@ class JoinPage {
   }
 
   onWaiting(msg) {
-    const host = msg.host && msg.host.name;
-    $('waiting-text').textContent = host
-      ? t('{host} will let you in.', { host })
-      : t('Your contact person will let you in.');
-    this.showPreview($('waiting-preview'));
-    show('waiting');
-    announce(t('You are in the waiting room.'));
+    show('waiting'); // first: the device check needs the section shown
+    this.waitingRoom.enter(msg);
+    announce(`${t('You are in the waiting room.')} ${$('waiting-text').textContent}`);
     this.wasWaiting = true;
   }
 
   onHello(msg) {
+    this.waitingRoom.leave();
     const again = this.inCall;
     if (!this.view) this.view = new CallView({ onAction: (a, d) => this.onViewAction(a, d) });
     this.view.hello(msg);
@@ -391,6 +392,8 @@ class JoinPage {
       this.socket.send({ type: action, participant: detail.participant });
     } else if (action === 'chat') {
       this.socket.send({ type: 'chat', text: detail.text });
+    } else if (action === 'lobby_message') {
+      this.socket.send({ type: 'lobby_message', text: detail.text });
     }
   }
 
@@ -502,10 +505,14 @@ class JoinPage {
     if (this.media) this.media.close();
     if (this.view) this.view.destroy();
     this.stopMeter();
+    this.waitingRoom.leave();
     this.devices.stop();
     if (this.screenTrack) this.screenTrack.stop();
+    // Over before anyone let them in: no thanks for taking part, but what to do now.
+    if (reason === 'ended' && this.wasWaiting && !this.inCall) reason = 'missed';
     const texts = {
       ended: [t('The appointment has ended'), t('Thank you for taking part. You can close this page now.')],
+      missed: [t('This appointment is over'), t('You were not let in before the appointment ended. Please contact your job centre to arrange a new appointment.')],
       left: [t('You have left the appointment'), t('If you left by mistake, you can join again while the appointment lasts.')],
       denied: [t('You were not let in'), t('Please contact your job centre if you think this is a mistake.')],
       replaced: [t('The appointment is open somewhere else'), t('You joined from another window or device, so this page has stopped.')],
@@ -529,6 +536,7 @@ function waitForWindow() {
 
 if (page.state === 'too_early') {
   waitForWindow();
+  earlyDeviceCheck();
 } else if (page.state === 'open') {
   new JoinPage().start();
 }
