@@ -221,6 +221,12 @@ async def test_relays_mute_panel_and_e2ee(client: Client, fake_clock: FakeClock)
     await js.send({"type": "mute", "kind": "audio", "muted": True})
     muted = await cw.expect("mute")
     assert muted["participant"] == ids["jobseeker"] and muted["muted"] is True
+    assert "missing" not in muted
+    # No camera at all: the others are told, so they can say so on the tile.
+    await js.send({"type": "mute", "kind": "video", "muted": True, "missing": True})
+    missing = await em.expect("mute", missing=True)
+    assert missing["kind"] == "video"
+    assert missing["participant"] == ids["jobseeker"] and missing["missing"] is True
     await cw.send({"type": "panel", "action": "open", "panel": "folder", "state": {"page": 2}})
     panel = await em.expect("panel")
     assert panel["from"] == ids["caseworker"] and panel["state"] == {"page": 2}

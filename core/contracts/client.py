@@ -254,12 +254,14 @@ class End:
 
 @dataclass(frozen=True)
 class Mute:
-    """A source muted or unmuted; `source` travels as `kind`."""
+    """A source muted or unmuted; `source` travels as `kind`. `missing`: muted because the
+    device has no such source (no camera, no microphone), so the others can say so."""
 
     TYPE: ClassVar[str] = "mute"
-    FIELDS: ClassVar[frozenset[str]] = frozenset({"kind", "muted"})
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"kind", "muted", "missing"})
     source: Source
     muted: bool
+    missing: bool = False
 
     @classmethod
     def parse(cls, d: dict[str, Any]) -> Mute:
@@ -267,10 +269,18 @@ class Mute:
         muted = d.get("muted")
         if not isinstance(muted, bool):
             raise MessageError(ErrorCode.BAD_FIELD, "muted must be true or false")
-        return cls(source, muted)
+        missing = d.get("missing", False)
+        if not isinstance(missing, bool):
+            raise MessageError(ErrorCode.BAD_FIELD, "missing must be true or false")
+        if missing and not muted:
+            raise MessageError(ErrorCode.BAD_FIELD, "a missing source is muted")
+        return cls(source, muted, missing)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": self.TYPE, "kind": self.source, "muted": self.muted}
+        out: dict[str, Any] = {"type": self.TYPE, "kind": self.source, "muted": self.muted}
+        if self.missing:
+            out["missing"] = True
+        return out
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ signalling parses them:
   {"type": "offer", "pc": "pub", "sdp", "sources"?: {mid: "audio"|"video"|"screen"}}
   {"type": "answer", "pc": "sub", "sdp"}
   {"type": "candidate", "pc", "candidate": {"candidate", "sdpMid", "sdpMLineIndex"} | null}
-  {"type": "mute", "kind": "audio"|"video"|"screen", "muted": bool}
+  {"type": "mute", "kind": "audio"|"video"|"screen", "muted": bool, "missing"?: bool}
 
 Screen share is a second video track. The client names each track's source in `sources`
 (keyed by the transceiver's mid); without it, a video track whose msid stream id or track id

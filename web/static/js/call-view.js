@@ -128,6 +128,7 @@ export class CallView {
         info: p,
         state: p.id === this.me ? 'joined' : p.state,
         muted: known ? known.muted : { audio: false, video: false, screen: true },
+        missing: known && known.missing ? known.missing : { audio: false, video: false },
         mediaFailed: p.id !== this.me && p.media === 'failed',
       });
     }
@@ -143,7 +144,9 @@ export class CallView {
   presence(msg) {
     const id = msg.participant;
     const person = this.people.get(id) || {
-      info: msg.info || { id, name: '', role: '' }, muted: { audio: false, video: false, screen: true },
+      info: msg.info || { id, name: '', role: '' },
+      muted: { audio: false, video: false, screen: true },
+      missing: { audio: false, video: false },
     };
     if (msg.info && msg.info.name) person.info = msg.info;
     const before = person.state;
@@ -233,11 +236,18 @@ export class CallView {
     for (const source of ['audio', 'video', 'screen']) this.removeTrack(participant, source);
   }
 
-  /** A `mute` message: someone turned their microphone, camera or screen on or off. */
-  setMuted(participant, kind, muted) {
+  /**
+   * A `mute` message: someone turned their microphone, camera or screen on or off, or has
+   * none (`missing`: no such device, or the browser may not use it).
+   */
+  setMuted(participant, kind, muted, missing = false) {
     const person = this.people.get(participant);
     if (!person) return;
     person.muted[kind] = muted;
+    if (kind === 'audio' || kind === 'video') {
+      person.missing = person.missing || { audio: false, video: false };
+      person.missing[kind] = missing && muted;
+    }
     this.render();
   }
 
@@ -351,6 +361,14 @@ export class CallView {
     },
     video,
     el('div', { className: 'avatar', 'aria-hidden': 'true', text: initials(person.info.name) }),
+    // Instead of a black picture: what is off or missing, in words.
+    el('p', { className: 'tile-marks', hidden: true },
+      el('span', { className: 'tile-mark', 'data-mark': 'video', hidden: true },
+        el('img', { src: '/static/img/camera-off.svg', alt: '', width: 20, height: 20 }),
+        el('span', { className: 'tile-mark-text' })),
+      el('span', { className: 'tile-mark', 'data-mark': 'audio', hidden: true },
+        el('img', { src: '/static/img/mic-off.svg', alt: '', width: 20, height: 20 }),
+        el('span', { className: 'tile-mark-text' }))),
     label,
     el('p', { className: 'tile-state', hidden: true }),
     // How their picture and sound reach us: bars, words on hover and focus.
@@ -372,6 +390,7 @@ export class CallView {
     const cameraOff = source === 'camera' && (person.muted.video || !stream);
     tile.classList.toggle('no-video', cameraOff);
     tile.querySelector('.tile-muted').hidden = source !== 'camera' || !person.muted.audio;
+    this.updateMarks(tile, person, source);
     const state = tile.querySelector('.tile-state');
     const reconnecting = person.state === 'reconnecting';
     const blocked = !isMe && source === 'camera' && Boolean(person.mediaFailed);
@@ -381,6 +400,25 @@ export class CallView {
     tile.classList.toggle('reconnecting', person.state === 'reconnecting');
     tile.classList.toggle('speaking', source === 'camera' && id === this.speaker);
     if (!isMe && source === 'camera') this.updateQuality(tile, person);
+  }
+
+  /** "No camera" / "No microphone" (or "Camera turned off") on a camera tile. */
+  updateMarks(tile, person, source) {
+    const missing = person.missing || { audio: false, video: false };
+    const marks = {
+      video: missing.video ? t('No camera') : person.muted.video ? t('Camera turned off') : '',
+      audio: missing.audio ? t('No microphone') : '',
+    };
+    let any = false;
+    for (const [kind, text] of Object.entries(marks)) {
+      const mark = tile.querySelector(`.tile-mark[data-mark="${kind}"]`);
+      const on = source === 'camera' && Boolean(text);
+      mark.hidden = !on;
+      mark.querySelector('.tile-mark-text').textContent = on ? text : '';
+      any = any || on;
+    }
+    tile.querySelector('.tile-marks').hidden = !any;
+    tile.dataset.missing = ['video', 'audio'].filter((k) => missing[k]).join(' ');
   }
 
   updateSpeaker() {

@@ -72,6 +72,9 @@ class JoinPage {
     this.e2ee = null;
     this.inCall = false;
     this.muted = { audio: false, video: false };
+    // No such device on this page (no camera, no microphone): the others are told, so their
+    // tile shows initials and a mark instead of a black picture.
+    this.missing = { audio: false, video: false };
     this.screenTrack = null;
     this.endArmed = null;
     this.mediaFailures = 0; // failed media attempts in a row
@@ -109,11 +112,47 @@ class JoinPage {
     await this.devices.open();
     this.showOwnPicture(); // also when no device opened (no 'change' event then)
     this.fillDeviceLists();
+    this.updateMissing();
   }
 
+  /** Something is wrong with camera or microphone: say what helps, and unfold the choosers. */
   showDeviceHelp(error) {
     $('device-help-text').textContent = deviceErrorHelp(error);
     $('device-help').hidden = false;
+    $('device-settings').open = true;
+  }
+
+  /**
+   * Which devices this page has none of: the call's buttons for them can do nothing (they are
+   * disabled and say why), and the others learn of it (once in the call).
+   */
+  updateMissing() {
+    const buttons = { audio: $('btn-mic'), video: $('btn-cam') };
+    const absent = { audio: t('No microphone'), video: t('No camera') };
+    for (const kind of ['audio', 'video']) {
+      const track = kind === 'audio' ? this.devices.audioTrack : this.devices.videoTrack;
+      const missing = !track;
+      const button = buttons[kind];
+      button.disabled = missing;
+      if (missing) {
+        button.querySelector('span').textContent = absent[kind];
+        button.querySelector('img').src = kind === 'audio' ? '/static/img/mic-off.svg' : '/static/img/camera-off.svg';
+      } else if (this.missing[kind]) {
+        this.showMuteButton(kind); // the device came (back): the button works again
+      }
+      if (missing === this.missing[kind]) continue;
+      this.missing[kind] = missing;
+      if (this.view) this.view.setMuted(this.view.me, kind, missing || this.muted[kind], missing);
+      if (this.socket && this.inCall) this.tellMute(kind);
+    }
+  }
+
+  /** Tell the others whether our camera or microphone is off, or missing. */
+  tellMute(kind) {
+    const missing = this.missing[kind];
+    const msg = { type: 'mute', kind, muted: missing || this.muted[kind] };
+    if (missing) msg.missing = true;
+    this.socket.send(msg);
   }
 
   fillDeviceLists() {
@@ -169,6 +208,7 @@ class JoinPage {
     }
     if (this.view && this.inCall) this.view.setLocal(this.devices.stream);
     this.fillDeviceLists();
+    this.updateMissing();
   }
 
   consentError(on) {
@@ -228,9 +268,13 @@ class JoinPage {
       case 'presence':
         this.view.presence(msg);
         this.e2ee.setPresent(this.view.presentIds());
+        // Whoever comes in did not hear what is off or missing here: tell them.
+        if (msg.state === 'joined' && msg.participant !== this.view.me) this.tellOffAndMissing();
         break;
       case 'chat': this.view.chat(msg); break;
-      case 'mute': this.view.setMuted(msg.participant || msg.from, msg.kind, msg.muted); break;
+      case 'mute':
+        this.view.setMuted(msg.participant || msg.from, msg.kind, msg.muted, msg.missing === true);
+        break;
       case 'media_status': this.view.mediaStatus(msg); break;
       case 'panel': this.docs.panel(msg); break;
       case 'consent_request': this.docs.request(msg); break;
@@ -279,7 +323,9 @@ class JoinPage {
     this.view.setLocal(this.devices.stream);
     this.view.setReconnecting(false);
     this.rebuilding = false;
-    for (const kind of ['audio', 'video']) this.view.setMuted(msg.participant.id, kind, this.muted[kind]);
+    for (const kind of ['audio', 'video']) {
+      this.view.setMuted(msg.participant.id, kind, this.muted[kind] || this.missing[kind], this.missing[kind]);
+    }
     $('btn-end').hidden = !(msg.grants && msg.grants.moderate);
     if (!this.quality) {
       this.quality = new QualityWatch(() => this.media, (pid, figures) => this.view.setQuality(pid, figures));
@@ -299,8 +345,12 @@ class JoinPage {
     this.e2ee.announce();
     this.view.setE2EE(this.e2ee.state, this.e2ee.code, this.e2ee.reason, this.e2ee.agreements);
     // Tell the others what is off (they may have missed it while we were away).
+    this.tellOffAndMissing();
+  }
+
+  tellOffAndMissing() {
     for (const kind of ['audio', 'video']) {
-      if (this.muted[kind]) this.socket.send({ type: 'mute', kind, muted: true });
+      if (this.muted[kind] || this.missing[kind]) this.tellMute(kind);
     }
   }
 
@@ -426,9 +476,21 @@ class JoinPage {
   }
 
   toggleMute(kind) {
+    if (this.missing[kind]) return;
     const muted = !this.muted[kind];
     this.muted[kind] = muted;
     this.devices.setEnabled(kind, !muted);
+    this.showMuteButton(kind);
+    if (this.view) this.view.setMuted(this.view.me, kind, muted);
+    if (this.socket) this.socket.send({ type: 'mute', kind, muted });
+    announce(kind === 'audio'
+      ? (muted ? t('Your microphone is off.') : t('Your microphone is on.'))
+      : (muted ? t('Your camera is off.') : t('Your camera is on.')));
+  }
+
+  /** The microphone or camera button as the device's state says. */
+  showMuteButton(kind) {
+    const muted = this.muted[kind];
     const button = kind === 'audio' ? $('btn-mic') : $('btn-cam');
     button.setAttribute('aria-pressed', String(muted));
     button.querySelector('span').textContent = kind === 'audio'
@@ -437,11 +499,6 @@ class JoinPage {
     button.querySelector('img').src = kind === 'audio'
       ? (muted ? '/static/img/mic-off.svg' : '/static/img/mic.svg')
       : (muted ? '/static/img/camera-off.svg' : '/static/img/camera.svg');
-    if (this.view) this.view.setMuted(this.view.me, kind, muted);
-    if (this.socket) this.socket.send({ type: 'mute', kind, muted });
-    announce(kind === 'audio'
-      ? (muted ? t('Your microphone is off.') : t('Your microphone is on.'))
-      : (muted ? t('Your camera is off.') : t('Your camera is on.')));
   }
 
   async toggleScreen() {
