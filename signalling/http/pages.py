@@ -20,6 +20,7 @@ from babel.dates import format_datetime, format_time
 
 from core.contracts.errors import ErrorCode
 from core.model import LANGUAGES, Appointment
+from core.settings import Settings
 from signalling.auth.invites import LinkState, hash_code, link_state, looks_like_code
 from signalling.auth.staff import csrf_ok, csrf_token, current_staff
 from signalling.context import SERVICES
@@ -95,6 +96,7 @@ def render(
             path=request.path,
             page_json=json_for_script(page_data),
             strings_json=i18n.js_catalog_json(lang),
+            contact=contact_facts(request.app[SERVICES].settings),
             **context,
         )
     )
@@ -111,6 +113,18 @@ def render(
             httponly=True,
         )
     return response
+
+
+def contact_facts(settings: Settings) -> dict[str, str]:
+    """What the pages say about reaching the job centre (contact.html, the privacy notice)."""
+    return {
+        "phone": settings.support_phone,
+        "phone_link": settings.support_phone.replace(" ", ""),
+        "hours": settings.support_hours,
+        "controller_name": settings.controller_name,
+        "controller_address": settings.controller_address,
+        "dpo": settings.dpo_contact,
+    }
 
 
 def when(epoch: float, lang: str, timezone: str) -> dict[str, str]:
