@@ -24,6 +24,7 @@ from core.settings import Settings
 from signalling.auth.invites import LinkState, hash_code, link_state, looks_like_code
 from signalling.auth.staff import csrf_ok, csrf_token, current_staff
 from signalling.context import SERVICES
+from signalling.http.host_join import host_join_path, host_of
 from signalling.http.i18n import (
     LANG_COOKIE,
     LANGUAGE_NAMES,
@@ -56,6 +57,7 @@ def setup_pages(app: web.Application) -> None:
     app.router.add_get("/j/{code}", join_page, name="join")
     app.router.add_get("/console", console_page, name="console")
     app.router.add_get("/console/login", login_page, name="console_login")
+    app.router.add_get("/console/join/{appointment_id}", host_join_page, name="console_join")
     app.router.add_post("/console/qr", qr_svg, name="console_qr")
     app.router.add_get("/privacy", privacy_page, name="privacy")
     app.router.add_static("/static/", STATIC_DIR, name="static", append_version=False)
@@ -252,6 +254,40 @@ async def console_page(request: web.Request) -> web.StreamResponse:
         {"user": {"username": user.username, "display_name": user.display_name}, "base_url": base},
         csrf=csrf_token(request),
         user=user,
+    )
+
+
+async def host_join_page(request: web.Request) -> web.StreamResponse:
+    """GET /console/join/<appointment>: the join page for the appointment's caseworker, who
+    joins on her staff session (see `signalling.http.host_join`), never with a link."""
+    if await current_staff(request) is None:
+        raise web.HTTPFound("/console/login", headers=NO_STORE)
+    services = request.app[SERVICES]
+    appointment_id = request.match_info["appointment_id"]
+    found = (
+        await services.appointments.get_appointment(appointment_id)
+        if len(appointment_id) <= 64
+        else None
+    )
+    host = host_of(found) if found is not None else None
+    appointment = found if host is not None else None
+    state = "unknown"
+    if appointment is not None:
+        now = services.clock.now()
+        state = link_state(appointment, now, services.settings.early_join_margin).value
+    chosen = request.query.get("lang", "")
+    lang = chosen if chosen in LANGUAGES else negotiate_language(request)
+    context, data = join_context(request, lang, state, appointment, host.id if host else "")
+    if appointment is not None:
+        data.update(join_via=host_join_path(appointment.id), csrf=csrf_token(request))
+    return render(
+        request,
+        "join.html",
+        "join",
+        data,
+        status=STATUS_FOR_STATE[state],
+        lang=lang,
+        **context,
     )
 
 

@@ -180,6 +180,15 @@ class AppointmentList {
         actions));
     }
     const buttons = el('div', { className: 'appointment-actions' });
+    if (live) {
+      // The host joins on her staff session (no link needed), in a tab of its own so that
+      // this list keeps watching the waiting room.
+      buttons.append(el('a', {
+        className: 'button primary', href: `/console/join/${encodeURIComponent(a.id)}`, target: '_blank', rel: 'noopener',
+        'data-action-link': 'join', 'data-key': `join:${a.id}`,
+        'aria-label': t('Join the call “{title}” (opens a new tab)', { title: a.title }), text: t('Join the call'),
+      }));
+    }
     if (live && (state === 'in_call' || state === 'waiting')) {
       buttons.append(el('button', { type: 'button', className: 'button danger', 'data-action': 'end', 'data-id': a.id, 'data-key': `end:${a.id}`, text: t('End call') }));
     }
