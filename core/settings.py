@@ -220,9 +220,7 @@ class Settings:
         for name in CONTACT_TEXTS:
             value = getattr(self, name)
             if len(value) > CONTACT_MAX or any(unicodedata.category(c)[0] == "C" for c in value):
-                raise SettingsError(
-                    f"{name} must be one line of at most {CONTACT_MAX} characters"
-                )
+                raise SettingsError(f"{name} must be one line of at most {CONTACT_MAX} characters")
         if self.database_url and not self.database_url.startswith(
             ("sqlite+aiosqlite://", "postgresql+asyncpg://")
         ):

@@ -15,12 +15,12 @@ from signalling.auth.keys import KeyRing
 from signalling.auth.tokens import TokenIssuer, TokenVerifier
 from signalling.context import SERVICES, Services
 from signalling.http.api import api_errors, setup_api
-from signalling.http.host_join import setup_host_join_api
 from signalling.http.calendar_files import setup_calendar_files
 from signalling.http.call_documents import setup_call_documents
 from signalling.http.client_address import TRUSTED_PROXIES, TrustedProxies
 from signalling.http.documents_api import setup_documents_api
 from signalling.http.help_api import setup_help_api
+from signalling.http.host_join import setup_host_join_api
 from signalling.http.lifecycle import DRAINING, Draining
 from signalling.http.profiles_api import setup_profiles_api
 from signalling.http.security import security_headers, setup_security

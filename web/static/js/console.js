@@ -8,6 +8,7 @@ import { api } from './api.js';
 import { DocumentsPanel } from './console-documents.js';
 import { ProfilePanel } from './console-profiles.js';
 import { TrailPanel } from './console-trail.js';
+import { WaitingAlert } from './console-waiting.js';
 import {
   dateAndTimeInZone, isoInZone, page, roleName, t, timeZone, wallClock, zoneMidnight, zonedToEpochMs,
 } from './i18n.js';
@@ -69,8 +70,7 @@ class AppointmentList {
   constructor() {
     this.box = $('appointment-groups');
     this.known = new Map(); // appointment id -> signature
-    this.waiting = new Set(); // "appointment:participant" seen waiting
-    this.first = true;
+    this.alert = new WaitingAlert();
     this.box.addEventListener('click', (event) => this.onClick(event));
   }
 
@@ -103,7 +103,7 @@ class AppointmentList {
   }
 
   render(appointments, today, tomorrow) {
-    this.announceChanges(appointments);
+    this.alert.update(appointments);
     const signature = JSON.stringify([today, appointments]); // a new day regroups
     if (signature === this.lastSignature) return;
     this.lastSignature = signature;
@@ -127,23 +127,6 @@ class AppointmentList {
       const again = this.box.querySelector(`[data-key="${CSS.escape(focusKey)}"]`);
       if (again) again.focus();
     }
-  }
-
-  announceChanges(appointments) {
-    const now = new Set();
-    for (const a of appointments) {
-      for (const [pid, status] of Object.entries(a.live.members || {})) {
-        if (status !== 'waiting') continue;
-        const key = `${a.id}:${pid}`;
-        now.add(key);
-        if (!this.waiting.has(key) && !this.first) {
-          const person = a.participants.find((p) => p.id === pid);
-          announce(t('{name} is waiting: {title}', { name: person ? person.name : '', title: a.title }));
-        }
-      }
-    }
-    this.waiting = now;
-    this.first = false;
   }
 
   card(a) {
@@ -554,4 +537,6 @@ $('logout').addEventListener('click', async () => {
   }
 });
 list.refresh();
-setInterval(() => { if (!document.hidden) list.refresh(); }, POLL_MS);
+// Also while the tab is hidden: she works in another window and must hear who starts waiting.
+setInterval(() => list.refresh(), POLL_MS);
+window.addEventListener('focus', () => list.refresh());
