@@ -92,7 +92,7 @@ async def test_host_join_is_for_staff_with_csrf(client: Client, fake_clock: Fake
         resp = await stranger.post(_path(aid), json={}, headers={"X-CSRF-Token": csrf})
         assert resp.status == 401 and (await resp.json())["code"] == "unauthenticated"
     finally:
-        await stranger.close()
+        await stranger.session.close()
     missing = await client.post(_path(aid), json={})
     assert missing.status == 403 and (await missing.json())["code"] == "csrf"
     forged = await client.post(_path(aid), json={}, headers={"X-CSRF-Token": "forged"})
@@ -149,4 +149,4 @@ async def test_the_host_join_page_is_for_staff(staff: Client, fake_clock: FakeCl
         away = await stranger.get(f"/console/join/{aid}", allow_redirects=False)
         assert away.status == 302 and away.headers["Location"] == "/console/login"
     finally:
-        await stranger.close()
+        await stranger.session.close()
