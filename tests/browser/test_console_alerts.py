@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, ViewportSize, expect
+from playwright.sync_api import BrowserContext, Page, ViewportSize, expect
 
 from tests.browser.conftest import (
     STAFF_PASSWORD,
@@ -69,6 +69,11 @@ def console(new_context: NewContext, server: LiveServer, notifications: bool = F
     context = new_context("de", viewport=DESKTOP)
     if notifications:
         context.grant_permissions(["notifications"], origin=server.url)
+    return console_in(context, server)
+
+
+def console_in(context: BrowserContext, server: LiveServer) -> Page:
+    """The console, logged in, in `context` (with the spies on tones and notifications)."""
     page = context.new_page()
     page.add_init_script(SPIES)
     page.goto(f"{server.url}/console/login")
@@ -173,13 +178,38 @@ def test_someone_waiting_alerts_the_console_and_the_host_joins_from_it(
     guest.close()
 
 
+# Headless Chromium answers "denied" to any page that did not get the permission from the
+# test; this stands for a browser that has not been asked yet, and says when it is asked.
+NOT_ASKED_YET = """
+(() => {
+  let state = 'default';
+  window.__asked = 0;
+  Object.defineProperty(Notification, 'permission', { get: () => state, configurable: true });
+  Notification.requestPermission = async () => {
+    window.__asked += 1;
+    state = 'granted';
+    return state;
+  };
+})();
+"""
+
+
 def test_notifications_are_asked_for_only_on_a_click(
     server: LiveServer, new_context: NewContext
 ) -> None:
-    staff = console(new_context, server)
+    context = new_context("de", viewport=DESKTOP)
+    context.add_init_script(NOT_ASKED_YET)
+    staff = console_in(context, server)
     button = staff.get_by_role("button", name="Benachrichtigungen einschalten")
     expect(button).to_be_visible()
-    assert staff.evaluate("Notification.permission") == "default"  # nothing asked on load
+    staff.locator("h1").click()
+    assert staff.evaluate("window.__asked") == 0  # nothing asked on load or on other clicks
+    button.click()
+    status = staff.locator("#notifications-status")
+    expect(status).to_have_text("Benachrichtigungen sind eingeschaltet.")
+    expect(status).to_be_focused()  # the button has gone; focus is not lost
+    expect(button).to_be_hidden()
+    assert staff.evaluate("window.__asked") == 1
 
 
 @pytest.mark.parametrize("lang", ["de", "ar"])
