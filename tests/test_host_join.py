@@ -109,7 +109,8 @@ async def test_host_join_bad_inputs(client: Client, fake_clock: FakeClock) -> No
 
     call = await schedule(client, csrf, appointment_body(now))
     aid = call["appointment"]["id"]
-    for bad in ([], {"consent": "yes"}, {"code": "x"}):
+    bad_bodies: list[Any] = [[], {"consent": "yes"}, {"code": "x"}]
+    for bad in bad_bodies:
         resp = await client.post(_path(aid), json=bad, headers=headers)
         assert resp.status == 400 and "error" in await resp.json(), bad
     text = await client.post(_path(aid), data="{}", headers=headers)

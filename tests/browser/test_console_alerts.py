@@ -18,8 +18,8 @@ from tests.browser.conftest import (
     LiveServer,
     NewContext,
     axe_check,
-    wait_for,
 )
+from testsupport.wait import wait_for_sync as wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
