@@ -7,6 +7,7 @@ import dataclasses
 import ipaddress
 import json
 import os
+import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,9 @@ from zoneinfo import ZoneInfo
 # LIPPEJOB_* variables that are read elsewhere, not settings (a typo in a setting is refused).
 NON_SETTING_VARIABLES = frozenset({"LIPPEJOB_STAFF_PASSWORD"})
 PHONE_CHARACTERS = frozenset("0123456789 +-/()")
+# Free-text contact facts for the pages (one line each, no control characters).
+CONTACT_TEXTS = ("support_hours", "controller_name", "controller_address", "dpo_contact")
+CONTACT_MAX = 200
 
 
 class SettingsError(ValueError):
@@ -101,6 +105,15 @@ class Settings:
     # The job centre's telephone line, shown when a call's sound and picture cannot get
     # through (e.g. "+49 5231 123-0"); empty: none is shown.
     support_phone: str = ""
+    # The contact line on every error page and on the privacy notice: support_phone with
+    # support_hours (e.g. "Mon-Fri 8:00-16:00"); and the privacy notice's GDPR Art. 13
+    # facts: who is responsible for the data (controller_name, controller_address) and how
+    # to reach the data-protection officer (dpo_contact, e.g. an address or e-mail).
+    # Empty: the line or the fact is left out.
+    support_hours: str = ""
+    controller_name: str = ""
+    controller_address: str = ""
+    dpo_contact: str = ""
     # Media
     ice_servers: tuple[dict[str, Any], ...] = ()  # STUN/TURN handed to browsers only
     # "relay": browsers use only TURN (where UDP to the SFU is blocked anyway, or to hide
@@ -204,6 +217,10 @@ class Settings:
                 raise SettingsError("each ICE server needs 'urls'")
         if len(self.support_phone) > 40 or not set(self.support_phone) <= PHONE_CHARACTERS:
             raise SettingsError("support_phone must be a phone number: digits, spaces, + - / ( )")
+        for name in CONTACT_TEXTS:
+            value = getattr(self, name)
+            if len(value) > CONTACT_MAX or any(unicodedata.category(c)[0] == "C" for c in value):
+                raise SettingsError(f"{name} must be one line of at most {CONTACT_MAX} characters")
         if self.database_url and not self.database_url.startswith(
             ("sqlite+aiosqlite://", "postgresql+asyncpg://")
         ):

@@ -20,6 +20,7 @@ from signalling.http.call_documents import setup_call_documents
 from signalling.http.client_address import TRUSTED_PROXIES, TrustedProxies
 from signalling.http.documents_api import setup_documents_api
 from signalling.http.help_api import setup_help_api
+from signalling.http.host_join import setup_host_join_api
 from signalling.http.lifecycle import DRAINING, Draining
 from signalling.http.profiles_api import setup_profiles_api
 from signalling.http.security import security_headers, setup_security
@@ -69,6 +70,7 @@ def create_app(
     setup_call_documents(app)
     setup_help_api(app)
     setup_calendar_files(app)
+    setup_host_join_api(app)
     metrics = Metrics()
     hub = RoomHub(
         services,

@@ -38,6 +38,17 @@ def test_json_lists_from_the_environment() -> None:
     assert settings.media_ice_servers == ()  # the SFU uses none unless told to
     phone = load_settings(env={"LIPPEJOB_SUPPORT_PHONE": "+49 5231 123-0"})
     assert phone.support_phone == "+49 5231 123-0"
+    contact = load_settings(
+        env={
+            "LIPPEJOB_SUPPORT_HOURS": "Mo-Fr 8:00-16:00",
+            "LIPPEJOB_CONTROLLER_NAME": "Jobcenter Lippe",
+            "LIPPEJOB_CONTROLLER_ADDRESS": "Musterstraße 1, 32756 Detmold",
+            "LIPPEJOB_DPO_CONTACT": "datenschutz@jobcenter-lippe.example",
+        }
+    )
+    assert contact.support_hours == "Mo-Fr 8:00-16:00"
+    assert contact.controller_address == "Musterstraße 1, 32756 Detmold"
+    assert contact.dpo_contact == "datenschutz@jobcenter-lippe.example"
 
 
 @pytest.mark.parametrize(
@@ -57,6 +68,9 @@ def test_json_lists_from_the_environment() -> None:
         ({"LIPPEJOB_MEDIA_ICE_SERVERS": '[{"user": "x"}]'}, "urls"),
         ({"LIPPEJOB_SUPPORT_PHONE": "<a href=x>call</a>"}, "support_phone"),
         ({"LIPPEJOB_SUPPORT_PHONE": "0" * 41}, "support_phone"),
+        ({"LIPPEJOB_SUPPORT_HOURS": "Mo-Fr\n8-16"}, "support_hours must be one line"),
+        ({"LIPPEJOB_DPO_CONTACT": "x" * 201}, "dpo_contact must be one line"),
+        ({"LIPPEJOB_CONTROLLER_ADDRESS": "Straße 1\u202e"}, "controller_address"),
     ],
 )
 def test_bad_settings_are_refused(env: dict[str, str], message: str) -> None:

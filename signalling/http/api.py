@@ -293,7 +293,8 @@ async def list_appointments(request: web.Request) -> web.Response:
     return web.json_response({"appointments": [await _view(services, a) for a in found]})
 
 
-async def _appointment(request: web.Request) -> Appointment:
+async def appointment_in_path(request: web.Request) -> Appointment:
+    """The appointment named by the path's `appointment_id`; 404 when there is none."""
     appointment_id = request.match_info["appointment_id"]
     if len(appointment_id) > 64:
         raise ApiError(404, "no such appointment", ErrorCode.NOT_FOUND)
@@ -306,7 +307,7 @@ async def _appointment(request: web.Request) -> Appointment:
 async def get_appointment(request: web.Request) -> web.Response:
     await require_staff(request)
     services = _services(request)
-    appointment = await _appointment(request)
+    appointment = await appointment_in_path(request)
     attendance = await services.appointments.list_attendance(appointment.id)
     return web.json_response(
         {
@@ -321,7 +322,7 @@ async def get_appointment(request: web.Request) -> web.Response:
 async def cancel_appointment(request: web.Request) -> web.Response:
     user = await require_staff(request)
     services = _services(request)
-    appointment = await _appointment(request)
+    appointment = await appointment_in_path(request)
     if appointment.status != "scheduled":
         raise ApiError(409, f"the appointment is already {appointment.status}", ErrorCode.CONFLICT)
     hub = request.app[HUB]
@@ -335,7 +336,7 @@ async def cancel_appointment(request: web.Request) -> web.Response:
 
 async def end_appointment(request: web.Request) -> web.Response:
     user = await require_staff(request)
-    appointment = await _appointment(request)
+    appointment = await appointment_in_path(request)
     if not await request.app[HUB].end(appointment.id, user.username):
         raise ApiError(409, f"the appointment is already {appointment.status}", ErrorCode.CONFLICT)
     return web.json_response({"ok": True})
@@ -343,7 +344,7 @@ async def end_appointment(request: web.Request) -> web.Response:
 
 async def _member_action(request: web.Request, admit: bool) -> web.Response:
     user = await require_staff(request)
-    appointment = await _appointment(request)
+    appointment = await appointment_in_path(request)
     data = await read_json(request)
     pid = data.get("participant") if isinstance(data, dict) else None
     if not isinstance(pid, str) or appointment.participant(pid) is None:
@@ -386,7 +387,7 @@ async def lobby_message(request: web.Request) -> web.Response:
 async def reissue_link(request: web.Request) -> web.Response:
     user = await require_staff(request)
     services = _services(request)
-    appointment = await _appointment(request)
+    appointment = await appointment_in_path(request)
     pid = request.match_info["participant_id"]
     if appointment.participant(pid) is None:
         raise ApiError(404, "no such participant", ErrorCode.NOT_FOUND)

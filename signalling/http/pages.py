@@ -20,9 +20,11 @@ from babel.dates import format_date, format_time, get_datetime_format
 
 from core.contracts.errors import ErrorCode
 from core.model import LANGUAGES, Appointment
+from core.settings import Settings
 from signalling.auth.invites import LinkState, hash_code, link_state, looks_like_code
 from signalling.auth.staff import csrf_ok, csrf_token, current_staff
 from signalling.context import SERVICES
+from signalling.http.host_join import host_join_path, host_of
 from signalling.http.i18n import (
     LANG_COOKIE,
     LANGUAGE_NAMES,
@@ -55,6 +57,7 @@ def setup_pages(app: web.Application) -> None:
     app.router.add_get("/j/{code}", join_page, name="join")
     app.router.add_get("/console", console_page, name="console")
     app.router.add_get("/console/login", login_page, name="console_login")
+    app.router.add_get("/console/join/{appointment_id}", host_join_page, name="console_join")
     app.router.add_post("/console/qr", qr_svg, name="console_qr")
     app.router.add_get("/privacy", privacy_page, name="privacy")
     app.router.add_static("/static/", STATIC_DIR, name="static", append_version=False)
@@ -95,6 +98,7 @@ def render(
             path=request.path,
             page_json=json_for_script(page_data),
             strings_json=i18n.js_catalog_json(lang),
+            contact=contact_facts(request.app[SERVICES].settings),
             **context,
         )
     )
@@ -111,6 +115,18 @@ def render(
             httponly=True,
         )
     return response
+
+
+def contact_facts(settings: Settings) -> dict[str, str]:
+    """What the pages say about reaching the job centre (contact.html, the privacy notice)."""
+    return {
+        "phone": settings.support_phone,
+        "phone_link": settings.support_phone.replace(" ", ""),
+        "hours": settings.support_hours,
+        "controller_name": settings.controller_name,
+        "controller_address": settings.controller_address,
+        "dpo": settings.dpo_contact,
+    }
 
 
 def when(epoch: float, lang: str, timezone: str) -> dict[str, str]:
@@ -243,6 +259,40 @@ async def console_page(request: web.Request) -> web.StreamResponse:
         {"user": {"username": user.username, "display_name": user.display_name}, "base_url": base},
         csrf=csrf_token(request),
         user=user,
+    )
+
+
+async def host_join_page(request: web.Request) -> web.StreamResponse:
+    """GET /console/join/<appointment>: the join page for the appointment's caseworker, who
+    joins on her staff session (see `signalling.http.host_join`), never with a link."""
+    if await current_staff(request) is None:
+        raise web.HTTPFound("/console/login", headers=NO_STORE)
+    services = request.app[SERVICES]
+    appointment_id = request.match_info["appointment_id"]
+    found = (
+        await services.appointments.get_appointment(appointment_id)
+        if len(appointment_id) <= 64
+        else None
+    )
+    host = host_of(found) if found is not None else None
+    appointment = found if host is not None else None
+    state = "unknown"
+    if appointment is not None:
+        now = services.clock.now()
+        state = link_state(appointment, now, services.settings.early_join_margin).value
+    chosen = request.query.get("lang", "")
+    lang = chosen if chosen in LANGUAGES else negotiate_language(request)
+    context, data = join_context(request, lang, state, appointment, host.id if host else "")
+    if appointment is not None:
+        data.update(join_via=host_join_path(appointment.id), csrf=csrf_token(request))
+    return render(
+        request,
+        "join.html",
+        "join",
+        data,
+        status=STATUS_FOR_STATE[state],
+        lang=lang,
+        **context,
     )
 
 

@@ -3,6 +3,7 @@
 // title and plays a short chime (made with WebAudio; the checkbox turns it off, remembered
 // on this device). Caseworkers answer, note what was arranged, and set the status.
 
+import { chime, notify, setTitleCount, soundSwitch } from './alerts.js';
 import { announce } from './announcer.js';
 import { api } from './api.js';
 import { el } from './dom.js';
@@ -11,7 +12,6 @@ import { formatDateTime, t } from './i18n.js';
 const $ = (id) => document.getElementById(id);
 const POLL_MS = 15000;
 const SOUND_KEY = 'lj-help-sound';
-const baseTitle = document.title;
 
 const KINDS = {
   childcare: () => t('Childcare'),
@@ -33,47 +33,13 @@ const received = () => t('Received');
 const items = new Map(); // request id -> { json, node }
 let known = null; // ids seen since the console opened (null: not loaded yet)
 let unseen = 0;
-let audio = null;
 
-// ---- attention: the tab's title and a chime --------------------------------------------
+// ---- attention: the tab's title and a chime (alerts.js) -------------------------------
 
-function soundOn() {
-  return $('inbox-sound').checked;
-}
-
-$('inbox-sound').checked = localStorage.getItem(SOUND_KEY) !== 'off';
-$('inbox-sound').addEventListener('change', () => {
-  localStorage.setItem(SOUND_KEY, soundOn() ? 'on' : 'off');
-});
-
-// Browsers let a page make sound only after the user did something on it.
-function unlockAudio() {
-  if (!audio && window.AudioContext) audio = new AudioContext();
-  if (audio && audio.state === 'suspended') audio.resume().catch(() => {});
-}
-document.addEventListener('pointerdown', unlockAudio, { once: true });
-document.addEventListener('keydown', unlockAudio, { once: true });
-
-function chime() {
-  document.body.dataset.helpChimes = String(Number(document.body.dataset.helpChimes || 0) + 1);
-  if (!soundOn() || !audio) return;
-  const start = audio.currentTime;
-  [660, 880].forEach((frequency, i) => {
-    const tone = audio.createOscillator();
-    const gain = audio.createGain();
-    tone.frequency.value = frequency;
-    gain.gain.setValueAtTime(0.0001, start + i * 0.18);
-    gain.gain.exponentialRampToValueAtTime(0.2, start + i * 0.18 + 0.02);
-    gain.gain.exponentialRampToValueAtTime(0.0001, start + i * 0.18 + 0.16);
-    tone.connect(gain).connect(audio.destination);
-    tone.start(start + i * 0.18);
-    tone.stop(start + i * 0.18 + 0.17);
-  });
-}
+const soundOn = soundSwitch($('inbox-sound'), SOUND_KEY);
 
 function showUnseen() {
-  const label = t('New help request');
-  document.title = unseen ? `(${unseen}) ${label} · ${baseTitle}` : baseTitle;
+  setTitleCount('help', unseen, t('New help request'));
 }
 
 function seen() {
@@ -228,7 +194,8 @@ async function load() {
   if (known !== null && arrived.length) {
     unseen += arrived.length;
     showUnseen();
-    chime();
+    chime('helpChimes', soundOn());
+    notify(t('New help request'), '', 'lj-help');
     announce(t('New help request'));
   }
   known = new Set([...(known || []), ...live]);

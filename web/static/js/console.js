@@ -8,6 +8,7 @@ import { api } from './api.js';
 import { DocumentsPanel } from './console-documents.js';
 import { ProfilePanel } from './console-profiles.js';
 import { TrailPanel } from './console-trail.js';
+import { WaitingAlert } from './console-waiting.js';
 import {
   dateAndTimeInZone, isoInZone, page, roleName, t, timeZone, wallClock, zoneMidnight, zonedToEpochMs,
 } from './i18n.js';
@@ -69,8 +70,7 @@ class AppointmentList {
   constructor() {
     this.box = $('appointment-groups');
     this.known = new Map(); // appointment id -> signature
-    this.waiting = new Set(); // "appointment:participant" seen waiting
-    this.first = true;
+    this.alert = new WaitingAlert();
     this.box.addEventListener('click', (event) => this.onClick(event));
     this.box.addEventListener('submit', (event) => this.onLobbyMessage(event));
   }
@@ -104,7 +104,7 @@ class AppointmentList {
   }
 
   render(appointments, today, tomorrow) {
-    this.announceChanges(appointments);
+    this.alert.update(appointments);
     const signature = JSON.stringify([today, appointments]); // a new day regroups
     if (signature === this.lastSignature) return;
     this.lastSignature = signature;
@@ -135,23 +135,6 @@ class AppointmentList {
       const again = this.box.querySelector(`[data-key="${CSS.escape(focusKey)}"]`);
       if (again) again.focus();
     }
-  }
-
-  announceChanges(appointments) {
-    const now = new Set();
-    for (const a of appointments) {
-      for (const [pid, status] of Object.entries(a.live.members || {})) {
-        if (status !== 'waiting') continue;
-        const key = `${a.id}:${pid}`;
-        now.add(key);
-        if (!this.waiting.has(key) && !this.first) {
-          const person = a.participants.find((p) => p.id === pid);
-          announce(t('{name} is waiting: {title}', { name: person ? person.name : '', title: a.title }));
-        }
-      }
-    }
-    this.waiting = now;
-    this.first = false;
   }
 
   card(a) {
@@ -190,6 +173,15 @@ class AppointmentList {
     const someoneWaits = Object.values(a.live.members || {}).includes('waiting');
     const note = live && someoneWaits ? lobbyMessageForm(a) : '';
     const buttons = el('div', { className: 'appointment-actions' });
+    if (live) {
+      // The host joins on her staff session (no link needed), in a tab of its own so that
+      // this list keeps watching the waiting room.
+      buttons.append(el('a', {
+        className: 'button primary', href: `/console/join/${encodeURIComponent(a.id)}`, target: '_blank', rel: 'noopener',
+        'data-action-link': 'join', 'data-key': `join:${a.id}`,
+        'aria-label': t('Join the call “{title}” (opens a new tab)', { title: a.title }), text: t('Join the call'),
+      }));
+    }
     if (live && (state === 'in_call' || state === 'waiting')) {
       buttons.append(el('button', { type: 'button', className: 'button danger', 'data-action': 'end', 'data-id': a.id, 'data-key': `end:${a.id}`, text: t('End call') }));
     }
@@ -583,4 +575,6 @@ $('logout').addEventListener('click', async () => {
   }
 });
 list.refresh();
-setInterval(() => { if (!document.hidden) list.refresh(); }, POLL_MS);
+// Also while the tab is hidden: she works in another window and must hear who starts waiting.
+setInterval(() => list.refresh(), POLL_MS);
+window.addEventListener('focus', () => list.refresh());
