@@ -373,7 +373,7 @@ async def deny(request: web.Request) -> web.Response:
 async def lobby_message(request: web.Request) -> web.Response:
     """The console writes to an appointment's waiting room ("I am running 5 minutes late")."""
     user = await require_staff(request)
-    appointment = await _appointment(request)
+    appointment = await appointment_in_path(request)
     data = await read_json(request)
     try:
         msg = LobbyMessage.parse(data if isinstance(data, dict) else {})
