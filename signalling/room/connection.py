@@ -37,6 +37,7 @@ class Connection:
     exp: int = 0  # expiry of the newest token this socket holds (refresh moves it)
     authed_at: float = field(default_factory=time.monotonic)  # its auth message arrived
     admitted_at: float | None = None  # wall time of the admit that let it in, if any
+    welcomed: bool = False  # its `waiting` was sent: room messages to the waiting may follow
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _closer: asyncio.Task[None] | None = None
     _allowance: float = RATE_BURST

@@ -192,6 +192,8 @@ class RoomHub:
         if isinstance(event, events.Deliver):
             status = MemberState.WAITING if event.waiting else MemberState.ADMITTED
             for conn in list(conns.values()):
+                if event.waiting and not conn.welcomed:
+                    continue  # `waiting` comes first; it carries what this would update
                 if conn.status == status and event.reaches(conn.pid, conn.claims.grants):
                     await conn.send(event.msg)
             return
@@ -315,6 +317,7 @@ class RoomHub:
                     **({"note": note.message()} if note is not None else {}),
                 }
             )
+            conn.welcomed = True
             await self._announce_lobby(room, appointment)
 
     @staticmethod

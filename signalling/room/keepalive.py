@@ -45,14 +45,25 @@ class Keepalive:
         self.last_seen = clock()
         self.pinged = False
         self.lapsed = False
+        # Silence counts only while the socket's handler listens: while it works on a message
+        # (an auth that waits for the store under a burst of joins), the client's frames wait
+        # unread in the socket's queue and would look like silence.
+        self.listening_since: float | None = None
+
+    def listening(self) -> None:
+        """The handler waits for the next frame from now on."""
+        self.listening_since = self._clock()
 
     def seen(self) -> None:
         self.last_seen = self._clock()
+        self.listening_since = None
         self.pinged = False
 
     def due(self) -> str | None:
         """What to do now: 'ping', 'close' or nothing."""
-        silent = self._clock() - self.last_seen
+        if self.listening_since is None:
+            return None
+        silent = self._clock() - max(self.last_seen, self.listening_since)
         if silent >= self.interval + self.timeout:
             return "close"
         if silent >= self.interval and not self.pinged:
@@ -71,6 +82,12 @@ class Keepalive:
                 with contextlib.suppress(ConnectionError, RuntimeError):
                     await self.ws.ping()
             elif action == "close":
+                # A frame that arrived while this loop ran late may not have been read yet:
+                # let the handler take what is queued, then judge again.
+                for _ in range(3):
+                    await asyncio.sleep(0)
+                if self.due() != "close":
+                    continue
                 self.lapsed = True
                 with contextlib.suppress(ConnectionError, RuntimeError, TimeoutError):
                     await asyncio.wait_for(

@@ -111,6 +111,7 @@ async def _close(ws: web.WebSocketResponse, code: CloseCode, reason: str) -> Non
 async def _receive(ws: web.WebSocketResponse, keepalive: Keepalive) -> WSMessage:
     """The next message that is not a ping or pong (those are answered or noted here)."""
     while True:
+        keepalive.listening()
         msg = await ws.receive()
         keepalive.seen()
         if msg.type == WSMsgType.PING:
