@@ -13,12 +13,14 @@ import structlog
 from aiohttp import web
 
 from core.audit import Action, AuditRecord
+from core.tasks import Lifetime
 from signalling.context import SERVICES, Services
 from signalling.folder import FOLDER, Folder
 
 log = structlog.get_logger(__name__)
 
 PURGE_INTERVAL = 3600.0
+PURGE_FINISH_WAIT = 10.0  # seconds a purge at work gets to finish when the app shuts down
 
 
 async def purge_once(services: Services) -> int:
@@ -55,7 +57,7 @@ async def purge_help_requests(services: Services) -> int:
     return len(gone)
 
 
-async def _purge_forever(services: Services, folder: Folder | None) -> None:
+async def _purge_forever(services: Services, folder: Folder | None, lifetime: Lifetime) -> None:
     while True:
         try:
             await purge_once(services)
@@ -65,12 +67,20 @@ async def _purge_forever(services: Services, folder: Folder | None) -> None:
                 await folder.expire()
         except Exception:  # a store hiccup must not end the retention loop
             log.exception("purge_failed")
-        await asyncio.sleep(PURGE_INTERVAL)
+        if not await lifetime.pause(PURGE_INTERVAL):
+            return
 
 
 async def retention_ctx(app: web.Application) -> AsyncIterator[None]:
-    task = asyncio.create_task(_purge_forever(app[SERVICES], app.get(FOLDER)), name="retention")
+    lifetime = Lifetime()
+    task = asyncio.create_task(
+        _purge_forever(app[SERVICES], app.get(FOLDER), lifetime), name="retention"
+    )
     yield
+    # A purge at work (the app shuts down right after starting) finishes before the stores
+    # close; only one that hangs is cancelled.
+    lifetime.end()
+    await asyncio.wait({task}, timeout=PURGE_FINISH_WAIT)
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task

@@ -159,6 +159,28 @@ async def test_slow_handler_does_not_stall_others(bus: Bus) -> None:
     release.set()
 
 
+async def test_unsubscribe_lets_a_handler_at_work_finish(bus: Bus) -> None:
+    """A handler in the middle of its work (a database read) is not cut off half-way."""
+    started, release = asyncio.Event(), asyncio.Event()
+    finished: list[int] = []
+
+    async def busy(message: Message) -> None:
+        started.set()
+        await release.wait()
+        finished.append(message["n"])
+
+    sub = await bus.subscribe("c", busy)
+    await bus.publish("c", {"n": 1})
+    await bus.publish("c", {"n": 2})
+    await started.wait()
+    closing = asyncio.create_task(sub.close())
+    await asyncio.sleep(0.05)
+    assert not closing.done()
+    release.set()
+    await closing
+    assert finished == [1]  # the message at work was handled; the next one no longer
+
+
 async def test_close_stops_every_subscription(bus: Bus) -> None:
     inbox = Inbox()
     await bus.subscribe("c", inbox)

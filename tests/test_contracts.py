@@ -465,6 +465,7 @@ def test_every_error_code_goes_through_the_enum() -> None:
 def test_close_codes_are_stable() -> None:
     assert {c.name: int(c) for c in cm.CloseCode} == {
         "NORMAL": 1000,
+        "GOING_AWAY": 1001,
         "TRY_AGAIN": 1013,
         "BAD_MESSAGES": 4400,
         "AUTH_FAILED": 4401,

@@ -4,28 +4,14 @@ waiting room; over a real app and a real store/bus (memory and Redis)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 import structlog
 from aiohttp.test_utils import TestClient
 
 from core.clock import FakeClock
 from core.contracts.client import MAX_LOBBY_MESSAGE
 from tests.harness import RoomClient, join_token, schedule_now
-
-
-@pytest.fixture(autouse=True)
-async def settle() -> AsyncIterator[None]:
-    """Let the server finish handling the sockets a test closed before the app shuts down.
-    Without this, shutting the app down while it still handled them hung the test's teardown
-    in 3 of 15 runs on a loaded machine (the event loop's final task cancellation never
-    finished); the cause is not found yet (see the stop's note)."""
-    yield
-    await asyncio.sleep(0.5)
-
 
 Client = TestClient[Any, Any]
 LATE = "Ich verspäte mich 5 Minuten"

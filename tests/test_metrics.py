@@ -133,6 +133,8 @@ async def test_admit_on_one_node_is_timed_where_the_guest_is(
         await host.close()
         await guest.close()
     finally:
+        for app in apps:  # before what they use: they may still be handling the sockets
+            await app.close()
         for store, bus in backends:
             await bus.close()
             await store.close()

@@ -52,6 +52,7 @@ class QueuedSubscription:
     the publisher or the other subscribers, and messages keep their order."""
 
     MAX_QUEUE = 10_000
+    CLOSE_WAIT = 5.0  # seconds a handler at work gets to finish when the subscription closes
 
     def __init__(
         self, channel: str, handler: Handler, on_close: Callable[[QueuedSubscription], None]
@@ -62,6 +63,7 @@ class QueuedSubscription:
         self._queue: asyncio.Queue[Message] = asyncio.Queue(self.MAX_QUEUE)
         self._task = asyncio.create_task(self._run(), name=f"bus-sub:{channel}")
         self._closed = False
+        self._busy = False
 
     def deliver(self, message: Message) -> None:
         try:
@@ -72,6 +74,7 @@ class QueuedSubscription:
     async def _run(self) -> None:
         while not self._closed:
             message = await self._queue.get()
+            self._busy = True
             try:
                 await self._handler(message)
             except asyncio.CancelledError:
@@ -79,6 +82,8 @@ class QueuedSubscription:
             except Exception:
                 # A listener's error is logged, never allowed to kill the bus.
                 log.exception("bus_handler_failed", channel=self.channel)
+            finally:
+                self._busy = False
 
     async def close(self) -> None:
         if self._closed:
@@ -89,6 +94,10 @@ class QueuedSubscription:
             # Closed by its own handler (the last socket of a room left): let the handler
             # finish its work; the loop ends when it returns.
             return
+        if self._busy:
+            # A handler at work (a database read, a send) finishes first: cancelled half-way
+            # it could leave a database connection torn down mid-query. The loop then ends.
+            await asyncio.wait({self._task}, timeout=self.CLOSE_WAIT)
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task

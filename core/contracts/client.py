@@ -63,6 +63,7 @@ class CloseCode(IntEnum):
     """WebSocket close codes the room socket uses (4000-4999 are the application's)."""
 
     NORMAL = 1000
+    GOING_AWAY = 1001  # this server shuts down or restarts: reconnect (to another node)
     TRY_AGAIN = 1013  # the server cannot serve this socket right now (Redis away): reconnect
     BAD_MESSAGES = 4400
     AUTH_FAILED = 4401

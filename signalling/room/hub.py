@@ -35,6 +35,7 @@ from core.model import (
     Role,
 )
 from core.presence import IN_CALL, MemberEvent, next_state, on_connect, presence_of
+from core.tasks import Lifetime
 from signalling.appointments import shut_out
 from signalling.context import Services
 from signalling.metrics import Metrics
@@ -45,6 +46,8 @@ from signalling.room.node_watch import NodeWatch
 from signalling.room.status import host_present, may_admit, present_members, waiting_list
 
 log = structlog.get_logger(__name__)
+
+TASKS_WAIT = 5.0  # seconds the hub's tasks get to finish their work when it closes
 
 # Attendance that also goes to the audit trail (DESIGN.md, Audit log).
 AUDITED = {
@@ -84,7 +87,7 @@ class RoomHub:
         # twice), and the last one leaving must not close a subscription a new one relies on.
         self._subs_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._sweeper: asyncio.Task[None] | None = None
+        self._lifetime = Lifetime()  # the tasks pause through it: closing ends their pauses
         self._closed = False
         self._welcomes: list[Welcome] = []
 
@@ -106,12 +109,12 @@ class RoomHub:
             self._recover,
         )
         await nodes.beat()
-        self._sweeper = asyncio.create_task(self._sweep(), name="hub-sweeper")
-        self._spawn(nodes.run(), "hub-node-watch")
+        self._spawn(self._sweep(), "hub-sweeper")
+        self._spawn(nodes.run(self._lifetime), "hub-node-watch")
         watch = MediaWatch(
             self._media, lambda: list(self._local), self._media_lost, settings.media_heartbeat
         )
-        self._spawn(watch.run(), "hub-media-watch")
+        self._spawn(watch.run(self._lifetime), "hub-media-watch")
 
     async def _media_lost(self, room: str) -> None:
         """The room's media worker is gone: its sockets here reconnect to move on."""
@@ -133,12 +136,18 @@ class RoomHub:
         if self._closed:
             return
         self._closed = True
-        tasks = [*self._tasks, *([self._sweeper] if self._sweeper else [])]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # Pausing tasks end at once; one at work (a stay ending, a takeover) finishes it
+        # first, while the stores are still open. Only one that hangs is cancelled.
+        self._lifetime.end()
+        tasks = set(self._tasks)
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=TASKS_WAIT)
+            for task in late:
+                log.warning("hub_task_cancelled", task=task.get_name().split(":")[0])
+                task.cancel()
+            for task in late:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         for room in list(self._local.values()):
             for conn in list(room.values()):
                 await conn.close(CloseCode.NORMAL, "server shutting down")
@@ -664,7 +673,8 @@ class RoomHub:
                     )
 
     async def _expire(self, room: str, pid: str, conn_id: str) -> None:
-        await asyncio.sleep(self._grace)
+        if not await self._lifetime.pause(self._grace):
+            return  # shutting down: the stay stays `reconnecting` (another node takes it over)
         member = (await self._s.presence.get_members(room)).get(pid)
         if member is None or member.conn != conn_id:
             return
@@ -692,8 +702,7 @@ class RoomHub:
 
     async def _sweep(self) -> None:
         """Close sockets whose appointment is over or whose token ran out unrefreshed."""
-        while True:
-            await asyncio.sleep(self._sweep_interval)
+        while await self._lifetime.pause(self._sweep_interval):
             await self.sweep_once()
 
     async def sweep_once(self) -> None:

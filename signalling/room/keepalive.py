@@ -70,6 +70,15 @@ class Keepalive:
             return "ping"
         return None
 
+    def until_due(self, tick: float) -> float:
+        """Seconds until `due()` may change: the next ping or close deadline, if the client
+        stays silent; at most `tick` (a busy handler, or a frame, moves the deadlines)."""
+        if self.listening_since is None:
+            return tick
+        silent = self._clock() - max(self.last_seen, self.listening_since)
+        deadline = self.interval if not self.pinged else self.interval + self.timeout
+        return min(tick, max(deadline - silent, 0.0))
+
     async def watch(self, abort: Callable[[], None]) -> None:
         """Until the socket closes: ping when due; when the client stayed silent, close the
         socket (a close frame, then `abort()` drops the connection if no answer comes soon:
@@ -97,4 +106,4 @@ class Keepalive:
                 if not self.ws.closed:
                     abort()
                 return
-            await asyncio.sleep(tick)
+            await asyncio.sleep(self.until_due(tick))

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
+from core.tasks import Lifetime
 from signalling.room.media_router import MediaRouter
 
 log = structlog.get_logger(__name__)
@@ -31,11 +32,12 @@ class MediaWatch:
         self._interval = interval
         self._told: dict[str, str] = {}  # room -> the dead worker its sockets were told about
 
-    async def run(self) -> None:
+    async def run(self, lifetime: Lifetime) -> None:
         loop = asyncio.get_running_loop()
         while True:
             before = loop.time()
-            await asyncio.sleep(self._interval)
+            if not await lifetime.pause(self._interval):
+                return
             late = loop.time() - before - self._interval
             if late > STALL:
                 # This process's event loop was stalled (a saturated machine): so, perhaps,

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 
 from core.store.base import PresenceStore
+from core.tasks import Lifetime
 
 log = structlog.get_logger(__name__)
 
@@ -64,11 +65,12 @@ class NodeWatch:
             await asyncio.sleep(self._interval)  # a survivor is taking us over: let it finish
         await self._recover()
 
-    async def run(self) -> None:
+    async def run(self, lifetime: Lifetime) -> None:
         loop = asyncio.get_running_loop()
         while True:
             before = loop.time()
-            await asyncio.sleep(self._interval)
+            if not await lifetime.pause(self._interval):
+                return
             late = loop.time() - before - self._interval
             try:
                 await self.beat()

@@ -19,6 +19,7 @@ from core.contracts.client import CloseCode, MessageError, parse_client_message
 from core.contracts.errors import ErrorCode, error_message
 from core.model import Appointment, AppointmentStatus, MemberState, Participant
 from core.store.redis_client import UNAVAILABLE
+from core.tasks import finish
 from signalling.appointments import token_void
 from signalling.auth.invites import LinkState, link_state
 from signalling.auth.tokens import TokenError
@@ -32,6 +33,53 @@ from signalling.sharing import SHARING, Outgoing, Sharing
 log = structlog.get_logger(__name__)
 
 HUB = web.AppKey("hub", RoomHub)
+SHUTDOWN_WAIT = 5.0  # seconds the room sockets get to close when the server shuts down
+
+
+class OpenSockets:
+    """The room sockets this process serves. When the server shuts down they are closed
+    first (1001, their pages reconnect, to another node behind a balancer) and their
+    handlers finish while the stores are still open: otherwise aiohttp cancels a handler
+    in the middle of its last writes (a stay, an attendance) and leaves the database
+    connection it held to be torn down half-way."""
+
+    def __init__(self, wait: float = SHUTDOWN_WAIT) -> None:
+        self.wait = wait  # seconds the handlers get to finish once their sockets are closed
+        # Each socket's handler resolves its future when it is done.
+        self._open: dict[asyncio.Future[None], web.WebSocketResponse] = {}
+
+    def add(self, ws: web.WebSocketResponse) -> asyncio.Future[None]:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._open[done] = ws
+        return done
+
+    def discard(self, done: asyncio.Future[None]) -> None:
+        self._open.pop(done, None)
+        if not done.done():
+            done.set_result(None)
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    async def close_all(self) -> int:
+        """Close every socket; wait up to `wait` seconds for their handlers. How many were
+        open."""
+        handlers = set(self._open)
+        if not handlers:
+            return 0
+        closers = {
+            asyncio.create_task(_close(ws, CloseCode.GOING_AWAY, "server shutting down"))
+            for ws in self._open.values()
+        }
+        _, late = await asyncio.wait({*handlers, *closers}, timeout=self.wait)
+        for task in late & closers:  # a client that does not answer the close frame
+            task.cancel()
+        if late & handlers:
+            log.warning("ws_shutdown_late", handlers=len(late & handlers))
+        return len(handlers)
+
+
+SOCKETS = web.AppKey("room_sockets", OpenSockets)
 
 
 def origin_allowed(request: web.Request, public_url: str) -> bool:
@@ -58,9 +106,12 @@ async def room_socket(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     keepalive = Keepalive(ws, interval=settings.ws_heartbeat, timeout=settings.ws_pong_timeout)
     watcher = asyncio.create_task(keepalive.watch(_aborter(request)), name="ws-keepalive")
+    sockets = request.app[SOCKETS]
+    me = sockets.add(ws)
     try:
         return await _session(request, ws, keepalive)
     finally:
+        sockets.discard(me)
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
@@ -98,7 +149,9 @@ async def _session(
     try:
         left = await _serve(request, hub, conn, keepalive)
     finally:
-        await hub.detach(conn, left=left)
+        # To its end even if the handler is cancelled (the client's connection lost, with
+        # handler cancellation on; the server shutting down): the stay must not be half-ended.
+        await finish(hub.detach(conn, left=left))
         await conn.wait_closed()
     return ws
 
@@ -335,8 +388,16 @@ async def _hub_ctx(app: web.Application) -> Any:
     await hub.close()
 
 
+async def _close_sockets(app: web.Application) -> None:
+    closed = await app[SOCKETS].close_all()
+    if closed:
+        log.info("ws_closed_for_shutdown", sockets=closed)
+
+
 def setup_ws(app: web.Application, hub: RoomHub) -> None:
     app[HUB] = hub
+    app[SOCKETS] = OpenSockets()
+    app.on_shutdown.append(_close_sockets)
     services = app[SERVICES]
     sharing = Sharing(services.documents, services.presence, services.clock)
     app[SHARING] = sharing

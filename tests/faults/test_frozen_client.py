@@ -67,6 +67,8 @@ async def call_with_a_raw_jobseeker(
         await raw.close()
         await caseworker.close()
     finally:
+        # The app first (it may still be handling the sockets just closed), then what it uses.
+        await client.close()
         await bus.close()
         await stores.close()
 

@@ -24,7 +24,9 @@ async def proxied_client(
     services = await make_services(
         tmp_path, fake_clock, stores, bus, trusted_proxies=("127.0.0.1/32", "::1")
     )
-    yield await aiohttp_client(create_app(services, with_pages=False))
+    client: TestClient[Any, Any] = await aiohttp_client(create_app(services, with_pages=False))
+    yield client
+    await client.close()  # before what the app uses: it may still be handling requests
     await bus.close()
     await stores.close()
 
