@@ -289,7 +289,7 @@ async def test_a_legacy_staff_file_is_imported_once(tmp_path: Path) -> None:
     from core.model import StaffUser
     from core.settings import Settings
     from core.store.wiring import open_durable
-    from lippejob.cli import import_legacy_staff
+    from lippejob.serve import import_legacy_staff
 
     settings = Settings(data_dir=tmp_path)
     legacy = [
