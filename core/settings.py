@@ -81,6 +81,12 @@ class Settings:
     # last change; open ones stay until a caseworker closes them.
     help_retention_days: float = 180.0
     timezone: str = "Europe/Berlin"  # how pages show appointment times
+    # What pages ask of the camera (ideal values: a camera offers what it has closest). Lower
+    # them where tablets are old or the mobile network is thin: every page in a call encodes
+    # its own picture and decodes everyone else's.
+    camera_width: int = 640
+    camera_height: int = 480
+    camera_frame_rate: int = 24
     max_title_length: int = 200
     max_name_length: int = 100
     max_participants: int = 8
@@ -208,6 +214,14 @@ class Settings:
             raise SettingsError("need 0 < media_heartbeat < media_worker_ttl")
         if self.media_drain_timeout < 0:
             raise SettingsError("media_drain_timeout must not be negative")
+        if not (
+            160 <= self.camera_width <= 1920
+            and 120 <= self.camera_height <= 1080
+            and 5 <= self.camera_frame_rate <= 30
+        ):
+            raise SettingsError(
+                "camera_width 160-1920, camera_height 120-1080, camera_frame_rate 5-30"
+            )
         try:
             ZoneInfo(self.timezone)
         except (ValueError, KeyError):

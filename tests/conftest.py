@@ -26,6 +26,18 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "postgres: needs real PostgreSQL binaries (initdb)")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`scripts/test` runs two workers, `--dist loadgroup`), the browser
+    tests run one after another in one worker: two calls of three browser pages each at
+    once are too much for a two-core machine. The other tests share the other worker."""
+    browser_dir = Path(__file__).parent / "browser"
+    for item in items:
+        if item.path.is_relative_to(browser_dir):
+            item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _remove_shared_databases() -> Iterator[None]:
     """The SQLite files that signalling nodes of one test shared go at the session's end."""

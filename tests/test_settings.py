@@ -71,6 +71,8 @@ def test_json_lists_from_the_environment() -> None:
         ({"LIPPEJOB_SUPPORT_HOURS": "Mo-Fr\n8-16"}, "support_hours must be one line"),
         ({"LIPPEJOB_DPO_CONTACT": "x" * 201}, "dpo_contact must be one line"),
         ({"LIPPEJOB_CONTROLLER_ADDRESS": "Straße 1\u202e"}, "controller_address"),
+        ({"LIPPEJOB_CAMERA_WIDTH": "4000"}, "camera_width"),
+        ({"LIPPEJOB_CAMERA_FRAME_RATE": "0"}, "camera_frame_rate"),
     ],
 )
 def test_bad_settings_are_refused(env: dict[str, str], message: str) -> None:

@@ -79,12 +79,18 @@ def render(
     i18n = request.app[I18N]
     chosen = request.query.get("lang")
     lang = chosen if chosen in LANGUAGES else lang or negotiate_language(request)
+    settings = request.app[SERVICES].settings
     page_data = {
         "page": page,
         "lang": lang,
         "dir": text_direction(lang),
         # The zone the job centre works in (settings.timezone): scripts show times in it too.
-        "timezone": request.app[SERVICES].settings.timezone,
+        "timezone": settings.timezone,
+        "camera": {
+            "width": settings.camera_width,
+            "height": settings.camera_height,
+            "frameRate": settings.camera_frame_rate,
+        },
         **(data or {}),
     }
     html = (
@@ -98,7 +104,7 @@ def render(
             path=request.path,
             page_json=json_for_script(page_data),
             strings_json=i18n.js_catalog_json(lang),
-            contact=contact_facts(request.app[SERVICES].settings),
+            contact=contact_facts(settings),
             **context,
         )
     )

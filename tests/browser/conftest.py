@@ -114,7 +114,15 @@ class LiveServer:
         from mediaserver.config import MediaConfig
         from mediaserver.worker import MediaWorker
 
-        settings: dict[str, Any] = {"media_announce_ips": ["127.0.0.1"], **self.overrides}
+        settings: dict[str, Any] = {
+            "media_announce_ips": ["127.0.0.1"],
+            # A small picture: the test machine has two cores, and three pages in a call each
+            # encode one picture and decode two (a third less time for the call tests).
+            "camera_width": 320,
+            "camera_height": 240,
+            "camera_frame_rate": 12,
+            **self.overrides,
+        }
         self.settings = load_settings(
             env={},
             host="127.0.0.1",

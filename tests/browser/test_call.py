@@ -418,7 +418,7 @@ def test_caseworker_shares_the_screen_and_stops(
     tile = seeker.locator(f'#tiles li[data-pid="{her}"][data-source="screen"]')
 
     # Headless Chromium with the fake media UI hands out a fake "entire screen" (1280x720),
-    # so the picker needs no extra flag; the camera is the fake 640x480 one.
+    # so the picker needs no extra flag; the camera is the fake one (320x240 in these tests).
     button = worker.locator("#btn-screen")
     # Sharing again reuses the screen transceiver; the last share ends from the browser's bar.
     for stop_by in ("button", "button", "ended"):
@@ -431,7 +431,7 @@ def test_caseworker_shares_the_screen_and_stops(
             "document.querySelector(sel).videoHeight]",
             screen,
         )
-        assert size[0] > size[1] and size != [640, 480], size  # the screen, not the camera
+        assert size[0] > size[1] and size != [320, 240], size  # the screen, not the camera
         assert "Frau Becker" in (tile.get_attribute("aria-label") or "")
         assert carries(offers[-1], her, "screen"), offers[-1]
         assert (her, "screen") in published(live_server, room)

@@ -1,7 +1,10 @@
 // Camera and microphone: opening them, choosing among them, the level meter, and what to tell
 // people when the browser refuses or finds no device.
 
-import { t } from './i18n.js';
+import { page, t } from './i18n.js';
+
+// What to ask of the camera: the server's camera_* settings.
+const CAMERA = page.camera || { width: 640, height: 480, frameRate: 24 };
 
 /** Human help for a getUserMedia failure, in the page's language. */
 export function deviceErrorHelp(error) {
@@ -111,7 +114,11 @@ export class LocalDevices extends EventTarget {
   }
 
   videoConstraints() {
-    const base = { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 24 } };
+    const base = {
+      width: { ideal: CAMERA.width },
+      height: { ideal: CAMERA.height },
+      frameRate: { ideal: CAMERA.frameRate },
+    };
     return this.cameraId
       ? { ...base, deviceId: { exact: this.cameraId } }
       : { ...base, facingMode: this.facingMode };
