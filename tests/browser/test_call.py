@@ -226,7 +226,11 @@ def test_three_party_call_end_to_end_encrypted(
         "40 forwarded video frames",
     )
     assert all(f.endswith(b"LJ") for f in frames)
-    assert decodable(frames) == 0
+    # The clear stream of the test below decodes to more than 30 pictures of 40. An encrypted
+    # one decodes to next to none: its VP8 header stays in the clear and its payload is noise,
+    # which a tolerant decoder now and then still turns into a (garbage) picture; seen once
+    # in a clean-clone run, with the 320x240 frames of these tests.
+    assert decodable(frames) <= 2
 
     # Someone leaves: the others are told and keep a working, re-keyed call.
     old_code = next(iter(found))
