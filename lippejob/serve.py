@@ -13,14 +13,15 @@ import sys
 
 import structlog
 from aiohttp import web
+from sqlalchemy.engine import make_url
 
 from core.bus.base import Bus
 from core.bus.memory import MemoryBus
 from core.clock import Clock, SystemClock
 from core.model import StaffUser
 from core.settings import Settings, SettingsError
-from core.store.base import AccountStore, AppointmentStore, Stores
-from core.store.wiring import open_durable, open_ephemeral
+from core.store.base import AccountStore, AppointmentStore
+from core.store.wiring import open_stores
 from lippejob.tlsdev import ensure_dev_certificate, ssl_context
 from signalling.app import build_services, create_app
 from signalling.appointments import schedule
@@ -100,15 +101,9 @@ async def create_demo(
 async def serve(settings: Settings, demo: bool, with_media: bool) -> None:
     clock = SystemClock()
     keyring = ensure_keyring(settings.keys_dir, clock)
-    durable = await open_durable(settings, clock)
+    stores = await open_stores(settings, clock)
     try:
-        ephemeral = await open_ephemeral(settings, clock)
-    except BaseException:
-        await durable.close()
-        raise
-    stores = Stores.of(durable, ephemeral)
-    try:
-        await import_legacy_staff(settings, durable)
+        await import_legacy_staff(settings, stores.accounts)
         bus = await open_bus(settings)
     except BaseException:
         await stores.close()
@@ -123,7 +118,7 @@ async def serve(settings: Settings, demo: bool, with_media: bool) -> None:
 
         worker = MediaWorker(
             f"media-{settings.node_id}",
-            ephemeral,
+            stores.registry,
             bus,
             clock,
             MediaConfig.from_settings(settings),
@@ -152,14 +147,14 @@ async def serve(settings: Settings, demo: bool, with_media: bool) -> None:
         "serving",
         url=settings.base_url(),
         redis=bool(settings.redis_url),
-        database=durable.engine.dialect.name,
+        database=make_url(settings.database()).get_backend_name(),
         media=with_media,
     )
     if demo:
         password = secrets.token_urlsafe(12)
         demo_user = StaffUser("demo", "Frau Becker", hash_password(password), clock.now())
-        await durable.put_staff(demo_user)
-        for role, url in await create_demo(settings, durable, clock):
+        await stores.accounts.put_staff(demo_user)
+        for role, url in await create_demo(settings, stores.appointments, clock):
             print(f"{role}\t{url}", flush=True)
         print(
             f"console: {settings.base_url()}/console  user: demo  password: {password}",
