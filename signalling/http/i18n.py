@@ -21,7 +21,7 @@ from typing import Any
 
 import jinja2
 from aiohttp import web
-from babel import Locale
+from babel import Locale, UnknownLocaleError
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import write_mo
@@ -51,7 +51,8 @@ EXTRACT_METHODS = [
     ("static/js/**.js", "javascript"),
 ]
 EXTRACT_OPTIONS = {"static/js/**.js": {"template_string": "false"}}
-KEYWORDS = {"_": None, "gettext": None, "t": None}
+# `tn(singular, plural, count)` in the scripts is a message with plural forms.
+KEYWORDS = {"_": None, "gettext": None, "t": None, "tn": (1, 2)}
 
 
 def _read_catalog(path: Path, locale: str | None = None) -> Catalog:
@@ -66,14 +67,22 @@ def _to_translations(catalog: Catalog) -> Translations:
     return Translations(fp=buffer, domain=DOMAIN)
 
 
+# What a script gets for one message: its text, or for a message with plural forms the text
+# for each CLDR plural category of the language ("one", "few", "many", "other", ...), which
+# the page picks with Intl.PluralRules: the gettext rule stays on the server, so the page
+# needs no plural expression (and no eval under the CSP).
+JsString = str | dict[str, str]
+MessageId = str | tuple[str, str]
+
+
 @dataclass
 class I18n:
     """Catalogs and Jinja environments for every language the client ships."""
 
     translations: dict[str, Translations]
     environments: dict[str, jinja2.Environment]
-    js_strings: dict[str, dict[str, str]]
-    js_msgids: list[str] = field(default_factory=list)
+    js_strings: dict[str, dict[str, JsString]]
+    js_msgids: list[MessageId] = field(default_factory=list)
 
     def env(self, lang: str) -> jinja2.Environment:
         return self.environments[lang]
@@ -86,6 +95,29 @@ class I18n:
         return json_for_script(self.js_strings[lang])
 
 
+def plural_categories(lang: str) -> dict[str, int]:
+    """A whole number for each CLDR plural category the language uses for whole numbers
+    (Russian: one 1, few 2, many 0; Arabic: zero, one, two, few, many, other)."""
+    try:
+        rule = Locale.parse(lang).plural_form
+    except (ValueError, UnknownLocaleError):
+        rule = Locale.parse(DEFAULT_LANGUAGE).plural_form
+    samples: dict[str, int] = {}
+    for n in range(200):
+        samples.setdefault(rule(n), n)
+    return samples
+
+
+def js_string(trans: Translations, lang: str, message: MessageId) -> JsString:
+    if isinstance(message, str):
+        return trans.gettext(message)
+    singular, plural = message
+    return {
+        category: trans.ngettext(singular, plural, n)
+        for category, n in plural_categories(lang).items()
+    }
+
+
 def json_for_script(value: Any) -> str:
     """JSON safe inside a `<script type="application/json">` block: json.dumps escapes
     nothing HTML-special, and "</" or "<!--" must not end the block."""
@@ -93,12 +125,16 @@ def json_for_script(value: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def js_messages(template: Catalog) -> list[str]:
-    """The message ids used by the JavaScript modules (by their source location)."""
-    ids: list[str] = []
+def js_messages(template: Catalog) -> list[MessageId]:
+    """The message ids used by the JavaScript modules (by their source location); a message
+    with plural forms as (singular, plural)."""
+    ids: list[MessageId] = []
     for message in template:
         if message.id and any(loc.endswith(".js") for loc, _ in message.locations):
-            ids.append(str(message.id))
+            if isinstance(message.id, str):
+                ids.append(message.id)
+            else:
+                ids.append((str(message.id[0]), str(message.id[1])))
     return ids
 
 
@@ -123,7 +159,9 @@ def load_i18n(web_dir: Path, templates_dir: Path | None = None) -> I18n:
         env.install_gettext_translations(trans, newstyle=True)  # type: ignore[attr-defined]
         result.translations[lang] = trans
         result.environments[lang] = env
-        result.js_strings[lang] = {mid: trans.gettext(mid) for mid in js_ids}
+        result.js_strings[lang] = {
+            (mid if isinstance(mid, str) else mid[0]): js_string(trans, lang, mid) for mid in js_ids
+        }
     return result
 
 

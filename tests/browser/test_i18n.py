@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from babel.messages.catalog import Message
 from babel.messages.pofile import read_po
 
 from core.model import LANGUAGES
@@ -18,13 +19,22 @@ TRANSLATIONS = WEB / "translations"
 PLACEHOLDER = re.compile(r"%\(\w+\)s|\{\w+\}")
 
 
+def _key(message: Message) -> str:
+    """A message's key: its id, or the singular of a message with plural forms."""
+    return message.id if isinstance(message.id, str) else str(message.id[0])
+
+
 def _ids(path: Path) -> set[str]:
     with path.open("rb") as fh:
-        return {str(m.id) for m in read_po(fh) if m.id}
+        return {_key(m) for m in read_po(fh) if m.id}
+
+
+def _placeholders(text: str) -> list[str]:
+    return sorted(PLACEHOLDER.findall(text))
 
 
 def test_template_lists_every_string_in_templates_and_scripts() -> None:
-    extracted = {str(m.id) for m in extract(WEB) if m.id}
+    extracted = {_key(m) for m in extract(WEB) if m.id}
     assert extracted == _ids(TRANSLATIONS / "messages.pot"), (
         "web/translations/messages.pot is stale: run `python -m signalling.http.i18n extract` "
         "and `python -m signalling.http.i18n update`"
@@ -36,15 +46,31 @@ def test_catalog_translates_every_message(lang: str) -> None:
     template = _ids(TRANSLATIONS / "messages.pot")
     with (TRANSLATIONS / lang / "LC_MESSAGES" / "messages.po").open("rb") as fh:
         catalog = read_po(fh, locale=lang)
-    translated = {str(m.id): str(m.string) for m in catalog if m.id}
-    missing = sorted(template - {k for k, v in translated.items() if v.strip()})
+    messages = [m for m in catalog if m.id]
+    done = {
+        _key(m)
+        for m in messages
+        if (m.string.strip() if isinstance(m.string, str) else all(f.strip() for f in m.string))
+    }
+    missing = sorted(template - done)
     assert not missing, f"{lang}: untranslated: {missing[:10]}"
-    fuzzy = [str(m.id) for m in catalog if m.id and m.fuzzy]
+    fuzzy = [_key(m) for m in messages if m.fuzzy]
     assert not fuzzy, f"{lang}: fuzzy: {fuzzy[:10]}"
-    for msgid, text in translated.items():
-        assert sorted(PLACEHOLDER.findall(msgid)) == sorted(PLACEHOLDER.findall(text)), (
-            f"{lang}: placeholders differ in {msgid!r} -> {text!r}"
-        )
+    for m in messages:
+        if isinstance(m.id, str):
+            assert _placeholders(m.id) == _placeholders(str(m.string)), (
+                f"{lang}: placeholders differ in {m.id!r} -> {m.string!r}"
+            )
+            continue
+        # Plural forms: one per form the language has; a form for one number may say the
+        # number in words ("رسالة جديدة واحدة"), the last (the general one) keeps them all.
+        singular, plural = m.id
+        forms = list(m.string)
+        assert len(forms) == catalog.num_plurals, f"{lang}: {singular!r}: {len(forms)} forms"
+        allowed = set(_placeholders(singular)) | set(_placeholders(plural))
+        for form in forms:
+            assert set(_placeholders(form)) <= allowed, f"{lang}: {form!r} for {singular!r}"
+        assert _placeholders(forms[-1]) == _placeholders(plural), f"{lang}: {forms[-1]!r}"
 
 
 def test_javascript_strings_reach_the_page_translated() -> None:
@@ -53,6 +79,20 @@ def test_javascript_strings_reach_the_page_translated() -> None:
     assert i18n.js_strings["de"]["End-to-end encrypted"] == "Ende-zu-Ende verschlüsselt"
     assert i18n.js_strings["ar"]["Unmute"] == "إلغاء كتم الصوت"
     assert "</" not in i18n.js_catalog_json("ru")
+
+
+def test_scripts_get_a_text_per_plural_category() -> None:
+    """A message with plural forms reaches the page as a text per CLDR category of the
+    language, which Intl.PluralRules picks: Russian says 1 новое, 3 новых, 5 новых."""
+    strings = load_i18n(WEB).js_strings
+    assert strings["ru"]["{count} new"] == {
+        "one": "{count} новое",
+        "few": "{count} новых",
+        "many": "{count} новых",
+    }
+    assert strings["uk"]["{count} new"]["one"] == "{count} нове"
+    assert set(strings["ar"]["{count} new"]) == {"zero", "one", "two", "few", "many", "other"}
+    assert strings["de"]["{count} new"] == {"one": "{count} neu", "other": "{count} neu"}
 
 
 @pytest.mark.parametrize(

@@ -298,6 +298,30 @@ def test_console_works_in_the_configured_timezone(
     assert weekdays[tomorrow.weekday()] in text, text
 
 
+def test_scripts_say_counts_with_the_language_plural_forms(
+    live_server: LiveServer, new_context: NewContext
+) -> None:
+    """tn() in Chromium picks the form for the number by Intl.PluralRules: "1 новых" was
+    what the Russian and Ukrainian chat badge said."""
+    page = new_context("ru").new_page()
+    page.goto(f"{live_server.url}/privacy?lang=ru")
+    said = page.evaluate(
+        """async () => {
+          const m = await import('/static/js/i18n.js');
+          return [1, 3, 5, 21, 11].map((n) => m.tn('{count} new', '{count} new', n));
+        }"""
+    )
+    assert said == ["1 новое", "3 новых", "5 новых", "21 новое", "11 новых"]
+    page.goto(f"{live_server.url}/privacy?lang=ar")
+    said = page.evaluate(
+        """async () => {
+          const m = await import('/static/js/i18n.js');
+          return [1, 2, 7].map((n) => m.tn('{count} new', '{count} new', n));
+        }"""
+    )
+    assert said == ["رسالة جديدة واحدة", "رسالتان جديدتان", "7 رسائل جديدة"]
+
+
 def test_console_time_helpers_follow_summer_time(
     live_server: LiveServer, new_context: NewContext
 ) -> None:

@@ -4,7 +4,7 @@
 
 import { announce } from './announcer.js';
 import { el } from './dom.js';
-import { roleName, t } from './i18n.js';
+import { roleName, t, tn } from './i18n.js';
 import { rate } from './quality.js';
 
 const SPEAKING_LEVEL = 0.04; // RMS of the time-domain signal
@@ -464,7 +464,7 @@ export class CallView {
       this.unread += 1;
       const badge = document.getElementById('chat-unread');
       badge.hidden = false;
-      badge.textContent = t('{count} new', { count: this.unread });
+      badge.textContent = tn('{count} new', '{count} new', this.unread);
       announce(t('New message from {name}', { name: this.name(msg.from) }));
     }
   }

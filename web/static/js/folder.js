@@ -3,7 +3,7 @@
 // deleting. The pages (space.js, console-documents.js) say where the folder's API lives.
 
 import { announce } from './announcer.js';
-import { t } from './i18n.js';
+import { t, tn } from './i18n.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -94,7 +94,8 @@ export class UploadForm {
     else if (input.id === 'doc-photos') {
       chosen.textContent = this.files.length === 1
         ? t('1 photo chosen.')
-        : t('{count} photos chosen: they become one PDF document with {count} pages.', { count: this.files.length });
+        : tn('{count} photo chosen: it becomes one PDF document with {count} page.',
+          '{count} photos chosen: they become one PDF document with {count} pages.', this.files.length);
     } else {
       chosen.textContent = t('Chosen: {name}', { name: this.files[0].name });
     }

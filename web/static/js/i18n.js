@@ -11,11 +11,32 @@ const strings = readJson('lj-strings');
 /** The page's data block: language, direction and what the server knows about this page. */
 export const page = readJson('lj-page');
 
-/** Translate `message`, filling `{name}` placeholders from `vars`. */
-export function t(message, vars) {
-  const text = strings[message] || message;
+function fill(text, vars) {
   if (!vars) return text;
   return text.replace(/\{(\w+)\}/g, (whole, key) => (key in vars ? String(vars[key]) : whole));
+}
+
+/** Translate `message`, filling `{name}` placeholders from `vars`. */
+export function t(message, vars) {
+  const text = strings[message];
+  return fill(typeof text === 'string' && text ? text : message, vars);
+}
+
+let pluralRules = null;
+
+/**
+ * Translate a message with plural forms for `count` ("1 новое", "3 новых", "5 новых"), filling
+ * `{count}` and the placeholders of `vars`. The server sends a text per CLDR plural category
+ * of the page's language; Intl.PluralRules picks one.
+ */
+export function tn(singular, plural, count, vars) {
+  const forms = strings[singular];
+  let text = count === 1 ? singular : plural;
+  if (forms && typeof forms === 'object') {
+    if (!pluralRules) pluralRules = new Intl.PluralRules(page.lang || 'de');
+    text = forms[pluralRules.select(count)] || forms.other || text;
+  }
+  return fill(text, { count, ...vars });
 }
 
 /** The translated name of a role. */
