@@ -18,6 +18,7 @@ from signalling.http.api import api_errors, setup_api
 from signalling.http.calendar_files import setup_calendar_files
 from signalling.http.call_documents import setup_call_documents
 from signalling.http.client_address import TRUSTED_PROXIES, TrustedProxies
+from signalling.http.console_socket import setup_console_socket
 from signalling.http.documents_api import setup_documents_api
 from signalling.http.help_api import setup_help_api
 from signalling.http.host_join import setup_host_join_api
@@ -81,6 +82,7 @@ def create_app(
         metrics=metrics,
     )
     setup_ws(app, hub)
+    setup_console_socket(app)
     metrics.watch_rooms(hub.connection_count, hub.room_count)
     app[METRICS] = metrics
     app[DRAINING] = Draining()

@@ -114,3 +114,24 @@ async def client(services: Services, aiohttp_client: Any) -> TestClient[Any, Any
         create_app(services, reconnect_grace=0.5, with_pages=False)
     )
     return result
+
+
+@pytest.fixture
+async def nodes(
+    tmp_path: Path, fake_clock: FakeClock, redis_url: str, aiohttp_client: Any
+) -> AsyncIterator[tuple[TestClient[Any, Any], TestClient[Any, Any]]]:
+    """Two signalling nodes sharing one real Redis: two apps, each with its own Redis
+    connections and node id."""
+    clients = []
+    backends = []
+    for node in ("sig-a", "sig-b"):
+        store, bus = await make_backend("redis", fake_clock, redis_url)
+        backends.append((store, bus))
+        services = await make_services(tmp_path, fake_clock, store, bus, node_id=node)
+        clients.append(await aiohttp_client(create_app(services, with_pages=False)))
+    yield clients[0], clients[1]
+    for client in clients:  # the apps (and their background tasks) stop before their stores
+        await client.close()
+    for store, bus in backends:
+        await bus.close()
+        await store.close()

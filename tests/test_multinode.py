@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,41 +9,18 @@ from aiohttp.test_utils import TestClient
 
 from core.clock import FakeClock
 from core.contracts.client import CloseCode
-from signalling.app import create_app
 from tests.documents.test_call import profile_with_document
 from tests.harness import (
     RoomClient,
     appointment_body,
     join_token,
     login,
-    make_backend,
-    make_services,
     schedule,
 )
 
 pytestmark = pytest.mark.redis
 
 Client = TestClient[Any, Any]
-
-
-@pytest.fixture
-async def nodes(
-    tmp_path: Path, fake_clock: FakeClock, redis_url: str, aiohttp_client: Any
-) -> AsyncIterator[tuple[Client, Client]]:
-    """Two apps, each with its own Redis connections and node id, sharing keys and Redis."""
-    clients = []
-    backends = []
-    for node in ("sig-a", "sig-b"):
-        store, bus = await make_backend("redis", fake_clock, redis_url)
-        backends.append((store, bus))
-        services = await make_services(tmp_path, fake_clock, store, bus, node_id=node)
-        clients.append(await aiohttp_client(create_app(services, with_pages=False)))
-    yield clients[0], clients[1]
-    for client in clients:  # the apps (and their background tasks) stop before their stores
-        await client.close()
-    for store, bus in backends:
-        await bus.close()
-        await store.close()
 
 
 async def test_two_nodes_share_appointments_and_rooms(

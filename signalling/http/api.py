@@ -27,6 +27,7 @@ from signalling.auth.staff import (
     session_hash,
     verify_password,
 )
+from signalling.console_feed import Notice, Topic, announce
 from signalling.context import SERVICES, Services
 from signalling.http.client_address import client_address
 from signalling.http.lifecycle import DRAINING
@@ -259,6 +260,7 @@ async def create_appointment(request: web.Request) -> web.Response:
         participants=len(appointment.participants),
         profile=profile.id if profile else None,
     )
+    await announce(services.bus, Notice(Topic.APPOINTMENT, appointment.id))
     urls = [
         {
             "participant": p.id,
@@ -331,6 +333,7 @@ async def cancel_appointment(request: web.Request) -> web.Response:
     cancelled = Appointment.from_dict({**fresh.to_dict(), "status": "cancelled"})
     await services.appointments.put_appointment(cancelled)
     log.info("appointment_cancelled", appointment=appointment.id, staff=user.username)
+    await announce(services.bus, Notice(Topic.APPOINTMENT, appointment.id))
     return web.json_response({"appointment": await _view(services, cancelled)})
 
 

@@ -23,6 +23,7 @@ from core.help import HelpRequest, HelpStatus, ReplyKind
 from core.model import AppointmentStatus, Profile
 from signalling.appointments import ValidationError
 from signalling.auth.space import current_visit, space_csrf_ok
+from signalling.console_feed import Notice, Topic, announce
 from signalling.context import SERVICES, Services
 from signalling.help import (
     MAX_LISTED,
@@ -129,6 +130,7 @@ async def space_create(request: web.Request) -> web.Response:
         )
     await _audit(services, profile.id, "jobseeker", Action.HELP_REQUEST, help_request)
     log.info("help_requested", profile=profile.id, request=help_request.id, kind=help_request.kind)
+    await announce(services.bus, Notice(Topic.HELP))
     return web.json_response({"request": for_jobseeker(help_request)}, status=201)
 
 
@@ -197,6 +199,7 @@ async def staff_reply(request: web.Request) -> web.Response:
         raise ApiError(409, f"a request holds at most {MAX_REPLIES} replies", ErrorCode.INVALID)
     await _audit(services, user.username, "caseworker", REPLY_ACTIONS[reply.kind], found)
     log.info("help_replied", request=found.id, staff=user.username, kind=reply.kind)
+    await announce(services.bus, Notice(Topic.HELP))
     fresh = await _found(services, found.id)
     return web.json_response({"request": (await _staff_view(services, [fresh]))[0]}, status=201)
 
@@ -223,6 +226,7 @@ async def staff_status(request: web.Request) -> web.Response:
             after=str(status),
         )
         log.info("help_status", request=found.id, staff=user.username, status=status)
+        await announce(services.bus, Notice(Topic.HELP))
     fresh = await _found(services, found.id)
     return web.json_response({"request": (await _staff_view(services, [fresh]))[0]})
 

@@ -37,6 +37,7 @@ from core.model import (
 from core.presence import IN_CALL, MemberEvent, next_state, on_connect, presence_of
 from core.tasks import Lifetime
 from signalling.appointments import shut_out
+from signalling.console_feed import Notice, Topic, announce
 from signalling.context import Services
 from signalling.metrics import Metrics
 from signalling.room.connection import Connection
@@ -174,6 +175,10 @@ class RoomHub:
     async def _publish(self, room: str, event: events.RoomEvent) -> None:
         await self._s.bus.publish(room_channel(room), event.to_dict())
 
+    async def _changed(self, room: str) -> None:
+        """Tell the consoles that who waits, is in the call or left has changed here."""
+        await announce(self._s.bus, Notice(Topic.APPOINTMENT, room))
+
     async def _deliver(
         self,
         room: str,
@@ -301,6 +306,7 @@ class RoomHub:
             await self._finish(conn, {"type": "ended"}, CloseCode.ENDED, "appointment ended")
             return
         await self._publish(room, events.Replaced(pid, conn.conn_id))
+        await self._changed(room)
         log.info(
             "participant_connected",
             appointment=room,
@@ -464,6 +470,7 @@ class RoomHub:
         # `at`: wall time, for admit_to_hello_seconds on whichever node holds the socket.
         await self._publish(room, events.Admitted(pid, member.conn, at=time.time()))
         await self._announce_lobby(room)
+        await self._changed(room)
         return True
 
     async def deny(self, room: str, pid: str, by: str) -> bool:
@@ -490,6 +497,7 @@ class RoomHub:
             await self._deliver(room, {"type": "presence", "participant": pid, "state": "left"})
             await self._announce_host(room, pid)
         await self._announce_lobby(room)
+        await self._changed(room)
 
     async def _revoke(self, member: Member) -> None:
         jti = member.extra.get("jti")
@@ -514,6 +522,7 @@ class RoomHub:
         await self._publish(room, events.RoomEnded())
         await presence.clear_members(room)
         await self._media.close_room(room)
+        await self._changed(room)
         return True
 
     # ---- messages from a socket ------------------------------------------------------
@@ -537,6 +546,7 @@ class RoomHub:
         note = LobbyNote(text, now, by)
         await self._s.presence.set_lobby_note(room, note, appointment.ends_at)
         await self._deliver(room, note.message(), waiting=True)
+        await self._changed(room)
         # The text is the caseworker's words, so it stays out of the log.
         log.info("lobby_message", appointment=room, by=by, length=len(text))
         return True
@@ -584,6 +594,7 @@ class RoomHub:
                 member,
                 dataclasses.replace(member, extra={**member.extra, "media": msg.state}),
             )
+            await self._changed(conn.room)
         await self._deliver(
             conn.room,
             {"type": "media_status", "participant": conn.pid, "state": msg.state},
@@ -618,6 +629,7 @@ class RoomHub:
             return
         await self._media.leave(room, pid, conn.conn_id)
         await self._deliver(room, {"type": "presence", "participant": pid, "state": "reconnecting"})
+        await self._changed(room)
         log.info("participant_reconnecting", appointment=room, participant=pid)
         self._spawn(self._expire(room, pid, conn.conn_id), f"grace:{room}:{pid}")
 
@@ -640,6 +652,7 @@ class RoomHub:
                 if not await presence.swap_member(room, member, moved):
                     continue
                 taken += 1
+                await self._changed(room)
                 if member.status == MemberState.ADMITTED:
                     await self._media.leave(room, pid, member.conn)
                     await self._deliver(
@@ -698,6 +711,7 @@ class RoomHub:
                 await self._media.leave(room, pid, member.conn)
             await self._deliver(room, {"type": "presence", "participant": pid, "state": "left"})
             await self._announce_host(room, pid)
+        await self._changed(room)
         log.info("participant_left", appointment=room, participant=pid, reason=reason)
 
     async def _sweep(self) -> None:
@@ -717,6 +731,7 @@ class RoomHub:
                     )
                 await self._s.presence.clear_members(room)
                 await self._media.close_room(room)
+                await self._changed(room)
                 continue
             for conn in list(self._local.get(room, {}).values()):
                 if now >= conn.exp:

@@ -98,6 +98,29 @@ def poll_now(page: Page) -> None:
     page.evaluate("window.dispatchEvent(new Event('focus'))")
 
 
+def test_the_console_hears_at_once_over_its_live_socket(
+    server: LiveServer, new_context: NewContext
+) -> None:
+    """While the live socket is up the console polls once a minute only: someone who starts
+    waiting is in the title within seconds all the same, by the socket's word; and the
+    console hears it leave."""
+    s = server.schedule(
+        title="Live-Probe",
+        roles=(("caseworker", "Frau Becker", "de"), ("jobseeker", "Olena Koval", "uk")),
+    )
+    staff = console(new_context, server)
+    expect(staff.locator("html")).to_have_attribute("data-live", "on", timeout=10_000)
+    card = staff.locator("li.appointment", has_text="Live-Probe")
+    expect(card).to_have_count(1)
+    person = card.locator(f'li.person[data-pid="{s.ids["jobseeker"]}"]')
+    guest = start_waiting(new_context, s.urls["jobseeker"], "uk")
+    expect(staff).to_have_title(re.compile(r"^\(1\) wartet · "), timeout=10_000)
+    expect(person).to_have_attribute("data-status", "waiting")
+    guest.close()
+    expect(staff).not_to_have_title(re.compile(r"^\("), timeout=10_000)
+    expect(person).not_to_have_attribute("data-status", "waiting")
+
+
 def test_someone_waiting_alerts_the_console_and_the_host_joins_from_it(
     server: LiveServer, new_context: NewContext, shots_dir: Path
 ) -> None:

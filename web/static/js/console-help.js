@@ -1,16 +1,17 @@
 // The console's inbox of help requests: newest first, new ones marked. While the console is
-// open it asks for news every 15 seconds; a request that arrives meanwhile changes the tab's
-// title and plays a short chime (made with WebAudio; the checkbox turns it off, remembered
-// on this device). Caseworkers answer, note what was arranged, and set the status.
+// open the live socket says when a request comes in (while it is down, the inbox asks every
+// 15 seconds); a request that arrives changes the tab's title and plays a short chime (made
+// with WebAudio; the checkbox turns it off, remembered on this device). Caseworkers answer, note what was arranged, and set the status.
 
 import { chime, notify, setTitleCount, soundSwitch } from './alerts.js';
 import { announce } from './announcer.js';
 import { api } from './api.js';
+import { keepFresh } from './console-live.js';
 import { el } from './dom.js';
 import { formatDateTime, t } from './i18n.js';
 
 const $ = (id) => document.getElementById(id);
-const POLL_MS = 15000;
+const POLL_MS = 15000; // while the live socket is down
 const SOUND_KEY = 'lj-help-sound';
 
 const KINDS = {
@@ -202,5 +203,4 @@ async function load() {
 }
 
 load();
-setInterval(load, POLL_MS);
-window.addEventListener('focus', load);
+keepFresh(load, { wants: (change) => change.help, pollMs: POLL_MS });

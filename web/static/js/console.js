@@ -8,13 +8,14 @@ import { api } from './api.js';
 import { DocumentsPanel } from './console-documents.js';
 import { ProfilePanel } from './console-profiles.js';
 import { TrailPanel } from './console-trail.js';
+import { keepFresh } from './console-live.js';
 import { WaitingAlert } from './console-waiting.js';
 import {
   dateAndTimeInZone, isoInZone, page, roleName, t, timeZone, wallClock, zoneMidnight, zonedToEpochMs,
 } from './i18n.js';
 
 const $ = (id) => document.getElementById(id);
-const POLL_MS = 4000;
+const POLL_MS = 4000; // while the live socket is down
 
 // Times as the job centre reads them: in the server's `timezone` setting, not the device's.
 const timeFormat = new Intl.DateTimeFormat(page.lang, { timeStyle: 'short', timeZone });
@@ -576,5 +577,8 @@ $('logout').addEventListener('click', async () => {
 });
 list.refresh();
 // Also while the tab is hidden: she works in another window and must hear who starts waiting.
-setInterval(() => list.refresh(), POLL_MS);
-window.addEventListener('focus', () => list.refresh());
+// The live socket says when; the poll is the fallback while it is down.
+keepFresh(() => list.refresh(), {
+  wants: (change) => change.all || change.appointments.length > 0,
+  pollMs: POLL_MS,
+});
