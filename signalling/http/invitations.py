@@ -70,22 +70,18 @@ def invitation(
     lang = participant.lang
     i18n = request.app[I18N]
     zone = settings.timezone
-    module = (
-        i18n.env(lang)
-        .get_template("invitation_text.html")
-        .make_module(
-            dict(
-                name=participant.name,
-                title=appointment.title,
-                start=when(appointment.starts_at, lang, zone)["text"],
-                end=when(appointment.ends_at, lang, zone)["time"],
-                opens=when(appointment.starts_at - settings.early_join_margin, lang, zone)["time"],
-                url=url,
-                phone=settings.support_phone,
-            )
-        )
-    )
-    text, subject = str(module), str(getattr(module, "subject"))  # noqa: B009 (a template's export)
+    template = i18n.env(lang).get_template("invitation_text.html")
+    facts = {
+        "name": participant.name,
+        "title": appointment.title,
+        "start": when(appointment.starts_at, lang, zone)["text"],
+        "end": when(appointment.ends_at, lang, zone)["time"],
+        "opens": when(appointment.starts_at - settings.early_join_margin, lang, zone)["time"],
+        "url": url,
+        "phone": settings.support_phone,
+    }
+    text = template.render(part="text", **facts)
+    subject = template.render(part="subject", **facts).strip()
     return {
         "participant": participant.id,
         "lang": lang,
