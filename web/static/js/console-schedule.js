@@ -147,7 +147,6 @@ export class AppointmentEditor {
       const start = zonedToEpochMs(date, startTime);
       let end = zonedToEpochMs(date, endTime);
       if (Number.isNaN(start) || Number.isNaN(end)) throw new Error(t('Please enter the date, start and end.'));
-      if (end <= start) end = zonedToEpochMs(new Date(end + 86400000).toISOString().slice(0, 10), endTime);
       if (end <= start) throw new Error(t('The end must be after the start.'));
       if (end <= Date.now()) throw new Error(t('This time is already over. Please choose a later time.'));
       body.starts_at = isoInZone(start);
@@ -191,11 +190,27 @@ export class AppointmentEditor {
         window.location.assign('/console/login');
         return;
       }
-      this.showError(t('The appointment could not be changed: {reason}', { reason: error.message }));
+      this.showError(editErrorText(error));
     } finally {
       $('edit-save').disabled = false;
     }
   }
+}
+
+/** A refusal of the server in the console's language. */
+function editErrorText(error) {
+  const field = error.field || '';
+  const message = error.message || '';
+  if (error.status === 403) return t('Only the caseworker who scheduled it may change it.');
+  if (error.status === 409 && message.includes('room')) return t('Someone is in the room: change the appointment after the call.');
+  if (error.status === 409) return t('This appointment can no longer be changed.');
+  if (field === 'ends_at' && message.includes('past')) return t('This time is already over. Please choose a later time.');
+  if (field === 'ends_at' && message.includes('12')) return t('An appointment may last at most 12 hours.');
+  if (field === 'ends_at' || field === 'starts_at') return t('The end must be after the start.');
+  if (field === 'title') return t('Please enter a title (at most 200 characters, one line).');
+  const match = field.match(/^participants\[(\d+)\]/);
+  if (match) return t('Please check participant {number}.', { number: Number(match[1]) + 1 });
+  return t('The appointment could not be changed: {reason}', { reason: message });
 }
 
 // ---- invitation, calendar file and slip per person -------------------------------------
@@ -242,6 +257,14 @@ function printSlip(card) {
   window.addEventListener('afterprint', done);
   window.print();
   setTimeout(done, 1000); // browsers that print without an afterprint event
+}
+
+/** Print every slip, one per page (whatever a "Print slip" left behind). */
+export function printAll() {
+  const list = $('link-list');
+  delete list.dataset.printOne;
+  for (const card of list.querySelectorAll('[data-printing]')) delete card.dataset.printing;
+  window.print();
 }
 
 /**

@@ -10,7 +10,7 @@ import { ProfilePanel } from './console-profiles.js';
 import { TrailPanel } from './console-trail.js';
 import { WaitingAlert } from './console-waiting.js';
 import {
-  AppointmentEditor, ListFilters, addSlip, languageName,
+  AppointmentEditor, ListFilters, addSlip, languageName, printAll,
 } from './console-schedule.js';
 import {
   dateAndTimeInZone, isoInZone, page, roleName, t, timeZone, wallClock, zoneMidnight, zonedToEpochMs,
@@ -594,7 +594,7 @@ $('close-links').addEventListener('click', () => {
   $('links').hidden = true;
   $('f-title').focus();
 });
-$('print-links').addEventListener('click', () => window.print());
+$('print-links').addEventListener('click', printAll);
 $('logout').addEventListener('click', async () => {
   try {
     await api('POST', '/api/logout', {});
