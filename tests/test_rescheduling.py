@@ -277,7 +277,7 @@ async def test_search_and_filters(staff: Client, fake_clock: FakeClock) -> None:
     a, b, c = (x["appointment"]["id"] for x in (first, second, third))
     assert await ids("") == [c, a, b]
     assert await ids("q=petrenko") == [b]
-    assert await ids("q=yilmaz") == [c, a]  # Ayşe Yılmaz in the default body, dotless i
+    assert await ids("q=yilmaz") == [c, a]  # the default body's jobseeker (dotless i)
     assert await ids("q=BEWERBUNG%20UBEN") == [a]
     assert await ids("status=past") == [b, c]  # newest first
     assert await ids("status=upcoming") == [a]

@@ -101,7 +101,7 @@ def test_rescheduled_appointment_keeps_its_links(
     staff.locator("#edit-save").click()
     expect(dialog).to_be_hidden()
     card = staff.locator("li.appointment", has_text="Umplanung jetzt")
-    expect(card).to_contain_text(f"{start:%H:%M}–{end:%H:%M}")
+    expect(card).to_contain_text(f"{start:%H:%M}\u2013{end:%H:%M}")
     expect(card).to_contain_text("Ayşe Demir")
 
     # The old link works in the new window: the jobseeker waits, the console sees her.
