@@ -19,7 +19,7 @@ from core.model import Appointment, AppointmentStatus, Participant
 from signalling.auth.invites import hash_code, looks_like_code
 from signalling.context import SERVICES
 from signalling.http.api import ApiError, appointment_in_path, read_json, require_staff
-from signalling.http.i18n import text_direction
+from signalling.http.i18n import RTL_LANGUAGES, text_direction
 from signalling.http.pages import I18N, when
 from signalling.ics import CalendarEvent, calendar
 
@@ -62,6 +62,11 @@ async def _participant_and_link(request: web.Request) -> tuple[Appointment, Part
     return appointment, participant, url
 
 
+def isolate_ltr(text: str) -> str:
+    """`text` as a left-to-right isolate (LRI ... PDI) inside right-to-left text."""
+    return f"\u2066{text}\u2069" if text else text
+
+
 def invitation(
     request: web.Request, appointment: Appointment, participant: Participant, url: str
 ) -> dict[str, Any]:
@@ -78,7 +83,11 @@ def invitation(
         "end": when(appointment.ends_at, lang, zone)["time"],
         "opens": when(appointment.starts_at - settings.early_join_margin, lang, zone)["time"],
         "url": url,
-        "phone": settings.support_phone,
+        # A phone number reads left to right in an Arabic sentence too (isolated, so "+49 5231
+        # 123-0" does not come out as "123-0 5231 +49").
+        "phone": isolate_ltr(settings.support_phone)
+        if lang in RTL_LANGUAGES
+        else settings.support_phone,
     }
     text = template.render(part="text", **facts)
     subject = template.render(part="subject", **facts).strip()
