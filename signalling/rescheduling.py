@@ -17,9 +17,15 @@ from typing import Any
 
 from core.model import LANGUAGES, Appointment, AppointmentStatus, Participant
 from core.settings import Settings
-from signalling.appointments import MAX_DURATION, ValidationError, clean_text, parse_time
+from signalling.appointments import (
+    MAX_DURATION,
+    ValidationError,
+    clean_notes,
+    clean_text,
+    parse_time,
+)
 
-EDITABLE = frozenset({"title", "starts_at", "ends_at", "waiting_room", "participants"})
+EDITABLE = frozenset({"title", "notes", "starts_at", "ends_at", "waiting_room", "participants"})
 PARTICIPANT_FIELDS = frozenset({"id", "name", "lang"})
 
 
@@ -123,7 +129,9 @@ def edit(appointment: Appointment, data: Any, *, now: float, settings: Settings)
     if unknown:
         raise ValidationError(f"unknown fields: {', '.join(sorted(map(str, unknown)))}")
     if not data:
-        raise ValidationError("nothing to change: send title, starts_at, ends_at or participants")
+        raise ValidationError(
+            "nothing to change: send title, notes, starts_at, ends_at, waiting_room or participants"
+        )
     editable(appointment, now)
     changed: set[str] = set()
     title = appointment.title
@@ -131,6 +139,9 @@ def edit(appointment: Appointment, data: Any, *, now: float, settings: Settings)
         title = clean_text(data["title"], "title", settings.max_title_length)
         if title != appointment.title:
             changed.add("title")
+    notes = clean_notes(data["notes"]) if "notes" in data else appointment.notes
+    if notes != appointment.notes:
+        changed.add("notes")
     starts_at, ends_at = _window(appointment, data, now)
     if (starts_at, ends_at) != (appointment.starts_at, appointment.ends_at):
         changed.add("window")
@@ -151,6 +162,7 @@ def edit(appointment: Appointment, data: Any, *, now: float, settings: Settings)
     updated = dataclasses.replace(
         appointment,
         title=title,
+        notes=notes,
         starts_at=starts_at,
         ends_at=ends_at,
         waiting_room=waiting_room,

@@ -132,6 +132,18 @@ async def test_tokens_of_the_old_window_are_void(staff: Client, fake_clock: Fake
     await again.close()
 
 
+async def test_notes_are_for_staff_only(staff: Client, fake_clock: FakeClock) -> None:
+    now = fake_clock.now()
+    created = await _scheduled(staff, now, notes="Dolmetscherin angefragt")
+    assert created["appointment"]["notes"] == "Dolmetscherin angefragt"
+    resp = await _patch(staff, created, {"notes": "Lebenslauf mitbringen\r\nZeugnisse\tbitte"})
+    assert (await resp.json())["changed"] == ["notes"]
+    listed = await (await staff.get("/api/appointments")).json()
+    assert listed["appointments"][0]["notes"] == "Lebenslauf mitbringen\nZeugnisse\tbitte"
+    joined = await (await _join(staff, created["codes"]["jobseeker"])).json()
+    assert "Lebenslauf" not in str(joined)
+
+
 async def test_moving_only_the_start_keeps_the_length(staff: Client, fake_clock: FakeClock) -> None:
     now = fake_clock.now()
     created = await _scheduled(staff, now + HOUR)
@@ -153,6 +165,9 @@ async def test_moving_only_the_start_keeps_the_length(staff: Client, fake_clock:
         ({"title": ""}, "title", "empty"),
         ({"title": "a\nb"}, "title", "control"),
         ({"waiting_room": "yes"}, "waiting_room", "true or false"),
+        ({"notes": 5}, "notes", "string"),
+        ({"notes": "x" * 2001}, "notes", "longer than 2000"),
+        ({"notes": "bell\u0007"}, "notes", "control"),
         ({"status": "ended"}, None, "unknown fields: status"),
         ({}, None, "nothing to change"),
         ([1], None, "JSON object"),

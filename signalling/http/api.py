@@ -217,6 +217,7 @@ async def _view(services: Services, appointment: Appointment) -> dict[str, Any]:
     attendance = await services.appointments.list_attendance(appointment.id)
     return {
         **appointment.public(),
+        "notes": appointment.notes,  # staff only
         "live": live_view(appointment, members, attendance, services.clock.now()),
     }
 
@@ -269,7 +270,8 @@ async def create_appointment(request: web.Request) -> web.Response:
         }
         for p in appointment.participants
     ]
-    return web.json_response({"appointment": appointment.public(), "join_urls": urls}, status=201)
+    shown = {**appointment.public(), "notes": appointment.notes}
+    return web.json_response({"appointment": shown, "join_urls": urls}, status=201)
 
 
 async def list_appointments(request: web.Request) -> web.Response:

@@ -65,7 +65,10 @@ async def edit_appointment(request: web.Request) -> web.Response:
             changed=list(edited.changed),
         )
     return web.json_response(
-        {"appointment": edited.appointment.public(), "changed": list(edited.changed)}
+        {
+            "appointment": {**edited.appointment.public(), "notes": edited.appointment.notes},
+            "changed": list(edited.changed),
+        }
     )
 
 
