@@ -98,11 +98,13 @@ def test_rescheduled_appointment_keeps_its_links(
     staff.locator("#e-end").fill(end.strftime("%H:%M"))
     staff.locator("#e-title").fill("Umplanung jetzt")
     staff.locator("#e-p1-name").fill("Ayşe Demir")
+    staff.locator("#e-notes").fill("Lebenslauf mitbringen")
     staff.locator("#edit-save").click()
     expect(dialog).to_be_hidden()
     card = staff.locator("li.appointment", has_text="Umplanung jetzt")
     expect(card).to_contain_text(f"{start:%H:%M}\u2013{end:%H:%M}")
     expect(card).to_contain_text("Ayşe Demir")
+    expect(card.locator(".appointment-notes")).to_have_text("Notizen: Lebenslauf mitbringen")
 
     # The old link works in the new window: the jobseeker waits, the console sees her.
     guest.goto(s.urls["jobseeker"])

@@ -102,6 +102,7 @@ export class AppointmentEditor {
     const end = dateAndTimeInZone(appointment.ends_at * 1000);
     this.initial = { title: appointment.title, date: start.date, start: start.time, end: end.time };
     $('e-title').value = appointment.title;
+    $('e-notes').value = appointment.notes || '';
     $('e-date').value = start.date;
     $('e-start').value = start.time;
     $('e-end').value = end.time;
@@ -139,6 +140,8 @@ export class AppointmentEditor {
     const body = {};
     const title = $('e-title').value.trim();
     if (title !== a.title) body.title = title;
+    const notes = $('e-notes').value.trim();
+    if (notes !== (a.notes || '')) body.notes = notes;
     const date = $('e-date').value;
     const startTime = $('e-start').value;
     const endTime = $('e-end').value;
@@ -207,6 +210,7 @@ function editErrorText(error) {
   if (field === 'ends_at' && message.includes('past')) return t('This time is already over. Please choose a later time.');
   if (field === 'ends_at' && message.includes('12')) return t('An appointment may last at most 12 hours.');
   if (field === 'ends_at' || field === 'starts_at') return t('The end must be after the start.');
+  if (field === 'notes') return t('The notes may have at most 2000 characters.');
   if (field === 'title') return t('Please enter a title (at most 200 characters, one line).');
   const match = field.match(/^participants\[(\d+)\]/);
   if (match) return t('Please check participant {number}.', { number: Number(match[1]) + 1 });

@@ -211,7 +211,7 @@ class AppointmentList {
         el('span', { className: 'appointment-time', text: `${dateFormat.format(start)}, ${timeFormat.format(start)}–${timeFormat.format(end)}` }),
         el('h3', { id: headingId, text: a.title }),
         el('span', { className: 'state-badge', 'data-state': state, text: stateText(state) })),
-      people, note, buttons);
+      people, a.notes ? notesLine(a.notes) : '', note, buttons);
   }
 
   /** The caseworker writes to an appointment's waiting room ("I am running 5 minutes late"). */
@@ -267,6 +267,11 @@ class AppointmentList {
     this.lastSignature = null;
     await this.refresh();
   }
+}
+
+function notesLine(text) {
+  return el('p', { className: 'appointment-notes' },
+    el('span', { className: 'notes-label', text: t('Notes:') }), ' ', el('bdi', { text }));
 }
 
 /** Whether anyone is connected to the appointment's room (it cannot be changed then). */
@@ -473,6 +478,8 @@ class ScheduleForm {
       waiting_room: $('f-waiting').checked,
       participants,
     };
+    const notes = $('f-notes').value.trim();
+    if (notes) body.notes = notes;
     if (this.profile) body.profile_id = this.profile.id;
     return { body, errors };
   }
