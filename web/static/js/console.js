@@ -106,6 +106,11 @@ class AppointmentList {
       const data = await api('GET', `/api/appointments?${params}`);
       $('list-error').hidden = true;
       this.render(data.appointments || [], range.today, range.tomorrow, grouped);
+      if (!grouped) {
+        // A filtered list may hide someone who waits: the alert watches today and upcoming.
+        const watched = await api('GET', `/api/appointments?from=${range.from}&to=${range.to}`);
+        this.alert.update(watched.appointments || []);
+      }
       $('list-updated').textContent = t('Updated {time}', { time: timeFormat.format(new Date()) });
     } catch (error) {
       if (error.status === 401) {
