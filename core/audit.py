@@ -48,6 +48,7 @@ class Action(StrEnum):
     HELP_NOTE = "help.note"  # ... or noted what was arranged
     HELP_STATUS = "help.status"
     HELP_EXPIRE = "help.expire"  # removed by the retention period
+    APPOINTMENT_EDIT = "appointment.edit"  # rescheduled or edited (detail `changed`), same links
 
 
 @dataclass(frozen=True)

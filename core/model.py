@@ -137,6 +137,7 @@ class Appointment:
     created_at: float
     status: str = AppointmentStatus.SCHEDULED  # an AppointmentStatus
     ended_at: float | None = None
+    notes: str = ""  # the caseworker's own notes: staff see them, participants never
 
     def participant(self, participant_id: str) -> Participant | None:
         return next((p for p in self.participants if p.id == participant_id), None)

@@ -24,6 +24,7 @@ from signalling.http.help_api import setup_help_api
 from signalling.http.host_join import setup_host_join_api
 from signalling.http.lifecycle import DRAINING, Draining
 from signalling.http.profiles_api import setup_profiles_api
+from signalling.http.schedule_api import setup_schedule_api
 from signalling.http.security import security_headers, setup_security
 from signalling.metrics import METRICS, Metrics
 from signalling.retention import retention_ctx
@@ -72,6 +73,7 @@ def create_app(
     setup_help_api(app)
     setup_calendar_files(app)
     setup_host_join_api(app)
+    setup_schedule_api(app)
     metrics = Metrics()
     hub = RoomHub(
         services,
@@ -88,11 +90,13 @@ def create_app(
     app[DRAINING] = Draining()
     app.cleanup_ctx.append(retention_ctx)
     if with_pages and importlib.util.find_spec("signalling.http.pages") is not None:
+        from signalling.http.invitations import setup_invitations
         from signalling.http.pages import setup_pages
         from signalling.http.space import setup_space_pages
 
         setup_pages(app)
         setup_space_pages(app)
+        setup_invitations(app)
     if close_services:
 
         async def _close(app: web.Application) -> AsyncIterator[None]:

@@ -16,6 +16,7 @@ from signalling.auth.invites import hash_code, link_id, new_code
 from signalling.auth.tokens import RoomClaims
 
 MAX_DURATION = 12 * 3600
+MAX_NOTES = 2000  # characters of the caseworker's notes on an appointment
 EARLIEST, LATEST = 946_684_800.0, 4_102_444_800.0  # 2000-01-01 .. 2100-01-01 UTC
 
 
@@ -64,6 +65,18 @@ def clean_text(value: Any, field: str, max_length: int) -> str:
     if len(text) > max_length:
         raise ValidationError(f"{field} is longer than {max_length} characters", field)
     if any(unicodedata.category(c).startswith("C") for c in text):
+        raise ValidationError(f"{field} contains control characters", field)
+    return text
+
+
+def clean_notes(value: Any, field: str = "notes") -> str:
+    """The caseworker's notes: several lines allowed (tabs too), no other control characters."""
+    if not isinstance(value, str):
+        raise ValidationError(f"{field} must be a string", field)
+    text = value.replace("\r\n", "\n").strip()
+    if len(text) > MAX_NOTES:
+        raise ValidationError(f"{field} is longer than {MAX_NOTES} characters", field)
+    if any(unicodedata.category(c).startswith("C") and c not in "\n\t" for c in text):
         raise ValidationError(f"{field} contains control characters", field)
     return text
 
@@ -124,11 +137,20 @@ def schedule(
     the request lists the other participants only, and the jobseeker joins them last."""
     if not isinstance(data, dict):
         raise ValidationError("body must be a JSON object")
-    fields = {"title", "starts_at", "ends_at", "waiting_room", "participants", "profile_id"}
+    fields = {
+        "title",
+        "notes",
+        "starts_at",
+        "ends_at",
+        "waiting_room",
+        "participants",
+        "profile_id",
+    }
     unknown = set(data) - fields
     if unknown:
         raise ValidationError(f"unknown fields: {', '.join(sorted(unknown))}")
     title = clean_text(data.get("title"), "title", settings.max_title_length)
+    notes = clean_notes(data.get("notes", ""))
     if "starts_at" not in data or "ends_at" not in data:
         raise ValidationError("starts_at and ends_at are required", "starts_at")
     starts_at = parse_time(data["starts_at"], "starts_at")
@@ -172,6 +194,7 @@ def schedule(
         participants=tuple(p for p, _ in pairs),
         created_by=created_by,
         created_at=now,
+        notes=notes,
     )
     return Scheduled(appointment, {p.id: code for p, code in pairs})
 

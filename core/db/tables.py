@@ -50,6 +50,7 @@ appointments = sa.Table(
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("status", sa.String(32), nullable=False),
     sa.Column("ended_at", sa.Double, nullable=True),
+    sa.Column("notes", sa.Text, nullable=False, server_default=""),  # 0007
     sa.Index(None, "starts_at", "id"),  # the calendar lists by (start, id)
 )
 

@@ -36,6 +36,7 @@ _APPOINTMENT_COLUMNS = (
     "created_at",
     "status",
     "ended_at",
+    "notes",
 )
 
 
@@ -78,6 +79,7 @@ def _appointment(row: sa.Row[Any], people: Iterable[Participant]) -> Appointment
         created_at=row.created_at,
         status=row.status,
         ended_at=row.ended_at,
+        notes=row.notes,
     )
 
 

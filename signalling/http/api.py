@@ -15,6 +15,7 @@ from core.contracts.errors import ErrorCode
 from core.jsonwire import loads_strict
 from core.model import Appointment, AttendanceEvent, AttendanceKind, Participant, Profile, StaffUser
 from core.store.redis_client import UNAVAILABLE
+from signalling.appointment_filter import apply_filter, parse_filter
 from signalling.appointments import ValidationError, reissue, schedule
 from signalling.auth.invites import LinkState, hash_code, link_state, looks_like_code
 from signalling.auth.login_throttle import LoginThrottle
@@ -217,6 +218,7 @@ async def _view(services: Services, appointment: Appointment) -> dict[str, Any]:
     attendance = await services.appointments.list_attendance(appointment.id)
     return {
         **appointment.public(),
+        "notes": appointment.notes,  # staff only
         "live": live_view(appointment, members, attendance, services.clock.now()),
     }
 
@@ -270,29 +272,24 @@ async def create_appointment(request: web.Request) -> web.Response:
         }
         for p in appointment.participants
     ]
-    return web.json_response({"appointment": appointment.public(), "join_urls": urls}, status=201)
-
-
-def _epoch_param(request: web.Request, name: str) -> float | None:
-    raw = request.query.get(name)
-    if raw is None:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value):
-        raise ApiError(400, f"{name} must be epoch seconds", ErrorCode.INVALID, field=name)
-    return value
+    shown = {**appointment.public(), "notes": appointment.notes}
+    return web.json_response({"appointment": shown, "join_urls": urls}, status=201)
 
 
 async def list_appointments(request: web.Request) -> web.Response:
+    """GET /api/appointments?from=&to=&q=&status=&limit=: the console's list, searched and
+    filtered on the server (see `signalling.appointment_filter`)."""
     await require_staff(request)
     services = _services(request)
+    try:
+        wanted = parse_filter(request.query)
+    except ValidationError as exc:
+        raise ApiError(400, exc.message, ErrorCode.INVALID, field=exc.field) from None
     found = await services.appointments.list_appointments(
-        starts_after=_epoch_param(request, "from"), starts_before=_epoch_param(request, "to")
+        starts_after=wanted.starts_after, starts_before=wanted.starts_before
     )
-    return web.json_response({"appointments": [await _view(services, a) for a in found]})
+    shown = apply_filter(found, wanted, services.clock.now())
+    return web.json_response({"appointments": [await _view(services, a) for a in shown]})
 
 
 async def appointment_in_path(request: web.Request) -> Appointment:

@@ -34,6 +34,7 @@ export function actionText(entry) {
       return t('Space link issued');
     case 'space.sign_in': return t('Signed in to the space on a device');
     case 'space.sign_out': return t('Signed out on a device');
+    case 'appointment.edit': return t('Appointment changed (same links)');
     default: return entry.action;
   }
 }

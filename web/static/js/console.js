@@ -11,6 +11,9 @@ import { TrailPanel } from './console-trail.js';
 import { keepFresh } from './console-live.js';
 import { WaitingAlert } from './console-waiting.js';
 import {
+  AppointmentEditor, ListFilters, addSlip, languageName, printAll,
+} from './console-schedule.js';
+import {
   dateAndTimeInZone, isoInZone, page, roleName, t, timeZone, wallClock, zoneMidnight, zonedToEpochMs,
 } from './i18n.js';
 
@@ -72,6 +75,15 @@ class AppointmentList {
     this.box = $('appointment-groups');
     this.known = new Map(); // appointment id -> signature
     this.alert = new WaitingAlert();
+    this.filters = new ListFilters(() => {
+      this.lastSignature = null;
+      this.refresh();
+    });
+    this.editor = new AppointmentEditor(() => {
+      this.lastSignature = null;
+      this.refresh();
+    });
+    this.shown = new Map(); // appointment id -> the appointment as last listed
     this.box.addEventListener('click', (event) => this.onClick(event));
     this.box.addEventListener('submit', (event) => this.onLobbyMessage(event));
   }
@@ -87,12 +99,19 @@ class AppointmentList {
     };
   }
 
+  /** Fetch and show the list as the filters ask; anything may call it (a live update too). */
   async refresh() {
-    const { from, to, today, tomorrow } = this.range();
+    const range = this.range();
+    const { params, grouped } = this.filters.query(range);
     try {
-      const data = await api('GET', `/api/appointments?from=${from}&to=${to}`);
+      const data = await api('GET', `/api/appointments?${params}`);
       $('list-error').hidden = true;
-      this.render(data.appointments || [], today, tomorrow);
+      this.render(data.appointments || [], range.today, range.tomorrow, grouped);
+      if (!grouped) {
+        // A filtered list may hide someone who waits: the alert watches today and upcoming.
+        const watched = await api('GET', `/api/appointments?from=${range.from}&to=${range.to}`);
+        this.alert.update(watched.appointments || []);
+      }
       $('list-updated').textContent = t('Updated {time}', { time: timeFormat.format(new Date()) });
     } catch (error) {
       if (error.status === 401) {
@@ -104,16 +123,17 @@ class AppointmentList {
     }
   }
 
-  render(appointments, today, tomorrow) {
-    this.alert.update(appointments);
-    const signature = JSON.stringify([today, appointments]); // a new day regroups
+  render(appointments, today, tomorrow, grouped = true) {
+    if (grouped) this.alert.update(appointments);
+    this.shown = new Map(appointments.map((a) => [a.id, a]));
+    const signature = JSON.stringify([today, grouped, appointments]); // a new day regroups
     if (signature === this.lastSignature) return;
     this.lastSignature = signature;
-    const groups = [
+    const groups = grouped ? [
       [t('Today'), appointments.filter((a) => a.starts_at >= today && a.starts_at < tomorrow)],
       [t('Upcoming'), appointments.filter((a) => a.starts_at >= tomorrow)],
       [t('Yesterday'), appointments.filter((a) => a.starts_at < today)],
-    ];
+    ] : [[this.filters.describe(appointments.length), appointments]];
     const focusKey = document.activeElement && this.box.contains(document.activeElement)
       ? document.activeElement.dataset.key : null;
     // A message to a waiting room being typed survives the list's refresh.
@@ -121,7 +141,7 @@ class AppointmentList {
       .filter((input) => input.value).map((input) => [input.dataset.key, input.value]));
     const fresh = [];
     for (const [title, list] of groups) {
-      if (!list.length && title !== t('Today')) continue;
+      if (!list.length && grouped && title !== t('Today')) continue;
       const ul = el('ul', { className: 'appointment-list' });
       for (const a of list) ul.append(this.card(a));
       if (!list.length) ul.append(el('li', { className: 'hint', text: t('No appointments.') }));
@@ -148,7 +168,7 @@ class AppointmentList {
     for (const p of a.participants) {
       const status = (a.live.members || {})[p.id];
       const consent = (a.live.consents || {})[p.id];
-      const facts = [roleName(p.role), memberText(status)];
+      const facts = [roleName(p.role), languageName(p.lang), memberText(status)];
       facts.push(consent
         ? t('agreed at {time}', { time: timeFormat.format(new Date(consent * 1000)) })
         : t('no consent yet'));
@@ -186,6 +206,9 @@ class AppointmentList {
     if (live && (state === 'in_call' || state === 'waiting')) {
       buttons.append(el('button', { type: 'button', className: 'button danger', 'data-action': 'end', 'data-id': a.id, 'data-key': `end:${a.id}`, text: t('End call') }));
     }
+    if (a.status === 'scheduled' && a.ends_at * 1000 > Date.now() && !someoneIn(a)) {
+      buttons.append(el('button', { type: 'button', className: 'button secondary', 'data-action': 'edit', 'data-id': a.id, 'data-key': `edit:${a.id}`, 'aria-label': t('Change “{title}”', { title: a.title }), text: t('Change') }));
+    }
     if (a.status === 'scheduled' && state !== 'no_show') {
       buttons.append(el('button', { type: 'button', className: 'button secondary', 'data-action': 'cancel', 'data-id': a.id, 'data-key': `cancel:${a.id}`, text: t('Cancel appointment') }));
     }
@@ -194,7 +217,7 @@ class AppointmentList {
         el('span', { className: 'appointment-time', text: `${dateFormat.format(start)}, ${timeFormat.format(start)}–${timeFormat.format(end)}` }),
         el('h3', { id: headingId, text: a.title }),
         el('span', { className: 'state-badge', 'data-state': state, text: stateText(state) })),
-      people, note, buttons);
+      people, a.notes ? notesLine(a.notes) : '', note, buttons);
   }
 
   /** The caseworker writes to an appointment's waiting room ("I am running 5 minutes late"). */
@@ -219,6 +242,10 @@ class AppointmentList {
     const button = event.target.closest('button[data-action]');
     if (!button) return;
     const { action, id, pid } = button.dataset;
+    if (action === 'edit') {
+      if (this.shown.has(id)) this.editor.open(this.shown.get(id), button);
+      return;
+    }
     try {
       if (action === 'admit' || action === 'deny') {
         await api('POST', `/api/appointments/${encodeURIComponent(id)}/${action}`, { participant: pid });
@@ -246,6 +273,16 @@ class AppointmentList {
     this.lastSignature = null;
     await this.refresh();
   }
+}
+
+function notesLine(text) {
+  return el('p', { className: 'appointment-notes' },
+    el('span', { className: 'notes-label', text: t('Notes:') }), ' ', el('bdi', { text }));
+}
+
+/** Whether anyone is connected to the appointment's room (it cannot be changed then). */
+function someoneIn(a) {
+  return Object.values(a.live.members || {}).some((status) => status && status !== 'left');
 }
 
 function lobbyMessageForm(a) {
@@ -305,6 +342,7 @@ function showLinks(appointment, joinUrls) {
       el('label', { for: inputId, className: 'visually-hidden', text: t('Link for {name}', { name: link.name }) }),
       input, qr, el('div', { className: 'link-actions' }, copy)));
     qrInto(qr, link.url, link.name);
+    addSlip(list.lastElementChild, appointment.id, link, index);
   });
   $('links').hidden = false;
   $('links').focus();
@@ -446,6 +484,8 @@ class ScheduleForm {
       waiting_room: $('f-waiting').checked,
       participants,
     };
+    const notes = $('f-notes').value.trim();
+    if (notes) body.notes = notes;
     if (this.profile) body.profile_id = this.profile.id;
     return { body, errors };
   }
@@ -567,7 +607,7 @@ $('close-links').addEventListener('click', () => {
   $('links').hidden = true;
   $('f-title').focus();
 });
-$('print-links').addEventListener('click', () => window.print());
+$('print-links').addEventListener('click', printAll);
 $('logout').addEventListener('click', async () => {
   try {
     await api('POST', '/api/logout', {});
