@@ -6,6 +6,7 @@ import { announce } from './announcer.js';
 import { el } from './dom.js';
 import { api } from './api.js';
 import { DocumentsPanel } from './console-documents.js';
+import { addInterpreter, addInterpreterButton } from './console-interpreter.js';
 import { ProfilePanel } from './console-profiles.js';
 import { TrailPanel } from './console-trail.js';
 import { WaitingAlert } from './console-waiting.js';
@@ -185,6 +186,7 @@ class AppointmentList {
     if (live && (state === 'in_call' || state === 'waiting')) {
       buttons.append(el('button', { type: 'button', className: 'button danger', 'data-action': 'end', 'data-id': a.id, 'data-key': `end:${a.id}`, text: t('End call') }));
     }
+    if (live) buttons.append(addInterpreterButton(a));
     if (a.status === 'scheduled' && state !== 'no_show') {
       buttons.append(el('button', { type: 'button', className: 'button secondary', 'data-action': 'cancel', 'data-id': a.id, 'data-key': `cancel:${a.id}`, text: t('Cancel appointment') }));
     }
@@ -230,6 +232,13 @@ class AppointmentList {
         if (!confirmed(button, t('Press again to cancel the appointment'))) return;
         await api('POST', `/api/appointments/${encodeURIComponent(id)}/cancel`, {});
         announce(t('The appointment was cancelled.'));
+      } else if (action === 'add-interpreter') {
+        const appointment = await api('GET', `/api/appointments/${encodeURIComponent(id)}`);
+        const added = await addInterpreter(appointment.appointment);
+        if (added) {
+          announce(t('{name} was added to the appointment.', { name: added.participant.name }));
+          showLinks(added.appointment, [added.join_url]);
+        }
       } else if (action === 'reissue') {
         if (!confirmed(button, t('Press again: the old link stops working'))) return;
         const data = await api('POST', `/api/appointments/${encodeURIComponent(id)}/participants/${encodeURIComponent(pid)}/reissue`, {});
