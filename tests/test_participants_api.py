@@ -205,3 +205,27 @@ async def test_refusals(setup: tuple[Client, Services], fake_clock: FakeClock) -
     assert stored is not None and len(stored.participants) == 3
     added = [e for e in await services.documents.audit.entries() if e.record.subject]
     assert len(added) == services.settings.max_participants - 3  # refusals are not audited
+
+
+def test_the_jobseeker_is_told_an_interpreter_saw_a_document() -> None:
+    """In "who has seen my documents" an interpreter is named by role (never by name), apart
+    from employers and other guests."""
+    from core.audit import AuditRecord, chain
+    from core.model import Appointment, Participant
+    from signalling.trail import Who, who_did
+
+    people = (
+        Participant("p_cw", Role.CASEWORKER, "Frau Becker", "de", "h1"),
+        Participant("p_js", Role.JOBSEEKER, "Amal", "ar", "h2", profile_id="j_1"),
+        Participant("p_in", Role.INTERPRETER, "Herr Haddad", "ar", "h3"),
+        Participant("p_em", Role.EMPLOYER, "Herr Wolf", "de", "h4"),
+    )
+    appointment = Appointment("a_1", "Beratung", 0.0, 60.0, True, people, "becker", 0.0)
+
+    def by(actor: str) -> Who | None:
+        record = AuditRecord(1.0, actor, "guest", Action.VIEW, "j_1", "a_1", "d_1")
+        return who_did(chain(None, record), {"a_1": appointment})
+
+    assert by("p_in") is Who.INTERPRETER
+    assert by("p_em") is Who.EMPLOYER
+    assert by("p_gone") is Who.PARTICIPANT

@@ -20,7 +20,7 @@ from tests.browser.conftest import (
     video_playing,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(420)]
 
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 LABEL = {"de": "Dolmetscher/in", "ar": "مترجم فوري"}
