@@ -66,6 +66,7 @@ def test_caseworker_adds_an_interpreter_who_joins_and_is_labelled(
     expect(console.locator("#interpreter-error")).to_have_text("Bitte geben Sie einen Namen ein.")
     expect(dialog).to_be_visible()
     console.locator("#interpreter-name").fill("Herr Haddad")
+    expect(console.locator("#interpreter-error")).to_be_hidden()
     console.locator("#interpreter-lang").select_option("ar")
     axe_check(console, "the console's interpreter dialog")
     console.screenshot(path=shots_dir / "console-add-interpreter-de.png")

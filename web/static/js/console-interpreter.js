@@ -54,9 +54,15 @@ export function addInterpreter(appointment) {
         name.focus();
       }
     };
+    const onInput = () => {  // a corrected name clears the old complaint
+      error.hidden = true;
+      name.removeAttribute('aria-invalid');
+    };
     form.addEventListener('submit', onSubmit);
+    name.addEventListener('input', onInput);
     dialog.addEventListener('close', () => {
       form.removeEventListener('submit', onSubmit);
+      name.removeEventListener('input', onInput);
       resolve(result);
     }, { once: true });
     dialog.showModal();
