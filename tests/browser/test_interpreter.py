@@ -29,7 +29,7 @@ LABEL = {"de": "Dolmetscher/in", "ar": "مترجم فوري"}
 def person(new_context: NewContext, lang: str, viewport: ViewportSize | None = None) -> Page:
     """A page of its own; patient, for a machine that runs other tests at the same time."""
     context = new_context(lang, viewport=viewport)
-    context.set_default_timeout(60_000)
+    context.set_default_timeout(120_000)
     return context.new_page()
 
 
