@@ -103,7 +103,7 @@ def test_caseworker_adds_an_interpreter_who_joins_and_is_labelled(
     for role, page in pages.items():
         for other, other_id in ids.items():
             if other != role:
-                video_playing(page, tile_video(other_id))
+                video_playing(page, tile_video(other_id), timeout=90)
     assert role_on_tile(pages["caseworker"], pid) == LABEL["de"]
     assert role_on_tile(pages["jobseeker"], pid) == LABEL["ar"]
     # The interpreter sees the others by their roles, in their own language.
