@@ -36,6 +36,7 @@ class Action(StrEnum):
     WITHDRAW = "document.withdraw"  # ... and took it back
     DELETE = "document.delete"
     EXPIRE = "document.expire"  # removed by the retention period
+    PARTICIPANT = "appointment.participant"  # a participant added (`subject`, detail `role`)
     ADMIT = "call.admit"
     JOIN = "call.join"
     LEAVE = "call.leave"

@@ -13,6 +13,7 @@ class Role(StrEnum):
     CASEWORKER = "caseworker"
     JOBSEEKER = "jobseeker"
     EMPLOYER = "employer"
+    INTERPRETER = "interpreter"  # joins like an employer; a guest for the jobseeker's documents
 
 
 ROLES: tuple[str, ...] = tuple(r.value for r in Role)
@@ -101,7 +102,7 @@ def grants_for(role: str) -> Grants:
         )
     if role == Role.JOBSEEKER:
         return Grants(publish=("audio", "video", "screen"), share_documents=True)
-    if role == Role.EMPLOYER:
+    if role in (Role.EMPLOYER, Role.INTERPRETER):
         return Grants(publish=("audio", "video", "screen"))
     raise ValueError(f"unknown role {role!r}")
 

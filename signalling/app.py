@@ -23,6 +23,7 @@ from signalling.http.documents_api import setup_documents_api
 from signalling.http.help_api import setup_help_api
 from signalling.http.host_join import setup_host_join_api
 from signalling.http.lifecycle import DRAINING, Draining
+from signalling.http.participants_api import setup_participants_api
 from signalling.http.profiles_api import setup_profiles_api
 from signalling.http.schedule_api import setup_schedule_api
 from signalling.http.security import security_headers, setup_security
@@ -74,6 +75,7 @@ def create_app(
     setup_calendar_files(app)
     setup_host_join_api(app)
     setup_schedule_api(app)
+    setup_participants_api(app)
     metrics = Metrics()
     hub = RoomHub(
         services,

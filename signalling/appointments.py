@@ -10,7 +10,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from core.model import LANGUAGES, ROLES, Appointment, Participant, Profile, Role
+from core.model import (
+    LANGUAGES,
+    ROLES,
+    Appointment,
+    AppointmentStatus,
+    Participant,
+    Profile,
+    Role,
+)
 from core.settings import Settings
 from signalling.auth.invites import hash_code, link_id, new_code
 from signalling.auth.tokens import RoomClaims
@@ -81,22 +89,26 @@ def clean_notes(value: Any, field: str = "notes") -> str:
     return text
 
 
-def _participant(raw: Any, index: int, settings: Settings) -> tuple[Participant, str]:
-    field = f"participants[{index}]"
+def _participant(raw: Any, field: str, settings: Settings) -> tuple[Participant, str]:
+    """A participant from a request; `field` prefixes the names of culprits ("" for none)."""
+
+    def at(name: str) -> str:
+        return f"{field}.{name}" if field else name
+
     if not isinstance(raw, dict):
-        raise ValidationError(f"{field} must be an object", field)
+        raise ValidationError(f"{field or 'body'} must be an object", field or None)
     unknown = set(raw) - {"role", "name", "lang"}
     if unknown:
-        raise ValidationError(f"{field} has unknown fields: {', '.join(sorted(unknown))}", field)
+        raise ValidationError(
+            f"{field or 'body'} has unknown fields: {', '.join(sorted(unknown))}", field or None
+        )
     role = raw.get("role")
     if role not in ROLES:
-        raise ValidationError(f"{field}.role must be one of {', '.join(ROLES)}", f"{field}.role")
-    name = clean_text(raw.get("name"), f"{field}.name", settings.max_name_length)
+        raise ValidationError(f"{at('role')} must be one of {', '.join(ROLES)}", at("role"))
+    name = clean_text(raw.get("name"), at("name"), settings.max_name_length)
     lang = raw.get("lang", "de")
     if lang not in LANGUAGES:
-        raise ValidationError(
-            f"{field}.lang must be one of {', '.join(LANGUAGES)}", f"{field}.lang"
-        )
+        raise ValidationError(f"{at('lang')} must be one of {', '.join(LANGUAGES)}", at("lang"))
     code = new_code()
     participant = Participant(
         id=f"p_{secrets.token_hex(6)}",
@@ -169,7 +181,9 @@ def schedule(
         raise ValidationError("participants must be a non-empty list", "participants")
     if len(raw_participants) > settings.max_participants:
         raise ValidationError(f"at most {settings.max_participants} participants", "participants")
-    pairs = [_participant(raw, i, settings) for i, raw in enumerate(raw_participants)]
+    pairs = [
+        _participant(raw, f"participants[{i}]", settings) for i, raw in enumerate(raw_participants)
+    ]
     if profile is not None:
         if any(p.role == Role.JOBSEEKER for p, _ in pairs):
             raise ValidationError(
@@ -197,6 +211,48 @@ def schedule(
         notes=notes,
     )
     return Scheduled(appointment, {p.id: code for p, code in pairs})
+
+
+class Conflict(ValueError):
+    """A valid request the appointment cannot take as it stands (full, over, cancelled)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# Who may be added to an appointment that exists: never a second caseworker (the one host
+# admits and moderates), a jobseeker only where there is none yet.
+ADDABLE: tuple[str, ...] = (Role.INTERPRETER, Role.EMPLOYER, Role.JOBSEEKER)
+
+
+def add_participant(
+    appointment: Appointment, data: Any, *, now: float, settings: Settings
+) -> tuple[Appointment, Participant, str]:
+    """One more participant with an invitation link of their own (an interpreter, mostly):
+    the appointment with them, them, and their invite code (returned once, never stored)."""
+    if not isinstance(data, dict):
+        raise ValidationError("body must be a JSON object")
+    role = data.get("role")
+    if role == Role.CASEWORKER:
+        raise ValidationError("an appointment has exactly one caseworker", "role")
+    if not isinstance(role, str) or role not in ADDABLE:
+        raise ValidationError(f"role must be one of {', '.join(ADDABLE)}", "role")
+    participant, code = _participant(data, "", settings)
+    if participant.role == Role.JOBSEEKER and any(
+        p.role == Role.JOBSEEKER for p in appointment.participants
+    ):
+        raise ValidationError("the appointment has its jobseeker already", "role")
+    if appointment.status != AppointmentStatus.SCHEDULED:
+        raise Conflict(f"the appointment is {appointment.status}")
+    if now >= appointment.ends_at:
+        raise Conflict("the appointment is over")
+    if len(appointment.participants) >= settings.max_participants:
+        raise Conflict(f"an appointment has at most {settings.max_participants} participants")
+    updated = dataclasses.replace(
+        appointment, participants=(*appointment.participants, participant)
+    )
+    return updated, participant, code
 
 
 def reissue(appointment: Appointment, participant_id: str, now: float) -> tuple[Appointment, str]:

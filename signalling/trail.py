@@ -34,7 +34,8 @@ class Who(StrEnum):
     YOU = "you"
     CASEWORKER = "caseworker"
     EMPLOYER = "employer"
-    PARTICIPANT = "participant"  # someone else in a call (an interpreter, a guest)
+    INTERPRETER = "interpreter"
+    PARTICIPANT = "participant"  # someone else in a call (a guest)
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,9 @@ def who_did(entry: AuditEntry, appointments: Mapping[str, Appointment]) -> Who |
         return Who.CASEWORKER
     if record.actor_role == "guest":
         role = _role_in(appointments.get(record.appointment or ""), record.actor)
-        return Who.EMPLOYER if role == Role.EMPLOYER else Who.PARTICIPANT
+        if role == Role.EMPLOYER:
+            return Who.EMPLOYER
+        return Who.INTERPRETER if role == Role.INTERPRETER else Who.PARTICIPANT
     return None
 
 

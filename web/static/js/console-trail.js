@@ -35,6 +35,7 @@ export function actionText(entry) {
     case 'space.sign_in': return t('Signed in to the space on a device');
     case 'space.sign_out': return t('Signed out on a device');
     case 'appointment.edit': return t('Appointment changed (same links)');
+    case 'appointment.participant': return t('Participant added: {role}', { role: roleName(detail.role) });
     default: return entry.action;
   }
 }
@@ -42,7 +43,7 @@ export function actionText(entry) {
 function byText(entry) {
   const role = entry.role_in_call || entry.actor_role;
   switch (role) {
-    case 'caseworker': case 'jobseeker': case 'employer': break;
+    case 'caseworker': case 'jobseeker': case 'employer': case 'interpreter': break;
     case 'guest': case 'participant': return t('Participant');
     case 'system': return t('System');
     default: return role;

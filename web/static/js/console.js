@@ -6,6 +6,7 @@ import { announce } from './announcer.js';
 import { el } from './dom.js';
 import { api } from './api.js';
 import { DocumentsPanel } from './console-documents.js';
+import { addInterpreter, addInterpreterButton } from './console-interpreter.js';
 import { ProfilePanel } from './console-profiles.js';
 import { TrailPanel } from './console-trail.js';
 import { keepFresh } from './console-live.js';
@@ -209,6 +210,7 @@ class AppointmentList {
     if (a.status === 'scheduled' && a.ends_at * 1000 > Date.now() && !someoneIn(a)) {
       buttons.append(el('button', { type: 'button', className: 'button secondary', 'data-action': 'edit', 'data-id': a.id, 'data-key': `edit:${a.id}`, 'aria-label': t('Change “{title}”', { title: a.title }), text: t('Change') }));
     }
+    if (live) buttons.append(addInterpreterButton(a));
     if (a.status === 'scheduled' && state !== 'no_show') {
       buttons.append(el('button', { type: 'button', className: 'button secondary', 'data-action': 'cancel', 'data-id': a.id, 'data-key': `cancel:${a.id}`, text: t('Cancel appointment') }));
     }
@@ -258,6 +260,13 @@ class AppointmentList {
         if (!confirmed(button, t('Press again to cancel the appointment'))) return;
         await api('POST', `/api/appointments/${encodeURIComponent(id)}/cancel`, {});
         announce(t('The appointment was cancelled.'));
+      } else if (action === 'add-interpreter') {
+        const appointment = await api('GET', `/api/appointments/${encodeURIComponent(id)}`);
+        const added = await addInterpreter(appointment.appointment);
+        if (added) {
+          announce(t('{name} was added to the appointment.', { name: added.participant.name }));
+          showLinks(added.appointment, [added.join_url]);
+        }
       } else if (action === 'reissue') {
         if (!confirmed(button, t('Press again: the old link stops working'))) return;
         const data = await api('POST', `/api/appointments/${encodeURIComponent(id)}/participants/${encodeURIComponent(pid)}/reissue`, {});

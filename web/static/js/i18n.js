@@ -45,6 +45,7 @@ export function roleName(role) {
     case 'caseworker': return t('Caseworker');
     case 'jobseeker': return t('Jobseeker');
     case 'employer': return t('Employer');
+    case 'interpreter': return t('Interpreter (role)');
     default: return role;
   }
 }
