@@ -44,6 +44,7 @@ def build_services(
         profiles=stores.profiles,
         documents=stores.documents,
         help=stores.help,
+        learning=stores.learning,
         bus=bus,
         keyring=keyring,
         issuer=TokenIssuer(keyring, clock, settings.issuer, settings.token_ttl),
