@@ -2,10 +2,10 @@
 
 Implements `AppointmentStore` and `AccountStore`, and `ProfileStore`, `DocumentStore`,
 `HelpStore` and `LearningStore` through the mixed-in `SqlProfiles`, `SqlDocuments`, `SqlHelp`
-and `SqlLearning`, with `MemoryStore`'s semantics. A write that touches several rows runs in one transaction. Each
-write transaction starts with a write, so that SQLite takes its lock before reading (a read
-first would fail with "database is locked" when another connection wrote meanwhile, instead
-of waiting).
+and `SqlLearning`, with `MemoryStore`'s semantics. A write that touches several rows runs in
+one transaction. Each write transaction starts with a write, so that SQLite takes its lock
+before reading (a read first would fail with "database is locked" when another connection
+wrote meanwhile, instead of waiting).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ branch_labels = None
 depends_on = None
 
 
-def _profile(table: str) -> list[sa.SchemaItem]:
+def _profile(table: str) -> list[sa.Column[str] | sa.ForeignKeyConstraint]:
     return [
         sa.Column("profile_id", sa.String(64), nullable=False),
         sa.ForeignKeyConstraint(
