@@ -48,6 +48,12 @@ class Action(StrEnum):
     HELP_NOTE = "help.note"  # ... or noted what was arranged
     HELP_STATUS = "help.status"
     HELP_EXPIRE = "help.expire"  # removed by the retention period
+    # E-learning: a step recorded as an xAPI statement (`subject`: the statement id; detail
+    # module, verb, section, question, success), a caseworker's recommendation (detail module,
+    # `change`: recommend or withdraw) and an export of a profile's statements.
+    LEARNING = "learning.statement"
+    LEARNING_RECOMMEND = "learning.recommend"
+    LEARNING_EXPORT = "learning.export"
 
 
 @dataclass(frozen=True)
