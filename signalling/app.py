@@ -21,6 +21,7 @@ from signalling.http.client_address import TRUSTED_PROXIES, TrustedProxies
 from signalling.http.documents_api import setup_documents_api
 from signalling.http.help_api import setup_help_api
 from signalling.http.host_join import setup_host_join_api
+from signalling.http.learning_api import setup_learning_api
 from signalling.http.lifecycle import DRAINING, Draining
 from signalling.http.profiles_api import setup_profiles_api
 from signalling.http.security import security_headers, setup_security
@@ -70,6 +71,7 @@ def create_app(
     setup_documents_api(app)
     setup_call_documents(app)
     setup_help_api(app)
+    setup_learning_api(app)
     setup_calendar_files(app)
     setup_host_join_api(app)
     metrics = Metrics()
