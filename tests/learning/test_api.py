@@ -6,6 +6,7 @@ captions, and erasure of a profile with its statements."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import re
 import uuid
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from babel.dates import format_date
 
 from core.audit import Action
 from core.clock import FakeClock
@@ -372,5 +374,35 @@ async def test_the_space_link_of_one_profile_never_reaches_anothers_records(
             assert one["started"] is False and one["resume"] == "intro"
         finally:
             await second.close()
+    finally:
+        await tablet.close()
+
+
+async def test_the_space_lists_modules_and_the_module_page_keeps_answers_secret(
+    staff: Client, fake_clock: FakeClock
+) -> None:
+    tablet, setup = await signed_in_tablet(staff, fake_clock.now() + 86400)
+    try:
+        due = dt.date.fromtimestamp(fake_clock.now()) + dt.timedelta(days=30)
+        resp = await staff.post(
+            f"/api/profiles/{setup['profile']['id']}/learning/recommendations",
+            json={"module": "test-module", "due": due.isoformat()},
+            headers=setup["staff"],
+        )
+        assert resp.status == 201
+        html = await (await tablet.get("/space?lang=de")).text()
+        assert 'data-module="test-module"' in html and 'data-recommended="true"' in html
+        assert "Von Ihrem Jobcenter empfohlen" in html
+        assert format_date(due, "long", locale="de") in html
+        html = await (await tablet.get("/space?lang=ar")).text()
+        assert "وحدة تجريبية" in html  # the Arabic title
+        resp = await tablet.get("/space/learning/test-module?lang=ar")
+        assert resp.status == 200 and resp.headers["Cache-Control"] == "no-store"
+        html = await resp.text()
+        assert 'dir="rtl"' in html and 'lang="en" dir="ltr"' in html
+        assert 'src="/learning/media/test-module/media/clip.webm"' in html
+        assert '<track kind="captions" srclang="en"' in html
+        assert "Right, one." not in html and "correct" not in html.replace("data-result", "")
+        assert (await tablet.get("/space/learning/nope")).status == 404
     finally:
         await tablet.close()

@@ -34,6 +34,12 @@ export function actionText(entry) {
       return t('Space link issued');
     case 'space.sign_in': return t('Signed in to the space on a device');
     case 'space.sign_out': return t('Signed out on a device');
+    case 'learning.statement': return t('Learning: {verb} in {module}', { verb: detail.verb, module: detail.module });
+    case 'learning.recommend':
+      return detail.change === 'withdraw'
+        ? t('Course recommendation withdrawn: {module}', { module: detail.module })
+        : t('Course recommended: {module}', { module: detail.module });
+    case 'learning.export': return t('Learning records exported');
     default: return entry.action;
   }
 }
