@@ -103,6 +103,7 @@ async def module_page(request: web.Request) -> web.StreamResponse:
         "csrf": csrf,
         "resume": await learning.resume_section(visit.profile.id, module),
         "moduleLang": module_lang,
+        "moduleDir": "rtl" if module_lang == "ar" else "ltr",
     }
     response = render(
         request,

@@ -123,7 +123,7 @@ async function check(event) {
   const box = form.querySelector('.quiz-feedback');
   if (!chosen.length) {
     delete form.dataset.result;
-    box.replaceChildren(el('p', { text: t('Please choose an answer.') }));
+    box.replaceChildren(el('p', { lang: page.lang, dir: page.dir, text: t('Please choose an answer.') }));
     return;
   }
   const button = form.querySelector('button[type="submit"]');
@@ -134,11 +134,13 @@ async function check(event) {
     });
     form.dataset.result = result.correct ? 'correct' : 'wrong';
     const verdict = result.correct ? t('Right!') : t('Not quite. Read the notes and try again.');
-    const notes = el('ul', {}, ...result.feedback.map((item) => el('li', { 'data-choice': item.choice, lang: page.moduleLang },
-      el('strong', { text: item.correct ? t('Right answer:') : t('Not right:') }), ' ', item.feedback)));
-    box.replaceChildren(el('p', { className: 'quiz-verdict' }, el('strong', { text: verdict })), notes);
+    // The verdict and labels are in the page's language, the notes in the course's.
+    const mine = { lang: page.lang, dir: page.dir };
+    const notes = el('ul', {}, ...result.feedback.map((item) => el('li', { 'data-choice': item.choice, lang: page.moduleLang, dir: page.moduleDir },
+      el('strong', { ...mine, text: item.correct ? t('Right answer:') : t('Not right:') }), ' ', item.feedback)));
+    box.replaceChildren(el('p', { ...mine, className: 'quiz-verdict' }, el('strong', { text: verdict })), notes);
   } catch {
-    box.replaceChildren(el('p', { text: t('That did not work. Please try again.') }));
+    box.replaceChildren(el('p', { lang: page.lang, dir: page.dir, text: t('That did not work. Please try again.') }));
   } finally {
     button.disabled = false;
   }
