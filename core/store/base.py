@@ -213,7 +213,9 @@ class HelpStore(Closable, Protocol):
 class LearningStore(Closable, Protocol):
     """E-learning records; each goes with its profile."""
 
-    async def add_statement(self, statement: LearningStatement) -> None: ...
+    async def add_statement(self, statement: LearningStatement, max_per_module: int) -> bool:
+        """Store a statement unless the profile holds `max_per_module` for its module."""
+        ...
 
     async def list_statements(
         self, profile_id: str, module_id: str | None = None, limit: int = 5000

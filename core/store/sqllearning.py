@@ -44,22 +44,46 @@ class SqlLearning:
 
     _engine: AsyncEngine
 
-    async def add_statement(self, statement: LearningStatement) -> None:
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                learning_statements.insert().values(
-                    id=statement.id,
-                    profile_id=statement.profile,
-                    module_id=statement.module,
-                    section_id=statement.section,
-                    question_id=statement.question,
-                    verb=str(statement.verb),
-                    success=statement.success,
-                    score=statement.score,
-                    at=statement.at,
-                    statement=statement.statement,
-                )
+    async def add_statement(self, statement: LearningStatement, max_per_module: int) -> bool:
+        """Store a statement unless its profile holds `max_per_module` for that module already
+        (False then): a button held down or a script in a loop cannot fill the database. The
+        count and the insert are one statement, as for help requests."""
+        held = (
+            sa.select(sa.func.count())
+            .select_from(learning_statements)
+            .where(
+                learning_statements.c.profile_id == statement.profile,
+                learning_statements.c.module_id == statement.module,
             )
+            .scalar_subquery()
+        )
+        values = sa.select(
+            sa.literal(statement.id, sa.String),
+            sa.literal(statement.profile, sa.String),
+            sa.literal(statement.module, sa.String),
+            sa.literal(statement.section, sa.String),
+            sa.literal(statement.question, sa.String),
+            sa.literal(str(statement.verb), sa.String),
+            sa.literal(statement.success, sa.Boolean),
+            sa.literal(statement.score, sa.Double),
+            sa.literal(statement.at, sa.Double),
+            sa.literal(statement.statement, sa.Text),
+        ).where(held < max_per_module)
+        columns = [
+            "id",
+            "profile_id",
+            "module_id",
+            "section_id",
+            "question_id",
+            "verb",
+            "success",
+            "score",
+            "at",
+            "statement",
+        ]
+        async with self._engine.begin() as conn:
+            result = await conn.execute(learning_statements.insert().from_select(columns, values))
+        return bool(result.rowcount)
 
     async def list_statements(
         self, profile_id: str, module_id: str | None = None, limit: int = 5000

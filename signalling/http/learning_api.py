@@ -52,6 +52,7 @@ _ERRORS = {
     "not_found": (404, ErrorCode.NOT_FOUND),
     "invalid": (400, ErrorCode.INVALID),
     "not_ready": (409, ErrorCode.CONFLICT),
+    "full": (429, ErrorCode.RATE_LIMITED),
 }
 
 

@@ -36,9 +36,13 @@ from signalling.learning.progress import ModuleProgress, grade, summarise, unans
 
 log = structlog.get_logger(__name__)
 
+# Statements a profile may hold per module: going through a course many times stays far
+# below it; a loop that launches a module forever stops there.
+MAX_STATEMENTS_PER_MODULE = 2000
+
 
 class LearningError(Exception):
-    """A step that cannot be taken: `code` says why (not_found, invalid, not_ready)."""
+    """A step that cannot be taken: `code` says why (not_found, invalid, not_ready, full)."""
 
     def __init__(self, code: str, message: str, field: str | None = None) -> None:
         super().__init__(message)
@@ -148,7 +152,9 @@ class Learning:
             success=outcome.success if outcome else None,
             score=outcome.scaled if outcome else None,
         )
-        await self.store.add_statement(statement)
+        if not await self.store.add_statement(statement, MAX_STATEMENTS_PER_MODULE):
+            log.warning("learning_statements_full", profile=profile, module=module.id)
+            raise LearningError("full", "this course holds as many records as it may")
         detail: dict[str, str | int] = {"module": module.id, "verb": verb.value}
         if section is not None:
             detail["section"] = section.id

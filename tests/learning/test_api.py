@@ -20,6 +20,7 @@ from babel.dates import format_date
 from core.audit import Action
 from core.clock import FakeClock
 from signalling.context import Services
+from signalling.learning import recorder
 from tests.learning.modules import write_module
 from tests.test_help_api import signed_in_tablet
 from tests.test_space import device, open_link
@@ -404,5 +405,19 @@ async def test_the_space_lists_modules_and_the_module_page_keeps_answers_secret(
         assert '<track kind="captions" srclang="en"' in html
         assert "Right, one." not in html and "correct" not in html.replace("data-result", "")
         assert (await tablet.get("/space/learning/nope")).status == 404
+    finally:
+        await tablet.close()
+
+
+async def test_a_course_holds_a_bounded_number_of_records(
+    staff: Client, fake_clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(recorder, "MAX_STATEMENTS_PER_MODULE", 2)
+    tablet, setup = await signed_in_tablet(staff, fake_clock.now() + 86400)
+    try:
+        await post(tablet, f"{M}/launch", setup["space"])
+        await post(tablet, f"{M}/launch", setup["space"])
+        resp = await tablet.post(f"{M}/launch", headers=setup["space"])
+        assert (resp.status, (await resp.json())["code"]) == (429, "rate_limited")
     finally:
         await tablet.close()

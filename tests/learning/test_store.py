@@ -69,7 +69,7 @@ async def test_statements_round_trip_in_recorded_order(store: SqlStore) -> None:
         statement("j_1", "cv", Verb.PASSED, T0 + 5, success=True, score=0.75),
     ]
     for s in made:
-        await store.add_statement(s)
+        assert await store.add_statement(s, 100)
     mine = await store.list_statements("j_1")
     assert mine == [made[i] for i in (0, 1, 2, 3, 5)]
     assert await store.list_statements("j_1", "cv") == [made[i] for i in (0, 1, 2, 5)]
@@ -85,14 +85,23 @@ async def test_statements_round_trip_in_recorded_order(store: SqlStore) -> None:
 
 async def test_a_statement_id_is_stored_once(store: SqlStore) -> None:
     s = statement("j_1", "cv", Verb.LAUNCHED, T0)
-    await store.add_statement(s)
+    assert await store.add_statement(s, 100)
     with pytest.raises(sa.exc.IntegrityError):
-        await store.add_statement(s)
+        assert await store.add_statement(s, 100)
+
+
+async def test_statements_per_profile_and_module_are_bounded(store: SqlStore) -> None:
+    for i in range(3):
+        assert await store.add_statement(statement("j_1", "cv", Verb.LAUNCHED, T0 + i), 3)
+    assert not await store.add_statement(statement("j_1", "cv", Verb.LAUNCHED, T0 + 9), 3)
+    assert await store.add_statement(statement("j_1", "video", Verb.LAUNCHED, T0), 3)
+    assert await store.add_statement(statement("j_2", "cv", Verb.LAUNCHED, T0), 3)
+    assert len(await store.list_statements("j_1", "cv")) == 3
 
 
 async def test_a_statement_needs_an_existing_profile(store: SqlStore) -> None:
     with pytest.raises(sa.exc.IntegrityError):
-        await store.add_statement(statement("j_gone", "cv", Verb.LAUNCHED, T0))
+        await store.add_statement(statement("j_gone", "cv", Verb.LAUNCHED, T0), 100)
 
 
 async def test_resume_points_replace_per_module(store: SqlStore) -> None:
@@ -122,7 +131,7 @@ async def test_recommendations_replace_and_delete(store: SqlStore) -> None:
 
 async def test_deleting_a_profile_erases_its_learning_records(store: SqlStore) -> None:
     for pid in ("j_1", "j_2"):
-        await store.add_statement(statement(pid, "cv", Verb.LAUNCHED, T0))
+        await store.add_statement(statement(pid, "cv", Verb.LAUNCHED, T0), 100)
         await store.set_resume(ResumePoint(pid, "cv", "intro", T0))
         await store.put_recommendation(Recommendation(pid, "cv", "becker", T0))
     assert await store.delete_profile("j_1")
