@@ -30,7 +30,7 @@ WORDS = {
         "dir": "ltr",
         "recommended": "Von Ihrem Jobcenter empfohlen",
         "start": "Kurs beginnen",
-        "position": "Abschnitt 2 von 4",
+        "position": "Abschnitt 2 von 5",
         "wrong": "Leider nein. Wenn dann etwas nicht geht",
         "right": "Richtig. So bleibt Zeit",
         "verdict_right": "Richtig!",
@@ -42,7 +42,7 @@ WORDS = {
         "dir": "rtl",
         "recommended": "موصى به من مركز العمل",
         "start": "ابدأ الدورة",
-        "position": "القسم 2 من 4",
+        "position": "القسم 2 من 5",
         "wrong": "Not quite. If something fails then",
         "right": "Right. That leaves time",
         "verdict_right": "صحيح!",
@@ -116,6 +116,9 @@ def test_a_recommended_course_taken_start_to_finish(
     expect(tablet.locator('#learning-steps li[aria-current="step"]')).to_have_attribute(
         "data-step", "place"
     )
+    tablet.locator("#learning-next").click()
+    expect(lessons).to_have_attribute("data-section", "light")
+    expect(lessons.locator("video track")).to_have_count(2)
     tablet.locator("#learning-next").click()
     expect(lessons).to_have_attribute("data-section", "conversation")
     tablet.locator("#learning-next").click()

@@ -31,6 +31,9 @@ def test_the_shipped_modules_are_complete_in_german_and_english() -> None:
                 assert all(len(section.html[lang]) > 300 for lang in ("de", "en"))
         assert any(q.multiple for _, q in module.questions())
         assert any(not q.multiple for _, q in module.questions())
+    film = catalog.modules["video-interview"].section("light")
+    assert film is not None and film.kind == SectionKind.VIDEO
+    assert set(film.captions) == {"de", "en"}
     assert catalog.modules["video-interview"].title_in("ar") == "الاستعداد لمقابلة عمل عبر الفيديو"
     # Turkish readers get the sections in English, the module's first fallback.
     assert catalog.modules["cv-five-steps"].content_language("tr") == "en"
