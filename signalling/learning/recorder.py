@@ -10,7 +10,7 @@ Every statement is audited with ids only: module, section, question, verb.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -295,7 +295,3 @@ class Learning:
     async def export(self, profile: str) -> list[str]:
         """The profile's statements as stored (xAPI JSON text), oldest first."""
         return [s.statement for s in await self.store.list_statements(profile, limit=100_000)]
-
-
-def module_titles(catalog: Catalog, lang: str) -> Mapping[str, str]:
-    return {m.id: m.title_in(lang) for m in catalog.modules.values()}
