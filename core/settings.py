@@ -80,6 +80,9 @@ class Settings:
     # Help requests from the space: a closed one (arranged, declined) goes this long after its
     # last change; open ones stay until a caseworker closes them.
     help_retention_days: float = 180.0
+    # E-learning modules (a folder per module, each with its module.toml); empty means the
+    # modules shipped with the server (web/elearning/modules).
+    learning_modules_dir: Path | None = None
     timezone: str = "Europe/Berlin"  # how pages show appointment times
     # What pages ask of the camera (ideal values: a camera offers what it has closest). Lower
     # them where tablets are old or the mobile network is thin: every page in a call encodes
@@ -259,7 +262,12 @@ def _convert(name: str, current: Any, raw: Any) -> Any:
             return int(raw)
         if isinstance(current, float):
             return float(raw)
-        if isinstance(current, Path) or name in ("cert", "key", "documents_dir"):
+        if isinstance(current, Path) or name in (
+            "cert",
+            "key",
+            "documents_dir",
+            "learning_modules_dir",
+        ):
             return Path(raw)
         if isinstance(current, tuple):
             value = json.loads(raw) if isinstance(raw, str) else raw

@@ -22,6 +22,7 @@ from signalling.http.console_socket import setup_console_socket
 from signalling.http.documents_api import setup_documents_api
 from signalling.http.help_api import setup_help_api
 from signalling.http.host_join import setup_host_join_api
+from signalling.http.learning_api import setup_learning_api
 from signalling.http.lifecycle import DRAINING, Draining
 from signalling.http.participants_api import setup_participants_api
 from signalling.http.profiles_api import setup_profiles_api
@@ -47,6 +48,7 @@ def build_services(
         profiles=stores.profiles,
         documents=stores.documents,
         help=stores.help,
+        learning=stores.learning,
         bus=bus,
         keyring=keyring,
         issuer=TokenIssuer(keyring, clock, settings.issuer, settings.token_ttl),
@@ -72,6 +74,7 @@ def create_app(
     setup_documents_api(app)
     setup_call_documents(app)
     setup_help_api(app)
+    setup_learning_api(app)
     setup_calendar_files(app)
     setup_host_join_api(app)
     setup_schedule_api(app)

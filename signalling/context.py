@@ -14,6 +14,7 @@ from core.store.base import (
     AppointmentStore,
     DocumentStore,
     HelpStore,
+    LearningStore,
     PresenceStore,
     ProfileStore,
     RegistryStore,
@@ -34,6 +35,7 @@ class Services:
     profiles: ProfileStore
     documents: DocumentStore
     help: HelpStore
+    learning: LearningStore
     bus: Bus
     keyring: KeyRing
     issuer: TokenIssuer
@@ -48,6 +50,7 @@ class Services:
             self.profiles,
             self.documents,
             self.help,
+            self.learning,
         )
 
 

@@ -228,3 +228,66 @@ help_replies = sa.Table(
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("at", sa.Double, nullable=False),
 )
+
+# E-learning (core.learning, migration 0007). Every table names its profile with a cascading
+# foreign key: erasing a profile erases its learning records in the same statement, and
+# they live exactly as long as the profile does.
+# xAPI statements, one per step, in the order they were recorded (`seq`); `statement` holds
+# the full statement's JSON, the other columns what progress views read.
+learning_statements = sa.Table(
+    "learning_statements",
+    metadata,
+    sa.Column(
+        "seq",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("id", sa.String(36), nullable=False, unique=True),
+    sa.Column(
+        "profile_id",
+        sa.String(64),
+        sa.ForeignKey("profiles.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("module_id", sa.String(64), nullable=False),
+    sa.Column("section_id", sa.String(64), nullable=True),
+    sa.Column("question_id", sa.String(64), nullable=True),
+    sa.Column("verb", sa.String(16), nullable=False),
+    sa.Column("success", sa.Boolean, nullable=True),
+    sa.Column("score", sa.Double, nullable=True),
+    sa.Column("at", sa.Double, nullable=False),
+    sa.Column("statement", sa.Text, nullable=False),
+    sa.Index(None, "profile_id", "module_id", "seq"),
+)
+
+# Where a learner comes back to in a module.
+learning_resume = sa.Table(
+    "learning_resume",
+    metadata,
+    sa.Column(
+        "profile_id",
+        sa.String(64),
+        sa.ForeignKey("profiles.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("module_id", sa.String(64), primary_key=True),
+    sa.Column("section_id", sa.String(64), nullable=False),
+    sa.Column("at", sa.Double, nullable=False),
+)
+
+# A caseworker's recommendation of a module, with an optional due date (YYYY-MM-DD).
+learning_recommendations = sa.Table(
+    "learning_recommendations",
+    metadata,
+    sa.Column(
+        "profile_id",
+        sa.String(64),
+        sa.ForeignKey("profiles.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("module_id", sa.String(64), primary_key=True),
+    sa.Column("due", sa.String(10), nullable=True),
+    sa.Column("by", sa.String(200), nullable=False),
+    sa.Column("at", sa.Double, nullable=False),
+)

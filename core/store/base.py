@@ -5,6 +5,7 @@ part depends only on what it uses: the media worker on the registry alone.
 - `AccountStore`: staff accounts and console sessions (durable records).
 - `ProfileStore`: jobseeker profiles, their space links and device sessions (durable records).
 - `HelpStore`: help requests from the space and the caseworkers' replies (durable records).
+- `LearningStore`: xAPI learning statements, resume points and recommendations (durable).
 - `PresenceStore`: who is in which room on which node, node heartbeats, revoked token ids
   (ephemeral, shared between processes).
 - `RegistryStore`: the media worker registry and room placement (ephemeral, shared).
@@ -26,6 +27,7 @@ from core.audit import AuditLog
 from core.documents.access import Consent, DocumentMeta
 from core.documents.sealing import WrappedKey
 from core.help import HelpReply, HelpRequest, HelpStatus
+from core.learning.records import LearningStatement, Recommendation, ResumePoint
 from core.model import (
     Appointment,
     AttendanceEvent,
@@ -208,6 +210,32 @@ class HelpStore(Closable, Protocol):
         ...
 
 
+class LearningStore(Closable, Protocol):
+    """E-learning records; each goes with its profile."""
+
+    async def add_statement(self, statement: LearningStatement, max_per_module: int) -> bool:
+        """Store a statement unless the profile holds `max_per_module` for its module."""
+        ...
+
+    async def list_statements(
+        self, profile_id: str, module_id: str | None = None, limit: int = 5000
+    ) -> list[LearningStatement]:
+        """A profile's statements in recorded order (the newest `limit` of them)."""
+        ...
+
+    async def set_resume(self, point: ResumePoint) -> None: ...
+
+    async def resume_points(self, profile_id: str) -> dict[str, ResumePoint]: ...
+
+    async def put_recommendation(self, recommendation: Recommendation) -> None:
+        """Create or replace the recommendation of a module to a profile."""
+        ...
+
+    async def list_recommendations(self, profile_id: str) -> list[Recommendation]: ...
+
+    async def delete_recommendation(self, profile_id: str, module_id: str) -> bool: ...
+
+
 class PresenceStore(Closable, Protocol):
     # token revocation
     async def revoke(self, jti: str, until: float) -> None:
@@ -303,7 +331,7 @@ class RegistryStore(Closable, Protocol):
 
 
 class DurableStore(
-    AppointmentStore, AccountStore, ProfileStore, DocumentStore, HelpStore, Protocol
+    AppointmentStore, AccountStore, ProfileStore, DocumentStore, HelpStore, LearningStore, Protocol
 ):
     """The durable records in one object (the SQL store)."""
 
@@ -323,11 +351,12 @@ class Stores:
     profiles: ProfileStore
     documents: DocumentStore
     help: HelpStore
+    learning: LearningStore
 
     @classmethod
     def of(cls, durable: DurableStore, ephemeral: EphemeralStore) -> Stores:
         """The durable records from one store, the ephemeral state from another."""
-        return cls(durable, durable, ephemeral, ephemeral, durable, durable, durable)
+        return cls(durable, durable, ephemeral, ephemeral, durable, durable, durable, durable)
 
     async def close(self) -> None:
         """Close each distinct store once."""
@@ -340,6 +369,7 @@ class Stores:
             self.profiles,
             self.documents,
             self.help,
+            self.learning,
         )
         for store in stores:
             if not any(store is s for s in seen):

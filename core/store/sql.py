@@ -1,11 +1,11 @@
 """The durable store over a relational database (SQLite or PostgreSQL, SQLAlchemy Core).
 
-Implements `AppointmentStore` and `AccountStore`, and `ProfileStore`, `DocumentStore` and
-`HelpStore` through the mixed-in `SqlProfiles`, `SqlDocuments` and `SqlHelp`, with
-`MemoryStore`'s semantics. A write that touches several rows runs in one transaction. Each
-write transaction starts with a write, so that SQLite takes its lock before reading (a read
-first would fail with "database is locked" when another connection wrote meanwhile, instead
-of waiting).
+Implements `AppointmentStore` and `AccountStore`, and `ProfileStore`, `DocumentStore`,
+`HelpStore` and `LearningStore` through the mixed-in `SqlProfiles`, `SqlDocuments`, `SqlHelp`
+and `SqlLearning`, with `MemoryStore`'s semantics. A write that touches several rows runs in
+one transaction. Each write transaction starts with a write, so that SQLite takes its lock
+before reading (a read first would fail with "database is locked" when another connection
+wrote meanwhile, instead of waiting).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from core.model import Appointment, AttendanceEvent, Participant, StaffUser
 from core.store.base import MAX_ATTENDANCE
 from core.store.sqldocuments import SqlDocuments
 from core.store.sqlhelp import SqlHelp
+from core.store.sqllearning import SqlLearning
 from core.store.sqlprofiles import SqlProfiles
 
 _APPOINTMENT_COLUMNS = (
@@ -83,7 +84,7 @@ def _appointment(row: sa.Row[Any], people: Iterable[Participant]) -> Appointment
     )
 
 
-class SqlStore(SqlProfiles, SqlDocuments, SqlHelp):
+class SqlStore(SqlProfiles, SqlDocuments, SqlHelp, SqlLearning):
     """Durable records in SQLite or PostgreSQL. Session expiry follows the injected clock."""
 
     def __init__(self, engine: AsyncEngine, clock: Clock) -> None:

@@ -42,6 +42,7 @@ from signalling.http.client_address import client_address
 from signalling.http.pages import NO_STORE, STATUS_FOR_STATE, join_context, render, when
 from signalling.http.ratelimit import KeyedTokenBuckets
 from signalling.http.space_help import space_help_context
+from signalling.http.space_learning import setup_space_learning, space_learning_context
 from signalling.profiles import profile_record
 from signalling.trail import DocumentTrail, who_has_seen
 
@@ -182,6 +183,7 @@ async def space_page(request: web.Request) -> web.StreamResponse:
         seen=[_trail_view(t, lang, zone) for t in seen],
         csrf=csrf,
         **await space_help_context(request, profile, lang),
+        **await space_learning_context(request, profile, lang),
     )
 
 
@@ -348,3 +350,4 @@ def setup_space_pages(app: web.Application) -> None:
     r.add_post("/api/space/appointments/{appointment_id}/join", space_join)
     r.add_get("/api/space/seen", seen_api)
     r.add_get("/manifest.webmanifest", manifest, name="manifest")
+    setup_space_learning(app)

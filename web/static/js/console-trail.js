@@ -36,6 +36,12 @@ export function actionText(entry) {
     case 'space.sign_out': return t('Signed out on a device');
     case 'appointment.edit': return t('Appointment changed (same links)');
     case 'appointment.participant': return t('Participant added: {role}', { role: roleName(detail.role) });
+    case 'learning.statement': return t('Learning: {verb} in {module}', { verb: detail.verb, module: detail.module });
+    case 'learning.recommend':
+      return detail.change === 'withdraw'
+        ? t('Course recommendation withdrawn: {module}', { module: detail.module })
+        : t('Course recommended: {module}', { module: detail.module });
+    case 'learning.export': return t('Learning records exported');
     default: return entry.action;
   }
 }

@@ -1,0 +1,130 @@
+"""E-learning in the jobseeker's space: the "Learning" section of the space page (every
+module with the profile's own progress, recommended ones first) and the module page
+`/space/learning/<module>` that takes the learner through its sections (learning.js)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from aiohttp import web
+from babel.dates import format_date
+from babel.numbers import format_percent
+
+from core.model import LANGUAGES, Profile
+from signalling.auth.space import csrf_for_space, current_visit
+from signalling.http.learning_api import LEARNING, learning_cards
+from signalling.http.pages import NO_STORE, render
+from signalling.learning.catalog import Module, SectionKind
+
+LANGUAGE_LABELS = {
+    "de": "Deutsch",
+    "en": "English",
+    "tr": "Türkçe",
+    "ar": "العربية",
+    "uk": "Українська",
+    "ru": "Русский",
+}
+
+
+def _card_view(card: dict[str, Any], lang: str) -> dict[str, Any]:
+    """A module card with its due date and score in the page's language."""
+    recommended = card["recommended"]
+    due = recommended and recommended["due"]
+    score = card["progress"]["score"]
+    return {
+        **card,
+        "due": None
+        if not due
+        else {"iso": due, "text": format_date(dt.date.fromisoformat(due), "long", locale=lang)},
+        "score_text": None if score is None else format_percent(score, locale=lang),
+        "in_own_language": lang in card["languages"],
+    }
+
+
+async def space_learning_context(
+    request: web.Request, profile: Profile, lang: str
+) -> dict[str, Any]:
+    """What the space page shows of e-learning."""
+    cards = await learning_cards(request.app[LEARNING], profile.id, lang)
+    return {"learning_modules": [_card_view(c, lang) for c in cards]}
+
+
+def _sections(module: Module, module_lang: str) -> list[dict[str, Any]]:
+    views = []
+    for s in module.sections:
+        view: dict[str, Any] = {"id": s.id, "kind": str(s.kind), "title": s.title[module_lang]}
+        if s.kind == SectionKind.PAGE:
+            view["html"] = s.html[module_lang]
+        elif s.kind == SectionKind.VIDEO and s.video is not None:
+            base = f"/learning/media/{module.id}/"
+            view["video"] = base + s.video.relative_to(module.folder).as_posix()
+            view["captions"] = [
+                {
+                    "lang": lang,
+                    "label": LANGUAGE_LABELS[lang],
+                    "src": base + path.relative_to(module.folder).as_posix(),
+                    "default": lang == module_lang,
+                }
+                for lang, path in s.captions.items()
+            ]
+        else:
+            view["questions"] = [
+                {
+                    "id": q.id,
+                    "multiple": q.multiple,
+                    "prompt": q.prompt[module_lang],
+                    # Only what a choice says: which are right stays on the server.
+                    "choices": [{"id": c.id, "text": c.text[module_lang]} for c in q.choices],
+                }
+                for q in s.questions
+            ]
+        views.append(view)
+    return views
+
+
+async def module_page(request: web.Request) -> web.StreamResponse:
+    """GET /space/learning/<module>: one module, section by section."""
+    visit = await current_visit(request)
+    if visit is None:
+        raise web.HTTPSeeOther("/space", headers=NO_STORE)
+    chosen = request.query.get("lang")
+    lang = chosen if chosen in LANGUAGES else visit.profile.lang
+    learning = request.app[LEARNING]
+    module = learning.catalog.get(request.match_info["module_id"])
+    if module is None:
+        raise web.HTTPNotFound()
+    module_lang = module.content_language(lang)
+    sections = _sections(module, module_lang)
+    csrf = csrf_for_space(visit.token)
+    data = {
+        "module": module.id,
+        "sections": [s["id"] for s in sections],
+        "csrf": csrf,
+        "resume": await learning.resume_section(visit.profile.id, module),
+        "moduleLang": module_lang,
+        "moduleDir": "rtl" if module_lang == "ar" else "ltr",
+    }
+    response = render(
+        request,
+        "space_module.html",
+        "space-module",
+        data,
+        lang=lang,
+        module={
+            "id": module.id,
+            "title": module.title_in(lang),
+            "summary": module.summary_in(lang),
+            "minutes": module.minutes,
+            "lang": module_lang,
+            "lang_name": LANGUAGE_LABELS[module_lang],
+        },
+        sections=sections,
+        own_language=module_lang == lang,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def setup_space_learning(app: web.Application) -> None:
+    app.router.add_get("/space/learning/{module_id}", module_page, name="space_learning")
