@@ -39,6 +39,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 VIEWPORTS = {"768x1024": TABLET, "1024x768": LANDSCAPE, "390x844": PHONE, "1280x800": DESKTOP}
 ZOOMED: ViewportSize = {"width": 320, "height": 256}  # 1280x1024 at 400 %
+SLOW = 60  # seconds
 DEVICE_ZONE = "America/New_York"  # the devices' clock zone; the server's is Europe/Berlin
 
 # Boxes in viewport coordinates: our picture, the controls, the chat and its input, the middle
@@ -119,10 +120,13 @@ def two_in_call(
     s = server.schedule(roles=invited_in(lang, caseworker=lang), waiting_room=False)
     worker = new_context(lang, timezone_id=DEVICE_ZONE).new_page()
     seeker = new_context(lang, timezone_id=DEVICE_ZONE).new_page()
+    for page in (worker, seeker):
+        # Layout, not speed, is tested here: patience on a machine shared with other runs.
+        page.set_default_timeout(SLOW * 1000)
     join(worker, s.urls["caseworker"])
     join(seeker, s.urls["jobseeker"])
-    video_playing(worker, tile_video(s.ids["jobseeker"]))
-    video_playing(seeker, tile_video(s.ids["caseworker"]))
+    video_playing(worker, tile_video(s.ids["jobseeker"]), SLOW)
+    video_playing(seeker, tile_video(s.ids["caseworker"]), SLOW)
     return worker, seeker, s.ids
 
 
