@@ -34,7 +34,7 @@ from tests.browser.conftest import (
 )
 from testsupport.wait import wait_for_sync as wait_for
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 VIEWPORTS = {"768x1024": TABLET, "1024x768": LANDSCAPE, "390x844": PHONE, "1280x800": DESKTOP}
