@@ -235,6 +235,7 @@ def test_three_party_call_end_to_end_encrypted(
     # Someone leaves: the others are told and keep a working, re-keyed call.
     old_code = next(iter(found))
     pages["employer"].locator("#btn-leave").click()
+    pages["employer"].locator("#leave-confirm").click()  # Leave asks first
     pages["employer"].locator("#ended").wait_for(state="visible")
     wait_for(lambda: "Herr Wolf" in announced(pages["jobseeker"]), "the leave announcement")
     wait_for(

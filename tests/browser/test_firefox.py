@@ -304,6 +304,7 @@ def chat_both_ways(a: AnyPage, b: AnyPage, tag: str) -> None:
 
 def leaves(leaver: AnyPage, stayers: list[AnyPage], old_code: str) -> None:
     click(leaver, "#btn-leave")
+    click(leaver, "#leave-confirm")  # Leave asks first
     wait_for(lambda: visible(leaver, "#ended"), "the end screen of the one who left")
 
     def new_code() -> bool:

@@ -80,6 +80,7 @@ def test_waiting_room_tells_the_truth(
 
     # She leaves without letting anyone in: the waiting room says so again.
     worker.locator("#btn-leave").click()
+    worker.locator("#leave-confirm").click()  # Leave asks first
     wait_for(lambda: _present(seeker) == "false", "the waiting room to say she has gone")
 
     # The appointment ends before anyone let the jobseeker in: no thanks, but what to do.

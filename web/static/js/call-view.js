@@ -4,7 +4,8 @@
 
 import { announce } from './announcer.js';
 import { el } from './dom.js';
-import { roleName, t, tn } from './i18n.js';
+import { formatTime, roleName, t, tn } from './i18n.js';
+import { PictureInPicture } from './pip.js';
 import { rate } from './quality.js';
 
 const SPEAKING_LEVEL = 0.04; // RMS of the time-domain signal
@@ -83,6 +84,7 @@ export class CallView {
     this.lobbyList = document.getElementById('lobby-list');
     this.chatBox = document.getElementById('chat');
     this.chatLog = document.getElementById('chat-log');
+    this.pip = new PictureInPicture(this.tiles);
     this.audioBox = el('div', { className: 'audio-sinks', hidden: true });
     document.body.append(this.audioBox);
     this.levels = new LevelWatcher();
@@ -106,6 +108,14 @@ export class CallView {
       this.onAction('lobby_message', { text });
       input.value = '';
       document.getElementById('lobby-message-status').textContent = t('Sent to the waiting room.');
+    });
+    // The chat drawer closes with its button or Escape; focus goes back to the chat button.
+    document.getElementById('chat-close').addEventListener('click', () => this.closeChat());
+    this.chatBox.addEventListener('keydown', (event) => {
+      if (event.key === 'Escape') {
+        event.preventDefault();
+        this.closeChat();
+      }
     });
     this.lobbyList.addEventListener('click', (event) => {
       const button = event.target.closest('button[data-action]');
@@ -312,7 +322,9 @@ export class CallView {
 
   /**
    * Rebuild the tiles, existing elements kept: shared screens first, then the others' cameras,
-   * our own camera last (the layout gives it a small tile of its own, see call.css).
+   * our own camera last. The layout (call.css): alone, our picture fills the stage ('solo');
+   * with one other person, theirs does and ours is a small movable picture-in-picture
+   * ('pip', see pip.js); with more, a grid with ours as a small tile of its own ('grid').
    */
   render() {
     const screens = [];
@@ -335,6 +347,7 @@ export class CallView {
     }
     this.tiles.dataset.count = String(wanted.length);
     this.tiles.dataset.others = String(others.length);
+    this.tiles.dataset.layout = others.length === 0 ? 'solo' : others.length === 1 ? 'pip' : 'grid';
     this.renderMediaNotice();
   }
 
@@ -371,6 +384,11 @@ export class CallView {
         el('span', { className: 'tile-mark-text' }))),
     label,
     el('p', { className: 'tile-state', hidden: true }),
+    // Our own picture-in-picture: to another corner (shown in the 'pip' layout only).
+    isMe && source === 'camera' ? el('button', {
+      type: 'button', className: 'pip-move', 'aria-label': t('Move your picture to another corner'),
+      title: t('Move your picture to another corner'), 'aria-keyshortcuts': 'ArrowUp ArrowDown ArrowLeft ArrowRight',
+    }, el('img', { src: '/static/img/move.svg', alt: '', width: 20, height: 20 })) : '',
     // How their picture and sound reach us: bars, words on hover and focus.
     el('span', { className: 'tile-quality', tabindex: '0', role: 'img', hidden: true },
       el('span', { className: 'bars', 'aria-hidden': 'true' },
@@ -454,8 +472,8 @@ export class CallView {
   /** A chat line. */
   chat(msg) {
     const mine = msg.from === this.me;
-    const at = new Date((msg.at || Date.now() / 1000) * 1000);
-    const time = at.toLocaleTimeString(document.documentElement.lang, { hour: '2-digit', minute: '2-digit' });
+    // In the job centre's zone, as the page shows the appointment's time (not the device's).
+    const time = formatTime(msg.at || Date.now() / 1000);
     this.chatLog.append(el('li', { className: mine ? 'chat-line mine' : 'chat-line' },
       el('span', { className: 'chat-meta' }, el('bdi', { text: mine ? t('You') : this.name(msg.from) }), ` · ${time}`),
       el('span', { className: 'chat-text', dir: 'auto', text: msg.text })));
@@ -471,11 +489,17 @@ export class CallView {
 
   toggleChat(open) {
     this.chatBox.hidden = !open;
+    document.getElementById('btn-chat').setAttribute('aria-expanded', String(open));
     if (open) {
       this.unread = 0;
       document.getElementById('chat-unread').hidden = true;
       document.getElementById('chat-input').focus();
     }
+  }
+
+  closeChat() {
+    this.toggleChat(false);
+    document.getElementById('btn-chat').focus();
   }
 
   /**

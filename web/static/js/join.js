@@ -451,13 +451,14 @@ class JoinPage {
     $('btn-mic').addEventListener('click', () => this.toggleMute('audio'));
     $('btn-cam').addEventListener('click', () => this.toggleMute('video'));
     $('btn-flip').addEventListener('click', () => this.devices.flipCamera());
-    $('btn-chat').addEventListener('click', () => {
-      const open = $('chat').hidden;
-      this.view.toggleChat(open);
-      $('btn-chat').setAttribute('aria-expanded', String(open));
-    });
+    $('btn-chat').addEventListener('click', () => this.view.toggleChat($('chat').hidden));
     $('btn-screen').addEventListener('click', () => this.toggleScreen());
-    $('btn-leave').addEventListener('click', () => this.leave());
+    $('btn-leave').addEventListener('click', () => this.askLeave());
+    $('leave-stay').addEventListener('click', () => $('leave-dialog').close());
+    $('leave-confirm').addEventListener('click', () => {
+      $('leave-dialog').close();
+      this.leave();
+    });
     $('waiting-leave').addEventListener('click', () => this.leave());
     $('btn-end').addEventListener('click', () => this.endForAll());
     $('media-audio-only').addEventListener('click', () => {
@@ -548,6 +549,21 @@ class JoinPage {
     this.socket.send({ type: 'end' });
   }
 
+  /**
+   * Leave asks first (issue 11, item 8): a jobseeker holding a tablet taps it by mistake easily,
+   * and leaving tells everyone and may put them back in the waiting room. Escape or "Stay in
+   * the call" closes the question and focus returns to the Leave button.
+   */
+  askLeave() {
+    const dialog = $('leave-dialog');
+    if (typeof dialog.showModal !== 'function') {
+      this.leave();
+      return;
+    }
+    dialog.showModal();
+    $('leave-stay').focus();
+  }
+
   leave() {
     if (this.socket) this.socket.leave();
     this.finish('left');
@@ -556,6 +572,7 @@ class JoinPage {
   finish(reason) {
     if (this.finished) return;
     this.finished = true;
+    if ($('leave-dialog').open) $('leave-dialog').close();
     clearTimeout(this.retryTimer);
     if (this.quality) this.quality.stop();
     if (this.socket) this.socket.stop();
