@@ -39,7 +39,8 @@ export class SafetyCheck {
    * other participants in the call ([{id, name}]).
    */
   update(state, code, digest, others) {
-    const current = state === 'on' && code && digest ? code : '';
+    // Alone in the call there is nobody to compare with: no pictures until someone comes.
+    const current = state === 'on' && code && digest && others.length ? code : '';
     this.others = others;
     if (current !== this.code) {
       if (this.code) {
