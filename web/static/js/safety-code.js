@@ -32,6 +32,16 @@ export class SafetyCheck {
       else this.confirmed.delete(box.dataset.pid);
       this.renderDone();
     });
+    // Folds the encryption details away again (as the lock button does), focus on that button.
+    document.getElementById('safety-close').addEventListener('click', () => {
+      const details = document.getElementById('e2ee-details');
+      const button = document.getElementById('e2ee-status');
+      if (details) details.hidden = true;
+      if (button) {
+        button.setAttribute('aria-expanded', 'false');
+        button.focus();
+      }
+    });
   }
 
   /**
