@@ -13,6 +13,7 @@ from playwright.sync_api import Page
 
 from signalling.http.i18n import load_i18n
 from tests.browser.conftest import (
+    PHONE,
     LiveServer,
     NewContext,
     axe_check,
@@ -148,7 +149,7 @@ def test_pictures_agree_across_languages_and_warn_when_someone_joins_or_leaves(
 ) -> None:
     s = live_server.schedule(roles=THREE, waiting_room=False)
     worker = new_context("de").new_page()
-    seeker = new_context("ar").new_page()
+    seeker = new_context("ar", viewport=PHONE).new_page()
     join(worker, s.urls["caseworker"])
     join(seeker, s.urls["jobseeker"])
 
@@ -176,6 +177,11 @@ def test_pictures_agree_across_languages_and_warn_when_someone_joins_or_leaves(
     seeker.locator(".safety-numbers summary").click()
     assert seeker.locator("#safety-code").is_visible()
     assert not de["changed"] and not de["done"]
+    # On a phone the pictures wrap: nothing sticks out sideways.
+    assert seeker.evaluate(
+        """() => { const box = document.getElementById('safety').getBoundingClientRect();
+                    return box.left >= 0 && box.right <= window.innerWidth; }"""
+    )
     worker.screenshot(path=shots_dir / "call-safety-pictures-de.png")
     seeker.screenshot(path=shots_dir / "call-safety-pictures-ar.png")
     axe_check(worker, "safety pictures (de)")

@@ -4,7 +4,7 @@
 // warning when the pictures change (someone joined or left, a new key): the ticks are then
 // cleared. Everything here is local to this page; nothing is sent.
 //
-// The panel (web/templates/_safety_code.html) sits in the encryption details under the lock
+// The panel (web/templates/safety_code.html) sits in the encryption details under the lock
 // button; they open by themselves when the first pictures are there and whenever they change.
 
 import { announce } from './announcer.js';
@@ -21,7 +21,6 @@ export class SafetyCheck {
     this.people = document.getElementById('safety-people');
     this.done = document.getElementById('safety-done');
     this.code = ''; // the code the pictures show ('' while there is none)
-    this.shown = false; // pictures were shown at least once on this page
     this.confirmed = new Set(); // participants this page compared the current code with
     this.others = [];
     this.peopleKey = '';
@@ -63,7 +62,6 @@ export class SafetyCheck {
       if (current) {
         this.renderPictures(digest);
         this.open();
-        this.shown = true;
       }
     }
     this.digits.textContent = current || '\u2013';
