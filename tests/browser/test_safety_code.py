@@ -29,6 +29,7 @@ THREE = (
     ("jobseeker", "Samira Haddad", "ar"),
     ("employer", "Herr Wolf", "tr"),
 )
+SLOW = 90_000  # ms for page loads and clicks: three Chromium pages on a busy machine
 CHANGED = {
     "de": "Die Sicherheitsbilder haben sich geändert.",
     "ar": "تغيّرت صور الأمان.",
@@ -150,6 +151,8 @@ def test_pictures_agree_across_languages_and_warn_when_someone_joins_or_leaves(
     s = live_server.schedule(roles=THREE, waiting_room=False)
     worker = new_context("de").new_page()
     seeker = new_context("ar", viewport=PHONE).new_page()
+    for page in (worker, seeker):
+        page.set_default_timeout(SLOW)
     join(worker, s.urls["caseworker"])
     join(seeker, s.urls["jobseeker"])
 
@@ -204,6 +207,7 @@ def test_pictures_agree_across_languages_and_warn_when_someone_joins_or_leaves(
 
     # A third joins: new pictures everywhere (open again by themselves), a warning, no ticks.
     third = new_context("tr").new_page()
+    third.set_default_timeout(SLOW)
     join(third, s.urls["employer"])
     second = wait_for(
         lambda: agreed([worker, seeker, third], other_than=first), "new pictures on all three", 60
