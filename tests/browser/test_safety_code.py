@@ -22,7 +22,7 @@ from tests.browser.conftest import (
 )
 from web import STATIC_DIR
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]  # three Chromium pages, axe twice
 
 THREE = (
     ("caseworker", "Frau Becker", "de"),
