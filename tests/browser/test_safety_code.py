@@ -20,6 +20,7 @@ from tests.browser.conftest import (
     join,
     wait_for,
 )
+from testsupport.wait import WaitTimeout
 from web import STATIC_DIR
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]  # three Chromium pages, axe twice
@@ -68,6 +69,16 @@ def sas_list(page: Page) -> list[list[str]]:
         "async () => (await import('/static/js/sas-emoji.js')).SAS_EMOJI"
     )
     return found
+
+
+def wait_agreed(pages: list[Page], what: str, other_than: str = "") -> str:
+    """Wait for `agreed`; on a timeout say what each page showed."""
+    try:
+        code: str = wait_for(lambda: agreed(pages, other_than), what, 60)
+    except WaitTimeout as error:
+        shown = [{k: safety(p)[k] for k in ("state", "code", "emoji")} for p in pages]
+        raise AssertionError(f"{error}; the pages showed {shown}") from error
+    return code
 
 
 def agreed(pages: list[Page], other_than: str = "") -> str | None:
@@ -157,7 +168,7 @@ def test_pictures_agree_across_languages_and_warn_when_someone_joins_or_leaves(
     join(seeker, s.urls["jobseeker"])
 
     # On joining, without touching the lock button: the pictures and the plain sentence.
-    first = wait_for(lambda: agreed([worker, seeker]), "the same pictures on both screens", 60)
+    first = wait_agreed([worker, seeker], "the same pictures on both screens")
     assert first.replace(" ", "").isdigit()
     de, ar = safety(worker), safety(seeker)
     assert de["visible"] and ar["visible"]
@@ -209,9 +220,7 @@ def test_pictures_agree_across_languages_and_warn_when_someone_joins_or_leaves(
     third = new_context("tr").new_page()
     third.set_default_timeout(SLOW)
     join(third, s.urls["employer"])
-    second = wait_for(
-        lambda: agreed([worker, seeker, third], other_than=first), "new pictures on all three", 60
-    )
+    second = wait_agreed([worker, seeker, third], "new pictures on all three", other_than=first)
     for page, lang in ((worker, "de"), (seeker, "ar")):
         now = safety(page)
         assert now["changed"], f"no warning on the {lang} page"
@@ -234,7 +243,7 @@ def test_pictures_agree_across_languages_and_warn_when_someone_joins_or_leaves(
 
     # The third leaves: new pictures again, the warning back, the ticks cleared.
     third.locator("#btn-leave").click()
-    wait_for(lambda: agreed([worker, seeker], other_than=second), "new pictures for the two", 60)
+    wait_agreed([worker, seeker], "new pictures for the two", other_than=second)
     for page in (worker, seeker):
         now = safety(page)
         assert now["changed"] and not now["done"]
