@@ -173,8 +173,9 @@ class AppointmentList {
       facts.push(consent
         ? t('agreed at {time}', { time: timeFormat.format(new Date(consent * 1000)) })
         : t('no consent yet'));
-      const seconds = (a.live.seconds_in_call || {})[p.id];
-      if (seconds) {
+      // Someone just let in has been in the call for under a second: still "1 min".
+      const seconds = (a.live.seconds_in_call || {})[p.id] || 0;
+      if (seconds || status === 'admitted') {
         facts.push(t('{minutes} min in the call', { minutes: Math.max(1, Math.round(seconds / 60)) }));
       }
       const actions = el('span', { className: 'person-actions' });
