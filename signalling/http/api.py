@@ -303,6 +303,16 @@ async def appointment_in_path(request: web.Request) -> Appointment:
     return appointment
 
 
+async def own_appointment(request: web.Request, user: StaffUser, doing: str) -> Appointment:
+    """The appointment in the path, if `user` scheduled it: only she may `doing` (403)."""
+    appointment = await appointment_in_path(request)
+    if appointment.created_by != user.username:
+        raise ApiError(
+            403, f"only the caseworker who scheduled it may {doing}", ErrorCode.FORBIDDEN
+        )
+    return appointment
+
+
 async def get_appointment(request: web.Request) -> web.Response:
     await require_staff(request)
     services = _services(request)

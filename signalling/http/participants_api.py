@@ -18,7 +18,7 @@ from core.contracts.errors import ErrorCode
 from signalling.appointments import Conflict, ValidationError, add_participant
 from signalling.console_feed import Notice, Topic, announce
 from signalling.context import SERVICES
-from signalling.http.api import ApiError, appointment_in_path, join_url, read_json, require_staff
+from signalling.http.api import ApiError, join_url, own_appointment, read_json, require_staff
 from signalling.sharing import linked_profile
 
 log = structlog.get_logger(__name__)
@@ -27,11 +27,7 @@ log = structlog.get_logger(__name__)
 async def add(request: web.Request) -> web.Response:
     user = await require_staff(request)
     services = request.app[SERVICES]
-    appointment = await appointment_in_path(request)
-    if appointment.created_by != user.username:
-        raise ApiError(
-            403, "only the caseworker who scheduled it may add to it", ErrorCode.FORBIDDEN
-        )
+    appointment = await own_appointment(request, user, "add to it")
     data = await read_json(request)
     now = services.clock.now()
     try:

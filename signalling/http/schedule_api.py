@@ -15,7 +15,7 @@ from core.contracts.errors import ErrorCode
 from signalling.appointments import ValidationError
 from signalling.console_feed import Notice, Topic, announce
 from signalling.context import SERVICES
-from signalling.http.api import ApiError, appointment_in_path, read_json, require_staff
+from signalling.http.api import ApiError, own_appointment, read_json, require_staff
 from signalling.rescheduling import EditRefused, edit
 from signalling.room.status import present_members
 
@@ -25,11 +25,7 @@ log = structlog.get_logger(__name__)
 async def edit_appointment(request: web.Request) -> web.Response:
     user = await require_staff(request)
     services = request.app[SERVICES]
-    appointment = await appointment_in_path(request)
-    if appointment.created_by != user.username:
-        raise ApiError(
-            403, "only the caseworker who scheduled it may change it", ErrorCode.FORBIDDEN
-        )
+    appointment = await own_appointment(request, user, "change it")
     data = await read_json(request)
     now = services.clock.now()
     try:
