@@ -545,10 +545,11 @@ class RoomHub:
             return False
         note = LobbyNote(text, now, by)
         await self._s.presence.set_lobby_note(room, note, appointment.ends_at)
+        # Logged once stored, before it is sent: what is delivered is already on record. The
+        # text is the caseworker's words, so it stays out of the log.
+        log.info("lobby_message", appointment=room, by=by, length=len(text))
         await self._deliver(room, note.message(), waiting=True)
         await self._changed(room)
-        # The text is the caseworker's words, so it stays out of the log.
-        log.info("lobby_message", appointment=room, by=by, length=len(text))
         return True
 
     async def relay(self, conn: Connection, msg: dict[str, Any], to: str | None = None) -> None:

