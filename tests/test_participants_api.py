@@ -33,6 +33,9 @@ async def setup(
         create_app(services, reconnect_grace=0.5, with_pages=False)
     )
     yield client, services
+    # The app first: its shutdown still writes (stays end, sockets close), and a store closed
+    # under it would open a PostgreSQL connection that nobody closes.
+    await client.close()
     await bus.close()
     await stores.close()
 

@@ -235,8 +235,13 @@ async def test_edits_refused_by_state_owner_and_session(
         f"/api/appointments/{aid}", json=body, headers={"X-CSRF-Token": other_csrf}
     )
     assert foreign.status == 403 and (await foreign.json())["code"] == "forbidden"
+    # so the colleague's console does not offer it: `mine` is false for her, true for its owner
+    seen = await (await staff.get(f"/api/appointments/{aid}")).json()
+    assert seen["appointment"]["mine"] is False
     # back as its caseworker: cancelled, then nothing changes any more
     created["csrf"] = await login(staff)
+    listed = await (await staff.get("/api/appointments")).json()
+    assert [a["mine"] for a in listed["appointments"] if a["id"] == aid] == [True]
     cancel = await staff.post(
         f"/api/appointments/{aid}/cancel", json={}, headers={"X-CSRF-Token": created["csrf"]}
     )

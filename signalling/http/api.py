@@ -211,7 +211,9 @@ def join_url(services: Services, request: web.Request, code: str) -> str:
     return f"{base}/j/{code}"
 
 
-async def _view(services: Services, appointment: Appointment) -> dict[str, Any]:
+async def _view(services: Services, appointment: Appointment, user: StaffUser) -> dict[str, Any]:
+    """The staff view of an appointment. `mine`: whether `user` scheduled it, so only she is
+    offered what only she may do (change it, add someone: `own_appointment`)."""
     members = present_members(
         await services.presence.get_members(appointment.id), await services.presence.live_nodes()
     )
@@ -219,6 +221,7 @@ async def _view(services: Services, appointment: Appointment) -> dict[str, Any]:
     return {
         **appointment.public(),
         "notes": appointment.notes,  # staff only
+        "mine": appointment.created_by == user.username,
         "live": live_view(appointment, members, attendance, services.clock.now()),
     }
 
@@ -279,7 +282,7 @@ async def create_appointment(request: web.Request) -> web.Response:
 async def list_appointments(request: web.Request) -> web.Response:
     """GET /api/appointments?from=&to=&q=&status=&limit=: the console's list, searched and
     filtered on the server (see `signalling.appointment_filter`)."""
-    await require_staff(request)
+    user = await require_staff(request)
     services = _services(request)
     try:
         wanted = parse_filter(request.query)
@@ -289,7 +292,7 @@ async def list_appointments(request: web.Request) -> web.Response:
         starts_after=wanted.starts_after, starts_before=wanted.starts_before
     )
     shown = apply_filter(found, wanted, services.clock.now())
-    return web.json_response({"appointments": [await _view(services, a) for a in shown]})
+    return web.json_response({"appointments": [await _view(services, a, user) for a in shown]})
 
 
 async def appointment_in_path(request: web.Request) -> Appointment:
@@ -314,13 +317,13 @@ async def own_appointment(request: web.Request, user: StaffUser, doing: str) -> 
 
 
 async def get_appointment(request: web.Request) -> web.Response:
-    await require_staff(request)
+    user = await require_staff(request)
     services = _services(request)
     appointment = await appointment_in_path(request)
     attendance = await services.appointments.list_attendance(appointment.id)
     return web.json_response(
         {
-            "appointment": await _view(services, appointment),
+            "appointment": await _view(services, appointment, user),
             "attendance": [
                 {"participant": e.participant_id, "event": e.event, "at": e.at} for e in attendance
             ],
@@ -341,7 +344,7 @@ async def cancel_appointment(request: web.Request) -> web.Response:
     await services.appointments.put_appointment(cancelled)
     log.info("appointment_cancelled", appointment=appointment.id, staff=user.username)
     await announce(services.bus, Notice(Topic.APPOINTMENT, appointment.id))
-    return web.json_response({"appointment": await _view(services, cancelled)})
+    return web.json_response({"appointment": await _view(services, cancelled, user)})
 
 
 async def end_appointment(request: web.Request) -> web.Response:

@@ -208,10 +208,12 @@ class AppointmentList {
     if (live && (state === 'in_call' || state === 'waiting')) {
       buttons.append(el('button', { type: 'button', className: 'button danger', 'data-action': 'end', 'data-id': a.id, 'data-key': `end:${a.id}`, text: t('End call') }));
     }
-    if (a.status === 'scheduled' && a.ends_at * 1000 > Date.now() && !someoneIn(a)) {
+    // Only the caseworker who scheduled it may change it or add someone (the server says 403
+    // to a colleague): her colleagues may stand in for her in the call, not rearrange it.
+    if (a.mine && a.status === 'scheduled' && a.ends_at * 1000 > Date.now() && !someoneIn(a)) {
       buttons.append(el('button', { type: 'button', className: 'button secondary', 'data-action': 'edit', 'data-id': a.id, 'data-key': `edit:${a.id}`, 'aria-label': t('Change “{title}”', { title: a.title }), text: t('Change') }));
     }
-    if (live) buttons.append(addInterpreterButton(a));
+    if (live && a.mine) buttons.append(addInterpreterButton(a));
     if (a.status === 'scheduled' && state !== 'no_show') {
       buttons.append(el('button', { type: 'button', className: 'button secondary', 'data-action': 'cancel', 'data-id': a.id, 'data-key': `cancel:${a.id}`, text: t('Cancel appointment') }));
     }
