@@ -1,7 +1,9 @@
 """The safety check in real Chromium (issue 11, item 7): seven pictures from the safety hash,
-shown on joining with one plain sentence, the same pictures on every screen with their names in
-each page's language, a "same pictures" tick per participant, and a visible, announced warning
-that clears the ticks when the pictures change (someone joins or leaves)."""
+shown on joining with one plain sentence in a strip on top of the call that leaves the stage its
+room (pictures, our own picture and the controls all on screen), the same pictures on every
+screen with their names in each page's language in the panel the strip opens, a "same pictures"
+tick per participant, and a visible, announced warning that clears the ticks when the pictures
+change (someone joins or leaves)."""
 
 from __future__ import annotations
 
@@ -49,11 +51,14 @@ def safety(page: Page) -> dict[str, Any]:
           return {
             state: document.getElementById('e2ee-status').dataset.state,
             code: document.getElementById('safety-code').textContent,
-            visible: shown('safety-emoji'),
+            strip: shown('safety-strip-emoji'),
+            panel: shown('safety-emoji'),
             emoji: all('#safety-emoji .sas-pic').map((e) => e.textContent),
+            stripEmoji: all('#safety-strip-emoji .sas-pic').map((e) => e.textContent),
             names: all('#safety-emoji .sas-name').map((e) => e.textContent),
             indexes: all('#safety-emoji li').map((e) => Number(e.dataset.index)),
-            changed: shown('safety-changed'),
+            changed: shown('safety-strip-changed'),
+            panelChanged: !document.getElementById('safety-changed').hidden,
             ticks: Object.fromEntries(
               all('#safety-people input').map((e) => [e.dataset.pid, e.checked])),
             done: shown('safety-done'),
@@ -61,6 +66,32 @@ def safety(page: Page) -> dict[str, Any]:
         }"""
     )
     return result
+
+
+def stage_fits(page: Page) -> None:
+    """The strip on screen, and under it every picture of the call whole above the controls."""
+    boxes: dict[str, Any] = page.evaluate(
+        """() => {
+          const box = (sel) => {
+            const b = document.querySelector(sel).getBoundingClientRect();
+            return {top: b.top, bottom: b.bottom, left: b.left, right: b.right};
+          };
+          return {
+            strip: box('#safety-strip'), controls: box('nav.controls'),
+            tiles: [...document.querySelectorAll('#tiles > li')].map((t) => {
+              const b = t.getBoundingClientRect();
+              return {top: b.top, bottom: b.bottom, left: b.left, right: b.right};
+            }),
+            vw: document.documentElement.clientWidth,
+          };
+        }"""
+    )
+    strip, controls = boxes["strip"], boxes["controls"]
+    assert strip["top"] >= 0 and strip["left"] >= 0 and strip["right"] <= boxes["vw"] + 1, boxes
+    assert boxes["tiles"], boxes
+    for tile in boxes["tiles"]:
+        assert tile["top"] >= strip["bottom"] - 1, ("a picture under the strip", boxes)
+        assert tile["bottom"] <= controls["top"] + 1, ("a picture under the controls", boxes)
 
 
 def sas_list(page: Page) -> list[list[str]]:
@@ -86,7 +117,10 @@ def agreed(pages: list[Page], other_than: str = "") -> str | None:
     states = [safety(p) for p in pages]
     codes = {s["code"] for s in states}
     pictures = {tuple(s["emoji"]) for s in states}
-    ready = all(s["state"] == "on" and len(s["emoji"]) == 7 for s in states)
+    ready = all(
+        s["state"] == "on" and len(s["emoji"]) == 7 and s["stripEmoji"] == s["emoji"]
+        for s in states
+    )
     if ready and len(codes) == 1 and len(pictures) == 1:
         code = next(iter(codes))
         return code if code != other_than else None
@@ -167,12 +201,31 @@ def test_pictures_agree_across_languages_and_warn_when_someone_joins_or_leaves(
     join(worker, s.urls["caseworker"])
     join(seeker, s.urls["jobseeker"])
 
-    # On joining, without touching the lock button: the pictures and the plain sentence.
+    # On joining, without touching anything: the pictures in the strip, with the sentence.
     first = wait_agreed([worker, seeker], "the same pictures on both screens")
     assert first.replace(" ", "").isdigit()
     de, ar = safety(worker), safety(seeker)
-    assert de["visible"] and ar["visible"]
+    assert de["strip"] and ar["strip"]
     assert de["emoji"] == ar["emoji"] and de["indexes"] == ar["indexes"]
+    assert "Wenn sie gleich sind, hört niemand mit." in worker.locator("#safety-strip").inner_text()
+    assert "إذا كانت متطابقة، فلا أحد يستمع." in seeker.locator("#safety-strip").inner_text()
+    assert not de["changed"] and not de["done"]
+    # The strip leaves the stage its room: nothing of the call under the controls.
+    for page in (worker, seeker):
+        stage_fits(page)
+    # The details stay closed until asked for: no jargon on screen, the stage untouched.
+    assert worker.locator("#e2ee-details").is_hidden() and not de["panel"]
+    worker.screenshot(path=shots_dir / "call-safety-strip-de.png")
+    seeker.screenshot(path=shots_dir / "call-safety-strip-ar.png")
+    axe_check(seeker, "safety strip (ar)")
+
+    # The strip's button opens the panel: the pictures large, with names in each language.
+    for page in (worker, seeker):
+        page.locator("#safety-open").click()
+        assert page.evaluate("document.activeElement.id") == "safety-title"
+        assert page.locator("#safety-strip").is_hidden()  # the panel shows them now
+    de, ar = safety(worker), safety(seeker)
+    assert de["panel"] and ar["panel"]
     sas = sas_list(worker)
     assert de["emoji"] == [sas[i][0] for i in de["indexes"]]
     i18n = load_i18n(STATIC_DIR.parent)
@@ -190,7 +243,6 @@ def test_pictures_agree_across_languages_and_warn_when_someone_joins_or_leaves(
     assert not seeker.locator("#safety-code").is_visible()
     seeker.locator(".safety-numbers summary").click()
     assert seeker.locator("#safety-code").is_visible()
-    assert not de["changed"] and not de["done"]
     # On a phone the pictures wrap: nothing sticks out sideways.
     assert seeker.evaluate(
         """() => { const box = document.getElementById('safety').getBoundingClientRect();
@@ -210,13 +262,17 @@ def test_pictures_agree_across_languages_and_warn_when_someone_joins_or_leaves(
     assert safety(worker)["done"] and safety(seeker)["done"]
     worker.screenshot(path=shots_dir / "call-safety-compared-de.png")
 
-    # Closed, the pictures make way for the call; the lock button has the focus again.
-    worker.locator("#safety-close").click()
-    assert worker.locator("#e2ee-details").is_hidden()
-    assert worker.evaluate("document.activeElement.id") == "e2ee-status"
-    assert worker.locator("#e2ee-status").get_attribute("aria-expanded") == "false"
+    # Closed, the pictures make way for the call; the lock button has the focus again, and
+    # the strip stays away (compared with everyone).
+    for page in (worker, seeker):
+        page.locator("#safety-close").click()
+        assert page.locator("#e2ee-details").is_hidden()
+        assert page.evaluate("document.activeElement.id") == "e2ee-status"
+        assert page.locator("#e2ee-status").get_attribute("aria-expanded") == "false"
+        assert page.locator("#safety-strip").is_hidden()
 
-    # A third joins: new pictures everywhere (open again by themselves), a warning, no ticks.
+    # A third joins: new pictures everywhere, the strip back with a warning, no ticks; the
+    # details stay closed (the stage keeps its room).
     third = new_context("tr").new_page()
     third.set_default_timeout(SLOW)
     join(third, s.urls["employer"])
@@ -224,29 +280,41 @@ def test_pictures_agree_across_languages_and_warn_when_someone_joins_or_leaves(
     for page, lang in ((worker, "de"), (seeker, "ar")):
         now = safety(page)
         assert now["changed"], f"no warning on the {lang} page"
-        assert now["visible"]
+        assert now["strip"] and not now["panel"]
         assert not any(now["ticks"].values()) and len(now["ticks"]) == 2
         assert not now["done"]
         wait_for(
             lambda p=page, lang=lang: CHANGED[lang] in p.locator("#announcer").inner_text(),
             f"the {lang} announcement of the change",
         )
-    assert not safety(third)["changed"]  # its first pictures: nothing changed for it
+        stage_fits(page)
+    assert safety(third)["strip"] and not safety(third)["changed"]  # its first: no change
     worker.screenshot(path=shots_dir / "call-safety-changed-de.png")
     seeker.screenshot(path=shots_dir / "call-safety-changed-ar.png")
-    axe_check(worker, "safety pictures changed (de)")
+    axe_check(worker, "safety strip changed (de)")
 
     # Compared again with both: the warning has done its job.
+    worker.locator("#safety-open").click()
+    assert safety(worker)["panelChanged"]
     for other in ("jobseeker", "employer"):
         worker.locator(f'#safety-people input[data-pid="{s.ids[other]}"]').check()
-    assert safety(worker)["done"] and not safety(worker)["changed"]
+    now = safety(worker)
+    assert now["done"] and not now["changed"] and not now["panelChanged"]
+    worker.locator("#safety-close").click()
 
-    # The third leaves: new pictures again, the warning back, the ticks cleared.
+    # The third closes its strip without comparing: it stays closed, the focus on the lock.
+    third.locator("#safety-strip-close").click()
+    assert third.locator("#safety-strip").is_hidden()
+    assert third.evaluate("document.activeElement.id") == "e2ee-status"
+
+    # The third leaves (Leave asks first): new pictures again, the warning back, the ticks
+    # cleared.
     third.locator("#btn-leave").click()
+    third.locator("#leave-confirm").click()
     wait_agreed([worker, seeker], "new pictures for the two", other_than=second)
     for page in (worker, seeker):
         now = safety(page)
-        assert now["changed"] and not now["done"]
+        assert now["changed"] and now["strip"] and not now["done"]
         assert len(now["ticks"]) == 1 and not any(now["ticks"].values())
     # The two keys of the first pictures again: the same pictures as then.
     assert safety(worker)["code"] == first

@@ -1,11 +1,17 @@
-// The safety check in the call: seven pictures with their names in the page's language, made
-// from the same hash as the twelve-digit code (kept under "Show as numbers"), one plain sentence
-// on what to do, a "same pictures" checkbox per other participant, and a visible and announced
-// warning when the pictures change (someone joined or left, a new key): the ticks are then
-// cleared. Everything here is local to this page; nothing is sent.
+// The safety check in the call: seven pictures made from the same hash as the twelve-digit code
+// (kept under "Show as numbers"), one plain sentence on what to do, a "same pictures" checkbox
+// per other participant, and a visible and announced warning when the pictures change (someone
+// joined or left, a new key): the ticks are then cleared. Everything here is local to this
+// page; nothing is sent.
 //
-// The panel (web/templates/safety_code.html) sits in the encryption details under the lock
-// button; they open by themselves when the first pictures are there and whenever they change.
+// Two places show the pictures. The strip (templates/safety_strip.html) sits in the stage's
+// notice area from the moment there is someone to compare with: the pictures small, the
+// sentence, a button for the rest; it takes a line or two there and never the room of the
+// pictures, the chat or the controls. The panel (templates/safety_code.html) in the encryption
+// details under the lock button has the pictures large with their names in the page's
+// language, the ticks, the numbers and the technical details; it opens on demand only. The
+// strip hides while the panel is open, once the pictures are compared with everyone, or when
+// closed, and comes back (with the warning) when they change.
 
 import { announce } from './announcer.js';
 import { el } from './dom.js';
@@ -20,10 +26,16 @@ export class SafetyCheck {
     this.changed = document.getElementById('safety-changed');
     this.people = document.getElementById('safety-people');
     this.done = document.getElementById('safety-done');
+    this.strip = document.getElementById('safety-strip');
+    this.stripList = document.getElementById('safety-strip-emoji');
+    this.stripChanged = document.getElementById('safety-strip-changed');
+    this.details = document.getElementById('e2ee-details');
+    this.lock = document.getElementById('e2ee-status');
     this.code = ''; // the code the pictures show ('' while there is none)
     this.confirmed = new Set(); // participants this page compared the current code with
     this.others = [];
     this.peopleKey = '';
+    this.hiddenByUser = false; // the strip closed for the current pictures
     this.people.addEventListener('change', (event) => {
       const box = event.target.closest('input[type=checkbox][data-pid]');
       if (!box) return;
@@ -33,14 +45,22 @@ export class SafetyCheck {
     });
     // Folds the encryption details away again (as the lock button does), focus on that button.
     document.getElementById('safety-close').addEventListener('click', () => {
-      const details = document.getElementById('e2ee-details');
-      const button = document.getElementById('e2ee-status');
-      if (details) details.hidden = true;
-      if (button) {
-        button.setAttribute('aria-expanded', 'false');
-        button.focus();
-      }
+      this.setOpen(false);
+      this.lock.focus();
     });
+    // The strip's button: the panel with the names and the ticks, focus on its heading.
+    document.getElementById('safety-open').addEventListener('click', () => {
+      this.setOpen(true);
+      document.getElementById('safety-title').focus();
+    });
+    document.getElementById('safety-strip-close').addEventListener('click', () => {
+      this.hiddenByUser = true;
+      this.renderStrip();
+      this.lock.focus();
+    });
+    // Whoever opens or closes the details (the lock button too): the strip follows.
+    new MutationObserver(() => this.renderStrip())
+      .observe(this.details, { attributes: true, attributeFilter: ['hidden'] });
   }
 
   /**
@@ -55,14 +75,13 @@ export class SafetyCheck {
       if (this.code) {
         // The code people may already have compared is gone: say so, and start over.
         this.changed.hidden = false;
+        this.stripChanged.hidden = false;
         announce(t('The safety pictures have changed. Compare them again with everyone.'));
       }
       this.confirmed.clear();
+      this.hiddenByUser = false;
       this.code = current;
-      if (current) {
-        this.renderPictures(digest);
-        this.open();
-      }
+      if (current) this.renderPictures(digest);
     }
     this.digits.textContent = current || '\u2013';
     this.box.hidden = !current;
@@ -70,11 +89,18 @@ export class SafetyCheck {
   }
 
   renderPictures(digest) {
-    this.list.replaceChildren(...sasEmoji(digest).map((picture, i) => el(
+    const pictures = sasEmoji(digest);
+    this.list.replaceChildren(...pictures.map((picture, i) => el(
       'li', { className: 'sas-item', 'data-index': String(picture.index) },
       el('span', { className: 'sas-pos', 'aria-hidden': 'true', text: String(i + 1) }),
       el('span', { className: 'sas-pic', 'aria-hidden': 'true', text: picture.emoji }),
       el('span', { className: 'sas-name', text: t(picture.name) }),
+    )));
+    // Small, without names on screen (the panel has them); a screen reader reads the names.
+    this.stripList.replaceChildren(...pictures.map((picture) => el(
+      'li', { className: 'sas-strip-item', 'data-index': String(picture.index) },
+      el('span', { className: 'sas-pic', 'aria-hidden': 'true', text: picture.emoji }),
+      el('span', { className: 'visually-hidden', text: t(picture.name) }),
     )));
   }
 
@@ -99,18 +125,32 @@ export class SafetyCheck {
     this.renderDone();
   }
 
-  renderDone() {
-    const all = this.others.length > 0 && this.others.every((p) => this.confirmed.has(p.id));
-    this.done.hidden = !all;
-    if (all) this.changed.hidden = true; // compared again: the warning has done its job
+  /** Compared with everyone now? */
+  get complete() {
+    return this.others.length > 0 && this.others.every((p) => this.confirmed.has(p.id));
   }
 
-  /** Open the encryption details (the lock button's panel) so the pictures can be seen. */
-  open() {
-    const details = document.getElementById('e2ee-details');
-    const button = document.getElementById('e2ee-status');
-    if (!details || !details.hidden) return;
-    details.hidden = false;
-    if (button) button.setAttribute('aria-expanded', 'true');
+  renderDone() {
+    const all = this.complete;
+    this.done.hidden = !all;
+    if (all) {
+      // Compared again: the warning has done its job.
+      this.changed.hidden = true;
+      this.stripChanged.hidden = true;
+    }
+    this.renderStrip();
+  }
+
+  renderStrip() {
+    const open = !this.details.hidden;
+    this.strip.hidden = !this.code || open || this.complete || this.hiddenByUser;
+    document.getElementById('safety-open').setAttribute('aria-expanded', String(open));
+  }
+
+  /** Open or close the encryption details (the lock button's panel). */
+  setOpen(open) {
+    this.details.hidden = !open;
+    this.lock.setAttribute('aria-expanded', String(open));
+    this.renderStrip();
   }
 }
