@@ -216,7 +216,11 @@ def test_three_party_call_end_to_end_encrypted(
     assert next(iter(found)).replace(" ", "").isdigit()
     # Chromium has X25519 in WebCrypto: every pair agreed its wrap key with it.
     assert {e2ee(p)["agreement"] for p in pages.values()} == {"ECDH X25519"}
+    # The safety pictures show by themselves once encrypted (a strip on top of the call); the
+    # lock button opens the details with their names.
+    pages["employer"].locator("#safety-strip-emoji").wait_for(state="visible")
     pages["employer"].locator("#e2ee-status").click()
+    pages["employer"].locator("#safety-emoji").wait_for(state="visible")
     pages["employer"].screenshot(path=shots_dir / "call-three-e2ee-employer-ar.png")
     pages["caseworker"].screenshot(path=shots_dir / "call-three-caseworker-de.png")
 

@@ -7,6 +7,7 @@ import { el } from './dom.js';
 import { formatTime, roleName, t, tn } from './i18n.js';
 import { PictureInPicture } from './pip.js';
 import { rate } from './quality.js';
+import { SafetyCheck } from './safety-code.js';
 
 const SPEAKING_LEVEL = 0.04; // RMS of the time-domain signal
 const SPEAKER_INTERVAL = 250; // ms between level checks
@@ -88,6 +89,7 @@ export class CallView {
     this.audioBox = el('div', { className: 'audio-sinks', hidden: true });
     document.body.append(this.audioBox);
     this.levels = new LevelWatcher();
+    this.safety = new SafetyCheck();
     this.speaker = null;
     this.speakerHeard = 0;
     this.unread = 0;
@@ -504,9 +506,10 @@ export class CallView {
 
   /**
    * The encryption badge, the safety code and the key agreement in use (e.g. ['X25519'], or
-   * ['P-256', 'X25519'] when a participant's browser has no X25519).
+   * ['P-256', 'X25519'] when a participant's browser has no X25519); `digest` is the hash the
+   * code comes from (the safety pictures are made from it).
    */
-  setE2EE(state, code, reason, agreements = []) {
+  setE2EE(state, code, reason, agreements = [], digest = null) {
     const button = document.getElementById('e2ee-status');
     button.dataset.state = state;
     const label = document.getElementById('e2ee-label');
@@ -524,7 +527,9 @@ export class CallView {
         : t('A participant\'s browser cannot encrypt end to end. The connection to the server is still encrypted.');
     }
     // A code confirms an encrypted call only: none while keys are exchanged or when off.
-    document.getElementById('safety-code').textContent = state === 'on' && code ? code : '–';
+    const others = this.presentIds().filter((id) => id !== this.me)
+      .map((id) => ({ id, name: this.name(id) }));
+    this.safety.update(state, code, digest, others);
     document.getElementById('e2ee-agreement').textContent =
       state === 'off' || !agreements.length ? '–' : `ECDH ${agreements.join(', ')}`;
   }

@@ -70,6 +70,7 @@ export class E2EE extends EventTarget {
     this.frames = new Map(); // participant -> what the worker saw: encrypted / clear / ...
     this.present = new Set();
     this.code = '';
+    this.codeDigest = null;
     // Each sender's messages are handled one after the other, in the order they came: a
     // public-key reply and the media key it wraps arrive about 1 ms apart, and the key needs
     // the wrap key that the reply's handling is still deriving.
@@ -383,25 +384,36 @@ export class E2EE extends EventTarget {
     // A code is shown only for a call encrypted end to end for everyone: while keys are
     // still exchanged, or when someone cannot encrypt, there is nothing it could confirm.
     const n = ++this.updates;
-    const code = this.state === 'on' ? await this.safetyCode() : '';
+    const digest = this.state === 'on' ? await this.safetyDigest() : null;
     if (n !== this.updates) return; // a later update is under way and will tell
-    this.code = code;
+    this.code = digest ? safetyDigits(digest) : '';
+    this.codeDigest = digest; // the pictures of the safety check come from it (sas-emoji.js)
     this.dispatchEvent(new Event('change'));
   }
 
   /** Twelve digits from the public keys of everyone in the call, the same on every screen. */
   async safetyCode() {
-    if (!this.support) return '';
+    const digest = await this.safetyDigest();
+    return digest ? safetyDigits(digest) : '';
+  }
+
+  /** SHA-256 over the public keys of everyone in the call (null where we cannot encrypt). */
+  async safetyDigest() {
+    if (!this.support) return null;
     const line = (id) => {
       const keys = this.publicKeys.get(id);
       return `${id}:${keys.key}${keys.x25519 ? `:${keys.x25519}` : ''}\n`;
     };
     const lines = [...this.present].filter((id) => this.publicKeys.has(id)).sort()
       .map(line).join('');
-    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(lines)));
-    let value = 0n;
-    for (const byte of digest.slice(0, 8)) value = (value << 8n) | BigInt(byte);
-    const digits = (value % 1000000000000n).toString().padStart(12, '0');
-    return digits.match(/.{3}/g).join(' ');
+    return new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(lines)));
   }
+}
+
+/** The safety code's twelve digits (in groups of three) from the first 8 bytes of its hash. */
+export function safetyDigits(digest) {
+  let value = 0n;
+  for (const byte of digest.slice(0, 8)) value = (value << 8n) | BigInt(byte);
+  const digits = (value % 1000000000000n).toString().padStart(12, '0');
+  return digits.match(/.{3}/g).join(' ');
 }

@@ -236,7 +236,8 @@ class JoinPage {
     this.e2ee = new E2EE((msg) => this.socket && this.socket.send(msg));
     await this.e2ee.init(this.join.participant.id);
     this.e2ee.addEventListener('change', () => {
-      if (this.view) this.view.setE2EE(this.e2ee.state, this.e2ee.code, this.e2ee.reason, this.e2ee.agreements);
+      if (this.view) this.view.setE2EE(this.e2ee.state, this.e2ee.code, this.e2ee.reason, this.e2ee.agreements,
+        this.e2ee.codeDigest);
     });
     // Token expiry is in server time; page.now is the server's clock when the page was made.
     const skew = page.now ? this.loadedAt - page.now : 0;
@@ -343,7 +344,8 @@ class JoinPage {
     );
     this.e2ee.setPresent(this.view.presentIds());
     this.e2ee.announce();
-    this.view.setE2EE(this.e2ee.state, this.e2ee.code, this.e2ee.reason, this.e2ee.agreements);
+    this.view.setE2EE(this.e2ee.state, this.e2ee.code, this.e2ee.reason, this.e2ee.agreements,
+        this.e2ee.codeDigest);
     // Tell the others what is off (they may have missed it while we were away).
     this.tellOffAndMissing();
   }
