@@ -186,8 +186,10 @@ class LiveServer:
             ("jobseeker", "Ayşe Yılmaz", "tr"),  # noqa: RUF001
         ),
         title: str = "Beratung",
+        created_by: str = STAFF_USER,
     ) -> Scheduled:
-        """An appointment put straight into the store (it may lie in the past)."""
+        """An appointment put straight into the store (it may lie in the past), scheduled by
+        `created_by` (a colleague's, when not the staff user tests log in as)."""
 
         async def put() -> Scheduled:
             now = self.clock.now()
@@ -202,7 +204,7 @@ class LiveServer:
                 },
                 now=min(now, starts),
                 settings=self.settings,
-                created_by=STAFF_USER,
+                created_by=created_by,
             )
             await self.store.put_appointment(result.appointment)
             urls: dict[str, str] = {}

@@ -212,3 +212,45 @@ def test_slips_invitations_and_calendar_files(
     expect(jobseeker.locator(".qr svg")).to_be_visible()
     expect(jobseeker.get_by_role("button", name="Zettel drucken")).to_be_hidden()
     staff.screenshot(path=str(shots_dir / "console-slips-print-de.png"), full_page=True)
+
+
+SIZES: dict[str, ViewportSize] = {
+    "tablet-portrait": {"width": 768, "height": 1024},
+    "tablet-landscape": {"width": 1024, "height": 768},
+    "phone": {"width": 390, "height": 844},
+    "desktop": DESKTOP,
+}
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_a_colleagues_appointment_offers_the_call_not_changes(
+    server: LiveServer, new_context: NewContext, shots_dir: Path, size: str
+) -> None:
+    """A colleague may stand in for the call (join, let in), but only the caseworker who
+    scheduled an appointment changes it or adds an interpreter: the console offers no button
+    the server would refuse. The list fits every screen without sideways scrolling."""
+    own = server.schedule(title=f"Eigener Termin {size}")
+    other = server.schedule(title=f"Termin der Kollegin {size}", created_by="krause")
+    page = new_context("de", viewport=SIZES[size]).new_page()
+    page.goto(f"{server.url}/console/login")
+    page.locator("#username").fill(STAFF_USER)
+    page.locator("#password").fill(STAFF_PASSWORD)
+    page.locator("button[type=submit]").click()
+    page.wait_for_url(f"{server.url}/console")
+
+    mine = page.locator(f'li.appointment[data-id="{own.appointment.id}"]')
+    theirs = page.locator(f'li.appointment[data-id="{other.appointment.id}"]')
+    for card in (mine, theirs):
+        expect(card.locator('[data-action-link="join"]')).to_have_text("Gespräch beitreten")
+    expect(mine.locator('[data-action="edit"]')).to_have_count(1)
+    expect(mine.locator('[data-action="add-interpreter"]')).to_have_count(1)
+    expect(theirs.locator('[data-action="edit"]')).to_have_count(0)
+    expect(theirs.locator('[data-action="add-interpreter"]')).to_have_count(0)
+
+    theirs.scroll_into_view_if_needed()
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"{size}: the console scrolls sideways by {overflow} px"
+    page.screenshot(path=str(shots_dir / f"console-list-{size}-de.png"), full_page=True)
+    axe_check(page, f"the console's list at {size}")
