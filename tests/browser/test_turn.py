@@ -44,6 +44,7 @@ from tests.browser.conftest import (
     video_playing,
     wait_for,
 )
+from tests.browser.lossy import LossyRelay
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
@@ -515,3 +516,119 @@ def test_media_that_cannot_flow_is_explained_everywhere_and_recovers(
         wait_for(lambda p=page: p.locator("#media-help").is_hidden(), "the help to go", 30)
         wait_for(lambda p=page: p.locator("#media-notice").is_hidden(), "the notice to go", 30)
     assert worker.locator(f'#tiles li[data-pid="{seeker_id}"] .tile-state').is_hidden()
+
+
+# The height of the camera picture a page sends now (its publisher's outbound video).
+SENT_HEIGHT = """async () => {
+  for (const pc of window.__pcs) {
+    if (pc.connectionState !== 'connected') continue;
+    for (const s of (await pc.getStats()).values()) {
+      if (s.type === 'outbound-rtp' && s.kind === 'video' && s.frameHeight) return s.frameHeight;
+    }
+  }
+  return null;
+}"""
+
+# The uplink adapter's decisions for made-up samples (pure logic, no connection).
+ADAPTER_STEPS = """async () => {
+  const { UplinkAdapter } = await import('/static/js/quality.js');
+  const a = new UplinkAdapter();
+  const good = { rtt: 0.05, loss: 0 };
+  const lossy = { rtt: 0.05, loss: 0.2 };
+  const out = [];
+  for (const s of [good, lossy, lossy, lossy, lossy, { ...good, limited: true }, good]) {
+    out.push(a.observe(s));
+  }
+  for (let i = 0; i < 8; i += 1) a.observe(good);
+  out.push(a.scale);
+  for (let i = 0; i < 8; i += 1) a.observe(good);
+  out.push(a.scale);
+  return out;
+}"""
+
+
+@pytest.fixture(scope="module")
+def lossy_relay(turn_server: Turn) -> Iterator[LossyRelay]:
+    relay = LossyRelay(("127.0.0.1", turn_server.port), loss=0.0)
+    relay.start()
+    yield relay
+    relay.stop()
+
+
+@pytest.fixture(scope="module")
+def lossy_server(
+    tmp_path_factory: pytest.TempPathFactory, lossy_relay: LossyRelay
+) -> Iterator[LiveServer]:
+    """Relay only, through a TURN server the pages reach over a link that loses packets."""
+    server = LiveServer(
+        tmp_path_factory.mktemp("lossy"),
+        ice_servers=[
+            {
+                "urls": f"turn:127.0.0.1:{lossy_relay.port}?transport=udp",
+                "username": TURN_USER,
+                "credential": TURN_PASSWORD,
+            }
+        ],
+        ice_transport_policy="relay",
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+def video_height(page: Page, selector: str) -> int:
+    height: int = page.evaluate(
+        "(sel) => { const v = document.querySelector(sel); return v ? v.videoHeight : 0; }",
+        selector,
+    )
+    return height
+
+
+def test_a_weak_uplink_sends_a_smaller_picture_and_says_so(
+    lossy_server: LiveServer, lossy_relay: LossyRelay, new_context: NewContext, shots_dir: Path
+) -> None:
+    """Issue 15, item 2: when a quarter of what a page sends is lost on the way, the page
+    says its connection is weak, sends a smaller picture, and the other side keeps seeing a
+    moving picture, now smaller."""
+    lossy_relay.loss = 0.0
+    s = lossy_server.schedule(
+        waiting_room=False,
+        roles=(("caseworker", "Frau Becker", "de"), ("jobseeker", "Amal Haddad", "ar")),
+    )
+    pages = []
+    for role, lang in (("caseworker", "de"), ("jobseeker", "ar")):
+        context = new_context(lang)
+        context.add_init_script(script=KEEP_PEER_CONNECTIONS)
+        page = context.new_page()
+        join(page, s.urls[role])
+        pages.append(page)
+    worker, seeker = pages
+    seen = tile_video(s.ids["jobseeker"])
+    video_playing(worker, seen)
+    assert seeker.evaluate(ADAPTER_STEPS) == [1, 1, 2, 2, 4, 4, 4, 2, 1]
+    full: int = wait_for(lambda: seeker.evaluate(SENT_HEIGHT), "the sent picture's height")
+    assert seeker.locator("#uplink-notice").is_hidden()
+
+    lossy_relay.loss = 0.25  # from now on a quarter of each page's packets is lost
+    notice = seeker.locator("#uplink-notice")
+    notice.wait_for(state="visible", timeout=45_000)
+    assert "ضعيف" in notice.inner_text()  # "weak", in the page's Arabic
+    own = seeker.locator(f'#tiles li[data-pid="{s.ids["jobseeker"]}"] .tile-quality')
+    assert own.get_attribute("data-level") == "weak"
+    wait_for(
+        lambda: (lambda h: h is not None and h <= full // 2)(seeker.evaluate(SENT_HEIGHT)),
+        f"the page to send at most half of its {full} px height",
+        45,
+    )
+    # The caseworker still sees a moving picture of the jobseeker, a smaller one.
+    wait_for(
+        lambda: 0 < video_height(worker, seen) <= full // 2,
+        "the caseworker to receive the smaller picture",
+        45,
+    )
+    video_playing(worker, seen)
+    seeker.screenshot(path=str(shots_dir / "call-weak-uplink-ar.png"))
+    worker.screenshot(path=str(shots_dir / "call-weak-uplink-de.png"))
+    axe_check(seeker, "the weak-uplink notice (ar)")
+    assert lossy_relay.dropped > 0 and lossy_relay.forwarded > 0
+    lossy_relay.loss = 0.0

@@ -285,6 +285,31 @@ export class CallView {
     if (tile) this.updateQuality(tile, person);
   }
 
+  /**
+   * Our own uplink ({weak, scale}): while it is weak we send a smaller picture, and say so
+   * once (a notice on top, read out) and on our own tile. Nothing shows while it is good.
+   */
+  setUplink({ weak }) {
+    const notice = document.getElementById('uplink-notice');
+    if (notice.hidden === !weak) return;
+    notice.hidden = !weak;
+    if (weak) announce(notice.textContent);
+    const tile = this.tile(this.me, 'camera');
+    if (tile) this.updateOwnQuality(tile, weak);
+    this.uplinkWeak = weak;
+  }
+
+  updateOwnQuality(tile, weak) {
+    const box = tile.querySelector('.tile-quality');
+    box.hidden = !weak;
+    if (!weak) return;
+    const words = t('Your connection is weak');
+    box.dataset.level = 'weak';
+    box.setAttribute('aria-label', words);
+    box.title = words;
+    box.querySelector('.tile-quality-text').textContent = words;
+  }
+
   updateQuality(tile, person) {
     const box = tile.querySelector('.tile-quality');
     // A camera that is off sends a few frames a second on purpose: not a weak connection.
@@ -420,6 +445,7 @@ export class CallView {
     tile.classList.toggle('reconnecting', person.state === 'reconnecting');
     tile.classList.toggle('speaking', source === 'camera' && id === this.speaker);
     if (!isMe && source === 'camera') this.updateQuality(tile, person);
+    if (isMe && source === 'camera') this.updateOwnQuality(tile, Boolean(this.uplinkWeak));
   }
 
   /** "No camera" / "No microphone" (or "Camera turned off") on a camera tile. */

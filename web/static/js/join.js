@@ -329,7 +329,11 @@ class JoinPage {
     }
     $('btn-end').hidden = !(msg.grants && msg.grants.moderate);
     if (!this.quality) {
-      this.quality = new QualityWatch(() => this.media, (pid, figures) => this.view.setQuality(pid, figures));
+      this.quality = new QualityWatch(
+        () => this.media,
+        (pid, figures) => this.view.setQuality(pid, figures),
+        (state) => this.view.setUplink(state),
+      );
     }
     if (!this.inCall) {
       this.inCall = true;
