@@ -15,7 +15,9 @@ from core.model import LANGUAGES, Profile
 from signalling.auth.space import csrf_for_space, current_visit
 from signalling.http.learning_api import LEARNING, learning_cards
 from signalling.http.pages import NO_STORE, render
+from signalling.http.scorm_api import launch_url
 from signalling.learning.catalog import Module, SectionKind
+from signalling.learning.recorder import LearningError
 
 LANGUAGE_LABELS = {
     "de": "Deutsch",
@@ -93,7 +95,7 @@ async def module_page(request: web.Request) -> web.StreamResponse:
     learning = request.app[LEARNING]
     module = learning.catalog.get(request.match_info["module_id"])
     if module is None:
-        raise web.HTTPNotFound()
+        return await scorm_page(request, visit.token, visit.profile.id, lang)
     module_lang = module.content_language(lang)
     sections = _sections(module, module_lang)
     csrf = csrf_for_space(visit.token)
@@ -121,6 +123,25 @@ async def module_page(request: web.Request) -> web.StreamResponse:
         },
         sections=sections,
         own_language=module_lang == lang,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def scorm_page(request: web.Request, token: str, profile: str, lang: str) -> web.Response:
+    """An imported SCORM course: the page with the runtime and the course's sandboxed frame."""
+    try:
+        course = await request.app[LEARNING].scorm_course(request.match_info["module_id"])
+    except LearningError:
+        raise web.HTTPNotFound() from None
+    data = {
+        "module": course.id,
+        "csrf": csrf_for_space(token),
+        "launch": launch_url(course.package),
+        "learner": profile,
+    }
+    response = render(
+        request, "space_scorm.html", "space-scorm", data, lang=lang, course=course.package
     )
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -250,7 +250,11 @@ class Learning:
         return module.sections[0].id
 
     async def launch(self, profile: str, module_id: str, lang: str) -> str:
-        """Open a module: `launched`; returns the section to show."""
+        """Open a module: `launched`; returns the section to show (none for a SCORM course,
+        which keeps its own place)."""
+        if self.catalog.get(module_id) is None and module_id.startswith("scorm-"):
+            await self.launch_scorm(profile, module_id, lang)
+            return ""
         module = self.module(module_id)
         await self._record(
             profile, module, Verb.LAUNCHED, _module_activity(self.home_page, module), lang
