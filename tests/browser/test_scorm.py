@@ -1,0 +1,161 @@
+"""SCORM 1.2 in real Chromium: the caseworker imports the test course through the console
+(a package with a traversal name is refused there), the jobseeker opens it from the space,
+where it runs in a sandboxed frame and its runtime calls (LMSInitialize, LMSSetValue of
+lesson_status and score, LMSCommit, LMSFinish) are answered by scorm-again on the page
+around it; the console then shows it passed with 80 %. A hostile course that reaches for
+the page around it (its document, cookies, storage, the API with the learner's session, the
+whole tab) gets nowhere. Axe on the new screens."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.browser.conftest import TABLET, LiveServer, NewContext, axe_check
+from tests.browser.test_help import console
+from tests.browser.test_learning import open_learning_panel
+from tests.browser.test_space import profile_with_link
+from tests.harness import STAFF_USER
+from tests.learning import scorm_packages as packages
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+
+COURSE = "Workplace safety basics"
+PROBE = "A course that reaches for the page around it"
+
+
+@pytest.fixture(scope="module")
+def scorm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server on which the console's caseworker may import SCORM packages."""
+    server = LiveServer(tmp_path_factory.mktemp("scorm"), scorm_importers=[STAFF_USER])
+    server.start()
+    yield server
+    server.stop()
+
+
+def import_package(staff: Page, name: str, data: bytes) -> None:
+    staff.locator("#scorm-file").set_input_files(
+        {"name": name, "mimeType": "application/zip", "buffer": data}
+    )
+    staff.locator("#scorm-import button[type=submit]").click()
+
+
+def imported(staff: Page, title: str) -> str:
+    """The package id of the course imported with `title`, once the list shows it."""
+    item = staff.locator("#scorm-list li", has_text=title)
+    expect(item).to_have_count(1, timeout=30_000)
+    package = item.get_attribute("data-package")
+    assert package and package.startswith("scorm-")
+    return package
+
+
+def test_a_scorm_course_imported_run_sandboxed_and_followed(
+    scorm_server: LiveServer, new_context: NewContext, shots_dir: Path
+) -> None:
+    link = profile_with_link(scorm_server, "Emine Kaya", "de", starts_in=86400)
+    staff = console(new_context, scorm_server)
+    section = staff.locator("#scorm-courses")
+    expect(section.locator("#scorm-import")).to_be_visible()
+
+    # A package with a traversal name is refused, and says why.
+    import_package(staff, "evil.zip", packages.with_entry("../../evil.html"))
+    expect(staff.locator("#scorm-error")).to_be_visible()
+    expect(staff.locator("#scorm-error")).to_contain_text("nicht importiert")
+    expect(staff.locator("#scorm-list li")).to_have_count(0)
+
+    import_package(staff, "course.zip", packages.course())
+    package = imported(staff, COURSE)
+    expect(staff.locator("#scorm-result")).to_contain_text(COURSE)
+    expect(staff.locator("#scorm-error")).to_be_hidden()
+    section.scroll_into_view_if_needed()
+    axe_check(staff, "console SCORM import (de)")
+    staff.screenshot(path=str(shots_dir / "console-scorm-de.png"), full_page=True)
+
+    # The tablet: the course in the space, opened in its sandboxed frame.
+    tablet = new_context("de", viewport=TABLET).new_page()
+    tablet.goto(link)
+    tablet.wait_for_url(f"{scorm_server.url}/space")
+    card = tablet.locator(f'.learning-module[data-module="{package}"]')
+    expect(card).to_have_attribute("data-status", "new")
+    card.get_by_role("link").click()
+    tablet.wait_for_url(f"{scorm_server.url}/space/learning/{package}")
+    frame_element = tablet.locator("#scorm-frame")
+    expect(frame_element).to_have_attribute("sandbox", "allow-scripts allow-forms")
+    course = tablet.frame_locator("#scorm-frame")
+    # The course found its runtime (LMSInitialize, lesson_status incomplete, LMSCommit).
+    expect(course.locator("#api-state")).to_have_text("Started.", timeout=30_000)
+    axe_check(tablet, "SCORM course page (de)")
+    course.locator("#finish").click()
+    expect(course.locator("#api-state")).to_have_text("Finished.")
+    status = tablet.locator("#scorm-status")
+    expect(status).to_contain_text("Bestanden", timeout=30_000)
+    expect(status).to_contain_text("80")
+    tablet.screenshot(path=str(shots_dir / "space-scorm-de.png"), full_page=True)
+    # The runtime in the page around it holds what the course set.
+    assert tablet.evaluate("() => document.querySelector('#scorm-frame').sandbox.value") == (
+        "allow-scripts allow-forms"
+    )
+
+    # Back in the space: passed, 80 %.
+    tablet.goto(f"{scorm_server.url}/space")
+    expect(card).to_have_attribute("data-status", "passed")
+    expect(card.locator(".learning-score")).to_contain_text("80")
+
+    # The console follows: passed with 80 %.
+    open_learning_panel(staff, "Emine Kaya")
+    row = staff.locator(f'#profile-learning tr[data-module="{package}"]')
+    expect(row).to_have_attribute("data-status", "passed")
+    expect(row.locator(".learning-status")).to_have_text("Bestanden")
+    expect(row.locator(".learning-score")).to_contain_text("80")
+    axe_check(staff, "console learning panel with a SCORM course (de)")
+
+
+def test_a_hostile_course_is_contained(
+    scorm_server: LiveServer, new_context: NewContext, browser: Browser
+) -> None:
+    link = profile_with_link(scorm_server, "Jonas Berg", "de", starts_in=86400)
+    staff = console(new_context, scorm_server)
+    import_package(staff, "probe.zip", packages.probe())
+    package = imported(staff, PROBE)
+
+    # Its own context: the blocked attempts are logged as errors by Chromium, on purpose here.
+    context = browser.new_context(viewport=TABLET, locale="de")
+    try:
+        tablet = context.new_page()
+        tablet.goto(link)
+        tablet.wait_for_url(f"{scorm_server.url}/space")
+        page_url = f"{scorm_server.url}/space/learning/{package}"
+        tablet.goto(page_url)
+        probe = tablet.frame_locator("#scorm-frame")
+        results = probe.locator("#results li")
+        expect(probe.locator('#results li[data-probe="space-api"]')).to_have_count(
+            1, timeout=30_000
+        )
+        outcomes = {
+            item.get_attribute("data-probe"): item.inner_text() for item in results.all()
+        }
+        assert set(outcomes) == {
+            "parent-document",
+            "top-document",
+            "cookie",
+            "local-storage",
+            "parent-api",
+            "navigate-top",
+            "space-api",
+            "done",
+        }, outcomes
+        for name in ("parent-document", "top-document", "cookie", "local-storage", "parent-api"):
+            assert outcomes[name].startswith("blocked: SecurityError"), (name, outcomes[name])
+        # The API answers no data to the frame: no cookie goes with its request, and the
+        # answer is not readable from its opaque origin.
+        assert outcomes["space-api"].startswith("blocked") or outcomes["space-api"].startswith(
+            "reached: 401"
+        ), outcomes["space-api"]
+        # The tab stayed where it was, the page around the course untouched.
+        assert tablet.url == page_url
+        expect(tablet.locator("#course-title")).to_contain_text(PROBE)
+    finally:
+        context.close()
