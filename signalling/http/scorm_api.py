@@ -218,6 +218,10 @@ async def content(request: web.Request) -> web.StreamResponse:
         "X-Frame-Options": "SAMEORIGIN",
         "Cache-Control": "private, max-age=600",
         "X-Content-Type-Options": "nosniff",
+        # The course's own pages have an opaque origin: without this, a course could not
+        # fetch its own data files. No credentials go with such requests, so nothing more
+        # than the content itself (which the key in the URL opens anyway) becomes readable.
+        "Access-Control-Allow-Origin": "*",
     }
     if kind == "text/html":
         body = await asyncio.to_thread(path.read_bytes)

@@ -80,6 +80,8 @@ def test_a_scorm_course_imported_run_sandboxed_and_followed(
     tablet.wait_for_url(f"{scorm_server.url}/space")
     card = tablet.locator(f'.learning-module[data-module="{package}"]')
     expect(card).to_have_attribute("data-status", "new")
+    card.scroll_into_view_if_needed()
+    axe_check(tablet, "space with a SCORM course (de)")
     card.get_by_role("link").click()
     tablet.wait_for_url(f"{scorm_server.url}/space/learning/{package}")
     frame_element = tablet.locator("#scorm-frame")

@@ -145,6 +145,8 @@ async def test_a_course_imported_launched_and_finished(
         assert csp.startswith("sandbox allow-scripts allow-forms;")
         assert "allow-same-origin" not in csp and "frame-ancestors 'self'" in csp
         assert served.headers["X-Frame-Options"] == "SAMEORIGIN"
+        assert served.headers["Access-Control-Allow-Origin"] == "*"
+        assert "Access-Control-Allow-Credentials" not in served.headers
         text = await served.text()
         head = text.index("<head>") + len("<head>")
         assert text[head:].startswith(
