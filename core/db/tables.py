@@ -308,3 +308,20 @@ scorm_packages = sa.Table(
     sa.Column("imported_by", sa.String(200), nullable=False),
     sa.Column("imported_at", sa.Double, nullable=False),
 )
+
+# Where a learner left a SCORM course (cmi.core.lesson_location, cmi.suspend_data), with its
+# profile like the other learning records.
+scorm_places = sa.Table(
+    "scorm_places",
+    metadata,
+    sa.Column(
+        "profile_id",
+        sa.String(64),
+        sa.ForeignKey("profiles.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("module_id", sa.String(64), primary_key=True),
+    sa.Column("location", sa.String(255), nullable=False),
+    sa.Column("suspend_data", sa.Text, nullable=False),
+    sa.Column("at", sa.Double, nullable=False),
+)

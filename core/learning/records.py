@@ -78,3 +78,15 @@ class ScormPackage:
     mastery_score: float | None  # adlcp:masteryscore, 0-100, when the manifest names one
     imported_by: str
     imported_at: float
+
+
+@dataclass(frozen=True)
+class ScormPlace:
+    """Where a learner left a SCORM course: what the course itself kept
+    (cmi.core.lesson_location and cmi.suspend_data), handed back on the next visit."""
+
+    profile: str
+    module: str
+    location: str
+    suspend_data: str
+    at: float

@@ -27,7 +27,13 @@ from core.audit import AuditLog
 from core.documents.access import Consent, DocumentMeta
 from core.documents.sealing import WrappedKey
 from core.help import HelpReply, HelpRequest, HelpStatus
-from core.learning.records import LearningStatement, Recommendation, ResumePoint, ScormPackage
+from core.learning.records import (
+    LearningStatement,
+    Recommendation,
+    ResumePoint,
+    ScormPackage,
+    ScormPlace,
+)
 from core.model import (
     Appointment,
     AttendanceEvent,
@@ -244,6 +250,12 @@ class LearningStore(Closable, Protocol):
     async def get_package(self, package_id: str) -> ScormPackage | None: ...
 
     async def package_by_key(self, content_key: str) -> ScormPackage | None: ...
+
+    async def set_scorm_place(self, place: ScormPlace) -> None:
+        """Keep where a learner left a SCORM course (replacing the earlier place)."""
+        ...
+
+    async def get_scorm_place(self, profile_id: str, module_id: str) -> ScormPlace | None: ...
 
 
 class PresenceStore(Closable, Protocol):

@@ -15,12 +15,14 @@ from core.db.tables import (
     learning_resume,
     learning_statements,
     scorm_packages,
+    scorm_places,
 )
 from core.learning.records import (
     LearningStatement,
     Recommendation,
     ResumePoint,
     ScormPackage,
+    ScormPlace,
     Verb,
 )
 
@@ -216,3 +218,24 @@ class SqlLearning:
         async with self._engine.connect() as conn:
             row = (await conn.execute(query)).first()
         return None if row is None else _package(row)
+
+    async def set_scorm_place(self, place: ScormPlace) -> None:
+        values = {
+            "profile_id": place.profile,
+            "module_id": place.module,
+            "location": place.location,
+            "suspend_data": place.suspend_data,
+            "at": place.at,
+        }
+        async with self._engine.begin() as conn:
+            await _upsert(conn, scorm_places, values, ["profile_id", "module_id"])
+
+    async def get_scorm_place(self, profile_id: str, module_id: str) -> ScormPlace | None:
+        query = scorm_places.select().where(
+            scorm_places.c.profile_id == profile_id, scorm_places.c.module_id == module_id
+        )
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
+            return None
+        return ScormPlace(row.profile_id, row.module_id, row.location, row.suspend_data, row.at)

@@ -8,7 +8,8 @@ Staff:
 - `GET  /api/learning/scorm`                    the imported packages, and whether I may import
 - `POST /api/learning/scorm`                    a package as the body (application/zip)
 Space (the space session; POSTs carry its X-CSRF-Token):
-- `POST /api/space/learning/{module}/scorm`     {lesson_status, score: {raw, min, max} | null}
+- `POST /api/space/learning/{module}/scorm`     {lesson_status, score: {raw, min, max} | null,
+                                                lesson_location?, suspend_data?}
 Content (no cookies reach a sandboxed frame; the content key in the path opens it):
 - `GET  /learning/scorm/{key}/{path}`           a file of the package
 """
@@ -256,15 +257,30 @@ def _score(value: Any) -> tuple[float, float, float] | None:
 async def result(request: web.Request) -> web.Response:
     """The course's committed lesson_status and score: recorded once per change."""
     profile, lang = await _learner(request)
-    body = _object(await read_json(request), {"lesson_status", "score"})
+    body = _object(
+        await read_json(request), {"lesson_status", "score", "lesson_location", "suspend_data"}
+    )
+    place = {}
+    for name, limit in (("lesson_location", 255), ("suspend_data", 4096)):  # SCORM 1.2's sizes
+        value = body.get(name, "")
+        if not isinstance(value, str) or len(value) > limit:
+            message = f"{name} must be a string of at most {limit} characters"
+            raise ApiError(400, message, ErrorCode.INVALID, field=name)
+        place[name] = value
     status = body.get("lesson_status")
     if not isinstance(status, str) or status not in SCORM_STATUSES:
         message = "lesson_status must be a SCORM 1.2 status"
         raise ApiError(400, message, ErrorCode.INVALID, field="lesson_status")
+    learning = request.app[LEARNING]
+    module_id = request.match_info["module_id"]
     try:
-        progress = await request.app[LEARNING].scorm_result(
-            profile.id, request.match_info["module_id"], status, _score(body.get("score")), lang
+        progress = await learning.scorm_result(
+            profile.id, module_id, status, _score(body.get("score")), lang
         )
+        if "lesson_location" in body or "suspend_data" in body:
+            await learning.keep_scorm_place(
+                profile.id, module_id, place["lesson_location"], place["suspend_data"]
+            )
     except LearningError as exc:
         raise _refused(exc) from None
     return web.json_response({"progress": progress_view(progress)})

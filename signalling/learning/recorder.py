@@ -18,7 +18,7 @@ import structlog
 
 from core.audit import Action, AuditLog, AuditRecord
 from core.clock import Clock
-from core.learning.records import LearningStatement, ResumePoint, Verb
+from core.learning.records import LearningStatement, ResumePoint, ScormPlace, Verb
 from core.learning.xapi import (
     ACTIVITY_ASSESSMENT,
     ACTIVITY_INTERACTION,
@@ -177,7 +177,7 @@ class Learning:
         log.info("learning_statement", profile=profile, module=module.id, verb=verb.value)
         return statement
 
-    async def progress(self, profile: str, module: Module) -> ModuleProgress:
+    async def progress(self, profile: str, module: Course) -> ModuleProgress:
         return summarise(module.id, await self.store.list_statements(profile, module.id))
 
     async def all_progress(self, profile: str) -> dict[str, ModuleProgress]:
@@ -210,6 +210,17 @@ class Learning:
         activity = _module_activity(self.home_page, course)
         await self._record(profile, course, Verb.LAUNCHED, activity, lang)
         return course
+
+    async def keep_scorm_place(
+        self, profile: str, package_id: str, location: str, suspend_data: str
+    ) -> None:
+        """Where the learner left the course (what the course keeps), for the next visit."""
+        course = await self.scorm_course(package_id)
+        place = ScormPlace(profile, course.id, location, suspend_data, self.clock.now())
+        await self.store.set_scorm_place(place)
+
+    async def scorm_place(self, profile: str, package_id: str) -> ScormPlace | None:
+        return await self.store.get_scorm_place(profile, package_id)
 
     async def scorm_result(
         self,

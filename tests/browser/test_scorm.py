@@ -101,6 +101,13 @@ def test_a_scorm_course_imported_run_sandboxed_and_followed(
         "allow-scripts allow-forms"
     )
 
+    # The learner is the profile's pseudonymous id, never the name.
+    learner = course.locator("#learner").inner_text()
+    assert learner.startswith("j_") and "Emine" not in learner
+    # Opened again, the course gets back what it kept (entry "resume", its suspend_data).
+    tablet.reload()
+    expect(course.locator("#api-state")).to_have_text("Resumed (resume): visited=1", timeout=30_000)
+
     # Back in the space: passed, 80 %.
     tablet.goto(f"{scorm_server.url}/space")
     expect(card).to_have_attribute("data-status", "passed")
@@ -136,9 +143,7 @@ def test_a_hostile_course_is_contained(
         expect(probe.locator('#results li[data-probe="space-api"]')).to_have_count(
             1, timeout=30_000
         )
-        outcomes = {
-            item.get_attribute("data-probe"): item.inner_text() for item in results.all()
-        }
+        outcomes = {item.get_attribute("data-probe"): item.inner_text() for item in results.all()}
         assert set(outcomes) == {
             "parent-document",
             "top-document",

@@ -177,6 +177,18 @@ async def test_a_course_imported_launched_and_finished(
             0.8,
             True,
         )
+        # Where the course was left comes back on the next visit.
+        kept = {"lesson_status": "passed", "lesson_location": "p2", "suspend_data": "a=1"}
+        resp = await tablet.post(f"{url}/scorm", json=kept, headers=h)
+        assert resp.status == 200, await resp.text()
+        again = await (await tablet.get(f"/space/learning/{pid}")).text()
+        data = json.loads(again.split('id="lj-page">', 1)[1].split("</script>", 1)[0])
+        assert data["resume"] == {
+            "lesson_location": "p2",
+            "suspend_data": "a=1",
+            "lesson_status": "passed",
+        }
+        assert data["learner"] == profile
         verbs = [s.verb.value for s in await services.learning.list_statements(profile, pid)]
         assert verbs == ["launched", "completed", "passed"]  # the repeated commit is not recorded
 
@@ -211,6 +223,8 @@ async def test_bad_results_are_refused(staff: Client, fake_clock: FakeClock) -> 
         for bad, field in (
             ({"lesson_status": "won"}, "lesson_status"),
             ({"lesson_status": "passed", "score": {"raw": "1", "max": "lots"}}, "score"),
+            ({"lesson_status": "passed", "suspend_data": "x" * 4097}, "suspend_data"),
+            ({"lesson_status": "passed", "lesson_location": 3}, "lesson_location"),
         ):
             resp = await tablet.post(url, json=bad, headers=h)
             assert resp.status == 400 and (await resp.json())["field"] == field

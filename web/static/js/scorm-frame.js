@@ -7,5 +7,22 @@
 (function () {
   'use strict';
   if (window.parent === window || typeof CrossFrameAPI !== 'function') return;
-  window.API = new CrossFrameAPI('*', window.parent);
+  const api = new CrossFrameAPI('*', window.parent);
+  // The starting values (student_id, entry, lesson_location, suspend_data, ...) that the
+  // parent page put in this frame's name, so the first LMSGetValue calls already have them.
+  // `_cache` is CrossFrameAPI's own (scorm-again 3.4.3, pinned): it fills it the same way
+  // from the parent's getFlattenedCMI after LMSInitialize.
+  let start = null;
+  try {
+    start = JSON.parse(window.name || 'null');
+  } catch (e) {
+    start = null;
+  }
+  window.name = '';
+  if (start && typeof start === 'object' && api._cache instanceof Map) {
+    for (const [key, value] of Object.entries(start)) {
+      if (typeof key === 'string' && key.startsWith('cmi.')) api._cache.set(key, String(value));
+    }
+  }
+  window.API = api;
 }());

@@ -10,7 +10,7 @@ import { Scorm12API } from '/static/vendor/scorm-again/scorm12.min.js';
 import { page, t } from './i18n.js';
 
 const $ = (id) => document.getElementById(id);
-const frame = $('scorm-frame');
+let frame = $('scorm-frame');
 const BASE = `/api/space/learning/${encodeURIComponent(page.module)}`;
 
 async function post(path, body) {
@@ -35,7 +35,15 @@ function showError(message) {
 
 const api = new Scorm12API({ autocommit: false, lmsCommitUrl: false, logLevel: 5 });
 // The learner is known to the course only by the profile's pseudonymous id, never by name.
-api.loadFromJSON({ core: { student_id: page.learner, student_name: '' } }, '');
+// On a later visit the course gets back where it was left (entry "resume").
+const core = { student_id: page.learner, student_name: '' };
+const resume = page.resume;
+if (resume) {
+  Object.assign(core, { entry: 'resume', lesson_location: resume.lesson_location, lesson_status: resume.lesson_status });
+  api.loadFromJSON({ core, suspend_data: resume.suspend_data }, '');
+} else {
+  api.loadFromJSON({ core }, '');
+}
 
 /** Only the course's own frame may call the runtime. */
 class FrameLMS extends CrossFrameLMS {
@@ -52,10 +60,15 @@ let saved = '';
 let saving = Promise.resolve();
 
 function result() {
-  const core = api.cmi.core;
-  const raw = core.score.raw;
-  const score = raw === '' || raw === undefined ? null : { raw, min: core.score.min, max: core.score.max };
-  return { lesson_status: core.lesson_status || 'not attempted', score };
+  const now = api.cmi.core;
+  const raw = now.score.raw;
+  const score = raw === '' || raw === undefined ? null : { raw, min: now.score.min, max: now.score.max };
+  return {
+    lesson_status: now.lesson_status || 'not attempted',
+    score,
+    lesson_location: now.lesson_location || '',
+    suspend_data: api.cmi.suspend_data || '',
+  };
 }
 
 function statusText(progress) {
@@ -98,7 +111,15 @@ async function start() {
     showError(error.message);
     return;
   }
-  frame.src = page.launch;
+  // The course's runtime end answers synchronous calls from a cache that the parent fills
+  // only after LMSInitialize; the frame's name hands it the starting values at once
+  // (scorm-frame.js reads and clears it), so a course sees its suspend_data right away.
+  // A frame takes its name when it is made, so a fresh one replaces the placeholder.
+  const fresh = frame.cloneNode(false);
+  fresh.name = JSON.stringify(api.getFlattenedCMI());
+  fresh.src = page.launch;
+  frame.replaceWith(fresh);
+  frame = fresh;
 }
 
 start();

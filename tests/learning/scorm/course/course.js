@@ -19,9 +19,16 @@ if (!api) {
   state.textContent = 'No LMS found.';
 } else {
   api.LMSInitialize('');
-  api.LMSSetValue('cmi.core.lesson_status', 'incomplete');
+  // A course keeps its own place: suspend_data comes back on the next visit.
+  const kept = api.LMSGetValue('cmi.suspend_data');
+  const entry = api.LMSGetValue('cmi.core.entry');
+  const learner = api.LMSGetValue('cmi.core.student_id');
+  if (!kept) api.LMSSetValue('cmi.core.lesson_status', 'incomplete');
+  api.LMSSetValue('cmi.core.lesson_location', 'page-1');
+  api.LMSSetValue('cmi.suspend_data', 'visited=1');
   api.LMSCommit('');
-  state.textContent = 'Started.';
+  state.textContent = kept ? `Resumed (${entry}): ${kept}` : 'Started.';
+  document.getElementById('learner').textContent = learner;
   document.getElementById('finish').addEventListener('click', () => {
     api.LMSSetValue('cmi.core.score.min', '0');
     api.LMSSetValue('cmi.core.score.max', '100');
