@@ -12,6 +12,7 @@ archives, ...) are left out, so only web content is ever served.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
@@ -28,6 +29,7 @@ MANIFEST = "imsmanifest.xml"
 MAX_MANIFEST_BYTES = 1024 * 1024
 MAX_TITLE = 200
 MAX_NAME = 1000
+MAX_PART = 255  # bytes in one part of a name, as file systems allow
 # Below this a file's compression ratio is not judged: small text compresses very well.
 RATIO_FLOOR = 64 * 1024
 CHUNK = 64 * 1024
@@ -103,7 +105,8 @@ def safe_name(name: str) -> PurePosixPath:
     if not name or len(name) > MAX_NAME or name.startswith("/") or _BAD_CHARS.search(name):
         raise PackageRefused("unsafe_name", "the package holds a file with an unsafe name")
     path = PurePosixPath(name)
-    if any(part in ("..", ".", "") for part in name.rstrip("/").split("/")):
+    parts = name.rstrip("/").split("/")
+    if any(part in ("..", ".", "") or len(part.encode()) > MAX_PART for part in parts):
         raise PackageRefused("unsafe_name", "the package holds a file with an unsafe name")
     return path
 
@@ -145,6 +148,9 @@ def parse_manifest(data: bytes) -> Manifest:
     """The launch page, title and mastery score of a SCORM 1.2 `imsmanifest.xml`."""
     if len(data) > MAX_MANIFEST_BYTES:
         raise PackageRefused("bad_manifest", f"{MANIFEST} is too large")
+    if b"\x00" in data:
+        # UTF-16 or UTF-32 would hide a DOCTYPE from the check below; manifests are UTF-8.
+        raise PackageRefused("bad_manifest", f"{MANIFEST} must be UTF-8")
     if b"<!DOCTYPE" in data.upper() or b"<!ENTITY" in data.upper():
         # Entities are how XML bombs and external reads work; a manifest needs none.
         raise PackageRefused("bad_manifest", f"{MANIFEST} may not declare a DOCTYPE or entities")
@@ -182,6 +188,8 @@ def parse_manifest(data: bytes) -> Manifest:
         raise PackageRefused("no_launch", f"{MANIFEST} names no launch page")
     base = (_attr(resources, "base") or "") + (_attr(resource, "base") or "")  # type: ignore[arg-type]
     launch = base + href.strip() + (_attr(item, "parameters") or "").strip()
+    if len(launch) > MAX_NAME:
+        raise PackageRefused("no_launch", "the launch page's address is too long")
     page = launch.split("?", 1)[0].split("#", 1)[0]
     if "://" in page or PurePosixPath(page).suffix.lower() not in HTML:
         raise PackageRefused("no_launch", "the launch page must be an HTML file in the package")
@@ -287,6 +295,12 @@ def unpack(archive_path: Path, dest: Path, limits: Limits) -> Unpacked:
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, zlib.error):
         shutil.rmtree(dest, ignore_errors=True)
         raise PackageRefused("not_zip", "the ZIP archive is damaged or unsupported") from None
+    except OSError as exc:
+        shutil.rmtree(dest, ignore_errors=True)
+        if exc.errno in (errno.EEXIST, errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG):
+            # A file and a folder of one name ("a.html" and "a.html/b.html"), or too deep.
+            raise PackageRefused("unsafe_name", "the package's file names conflict") from None
+        raise
     except BaseException:
         shutil.rmtree(dest, ignore_errors=True)
         raise

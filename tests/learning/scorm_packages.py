@@ -91,10 +91,14 @@ def without_manifest() -> bytes:
 
 
 def with_manifest(text: str) -> bytes:
+    return with_manifest_bytes(text.encode())
+
+
+def with_manifest_bytes(data: bytes) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.write(COURSE / "index.html", "index.html")
-        archive.writestr("imsmanifest.xml", text)
+        archive.writestr("imsmanifest.xml", data)
     return buffer.getvalue()
 
 

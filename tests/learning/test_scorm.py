@@ -57,11 +57,16 @@ def test_the_test_course_unpacks(tmp_path: Path) -> None:
         "pages/./x.html",
         "pages//x.html",
         "evil\x01.html",
+        "x" * 256 + ".html",
     ],
 )
 def test_traversal_names_are_refused(tmp_path: Path, name: str) -> None:
     assert _refused(tmp_path, packages.with_entry(name)) == "unsafe_name"
     assert not (tmp_path / "evil.html").exists()
+
+
+def test_a_file_and_a_folder_of_one_name_are_refused(tmp_path: Path) -> None:
+    assert _refused(tmp_path, packages.with_entry("index.html/page.html")) == "unsafe_name"
 
 
 def test_a_symbolic_link_is_refused(tmp_path: Path) -> None:
@@ -97,6 +102,13 @@ def test_not_a_zip_is_refused(tmp_path: Path) -> None:
 
 def test_a_missing_manifest_is_refused(tmp_path: Path) -> None:
     assert _refused(tmp_path, packages.without_manifest()) == "no_manifest"
+
+
+def test_a_utf16_manifest_is_refused(tmp_path: Path) -> None:
+    text = packages.manifest_text().replace('encoding="UTF-8"', 'encoding="UTF-16"')
+    data = text.replace("<metadata>", '<!DOCTYPE m [<!ENTITY a "a">]><metadata>')
+    refused = _refused(tmp_path, packages.with_manifest_bytes(data.encode("utf-16")))
+    assert refused == "bad_manifest"
 
 
 @pytest.mark.parametrize(
