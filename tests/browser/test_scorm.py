@@ -43,45 +43,64 @@ def import_package(staff: Page, name: str, data: bytes) -> None:
     staff.locator("#scorm-import button[type=submit]").click()
 
 
-def imported(staff: Page, title: str) -> str:
-    """The package id of the course imported with `title`, once the list shows it."""
-    item = staff.locator("#scorm-list li", has_text=title)
-    expect(item).to_have_count(1, timeout=30_000)
-    package = item.get_attribute("data-package")
+def wait_listed(staff: Page) -> int:
+    """How many courses the console lists, once it has loaded the list."""
+    expect(staff.locator("#scorm-list li, #scorm-empty:not([hidden])").first).to_be_visible()
+    return staff.locator("#scorm-list li").count()
+
+
+def import_course(staff: Page, name: str, data: bytes, title: str) -> str:
+    """Import a package through the console; its id, once the list shows it."""
+    wait_listed(staff)
+    items = staff.locator("#scorm-list li", has_text=title)
+    before = items.count()
+    import_package(staff, name, data)
+    expect(items).to_have_count(before + 1, timeout=30_000)
+    package = items.last.get_attribute("data-package")
     assert package and package.startswith("scorm-")
     return package
 
 
+WORDS = {
+    "de": {"name": "Emine Kaya", "dir": "ltr", "passed": "Bestanden mit 80"},
+    "ar": {"name": "سلمى حداد", "dir": "rtl", "passed": "نجحت بنسبة 80"},
+}
+
+
+@pytest.mark.parametrize("lang", ["de", "ar"])
 def test_a_scorm_course_imported_run_sandboxed_and_followed(
-    scorm_server: LiveServer, new_context: NewContext, shots_dir: Path
+    scorm_server: LiveServer, new_context: NewContext, shots_dir: Path, lang: str
 ) -> None:
-    link = profile_with_link(scorm_server, "Emine Kaya", "de", starts_in=86400)
+    words = WORDS[lang]
+    link = profile_with_link(scorm_server, words["name"], lang, starts_in=86400)
     staff = console(new_context, scorm_server)
     section = staff.locator("#scorm-courses")
     expect(section.locator("#scorm-import")).to_be_visible()
 
     # A package with a traversal name is refused, and says why.
+    listed = staff.locator("#scorm-list li")
+    count = wait_listed(staff)
     import_package(staff, "evil.zip", packages.with_entry("../../evil.html"))
     expect(staff.locator("#scorm-error")).to_be_visible()
     expect(staff.locator("#scorm-error")).to_contain_text("nicht importiert")
-    expect(staff.locator("#scorm-list li")).to_have_count(0)
+    expect(listed).to_have_count(count)
 
-    import_package(staff, "course.zip", packages.course())
-    package = imported(staff, COURSE)
+    package = import_course(staff, "course.zip", packages.course(), COURSE)
     expect(staff.locator("#scorm-result")).to_contain_text(COURSE)
     expect(staff.locator("#scorm-error")).to_be_hidden()
     section.scroll_into_view_if_needed()
     axe_check(staff, "console SCORM import (de)")
-    staff.screenshot(path=str(shots_dir / "console-scorm-de.png"), full_page=True)
+    staff.screenshot(path=str(shots_dir / f"console-scorm-de-{lang}.png"), full_page=True)
 
     # The tablet: the course in the space, opened in its sandboxed frame.
-    tablet = new_context("de", viewport=TABLET).new_page()
+    tablet = new_context("en", viewport=TABLET).new_page()
     tablet.goto(link)
     tablet.wait_for_url(f"{scorm_server.url}/space")
+    expect(tablet.locator("html")).to_have_attribute("dir", words["dir"])
     card = tablet.locator(f'.learning-module[data-module="{package}"]')
     expect(card).to_have_attribute("data-status", "new")
     card.scroll_into_view_if_needed()
-    axe_check(tablet, "space with a SCORM course (de)")
+    axe_check(tablet, f"space with a SCORM course ({lang})")
     card.get_by_role("link").click()
     tablet.wait_for_url(f"{scorm_server.url}/space/learning/{package}")
     frame_element = tablet.locator("#scorm-frame")
@@ -89,13 +108,12 @@ def test_a_scorm_course_imported_run_sandboxed_and_followed(
     course = tablet.frame_locator("#scorm-frame")
     # The course found its runtime (LMSInitialize, lesson_status incomplete, LMSCommit).
     expect(course.locator("#api-state")).to_have_text("Started.", timeout=30_000)
-    axe_check(tablet, "SCORM course page (de)")
+    axe_check(tablet, f"SCORM course page ({lang})")
     course.locator("#finish").click()
     expect(course.locator("#api-state")).to_have_text("Finished.")
     status = tablet.locator("#scorm-status")
-    expect(status).to_contain_text("Bestanden", timeout=30_000)
-    expect(status).to_contain_text("80")
-    tablet.screenshot(path=str(shots_dir / "space-scorm-de.png"), full_page=True)
+    expect(status).to_contain_text(words["passed"], timeout=30_000)
+    tablet.screenshot(path=str(shots_dir / f"space-scorm-{lang}.png"), full_page=True)
     # The runtime in the page around it holds what the course set.
     assert tablet.evaluate("() => document.querySelector('#scorm-frame').sandbox.value") == (
         "allow-scripts allow-forms"
@@ -103,7 +121,7 @@ def test_a_scorm_course_imported_run_sandboxed_and_followed(
 
     # The learner is the profile's pseudonymous id, never the name.
     learner = course.locator("#learner").inner_text()
-    assert learner.startswith("j_") and "Emine" not in learner
+    assert learner.startswith("j_") and words["name"] not in learner
     # Opened again, the course gets back what it kept (entry "resume", its suspend_data).
     tablet.reload()
     expect(course.locator("#api-state")).to_have_text("Resumed (resume): visited=1", timeout=30_000)
@@ -114,7 +132,7 @@ def test_a_scorm_course_imported_run_sandboxed_and_followed(
     expect(card.locator(".learning-score")).to_contain_text("80")
 
     # The console follows: passed with 80 %.
-    open_learning_panel(staff, "Emine Kaya")
+    open_learning_panel(staff, words["name"])
     row = staff.locator(f'#profile-learning tr[data-module="{package}"]')
     expect(row).to_have_attribute("data-status", "passed")
     expect(row.locator(".learning-status")).to_have_text("Bestanden")
@@ -127,8 +145,7 @@ def test_a_hostile_course_is_contained(
 ) -> None:
     link = profile_with_link(scorm_server, "Jonas Berg", "de", starts_in=86400)
     staff = console(new_context, scorm_server)
-    import_package(staff, "probe.zip", packages.probe())
-    package = imported(staff, PROBE)
+    package = import_course(staff, "probe.zip", packages.probe(), PROBE)
 
     # Its own context: the blocked attempts are logged as errors by Chromium, on purpose here.
     context = browser.new_context(viewport=TABLET, locale="de")
