@@ -53,7 +53,9 @@ class FrameLMS extends CrossFrameLMS {
 }
 // The sandboxed frame's origin is opaque ("null"): replies cannot name it, so they go to
 // '*', and FrameLMS checks the sender instead.
-const lms = new FrameLMS(api, '*');
+// Each call in the frame is two messages (the call, then a cache refresh): a course that sets
+// fifty values at once must not hit scorm-again's default of 100 messages a second.
+const lms = new FrameLMS(api, '*', { rateLimit: 1000 });
 window.addEventListener('pagehide', () => lms.destroy());
 
 let saved = '';
