@@ -259,6 +259,12 @@ class Settings:
             raise SettingsError(
                 "database_url must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
             )
+        if not all(isinstance(u, str) and u for u in self.scorm_importers):
+            raise SettingsError("scorm_importers must list staff usernames")
+        if min(self.scorm_max_upload, self.scorm_max_size, self.scorm_max_files) < 1:
+            raise SettingsError("the scorm_max_* limits must be positive")
+        if self.scorm_max_ratio < 1:
+            raise SettingsError("scorm_max_ratio must be at least 1")
         if self.ice_transport_policy not in ("all", "relay"):
             raise SettingsError("ice_transport_policy must be 'all' or 'relay'")
         if self.ice_transport_policy == "relay" and not self.ice_servers:
