@@ -56,6 +56,9 @@ class Action(StrEnum):
     LEARNING = "learning.statement"
     LEARNING_RECOMMEND = "learning.recommend"
     LEARNING_EXPORT = "learning.export"
+    # A SCORM 1.2 package imported through the console (`subject`: the package id; detail
+    # files, size) or refused (detail `reason`).
+    SCORM_IMPORT = "learning.scorm_import"
 
 
 @dataclass(frozen=True)

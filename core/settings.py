@@ -83,6 +83,17 @@ class Settings:
     # E-learning modules (a folder per module, each with its module.toml); empty means the
     # modules shipped with the server (web/elearning/modules).
     learning_modules_dir: Path | None = None
+    # SCORM 1.2 packages from course providers: the staff usernames who may import them
+    # through the console (empty: nobody may); where they are unpacked (shared between
+    # signalling nodes; empty means <data_dir>/scorm); and the limits of one package: the
+    # uploaded ZIP, the unpacked size, the number of files, and how much larger than its
+    # compressed size one file may unpack (a zip bomb unpacks a thousand times larger).
+    scorm_importers: tuple[str, ...] = ()
+    scorm_dir: Path | None = None
+    scorm_max_upload: int = 100 * 1024 * 1024
+    scorm_max_size: int = 200 * 1024 * 1024
+    scorm_max_files: int = 5000
+    scorm_max_ratio: int = 100
     timezone: str = "Europe/Berlin"  # how pages show appointment times
     # What pages ask of the camera (ideal values: a camera offers what it has closest). Lower
     # them where tablets are old or the mobile network is thin: every page in a call encodes
@@ -167,6 +178,10 @@ class Settings:
         """Where the sealed document blobs are kept."""
         return self.documents_dir or self.data_dir / "documents"
 
+    def scorm_path(self) -> Path:
+        """Where imported SCORM packages are unpacked."""
+        return self.scorm_dir or self.data_dir / "scorm"
+
     def embedded_database(self) -> bool:
         """True when records go to the default SQLite file that nobody else configured."""
         return not self.database_url
@@ -244,6 +259,12 @@ class Settings:
             raise SettingsError(
                 "database_url must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
             )
+        if not all(isinstance(u, str) and u for u in self.scorm_importers):
+            raise SettingsError("scorm_importers must list staff usernames")
+        if min(self.scorm_max_upload, self.scorm_max_size, self.scorm_max_files) < 1:
+            raise SettingsError("the scorm_max_* limits must be positive")
+        if self.scorm_max_ratio < 1:
+            raise SettingsError("scorm_max_ratio must be at least 1")
         if self.ice_transport_policy not in ("all", "relay"):
             raise SettingsError("ice_transport_policy must be 'all' or 'relay'")
         if self.ice_transport_policy == "relay" and not self.ice_servers:
@@ -267,6 +288,7 @@ def _convert(name: str, current: Any, raw: Any) -> Any:
             "key",
             "documents_dir",
             "learning_modules_dir",
+            "scorm_dir",
         ):
             return Path(raw)
         if isinstance(current, tuple):

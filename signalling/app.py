@@ -27,6 +27,7 @@ from signalling.http.lifecycle import DRAINING, Draining
 from signalling.http.participants_api import setup_participants_api
 from signalling.http.profiles_api import setup_profiles_api
 from signalling.http.schedule_api import setup_schedule_api
+from signalling.http.scorm_api import setup_scorm_api
 from signalling.http.security import security_headers, setup_security
 from signalling.metrics import METRICS, Metrics
 from signalling.retention import retention_ctx
@@ -75,6 +76,7 @@ def create_app(
     setup_call_documents(app)
     setup_help_api(app)
     setup_learning_api(app)
+    setup_scorm_api(app)
     setup_calendar_files(app)
     setup_host_join_api(app)
     setup_schedule_api(app)

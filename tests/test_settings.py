@@ -73,6 +73,10 @@ def test_json_lists_from_the_environment() -> None:
         ({"LIPPEJOB_CONTROLLER_ADDRESS": "Straße 1\u202e"}, "controller_address"),
         ({"LIPPEJOB_CAMERA_WIDTH": "4000"}, "camera_width"),
         ({"LIPPEJOB_CAMERA_FRAME_RATE": "0"}, "camera_frame_rate"),
+        ({"LIPPEJOB_SCORM_IMPORTERS": "[1]"}, "scorm_importers"),
+        ({"LIPPEJOB_SCORM_IMPORTERS": "becker"}, "bad value for scorm_importers|JSON"),
+        ({"LIPPEJOB_SCORM_MAX_FILES": "0"}, "scorm_max_"),
+        ({"LIPPEJOB_SCORM_MAX_RATIO": "0"}, "scorm_max_ratio"),
     ],
 )
 def test_bad_settings_are_refused(env: dict[str, str], message: str) -> None:
@@ -93,3 +97,11 @@ def test_bad_settings_file(tmp_path: Path) -> None:
     file.write_text("{not json")
     with pytest.raises(SettingsError, match="cannot read"):
         load_settings(file, env={})
+
+
+def test_scorm_importers_from_the_environment(tmp_path: Path) -> None:
+    settings = load_settings(env={"LIPPEJOB_SCORM_IMPORTERS": '["becker", "wolf"]'})
+    assert settings.scorm_importers == ("becker", "wolf")
+    assert settings.scorm_path() == settings.data_dir / "scorm"
+    moved = load_settings(env={"LIPPEJOB_SCORM_DIR": str(tmp_path)})
+    assert moved.scorm_path() == tmp_path

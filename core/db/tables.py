@@ -291,3 +291,37 @@ learning_recommendations = sa.Table(
     sa.Column("by", sa.String(200), nullable=False),
     sa.Column("at", sa.Double, nullable=False),
 )
+
+# SCORM 1.2 packages imported through the console (migration 0009); their files live under
+# <data_dir>/scorm/<id>. Not tied to a profile: a course is the job centre's, for everyone.
+scorm_packages = sa.Table(
+    "scorm_packages",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("identifier", sa.String(200), nullable=False),
+    sa.Column("launch", sa.String(1000), nullable=False),
+    sa.Column("content_key", sa.String(64), nullable=False, unique=True),
+    sa.Column("files", sa.Integer, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("mastery_score", sa.Double, nullable=True),
+    sa.Column("imported_by", sa.String(200), nullable=False),
+    sa.Column("imported_at", sa.Double, nullable=False),
+)
+
+# Where a learner left a SCORM course (cmi.core.lesson_location, cmi.suspend_data), with its
+# profile like the other learning records.
+scorm_places = sa.Table(
+    "scorm_places",
+    metadata,
+    sa.Column(
+        "profile_id",
+        sa.String(64),
+        sa.ForeignKey("profiles.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("module_id", sa.String(64), primary_key=True),
+    sa.Column("location", sa.String(255), nullable=False),
+    sa.Column("suspend_data", sa.Text, nullable=False),
+    sa.Column("at", sa.Double, nullable=False),
+)

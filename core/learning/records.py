@@ -59,3 +59,34 @@ class ResumePoint:
     module: str
     section: str
     at: float
+
+
+@dataclass(frozen=True)
+class ScormPackage:
+    """A SCORM 1.2 course a caseworker imported: unpacked under the data directory in a folder
+    named by `id`, its launch page `launch` (a path inside it). `content_key` is the random
+    part of the content URL (the sandboxed frame gets no cookies, so the URL itself opens the
+    content; it is handed only to signed-in jobseekers and staff)."""
+
+    id: str  # "scorm-" and 16 hex digits; a module id for statements and recommendations
+    title: str
+    identifier: str  # the manifest's own identifier (the provider's)
+    launch: str
+    content_key: str
+    files: int
+    size: int  # bytes unpacked
+    mastery_score: float | None  # adlcp:masteryscore, 0-100, when the manifest names one
+    imported_by: str
+    imported_at: float
+
+
+@dataclass(frozen=True)
+class ScormPlace:
+    """Where a learner left a SCORM course: what the course itself kept
+    (cmi.core.lesson_location and cmi.suspend_data), handed back on the next visit."""
+
+    profile: str
+    module: str
+    location: str
+    suspend_data: str
+    at: float

@@ -27,7 +27,13 @@ from core.audit import AuditLog
 from core.documents.access import Consent, DocumentMeta
 from core.documents.sealing import WrappedKey
 from core.help import HelpReply, HelpRequest, HelpStatus
-from core.learning.records import LearningStatement, Recommendation, ResumePoint
+from core.learning.records import (
+    LearningStatement,
+    Recommendation,
+    ResumePoint,
+    ScormPackage,
+    ScormPlace,
+)
 from core.model import (
     Appointment,
     AttendanceEvent,
@@ -234,6 +240,22 @@ class LearningStore(Closable, Protocol):
     async def list_recommendations(self, profile_id: str) -> list[Recommendation]: ...
 
     async def delete_recommendation(self, profile_id: str, module_id: str) -> bool: ...
+
+    async def add_package(self, package: ScormPackage) -> None:
+        """Record an imported SCORM 1.2 package."""
+        ...
+
+    async def list_packages(self) -> list[ScormPackage]: ...
+
+    async def get_package(self, package_id: str) -> ScormPackage | None: ...
+
+    async def package_by_key(self, content_key: str) -> ScormPackage | None: ...
+
+    async def set_scorm_place(self, place: ScormPlace) -> None:
+        """Keep where a learner left a SCORM course (replacing the earlier place)."""
+        ...
+
+    async def get_scorm_place(self, profile_id: str, module_id: str) -> ScormPlace | None: ...
 
 
 class PresenceStore(Closable, Protocol):

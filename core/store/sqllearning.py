@@ -10,8 +10,21 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from core.db.tables import learning_recommendations, learning_resume, learning_statements
-from core.learning.records import LearningStatement, Recommendation, ResumePoint, Verb
+from core.db.tables import (
+    learning_recommendations,
+    learning_resume,
+    learning_statements,
+    scorm_packages,
+    scorm_places,
+)
+from core.learning.records import (
+    LearningStatement,
+    Recommendation,
+    ResumePoint,
+    ScormPackage,
+    ScormPlace,
+    Verb,
+)
 
 
 def _statement(row: sa.Row[Any]) -> LearningStatement:
@@ -26,6 +39,21 @@ def _statement(row: sa.Row[Any]) -> LearningStatement:
         question=row.question_id,
         success=None if row.success is None else bool(row.success),
         score=row.score,
+    )
+
+
+def _package(row: sa.Row[Any]) -> ScormPackage:
+    return ScormPackage(
+        id=row.id,
+        title=row.title,
+        identifier=row.identifier,
+        launch=row.launch,
+        content_key=row.content_key,
+        files=row.files,
+        size=row.size,
+        mastery_score=row.mastery_score,
+        imported_by=row.imported_by,
+        imported_at=row.imported_at,
     )
 
 
@@ -154,3 +182,60 @@ class SqlLearning:
                 )
             )
         return bool(gone.rowcount)
+
+    async def add_package(self, package: ScormPackage) -> None:
+        """Record an imported SCORM package (its id and content key are fresh)."""
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                scorm_packages.insert().values(
+                    id=package.id,
+                    title=package.title,
+                    identifier=package.identifier,
+                    launch=package.launch,
+                    content_key=package.content_key,
+                    files=package.files,
+                    size=package.size,
+                    mastery_score=package.mastery_score,
+                    imported_by=package.imported_by,
+                    imported_at=package.imported_at,
+                )
+            )
+
+    async def list_packages(self) -> list[ScormPackage]:
+        """Every imported SCORM package, oldest first."""
+        query = scorm_packages.select().order_by(scorm_packages.c.imported_at, scorm_packages.c.id)
+        async with self._engine.connect() as conn:
+            return [_package(r) for r in await conn.execute(query)]
+
+    async def get_package(self, package_id: str) -> ScormPackage | None:
+        query = scorm_packages.select().where(scorm_packages.c.id == package_id)
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else _package(row)
+
+    async def package_by_key(self, content_key: str) -> ScormPackage | None:
+        query = scorm_packages.select().where(scorm_packages.c.content_key == content_key)
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else _package(row)
+
+    async def set_scorm_place(self, place: ScormPlace) -> None:
+        values = {
+            "profile_id": place.profile,
+            "module_id": place.module,
+            "location": place.location,
+            "suspend_data": place.suspend_data,
+            "at": place.at,
+        }
+        async with self._engine.begin() as conn:
+            await _upsert(conn, scorm_places, values, ["profile_id", "module_id"])
+
+    async def get_scorm_place(self, profile_id: str, module_id: str) -> ScormPlace | None:
+        query = scorm_places.select().where(
+            scorm_places.c.profile_id == profile_id, scorm_places.c.module_id == module_id
+        )
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
+            return None
+        return ScormPlace(row.profile_id, row.module_id, row.location, row.suspend_data, row.at)

@@ -18,6 +18,9 @@ Staff:
 - `POST   /api/profiles/{id}/learning/recommendations`       {module, due?}
 - `DELETE /api/profiles/{id}/learning/recommendations/{module}`
 - `GET    /api/profiles/{id}/learning/statements`            xAPI export (audited)
+
+Imported SCORM 1.2 courses (`signalling.http.scorm_api`) are listed, recommended, launched
+and followed here like the other modules; their ids start with `scorm-`.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from aiohttp import web
 
 from core.audit import Action
 from core.contracts.errors import ErrorCode
-from core.learning.records import Recommendation
+from core.learning.records import Recommendation, ScormPackage
 from core.learning.xapi import statement_result
 from core.model import LANGUAGES, Profile
 from signalling.auth.space import current_visit, space_csrf_ok
@@ -45,6 +48,7 @@ from signalling.profiles import looks_like_profile_id, profile_record
 from web import MODULES_DIR
 
 log = structlog.get_logger(__name__)
+
 
 LEARNING = web.AppKey("learning", Learning)
 MAX_CHOSEN = 8
@@ -126,6 +130,7 @@ def module_card(
 ) -> dict[str, Any]:
     return {
         "id": module.id,
+        "kind": "module",
         "title": module.title_in(lang),
         "summary": module.summary_in(lang),
         "minutes": module.minutes,
@@ -136,13 +141,39 @@ def module_card(
     }
 
 
+def scorm_card(
+    package: ScormPackage,
+    progress: ModuleProgress,
+    recommendation: Recommendation | None,
+) -> dict[str, Any]:
+    """An imported SCORM course as a card: its title as the provider wrote it, no sections
+    and no time estimate (the manifest says neither)."""
+    return {
+        "id": package.id,
+        "kind": "scorm",
+        "title": package.title,
+        "summary": "",
+        "minutes": None,
+        "languages": [],
+        "sections": None,
+        "progress": progress_view(progress),
+        "recommended": recommendation_view(recommendation),
+    }
+
+
 async def learning_cards(learning: Learning, profile: str, lang: str) -> list[dict[str, Any]]:
-    """Every module with the profile's progress; recommended ones first (by due date)."""
+    """Every module and imported SCORM course with the profile's progress; recommended ones
+    first (by due date)."""
     progress = await learning.all_progress(profile)
     recommended = {r.module: r for r in await learning.store.list_recommendations(profile)}
     cards = [
         module_card(m, lang, progress[m.id], recommended.get(m.id))
         for m in learning.catalog.modules.values()
+    ]
+    cards += [
+        scorm_card(p, progress[p.id], recommended.get(p.id))
+        for p in await learning.store.list_packages()
+        if p.id in progress
     ]
     return sorted(
         cards,
@@ -294,6 +325,19 @@ async def catalog(request: web.Request) -> web.Response:
         }
         for m in learning.catalog.modules.values()
     ]
+    modules += [
+        {
+            "id": p.id,
+            "kind": "scorm",
+            "version": None,
+            "title": p.title,
+            "minutes": None,
+            "languages": [],
+            "sections": None,
+            "questions": None,
+        }
+        for p in await learning.store.list_packages()
+    ]
     return web.json_response({"modules": modules})
 
 
@@ -332,7 +376,7 @@ async def recommend(request: web.Request) -> web.Response:
     learning = request.app[LEARNING]
     body = _object(await read_json(request), {"module", "due"})
     module_id = body.get("module")
-    if not isinstance(module_id, str) or learning.catalog.get(module_id) is None:
+    if not isinstance(module_id, str) or not await learning.exists(module_id):
         raise ApiError(400, "module must be a module id", ErrorCode.INVALID, field="module")
     now = services.clock.now()
     today = dt.datetime.fromtimestamp(now, ZoneInfo(services.settings.timezone)).date()

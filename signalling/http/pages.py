@@ -257,7 +257,8 @@ async def console_page(request: web.Request) -> web.StreamResponse:
     user = await current_staff(request)
     if user is None:
         raise web.HTTPFound("/console/login", headers=NO_STORE)
-    base = request.app[SERVICES].settings.base_url()
+    settings = request.app[SERVICES].settings
+    base = settings.base_url()
     return render(
         request,
         "console.html",
@@ -265,6 +266,10 @@ async def console_page(request: web.Request) -> web.StreamResponse:
         {"user": {"username": user.username, "display_name": user.display_name}, "base_url": base},
         csrf=csrf_token(request),
         user=user,
+        scorm_limits={
+            "files": settings.scorm_max_files,
+            "megabytes": settings.scorm_max_size // (1024 * 1024),
+        },
     )
 
 

@@ -15,7 +15,10 @@ from core.model import LANGUAGES, Profile
 from signalling.auth.space import csrf_for_space, current_visit
 from signalling.http.learning_api import LEARNING, learning_cards
 from signalling.http.pages import NO_STORE, render
+from signalling.http.scorm_api import launch_url
 from signalling.learning.catalog import Module, SectionKind
+from signalling.learning.progress import Status
+from signalling.learning.recorder import LearningError
 
 LANGUAGE_LABELS = {
     "de": "Deutsch",
@@ -93,7 +96,7 @@ async def module_page(request: web.Request) -> web.StreamResponse:
     learning = request.app[LEARNING]
     module = learning.catalog.get(request.match_info["module_id"])
     if module is None:
-        raise web.HTTPNotFound()
+        return await scorm_page(request, visit.token, visit.profile.id, lang)
     module_lang = module.content_language(lang)
     sections = _sections(module, module_lang)
     csrf = csrf_for_space(visit.token)
@@ -121,6 +124,45 @@ async def module_page(request: web.Request) -> web.StreamResponse:
         },
         sections=sections,
         own_language=module_lang == lang,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# A learner's progress as the SCORM 1.2 lesson_status a course reads on its next visit.
+SCORM_STATUS = {
+    Status.PASSED: "passed",
+    Status.FAILED: "failed",
+    Status.COMPLETED: "completed",
+    Status.STARTED: "incomplete",
+}
+
+
+async def scorm_page(request: web.Request, token: str, profile: str, lang: str) -> web.Response:
+    """An imported SCORM course: the page with the runtime and the course's sandboxed frame."""
+    learning = request.app[LEARNING]
+    try:
+        course = await learning.scorm_course(request.match_info["module_id"])
+    except LearningError:
+        raise web.HTTPNotFound() from None
+    place = await learning.scorm_place(profile, course.id)
+    progress = await learning.progress(profile, course)
+    data = {
+        "module": course.id,
+        "csrf": csrf_for_space(token),
+        "launch": launch_url(course.package),
+        "learner": profile,
+        # What the course gets back on the next visit (SCORM 1.2: entry "resume").
+        "resume": None
+        if place is None
+        else {
+            "lesson_location": place.location,
+            "suspend_data": place.suspend_data,
+            "lesson_status": SCORM_STATUS.get(progress.status, "incomplete"),
+        },
+    }
+    response = render(
+        request, "space_scorm.html", "space-scorm", data, lang=lang, course=course.package
     )
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -18,7 +18,7 @@ import structlog
 
 from core.audit import Action, AuditLog, AuditRecord
 from core.clock import Clock
-from core.learning.records import LearningStatement, ResumePoint, Verb
+from core.learning.records import LearningStatement, ResumePoint, ScormPlace, Verb
 from core.learning.xapi import (
     ACTIVITY_ASSESSMENT,
     ACTIVITY_INTERACTION,
@@ -32,6 +32,7 @@ from core.learning.xapi import (
 )
 from core.store.base import LearningStore
 from signalling.learning.catalog import Catalog, Module, Question, Section, SectionKind
+from signalling.learning.courses import Course, ScormCourse, scorm_outcome
 from signalling.learning.progress import ModuleProgress, grade, summarise, unanswered
 
 log = structlog.get_logger(__name__)
@@ -58,7 +59,7 @@ class Answer:
     feedback: list[dict[str, Any]]
 
 
-def _module_activity(home: str, module: Module) -> Activity:
+def _module_activity(home: str, module: Course) -> Activity:
     return Activity(f"{home}/learning/modules/{module.id}", ACTIVITY_MODULE, dict(module.title))
 
 
@@ -115,7 +116,7 @@ class Learning:
     async def _record(
         self,
         profile: str,
-        module: Module,
+        module: Course,
         verb: Verb,
         activity: Activity,
         lang: str,
@@ -176,12 +177,81 @@ class Learning:
         log.info("learning_statement", profile=profile, module=module.id, verb=verb.value)
         return statement
 
-    async def progress(self, profile: str, module: Module) -> ModuleProgress:
+    async def progress(self, profile: str, module: Course) -> ModuleProgress:
         return summarise(module.id, await self.store.list_statements(profile, module.id))
 
     async def all_progress(self, profile: str) -> dict[str, ModuleProgress]:
+        """Progress in every module of the catalog and every imported SCORM course."""
         statements = await self.store.list_statements(profile)
-        return {m: summarise(m, statements) for m in self.catalog.modules}
+        ids = [*self.catalog.modules, *(p.id for p in await self.store.list_packages())]
+        return {m: summarise(m, statements) for m in ids}
+
+    async def scorm_course(self, package_id: str) -> ScormCourse:
+        found = None
+        if package_id.startswith("scorm-"):
+            found = await self.store.get_package(package_id)
+        if found is None:
+            raise LearningError("not_found", "no such module")
+        return ScormCourse(found)
+
+    async def exists(self, module_id: str) -> bool:
+        """A module of the catalog or an imported SCORM course."""
+        if self.catalog.get(module_id) is not None:
+            return True
+        try:
+            await self.scorm_course(module_id)
+        except LearningError:
+            return False
+        return True
+
+    async def launch_scorm(self, profile: str, package_id: str, lang: str) -> ScormCourse:
+        """A SCORM course opened in its frame: `launched`."""
+        course = await self.scorm_course(package_id)
+        activity = _module_activity(self.home_page, course)
+        await self._record(profile, course, Verb.LAUNCHED, activity, lang)
+        return course
+
+    async def keep_scorm_place(
+        self, profile: str, package_id: str, location: str, suspend_data: str
+    ) -> None:
+        """Where the learner left the course (what the course keeps), for the next visit."""
+        course = await self.scorm_course(package_id)
+        place = ScormPlace(profile, course.id, location, suspend_data, self.clock.now())
+        await self.store.set_scorm_place(place)
+
+    async def scorm_place(self, profile: str, package_id: str) -> ScormPlace | None:
+        return await self.store.get_scorm_place(profile, package_id)
+
+    async def scorm_result(
+        self,
+        profile: str,
+        package_id: str,
+        lesson_status: str,
+        score: tuple[float, float, float] | None,
+        lang: str,
+    ) -> ModuleProgress:
+        """What the course's runtime committed (cmi.core.lesson_status and score): completed,
+        passed or failed become `completed` and `passed`/`failed` with the score, once per
+        change (a course commits the same result again and again)."""
+        course = await self.scorm_course(package_id)
+        before = summarise(course.id, await self.store.list_statements(profile, course.id))
+        outcome, verdict = scorm_outcome(lesson_status, score, course.package.mastery_score)
+        if outcome is None:
+            return before
+        scaled = outcome.scaled
+        if (
+            before.completed
+            and (verdict is None or str(before.status) == verdict)
+            and (scaled is None or before.score == scaled)
+        ):
+            return before
+        activity = _module_activity(self.home_page, course)
+        completion = Outcome(scaled=scaled, raw=outcome.raw, max=outcome.max, completion=True)
+        await self._record(profile, course, Verb.COMPLETED, activity, lang, outcome=completion)
+        if verdict is not None:
+            verb = Verb.PASSED if verdict == "passed" else Verb.FAILED
+            await self._record(profile, course, verb, activity, lang, outcome=outcome)
+        return summarise(course.id, await self.store.list_statements(profile, course.id))
 
     async def resume_section(self, profile: str, module: Module) -> str:
         """Where the learner goes on: their resume point, else the first section."""
@@ -191,7 +261,11 @@ class Learning:
         return module.sections[0].id
 
     async def launch(self, profile: str, module_id: str, lang: str) -> str:
-        """Open a module: `launched`; returns the section to show."""
+        """Open a module: `launched`; returns the section to show (none for a SCORM course,
+        which keeps its own place)."""
+        if self.catalog.get(module_id) is None and module_id.startswith("scorm-"):
+            await self.launch_scorm(profile, module_id, lang)
+            return ""
         module = self.module(module_id)
         await self._record(
             profile, module, Verb.LAUNCHED, _module_activity(self.home_page, module), lang

@@ -3,6 +3,7 @@ PostgreSQL; erasing a profile erases its learning records."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -12,7 +13,14 @@ import sqlalchemy as sa
 
 from core.clock import FakeClock
 from core.db.tables import learning_recommendations, learning_resume, learning_statements
-from core.learning.records import LearningStatement, Recommendation, ResumePoint, Verb
+from core.learning.records import (
+    LearningStatement,
+    Recommendation,
+    ResumePoint,
+    ScormPackage,
+    ScormPlace,
+    Verb,
+)
 from core.learning.xapi import Activity, Outcome, build_statement, canonical
 from core.model import Profile
 from core.store.sql import SqlStore
@@ -142,3 +150,44 @@ async def test_deleting_a_profile_erases_its_learning_records(store: SqlStore) -
         for table in (learning_statements, learning_resume, learning_recommendations):
             left = await conn.execute(sa.select(table.c.profile_id))
             assert [r.profile_id for r in left] == ["j_2"]
+
+
+def package(pid: str, at: float) -> ScormPackage:
+    return ScormPackage(
+        id=pid,
+        title="Workplace safety basics",
+        identifier="provider.course",
+        launch="index.html?x=1",
+        content_key=f"key-{pid}-0123456789abcdef",
+        files=4,
+        size=1234,
+        mastery_score=70.0,
+        imported_by="becker",
+        imported_at=at,
+    )
+
+
+async def test_scorm_packages_round_trip(store: SqlStore) -> None:
+    second, first = package("scorm-2", T0 + 1), package("scorm-1", T0)
+    await store.add_package(second)
+    await store.add_package(first)
+    assert await store.list_packages() == [first, second]
+    assert await store.get_package("scorm-1") == first
+    assert await store.get_package("scorm-3") is None
+    assert await store.package_by_key(second.content_key) == second
+    assert await store.package_by_key("key-none") is None
+    with pytest.raises(sa.exc.IntegrityError):  # a content key is one package's
+        await store.add_package(dataclasses.replace(first, id="scorm-4"))
+
+
+async def test_scorm_places_replace_and_go_with_the_profile(store: SqlStore) -> None:
+    for pid in ("j_1", "j_2"):
+        await store.set_scorm_place(ScormPlace(pid, "scorm-1", "p1", "a=1", T0))
+    await store.set_scorm_place(ScormPlace("j_1", "scorm-1", "p2", "a=2" * 1000, T0 + 5))
+    assert await store.get_scorm_place("j_1", "scorm-1") == ScormPlace(
+        "j_1", "scorm-1", "p2", "a=2" * 1000, T0 + 5
+    )
+    assert await store.get_scorm_place("j_1", "scorm-2") is None
+    assert await store.delete_profile("j_1")
+    assert await store.get_scorm_place("j_1", "scorm-1") is None
+    assert (await store.get_scorm_place("j_2", "scorm-1")) is not None
