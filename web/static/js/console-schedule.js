@@ -6,20 +6,22 @@ import { announce } from './announcer.js';
 import { api } from './api.js';
 import { el } from './dom.js';
 import {
-  dateAndTimeInZone, isoInZone, page, roleName, t, zoneMidnight, zonedToEpochMs,
+  dateAndTimeInZone, isoInZone, locale, roleName, t, zoneMidnight, zonedToEpochMs,
 } from './i18n.js';
 
 const $ = (id) => document.getElementById(id);
 
 let displayNames = null;
 try {
-  displayNames = new Intl.DisplayNames([page.lang], { type: 'language' });
+  displayNames = new Intl.DisplayNames([locale], { type: 'language' });
 } catch (error) {
   displayNames = null;
 }
 
 /** A language's name in the console's language ("Türkisch"), or its code. */
 export function languageName(code) {
+  // Intl knows no name for a private-use tag; easy language has one name in every language.
+  if (code === 'de-x-ls') return 'Leichte Sprache';
   try {
     return (displayNames && displayNames.of(code)) || code;
   } catch (error) {
