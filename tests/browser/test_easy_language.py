@@ -1,0 +1,164 @@
+"""Issue 11, item 13: the jobseeker's screens in Leichte Sprache (German easy language,
+`de-x-ls`) in real Chromium: device check with the steps in pictures, waiting room, call,
+leave dialog, the end, links that do not work, the privacy notice; axe finds nothing serious
+on any of them, and each is kept as a screenshot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page
+
+from core.model import EASY_GERMAN, Appointment
+from signalling.http.pages import when
+from tests.browser.conftest import (
+    TABLET,
+    LiveServer,
+    NewContext,
+    axe_check,
+    invited_in,
+    join,
+    tile_video,
+    video_playing,
+    wait_for,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
+
+
+def speaks_easy_german(page: Page) -> None:
+    """The page says lang="de" (screen readers speak German) and the picker names easy
+    language as the current choice."""
+    assert page.locator("html").get_attribute("lang") == "de"
+    current = page.locator('#lang-picker a[aria-current="true"]')
+    assert current.text_content() == "Leichte Sprache"
+
+
+def on_first_screen(page: Page, selector: str) -> None:
+    found = page.locator(selector).bounding_box()
+    assert found is not None, selector
+    assert found["y"] >= 0 and found["y"] + found["height"] <= TABLET["height"], (selector, found)
+
+
+def test_join_waiting_call_and_leaving_in_easy_language(
+    live_server: LiveServer, new_context: NewContext, shots_dir: Path
+) -> None:
+    s = live_server.schedule(roles=invited_in(EASY_GERMAN))
+    # A German browser: the invitation's language wins.
+    seeker = new_context("de").new_page()
+    worker = new_context("de").new_page()
+
+    seeker.goto(s.urls["jobseeker"])
+    speaks_easy_german(seeker)
+    video_playing(seeker, "#preview")
+    steps = seeker.locator(".easy-steps li")
+    assert steps.count() == 4
+    assert seeker.locator('.easy-steps svg[role="img"][aria-label^="Bild:"]').count() == 4
+    assert "Einen Haken bei Ja machen" in steps.nth(1).inner_text()
+    for selector in ("#preview", "#consent", "#join-button"):
+        on_first_screen(seeker, selector)
+    assert seeker.locator("#join-button").inner_text() == "Zum Termin gehen"
+    start = when(s.appointment.starts_at, "de", live_server.settings.timezone)["text"]
+    assert seeker.locator("#prejoin .when").inner_text() == start  # German date and time
+    seeker.screenshot(path=shots_dir / "easy-join-de-x-ls.png")
+    axe_check(seeker, "join page (easy language)")
+
+    # Joining without consent: the error in easy language.
+    seeker.locator("#join-button").click()
+    error = seeker.locator("#consent-error")
+    assert error.is_visible() and "Haken in das Kästchen" in error.inner_text()
+    seeker.screenshot(path=shots_dir / "easy-join-consent-missing-de-x-ls.png")
+    axe_check(seeker, "join page, consent missing (easy language)")
+
+    seeker.locator("#consent").check()
+    seeker.locator("#join-button").click()
+    seeker.locator("#waiting").wait_for(state="visible")
+    assert seeker.locator("#waiting-title").inner_text() == "Bitte warten Sie."
+    wait_for(
+        lambda: "Frau Becker" in seeker.locator("#waiting-text").inner_text(),
+        "the waiting text to name the caseworker",
+    )
+    assert start in seeker.locator("#waiting .when").inner_text()
+    seeker.screenshot(path=shots_dir / "easy-waiting-de-x-ls.png")
+    axe_check(seeker, "waiting room (easy language)")
+
+    # The caseworker (in standard German) lets her in.
+    join(worker, s.urls["caseworker"])
+    worker.locator("#lobby-list button[data-action=admit]").wait_for()
+    worker.locator("#lobby-list button[data-action=admit]").click()
+    seeker.locator("#call").wait_for(state="visible")
+    video_playing(seeker, tile_video(s.ids["caseworker"]))
+    assert seeker.locator("#btn-mic").inner_text() == "Mikrofon aus-machen"
+    assert worker.locator("#btn-mic").inner_text() == "Stumm schalten"
+    seeker.locator("#btn-chat").click()
+    seeker.locator("#chat").wait_for(state="visible")
+    seeker.screenshot(path=shots_dir / "easy-call-de-x-ls.png")
+    axe_check(seeker, "call with chat (easy language)")
+    seeker.locator("#btn-chat").click()
+
+    # Leaving asks first, in easy language.
+    seeker.locator("#btn-leave").click()
+    dialog = seeker.locator("#leave-dialog")
+    dialog.wait_for(state="visible")
+    assert "Die anderen bleiben im Gespräch." in dialog.inner_text()
+    seeker.screenshot(path=shots_dir / "easy-leave-dialog-de-x-ls.png")
+    axe_check(seeker, "leave dialog (easy language)")
+    seeker.locator("#leave-confirm").click()
+    seeker.locator("#ended").wait_for(state="visible")
+    assert seeker.locator("#ended-title").inner_text() == "Sie haben den Termin verlassen."
+    seeker.screenshot(path=shots_dir / "easy-left-de-x-ls.png")
+    axe_check(seeker, "after leaving (easy language)")
+
+
+def test_links_that_do_not_work_in_easy_language(
+    live_server: LiveServer, new_context: NewContext, shots_dir: Path
+) -> None:
+    roles = invited_in(EASY_GERMAN)
+    expired = live_server.schedule(starts_in=-7200, duration=1800, roles=roles)
+    early = live_server.schedule(starts_in=3 * 86400, roles=roles)
+    cancelled = live_server.schedule(starts_in=600, roles=roles)
+    a = cancelled.appointment
+    live_server.run(
+        live_server.store.put_appointment(
+            Appointment.from_dict({**a.to_dict(), "status": "cancelled"})
+        )
+    )
+    page = new_context("de").new_page()
+    cases = {
+        "expired": (expired.urls["jobseeker"], 410, "Dieser Termin ist vorbei."),
+        "too-early": (early.urls["jobseeker"], 200, "Ihr Termin hat noch nicht angefangen."),
+        "cancelled": (cancelled.urls["jobseeker"], 410, "Dieser Termin fällt aus."),
+        # An unknown link knows no invitation: easy language only when chosen.
+        "unknown": (
+            f"{live_server.url}/j/AAAAAAAAAAAAAAAAAAAAAA?lang={EASY_GERMAN}",
+            404,
+            "Dieser Link geht nicht.",
+        ),
+    }
+    for name, (url, status, title) in cases.items():
+        response = page.goto(url)
+        assert response is not None and response.status == status, name
+        speaks_easy_german(page)
+        assert page.locator("#link-problem h1").inner_text() == title
+        page.screenshot(path=shots_dir / f"easy-link-{name}-de-x-ls.png")
+        axe_check(page, f"link {name} (easy language)")
+    page.goto(early.urls["jobseeker"])
+    opens = early.appointment.starts_at - live_server.settings.early_join_margin
+    time = when(opens, "de", live_server.settings.timezone)["time"]
+    assert f"Sie können ab {time} Uhr mit-machen." in page.locator("#link-problem").inner_text()
+
+
+def test_privacy_notice_chosen_in_the_picker(
+    live_server: LiveServer, new_context: NewContext, shots_dir: Path
+) -> None:
+    page = new_context("de").new_page()
+    page.goto(f"{live_server.url}/privacy")
+    assert "Datenschutzhinweis" in page.locator("h1").inner_text()  # German by default
+    page.locator("#lang-picker summary").click()
+    page.locator(f'#lang-picker a[href$="lang={EASY_GERMAN}"]').click()
+    page.wait_for_url(f"**lang={EASY_GERMAN}")
+    speaks_easy_german(page)
+    assert page.locator("h1").inner_text() == "Daten-Schutz bei Video-Terminen"
+    page.screenshot(path=shots_dir / "easy-privacy-de-x-ls.png", full_page=True)
+    axe_check(page, "privacy (easy language)")
