@@ -82,6 +82,8 @@ def test_easy_language_is_easy_and_falls_back_to_german_for_the_console() -> Non
             text = PLACEHOLDER.sub("X", m.string)
             for sentence in re.split(r"(?<=[.?!:])\s+", text):
                 assert len(sentence.split()) <= 15, sentence
+            # Every sentence starts on a new line (the pages keep the line breaks).
+            assert not re.search(r"[.?!] +[A-ZÄÖÜ„]", text), text
 
 
 def test_accept_language_never_picks_easy_language() -> None:
