@@ -196,8 +196,53 @@ async def test_profiles_and_participants_accept_easy_language_and_refuse_others(
         assert refused.status == 400, odd
 
 
-def test_learning_modules_without_easy_language_show_standard_german() -> None:
+def test_a_module_without_easy_language_shows_standard_german() -> None:
     module = load_catalog(MODULES_DIR).modules["video-interview"]
-    if EASY_GERMAN not in module.languages:
-        assert module.content_language(EASY_GERMAN) == "de"
+    assert EASY_GERMAN not in module.languages
+    assert module.content_language(EASY_GERMAN) == "de"  # not English, the usual fallback
     assert module.title_in(EASY_GERMAN).startswith("Ein Gespräch für eine Arbeit")
+
+
+def test_the_cv_course_is_in_easy_language() -> None:
+    """Issue 12: one e-learning module also in Leichte Sprache, every page and quiz text."""
+    catalog = load_catalog(MODULES_DIR)
+    assert catalog.refused == {}
+    module = catalog.modules["cv-five-steps"]
+    assert module.languages == ("de", "en", EASY_GERMAN)
+    assert module.content_language(EASY_GERMAN) == EASY_GERMAN
+    assert module.title_in(EASY_GERMAN) == "Ihr Lebenslauf in 5 Schritten"
+    for section in module.sections:
+        assert section.title[EASY_GERMAN] != section.title["de"], section.id
+        if section.html:
+            page = section.html[EASY_GERMAN]
+            assert len(page) > 300 and page != section.html["de"], section.id
+    first = module.section("step-1-layout")
+    assert first is not None and "Was ist ein Lebenslauf?" in first.html[EASY_GERMAN]
+    for _, question in module.questions():
+        assert question.prompt[EASY_GERMAN]
+        for choice in question.choices:
+            assert choice.text[EASY_GERMAN] and choice.feedback[EASY_GERMAN]
+
+
+async def test_the_cv_course_page_in_easy_language(staff: Client) -> None:
+    csrf = await login(staff)
+    headers = {"X-CSRF-Token": csrf}
+    resp = await staff.post(
+        "/api/profiles", json={"name": "Herr Lange", "lang": EASY_GERMAN}, headers=headers
+    )
+    profile = (await resp.json())["profile"]
+    link = await (
+        await staff.post(f"/api/profiles/{profile['id']}/space-link", headers=headers)
+    ).json()
+    tablet: Client = TestClient(staff.server)
+    await tablet.start_server()
+    try:
+        await tablet.get("/s/" + link["url"].rsplit("/s/", 1)[1])
+        page = await tablet.get("/space/learning/cv-five-steps")
+        html = await page.text()
+        assert page.status == 200 and html_lang(html) == "de"
+        assert '<div class="learning-sections" lang="de" dir="ltr">' in html
+        assert "Was ist ein Lebenslauf?" in html and "Tabellarisch" not in html
+        assert "Was steht im Lebenslauf oben?" in html
+    finally:
+        await tablet.close()

@@ -1,14 +1,15 @@
 """Issue 11, item 13: the jobseeker's screens in Leichte Sprache (German easy language,
 `de-x-ls`) in real Chromium: device check with the steps in pictures, waiting room, call,
-leave dialog, the end, links that do not work, the privacy notice; axe finds nothing serious
-on any of them, and each is kept as a screenshot."""
+leave dialog, the end, links that do not work, the privacy notice, the space and the CV
+course (issue 12); axe finds nothing serious on any of them, and each is kept as a
+screenshot."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from core.model import EASY_GERMAN, Appointment
 from signalling.http.pages import when
@@ -23,6 +24,7 @@ from tests.browser.conftest import (
     video_playing,
     wait_for,
 )
+from tests.browser.test_space import profile_with_link
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
@@ -162,3 +164,40 @@ def test_privacy_notice_chosen_in_the_picker(
     assert page.locator("h1").inner_text() == "Daten-Schutz bei Video-Terminen"
     page.screenshot(path=shots_dir / "easy-privacy-de-x-ls.png", full_page=True)
     axe_check(page, "privacy (easy language)")
+
+
+def test_space_and_a_course_in_easy_language(
+    live_server: LiveServer, new_context: NewContext, shots_dir: Path
+) -> None:
+    """Issue 12: the jobseeker's space, and the CV course in Leichte Sprache."""
+    link = profile_with_link(live_server, "Herr Lange", EASY_GERMAN, starts_in=86400)
+    tablet = new_context("de", viewport=TABLET).new_page()
+    tablet.goto(link)
+    tablet.wait_for_url(f"{live_server.url}/space")
+    speaks_easy_german(tablet)
+    assert tablet.locator("h1").first.inner_text() == "Hallo Herr Lange"
+    card = tablet.locator('.learning-module[data-module="cv-five-steps"]')
+    assert "Ihr Lebenslauf in 5 Schritten" in card.inner_text()
+    tablet.screenshot(path=shots_dir / "easy-space-de-x-ls.png", full_page=True)
+    axe_check(tablet, "space (easy language)")
+
+    tablet.goto(f"{live_server.url}/space/learning/cv-five-steps")
+    speaks_easy_german(tablet)
+    lesson = tablet.locator(".lesson:visible")
+    expect(lesson).to_have_attribute("data-section", "step-1-layout")
+    assert "Was ist ein Lebenslauf?" in lesson.inner_text()
+    # The course's own text is easy language too, and German to screen readers.
+    assert tablet.locator(".learning-sections").get_attribute("lang") == "de"
+    tablet.screenshot(path=shots_dir / "easy-course-page-de-x-ls.png", full_page=True)
+    axe_check(tablet, "course page (easy language)")
+    for _ in range(5):
+        tablet.locator("#learning-next").click()
+    expect(lesson).to_have_attribute("data-section", "quiz")
+    assert "Was steht im Lebenslauf oben?" in lesson.inner_text()
+    form = tablet.locator('form[data-question="order"]')
+    form.locator('input[value="oldest-first"]').check()
+    form.get_by_role("button").click()
+    expect(form).to_have_attribute("data-result", "wrong")
+    expect(form.locator(".quiz-feedback")).to_contain_text("Heute steht das Neueste oben.")
+    tablet.screenshot(path=shots_dir / "easy-course-quiz-de-x-ls.png", full_page=True)
+    axe_check(tablet, "course quiz (easy language)")
