@@ -24,6 +24,7 @@ from tests.browser.conftest import (
     video_playing,
     wait_for,
 )
+from tests.browser.test_console_schedule import console
 from tests.browser.test_space import profile_with_link
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
@@ -201,3 +202,29 @@ def test_space_and_a_course_in_easy_language(
     expect(form.locator(".quiz-feedback")).to_contain_text("Heute steht das Neueste oben.")
     tablet.screenshot(path=shots_dir / "easy-course-quiz-de-x-ls.png", full_page=True)
     axe_check(tablet, "course quiz (easy language)")
+
+
+def test_the_console_invites_in_easy_language(
+    live_server: LiveServer, new_context: NewContext, shots_dir: Path
+) -> None:
+    """The caseworker picks "Leichte Sprache" for the jobseeker: the slip and its invitation
+    are in easy language (and German to screen readers); the console stays standard German."""
+    staff = console(new_context, live_server)
+    staff.locator("#f-title").fill("Beratung")
+    rows = staff.locator("#participant-rows > li")
+    rows.nth(1).locator('[data-name="name"]').fill("Herr Lange")
+    choice = rows.nth(1).locator(f'[data-name="lang"] option[value="{EASY_GERMAN}"]')
+    assert choice.text_content() == "Leichte Sprache" and choice.get_attribute("lang") == "de"
+    rows.nth(1).locator('[data-name="lang"]').select_option(EASY_GERMAN)
+    staff.locator("#schedule-submit").click()
+    jobseeker = staff.locator('#links .link-card[data-role="jobseeker"]')
+    invitation = jobseeker.locator(".invitation")
+    expect(invitation).to_have_attribute("lang", "de")
+    text = jobseeker.locator(".invitation-text")
+    expect(text).to_contain_text("Hallo Herr Lange,")
+    expect(text).to_contain_text("So machen Sie mit:")
+    expect(text).to_contain_text("Bitte geben Sie den Link nicht weiter.")
+    caseworker = staff.locator('#links .link-card[data-role="caseworker"] .invitation-text')
+    expect(caseworker).to_contain_text("So nehmen Sie teil:")
+    staff.screenshot(path=shots_dir / "easy-console-slip-de-x-ls.png", full_page=True)
+    axe_check(staff, "slip in easy language")

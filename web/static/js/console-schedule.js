@@ -6,7 +6,7 @@ import { announce } from './announcer.js';
 import { api } from './api.js';
 import { el } from './dom.js';
 import {
-  dateAndTimeInZone, isoInZone, locale, roleName, t, zoneMidnight, zonedToEpochMs,
+  dateAndTimeInZone, isoInZone, locale, localeOf, roleName, t, zoneMidnight, zonedToEpochMs,
 } from './i18n.js';
 
 const $ = (id) => document.getElementById(id);
@@ -302,7 +302,7 @@ export async function addSlip(card, appointmentId, link, index) {
     const heading = el('h4', { className: 'invitation-subject', text: data.subject });
     const text = el('p', { className: 'invitation-text', text: data.text });
     box.replaceChildren(heading, text);
-    box.setAttribute('lang', data.lang);
+    box.setAttribute('lang', localeOf(data.lang)); // easy language is German to screen readers
     box.setAttribute('dir', data.dir);
     copyButton.disabled = false;
     copyButton.addEventListener('click', async () => {
