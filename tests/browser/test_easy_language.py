@@ -163,6 +163,24 @@ def test_privacy_notice_chosen_in_the_picker(
     page.wait_for_url(f"**lang={EASY_GERMAN}")
     speaks_easy_german(page)
     assert page.locator("h1").inner_text() == "Daten-Schutz bei Video-Terminen"
+    # The scripts format dates, times and plurals as German.
+    said = page.evaluate(
+        """async () => {
+          const m = await import('/static/js/i18n.js');
+          return [m.locale, m.localeOf('de-x-ls'), m.localeOf('tr'),
+                  m.formatDateTime(1796112000), m.formatTime(1796112000),
+                  m.tn('{count} new', '{count} new', 2), m.t('Unmute')];
+        }"""
+    )
+    assert said == [
+        "de",
+        "de",
+        "tr",
+        "Dienstag, 1. Dezember 2026 um 09:00",
+        "09:00",
+        "2 neu",
+        "Mikrofon an-machen",
+    ]
     page.screenshot(path=shots_dir / "easy-privacy-de-x-ls.png", full_page=True)
     axe_check(page, "privacy (easy language)")
 
