@@ -25,6 +25,8 @@ from tests.browser.conftest import (
     wait_for,
 )
 from tests.browser.test_console_schedule import console
+from tests.browser.test_join_layout import VIEWPORTS
+from tests.browser.test_join_layout import on_first_screen as on_screen
 from tests.browser.test_space import profile_with_link
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
@@ -112,6 +114,28 @@ def test_join_waiting_call_and_leaving_in_easy_language(
     assert seeker.locator("#ended-title").inner_text() == "Sie haben den Termin verlassen."
     seeker.screenshot(path=shots_dir / "easy-left-de-x-ls.png")
     axe_check(seeker, "after leaving (easy language)")
+
+
+@pytest.mark.parametrize("size", list(VIEWPORTS))
+def test_the_steps_in_pictures_leave_the_join_button_on_the_first_screen(
+    live_server: LiveServer, new_context: NewContext, shots_dir: Path, size: str
+) -> None:
+    """The longer easy-language texts and the pictures still fit the device check on one
+    screen: preview, consent and join button in view without scrolling."""
+    viewport = VIEWPORTS[size]
+    s = live_server.schedule(roles=invited_in(EASY_GERMAN))
+    page = new_context("de", viewport=viewport).new_page()
+    page.goto(s.urls["jobseeker"])
+    wait_for(
+        lambda: page.evaluate("document.getElementById('preview').videoWidth > 0"),
+        "the preview to show the camera",
+    )
+    assert page.locator(".easy-steps").is_visible()
+    page.screenshot(path=shots_dir / f"easy-join-first-screen-de-x-ls-{size}.png")
+    for selector in ("#preview", "#consent", "label:has(#consent)", "#join-button"):
+        on_screen(page, selector, viewport)
+    assert page.evaluate("window.scrollY") == 0
+    axe_check(page, f"join page (easy language, {size})")
 
 
 def test_links_that_do_not_work_in_easy_language(
