@@ -175,6 +175,20 @@ async def test_invitation_text_and_calendar_file_in_easy_language(
     text = (await ics.text()).replace("\r\n ", "")
     assert "SUMMARY:Video-Termin: Beratung" in text
 
+    # The employer's invitation language changes to easy language too; an unknown tag does not.
+    employer = created["ids"]["employer"]
+    path = f"/api/appointments/{aid}"
+    bad = await staff.patch(
+        path, json={"participants": [{"id": employer, "lang": "de-x-xx"}]}, headers=headers
+    )
+    assert bad.status == 400 and "lang" in (await bad.json())["field"]
+    changed = await staff.patch(
+        path, json={"participants": [{"id": employer, "lang": EASY_GERMAN}]}, headers=headers
+    )
+    assert changed.status == 200, await changed.text()
+    langs = {p["id"]: p["lang"] for p in (await changed.json())["appointment"]["participants"]}
+    assert langs[employer] == EASY_GERMAN
+
 
 async def test_profiles_and_participants_accept_easy_language_and_refuse_others(
     staff: Client, fake_clock: FakeClock
