@@ -13,6 +13,7 @@ from playwright.sync_api import Page, expect
 
 from core.model import EASY_GERMAN, Appointment
 from signalling.http.pages import when
+from tests.browser import test_stage as stage
 from tests.browser.conftest import (
     TABLET,
     LiveServer,
@@ -136,6 +137,35 @@ def test_the_steps_in_pictures_leave_the_join_button_on_the_first_screen(
         on_screen(page, selector, viewport)
     assert page.evaluate("window.scrollY") == 0
     axe_check(page, f"join page (easy language, {size})")
+
+
+def test_the_call_stage_fits_every_screen_in_easy_language(
+    live_server: LiveServer, new_context: NewContext, shots_dir: Path
+) -> None:
+    """The longer easy-language labels of the controls still leave a call that fits: our
+    picture clear of the controls and faces, nothing scrolls, the chat input above the
+    controls (the checks of test_stage.py)."""
+    s = live_server.schedule(roles=invited_in(EASY_GERMAN), waiting_room=False)
+    worker = new_context("de").new_page()
+    seeker = new_context("de").new_page()
+    for page in (worker, seeker):
+        page.set_default_timeout(stage.SLOW * 1000)
+    join(worker, s.urls["caseworker"])
+    join(seeker, s.urls["jobseeker"])
+    seeker.locator(tile_video(s.ids["caseworker"])).wait_for(state="attached")
+    wait_for(lambda: stage.two_party(seeker), "the two-party layout", stage.SLOW)
+    for name, size in stage.VIEWPORTS.items():
+        seeker.set_viewport_size(size)
+        lay = stage.self_view_clear(seeker, name)
+        assert lay["scrollH"] <= lay["vh"] + 1 and lay["scrollW"] <= lay["vw"], (name, lay)
+        seeker.locator("#btn-chat").click()
+        lay = stage.self_view_clear(seeker, f"{name} with the chat")
+        assert stage.inside(lay["input"], lay["vw"], lay["vh"]), (name, lay["input"])
+        assert lay["input"]["y"] + lay["input"]["h"] <= lay["controls"]["y"] + 1, (name, lay)
+        seeker.screenshot(path=shots_dir / f"easy-stage-chat-{name}-de-x-ls.png")
+        axe_check(seeker, f"call stage with the chat (easy language, {name})")
+        seeker.locator("#chat-input").press("Escape")
+        assert seeker.locator("#chat").is_hidden()
 
 
 def test_links_that_do_not_work_in_easy_language(
