@@ -53,7 +53,19 @@ class AttendanceKind(StrEnum):
 Media = Literal["audio", "video", "screen"]
 
 # The languages the client ships catalogs for; a participant's language must be one of them.
-LANGUAGES: tuple[str, ...] = ("de", "en", "tr", "ar", "uk", "ru")
+# "de-x-ls" is German in Leichte Sprache (easy language, rules of the Netzwerk Leichte Sprache):
+# a BCP 47 private-use tag, so it never collides with a real language tag.
+EASY_GERMAN = "de-x-ls"
+LANGUAGES: tuple[str, ...] = ("de", "en", "tr", "ar", "uk", "ru", EASY_GERMAN)
+# What a browser's Accept-Language may pick: easy language is chosen by the invitation or on
+# the page, never guessed (no browser asks for it, and "de" must stay plain German).
+NEGOTIABLE_LANGUAGES: tuple[str, ...] = tuple(lang for lang in LANGUAGES if lang != EASY_GERMAN)
+
+
+def locale_of(lang: str) -> str:
+    """The locale for dates, numbers and plural rules (Babel, Intl) and for the page's `lang`
+    attribute: easy language is German to them."""
+    return "de" if lang == EASY_GERMAN else lang
 
 
 @dataclass(frozen=True)

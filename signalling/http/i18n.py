@@ -28,7 +28,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 from babel.support import Translations
 
-from core.model import LANGUAGES
+from core.model import EASY_GERMAN, LANGUAGES, NEGOTIABLE_LANGUAGES, locale_of
 
 DEFAULT_LANGUAGE = "de"
 RTL_LANGUAGES = frozenset({"ar"})
@@ -43,7 +43,11 @@ LANGUAGE_NAMES: Mapping[str, str] = {
     "ar": "العربية",
     "uk": "Українська",
     "ru": "Русский",
+    EASY_GERMAN: "Leichte Sprache",
 }
+# Easy language translates what a jobseeker sees (join, waiting room, call, space, errors,
+# privacy); the console's strings come in standard German.
+FALLBACK_LANGUAGE: Mapping[str, str] = {EASY_GERMAN: "de"}
 
 # Babel's extractors: Jinja templates and the ES modules (strings wrapped in t('...')).
 EXTRACT_METHODS = [
@@ -55,9 +59,10 @@ EXTRACT_OPTIONS = {"static/js/**.js": {"template_string": "false"}}
 KEYWORDS = {"_": None, "gettext": None, "t": None, "tn": (1, 2)}
 
 
-def _read_catalog(path: Path, locale: str | None = None) -> Catalog:
+def _read_catalog(path: Path, lang: str | None = None) -> Catalog:
     with path.open("rb") as fh:
-        return read_po(fh, locale=locale, domain=DOMAIN)
+        # Babel knows no private-use tags: de-x-ls is read with German's plural rules.
+        return read_po(fh, locale=locale_of(lang) if lang else None, domain=DOMAIN)
 
 
 def _to_translations(catalog: Catalog) -> Translations:
@@ -99,7 +104,7 @@ def plural_categories(lang: str) -> dict[str, int]:
     """A whole number for each CLDR plural category the language uses for whole numbers
     (Russian: one 1, few 2, many 0; Arabic: zero, one, two, few, many, other)."""
     try:
-        rule = Locale.parse(lang).plural_form
+        rule = Locale.parse(locale_of(lang)).plural_form
     except (ValueError, UnknownLocaleError):
         rule = Locale.parse(DEFAULT_LANGUAGE).plural_form
     samples: dict[str, int] = {}
@@ -145,9 +150,12 @@ def load_i18n(web_dir: Path, templates_dir: Path | None = None) -> I18n:
     template = _read_catalog(translations_dir / f"{DOMAIN}.pot")
     js_ids = js_messages(template)
     result = I18n(translations={}, environments={}, js_strings={}, js_msgids=js_ids)
-    for lang in LANGUAGES:
+    # Languages with a fallback come after the one they fall back to.
+    for lang in sorted(LANGUAGES, key=lambda code: code in FALLBACK_LANGUAGE):
         catalog = _read_catalog(translations_dir / lang / "LC_MESSAGES" / f"{DOMAIN}.po", lang)
         trans = _to_translations(catalog)
+        if lang in FALLBACK_LANGUAGE:
+            trans.add_fallback(result.translations[FALLBACK_LANGUAGE[lang]])
         env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(templates)),
             autoescape=jinja2.select_autoescape(["html", "xml"], default=True),
@@ -157,6 +165,7 @@ def load_i18n(web_dir: Path, templates_dir: Path | None = None) -> I18n:
             lstrip_blocks=True,
         )
         env.install_gettext_translations(trans, newstyle=True)  # type: ignore[attr-defined]
+        env.globals["locale_of"] = locale_of
         result.translations[lang] = trans
         result.environments[lang] = env
         result.js_strings[lang] = {
@@ -166,7 +175,8 @@ def load_i18n(web_dir: Path, templates_dir: Path | None = None) -> I18n:
 
 
 def negotiate_language(request: web.Request) -> str:
-    """?lang=, then the lj_lang cookie, then Accept-Language, then German."""
+    """?lang=, then the lj_lang cookie, then Accept-Language (never easy language), then
+    German."""
     for candidate in (request.query.get("lang"), request.cookies.get(LANG_COOKIE)):
         if candidate in LANGUAGES:
             return str(candidate)
@@ -192,12 +202,12 @@ def parse_accept_language(header: str) -> str:
         if quality > 0:
             weighted.append((-quality, index, tag))
     preferred = [tag for _, _, tag in sorted(weighted)]
-    found = Locale.negotiate(preferred, list(LANGUAGES), sep="-") if preferred else None
+    found = Locale.negotiate(preferred, list(NEGOTIABLE_LANGUAGES), sep="-") if preferred else None
     if found is None:
         # Locale.negotiate matches "de" to "de-AT" only through its alias table; be lenient.
         for tag in preferred:
             base = tag.split("-")[0].lower()
-            if base in LANGUAGES:
+            if base in NEGOTIABLE_LANGUAGES:
                 return base
         return DEFAULT_LANGUAGE
     return str(found)
@@ -233,7 +243,7 @@ def update_catalogs(web_dir: Path, langs: Iterable[str] = LANGUAGES) -> None:
     template = _read_catalog(web_dir / "translations" / f"{DOMAIN}.pot")
     for lang in langs:
         path = web_dir / "translations" / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
-        catalog = _read_catalog(path, lang) if path.exists() else Catalog(locale=lang)
+        catalog = _read_catalog(path, lang) if path.exists() else Catalog(locale=locale_of(lang))
         catalog.update(template, no_fuzzy_matching=True)
         write_catalog(catalog, path)
 

@@ -19,7 +19,7 @@ from aiohttp import web
 from babel.dates import format_date, format_time, get_datetime_format
 
 from core.contracts.errors import ErrorCode
-from core.model import LANGUAGES, Appointment
+from core.model import LANGUAGES, Appointment, locale_of
 from core.settings import Settings
 from signalling.auth.invites import LinkState, hash_code, link_state, looks_like_code
 from signalling.auth.staff import csrf_ok, csrf_token, current_staff
@@ -83,6 +83,8 @@ def render(
     page_data = {
         "page": page,
         "lang": lang,
+        # For Intl (dates, numbers, plural rules) and `lang` attributes: easy language is German.
+        "locale": locale_of(lang),
         "dir": text_direction(lang),
         # The zone the job centre works in (settings.timezone): scripts show times in it too.
         "timezone": settings.timezone,
@@ -141,9 +143,10 @@ def when(epoch: float, lang: str, timezone: str) -> dict[str, str]:
     moment = datetime.fromtimestamp(epoch, tz=UTC).astimezone(zone)
     # The language's own formats (CLDR through Babel): "Montag, 30. November 2026, 09:30",
     # "الاثنين، 30 نوفمبر 2026، 9:30 ص" with the Arabic comma.
-    time = format_time(moment, "short", tzinfo=zone, locale=lang)
-    date = format_date(moment, "full", locale=lang)
-    joined = str(get_datetime_format("full", locale=lang)).replace("'", "")
+    locale = locale_of(lang)
+    time = format_time(moment, "short", tzinfo=zone, locale=locale)
+    date = format_date(moment, "full", locale=locale)
+    joined = str(get_datetime_format("full", locale=locale)).replace("'", "")
     return {
         "iso": moment.isoformat(),
         "text": joined.replace("{0}", time).replace("{1}", date),

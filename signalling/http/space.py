@@ -21,7 +21,7 @@ from babel.lists import format_list
 from core.audit import Action
 from core.contracts.errors import ErrorCode
 from core.documents.access import DocumentMeta, Viewer, ViewerKind
-from core.model import LANGUAGES, Appointment, AppointmentStatus
+from core.model import LANGUAGES, Appointment, AppointmentStatus, locale_of
 from signalling.auth.invites import LinkState, link_state
 from signalling.auth.space import (
     SpaceVisit,
@@ -144,7 +144,7 @@ def _document_view(meta: DocumentMeta, lang: str, timezone: str) -> dict[str, An
         "kind": str(meta.kind),
         "pages": meta.pages,
         "iso": moment.date().isoformat(),
-        "date": format_date(moment.date(), "long", locale=lang),
+        "date": format_date(moment.date(), "long", locale=locale_of(lang)),
     }
 
 
@@ -224,7 +224,7 @@ def _trail_view(trail: DocumentTrail, lang: str, zone: str) -> dict[str, Any]:
                 "call": None
                 if line.appointment_starts is None
                 else when(line.appointment_starts, lang, zone),
-                "pages": format_list([str(p) for p in line.pages], locale=lang),
+                "pages": format_list([str(p) for p in line.pages], locale=locale_of(lang)),
             }
             for line in trail.seen
         ],

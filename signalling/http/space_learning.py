@@ -11,7 +11,7 @@ from aiohttp import web
 from babel.dates import format_date
 from babel.numbers import format_percent
 
-from core.model import LANGUAGES, Profile
+from core.model import LANGUAGES, Profile, locale_of
 from signalling.auth.space import csrf_for_space, current_visit
 from signalling.http.learning_api import LEARNING, learning_cards
 from signalling.http.pages import NO_STORE, render
@@ -27,6 +27,7 @@ LANGUAGE_LABELS = {
     "ar": "العربية",
     "uk": "Українська",
     "ru": "Русский",
+    "de-x-ls": "Leichte Sprache",
 }
 
 
@@ -39,8 +40,11 @@ def _card_view(card: dict[str, Any], lang: str) -> dict[str, Any]:
         **card,
         "due": None
         if not due
-        else {"iso": due, "text": format_date(dt.date.fromisoformat(due), "long", locale=lang)},
-        "score_text": None if score is None else format_percent(score, locale=lang),
+        else {
+            "iso": due,
+            "text": format_date(dt.date.fromisoformat(due), "long", locale=locale_of(lang)),
+        },
+        "score_text": None if score is None else format_percent(score, locale=locale_of(lang)),
         "in_own_language": lang in card["languages"],
     }
 

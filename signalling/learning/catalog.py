@@ -49,7 +49,7 @@ from typing import Any
 
 import structlog
 
-from core.model import LANGUAGES
+from core.model import LANGUAGES, locale_of
 from signalling.learning.markdown import render_page
 
 log = structlog.get_logger(__name__)
@@ -131,7 +131,8 @@ class Module:
 
     def content_language(self, lang: str) -> str:
         """The language the sections are shown in for a learner who reads `lang`."""
-        for candidate in (lang, *FALLBACKS):
+        # Easy language falls back to standard German before the usual fallbacks.
+        for candidate in (lang, locale_of(lang), *FALLBACKS):
             if candidate in self.languages:
                 return candidate
         return self.languages[0]

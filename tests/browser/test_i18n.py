@@ -10,7 +10,7 @@ import pytest
 from babel.messages.catalog import Message
 from babel.messages.pofile import read_po
 
-from core.model import LANGUAGES
+from core.model import EASY_GERMAN, NEGOTIABLE_LANGUAGES
 from signalling.http.i18n import extract, load_i18n, parse_accept_language
 from web import STATIC_DIR
 
@@ -41,7 +41,8 @@ def test_template_lists_every_string_in_templates_and_scripts() -> None:
     )
 
 
-@pytest.mark.parametrize("lang", LANGUAGES)
+# Easy language translates the jobseeker's messages only (tests/test_easy_language.py).
+@pytest.mark.parametrize("lang", NEGOTIABLE_LANGUAGES)
 def test_catalog_translates_every_message(lang: str) -> None:
     template = _ids(TRANSLATIONS / "messages.pot")
     with (TRANSLATIONS / lang / "LC_MESSAGES" / "messages.po").open("rb") as fh:
@@ -108,6 +109,9 @@ def test_scripts_get_a_text_per_plural_category() -> None:
         ("en;q=0.1,ru;q=0.9", "ru"),
         ("de-AT", "de"),
         ("garbage;;;q=x", "de"),
+        # Easy language is never negotiated: a browser asking for it gets plain German.
+        (EASY_GERMAN, "de"),
+        (f"{EASY_GERMAN},en;q=0.5", "de"),
     ],
 )
 def test_accept_language(header: str, expected: str) -> None:

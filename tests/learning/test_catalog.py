@@ -22,13 +22,14 @@ def test_the_shipped_modules_are_complete_in_german_and_english() -> None:
     for module in catalog.modules.values():
         assert set(module.title) == set(LANGUAGES), module.id
         assert set(module.summary) == set(LANGUAGES), module.id
-        assert module.languages == ("de", "en")
+        # The CV course is also in Leichte Sprache (issue 12; tests/test_easy_language.py).
+        assert module.languages[:2] == ("de", "en")
         kinds = [s.kind for s in module.sections]
         assert kinds.count(SectionKind.PAGE) >= 3 and kinds[-1] == SectionKind.QUIZ
         for section in module.sections:
-            assert set(section.title) == {"de", "en"}
+            assert set(section.title) == set(module.languages)
             if section.kind == SectionKind.PAGE:
-                assert all(len(section.html[lang]) > 300 for lang in ("de", "en"))
+                assert all(len(section.html[lang]) > 300 for lang in module.languages)
         assert any(q.multiple for _, q in module.questions())
         assert any(not q.multiple for _, q in module.questions())
     film = catalog.modules["video-interview"].section("light")

@@ -6,7 +6,7 @@
 
 import { api } from './api.js';
 import { el } from './dom.js';
-import { formatDateTime, page, t } from './i18n.js';
+import { formatDateTime, locale, page, t } from './i18n.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -22,7 +22,7 @@ function statusText(progress) {
 
 function formatDay(iso) {
   const [y, m, d] = iso.split('-').map(Number);
-  return new Intl.DateTimeFormat(page.lang, { dateStyle: 'medium', timeZone: 'UTC' }).format(new Date(Date.UTC(y, m - 1, d)));
+  return new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeZone: 'UTC' }).format(new Date(Date.UTC(y, m - 1, d)));
 }
 
 class LearningPanel {
@@ -72,7 +72,7 @@ class LearningPanel {
       el('td', { text: card.title }),
       el('td', { className: 'learning-recommended', text: recommended }),
       el('td', { className: 'learning-status', text: statusText(p) }),
-      el('td', { className: 'learning-score', text: p.score === null ? '–' : new Intl.NumberFormat(page.lang, { style: 'percent' }).format(p.score) }),
+      el('td', { className: 'learning-score', text: p.score === null ? '–' : new Intl.NumberFormat(locale, { style: 'percent' }).format(p.score) }),
       el('td', {}, p.last_activity
         ? el('time', { datetime: new Date(p.last_activity * 1000).toISOString(), text: formatDateTime(p.last_activity) })
         : '–'),

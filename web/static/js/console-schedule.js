@@ -6,20 +6,22 @@ import { announce } from './announcer.js';
 import { api } from './api.js';
 import { el } from './dom.js';
 import {
-  dateAndTimeInZone, isoInZone, page, roleName, t, zoneMidnight, zonedToEpochMs,
+  dateAndTimeInZone, isoInZone, locale, localeOf, roleName, t, zoneMidnight, zonedToEpochMs,
 } from './i18n.js';
 
 const $ = (id) => document.getElementById(id);
 
 let displayNames = null;
 try {
-  displayNames = new Intl.DisplayNames([page.lang], { type: 'language' });
+  displayNames = new Intl.DisplayNames([locale], { type: 'language' });
 } catch (error) {
   displayNames = null;
 }
 
 /** A language's name in the console's language ("Türkisch"), or its code. */
 export function languageName(code) {
+  // Intl knows no name for a private-use tag; easy language has one name in every language.
+  if (code === 'de-x-ls') return 'Leichte Sprache';
   try {
     return (displayNames && displayNames.of(code)) || code;
   } catch (error) {
@@ -300,7 +302,7 @@ export async function addSlip(card, appointmentId, link, index) {
     const heading = el('h4', { className: 'invitation-subject', text: data.subject });
     const text = el('p', { className: 'invitation-text', text: data.text });
     box.replaceChildren(heading, text);
-    box.setAttribute('lang', data.lang);
+    box.setAttribute('lang', localeOf(data.lang)); // easy language is German to screen readers
     box.setAttribute('dir', data.dir);
     copyButton.disabled = false;
     copyButton.addEventListener('click', async () => {

@@ -15,15 +15,15 @@ import {
   AppointmentEditor, ListFilters, addSlip, languageName, printAll,
 } from './console-schedule.js';
 import {
-  dateAndTimeInZone, isoInZone, page, roleName, t, timeZone, wallClock, zoneMidnight, zonedToEpochMs,
+  dateAndTimeInZone, isoInZone, locale, page, roleName, t, timeZone, wallClock, zoneMidnight, zonedToEpochMs,
 } from './i18n.js';
 
 const $ = (id) => document.getElementById(id);
 const POLL_MS = 4000; // while the live socket is down
 
 // Times as the job centre reads them: in the server's `timezone` setting, not the device's.
-const timeFormat = new Intl.DateTimeFormat(page.lang, { timeStyle: 'short', timeZone });
-const dateFormat = new Intl.DateTimeFormat(page.lang, { weekday: 'long', day: 'numeric', month: 'long', timeZone });
+const timeFormat = new Intl.DateTimeFormat(locale, { timeStyle: 'short', timeZone });
+const dateFormat = new Intl.DateTimeFormat(locale, { weekday: 'long', day: 'numeric', month: 'long', timeZone });
 
 function stateText(state) {
   switch (state) {

@@ -11,6 +11,15 @@ const strings = readJson('lj-strings');
 /** The page's data block: language, direction and what the server knows about this page. */
 export const page = readJson('lj-page');
 
+/** Easy German (Leichte Sprache, the private-use tag de-x-ls) is German to Intl and to
+ * `lang` attributes; every other language is its own locale (as `locale_of` on the server). */
+export function localeOf(lang) {
+  return lang === 'de-x-ls' ? 'de' : lang;
+}
+
+/** The locale for dates, numbers and plural rules on this page. */
+export const locale = page.locale || localeOf(page.lang || 'de');
+
 function fill(text, vars) {
   if (!vars) return text;
   return text.replace(/\{(\w+)\}/g, (whole, key) => (key in vars ? String(vars[key]) : whole));
@@ -33,7 +42,7 @@ export function tn(singular, plural, count, vars) {
   const forms = strings[singular];
   let text = count === 1 ? singular : plural;
   if (forms && typeof forms === 'object') {
-    if (!pluralRules) pluralRules = new Intl.PluralRules(page.lang || 'de');
+    if (!pluralRules) pluralRules = new Intl.PluralRules(locale);
     text = forms[pluralRules.select(count)] || forms.other || text;
   }
   return fill(text, { count, ...vars });
@@ -55,14 +64,14 @@ export const timeZone = page.timezone || undefined;
 
 /** A date and time in the page's language and the job centre's time zone. */
 export function formatDateTime(epochSeconds) {
-  return new Intl.DateTimeFormat(page.lang, {
+  return new Intl.DateTimeFormat(locale, {
     dateStyle: 'full', timeStyle: 'short', timeZone,
   }).format(new Date(epochSeconds * 1000));
 }
 
 /** A clock time in the page's language and the job centre's time zone. */
 export function formatTime(epochSeconds) {
-  return new Intl.DateTimeFormat(page.lang, {
+  return new Intl.DateTimeFormat(locale, {
     timeStyle: 'short', timeZone,
   }).format(new Date(epochSeconds * 1000));
 }

@@ -6,7 +6,7 @@
 
 import { announce } from './announcer.js';
 import { el } from './dom.js';
-import { page, t } from './i18n.js';
+import { locale, localeOf, page, t } from './i18n.js';
 
 const $ = (id) => document.getElementById(id);
 const BASE = `/api/space/learning/${encodeURIComponent(page.module)}`;
@@ -89,7 +89,7 @@ async function previous() {
 }
 
 function resultText(progress) {
-  const score = progress.score === null ? '' : new Intl.NumberFormat(page.lang, { style: 'percent' }).format(progress.score);
+  const score = progress.score === null ? '' : new Intl.NumberFormat(locale, { style: 'percent' }).format(progress.score);
   if (progress.status === 'passed') return t('Well done! You passed the course with {score}.', { score });
   if (progress.status === 'failed') return t('You finished the course with {score}. Go through the quiz again to pass it.', { score });
   return t('Well done! You finished the course.');
@@ -123,7 +123,7 @@ async function check(event) {
   const box = form.querySelector('.quiz-feedback');
   if (!chosen.length) {
     delete form.dataset.result;
-    box.replaceChildren(el('p', { lang: page.lang, dir: page.dir, text: t('Please choose an answer.') }));
+    box.replaceChildren(el('p', { lang: locale, dir: page.dir, text: t('Please choose an answer.') }));
     return;
   }
   const button = form.querySelector('button[type="submit"]');
@@ -135,12 +135,12 @@ async function check(event) {
     form.dataset.result = result.correct ? 'correct' : 'wrong';
     const verdict = result.correct ? t('Right!') : t('Not quite. Read the notes and try again.');
     // The verdict and labels are in the page's language, the notes in the course's.
-    const mine = { lang: page.lang, dir: page.dir };
-    const notes = el('ul', {}, ...result.feedback.map((item) => el('li', { 'data-choice': item.choice, lang: page.moduleLang, dir: page.moduleDir },
+    const mine = { lang: locale, dir: page.dir };
+    const notes = el('ul', {}, ...result.feedback.map((item) => el('li', { 'data-choice': item.choice, lang: localeOf(page.moduleLang), dir: page.moduleDir },
       el('strong', { ...mine, text: item.correct ? t('Right answer:') : t('Not right:') }), ' ', item.feedback)));
     box.replaceChildren(el('p', { ...mine, className: 'quiz-verdict' }, el('strong', { text: verdict })), notes);
   } catch {
-    box.replaceChildren(el('p', { lang: page.lang, dir: page.dir, text: t('That did not work. Please try again.') }));
+    box.replaceChildren(el('p', { lang: locale, dir: page.dir, text: t('That did not work. Please try again.') }));
   } finally {
     button.disabled = false;
   }
