@@ -239,6 +239,10 @@ class LearningStore(Closable, Protocol):
 
     async def list_recommendations(self, profile_id: str) -> list[Recommendation]: ...
 
+    async def module_recommendations(self, module_id: str) -> list[Recommendation]:
+        """Everyone a module is recommended to, oldest recommendation first."""
+        ...
+
     async def delete_recommendation(self, profile_id: str, module_id: str) -> bool: ...
 
     async def add_package(self, package: ScormPackage) -> None:

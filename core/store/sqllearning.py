@@ -173,6 +173,17 @@ class SqlLearning:
             rows = await conn.execute(query)
             return [Recommendation(r.profile_id, r.module_id, r.by, r.at, r.due) for r in rows]
 
+    async def module_recommendations(self, module_id: str) -> list[Recommendation]:
+        """Everyone a module is recommended to, oldest recommendation first."""
+        query = (
+            learning_recommendations.select()
+            .where(learning_recommendations.c.module_id == module_id)
+            .order_by(learning_recommendations.c.at, learning_recommendations.c.profile_id)
+        )
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(query)
+            return [Recommendation(r.profile_id, r.module_id, r.by, r.at, r.due) for r in rows]
+
     async def delete_recommendation(self, profile_id: str, module_id: str) -> bool:
         async with self._engine.begin() as conn:
             gone = await conn.execute(

@@ -14,7 +14,8 @@ Space (the device's space session; POSTs carry the space's X-CSRF-Token):
 
 Staff:
 - `GET    /api/learning/modules`                             the catalog
-- `GET    /api/profiles/{id}/learning`                       progress per module
+- `GET    /api/learning/modules/{module}/learners`           who it is recommended to, who is behind
+- `GET    /api/profiles/{id}/learning`                       progress per module, attendance
 - `POST   /api/profiles/{id}/learning/recommendations`       {module, due?}
 - `DELETE /api/profiles/{id}/learning/recommendations/{module}`
 - `GET    /api/profiles/{id}/learning/statements`            xAPI export (audited)
@@ -41,9 +42,11 @@ from signalling.auth.space import current_visit, space_csrf_ok
 from signalling.auth.staff import current_staff
 from signalling.context import SERVICES
 from signalling.http.api import ApiError, read_json, require_staff
+from signalling.learning.behind import behind
 from signalling.learning.catalog import Module, load_catalog
 from signalling.learning.progress import ModuleProgress, Status
 from signalling.learning.recorder import Learning, LearningError
+from signalling.participation import participation
 from signalling.profiles import looks_like_profile_id, profile_record
 from web import MODULES_DIR
 
@@ -341,15 +344,72 @@ async def catalog(request: web.Request) -> web.Response:
     return web.json_response({"modules": modules})
 
 
+ATTENDANCE_DAYS = 180  # how far back the learning view counts appointments
+
+
 async def profile_progress(request: web.Request) -> web.Response:
-    """Per module: recommended (due), started, completed, passed, score, last activity."""
+    """Per module: recommended (due), started, completed, passed, score, last activity; and
+    the appointments of the last half year, attended or missed: regular participation at a
+    glance."""
     await require_staff(request)
     profile = await _staff_profile(request)
+    services = request.app[SERVICES]
     learning = request.app[LEARNING]
     cards = await learning_cards(learning, profile.id, _staff_lang(request))
     last = [c["progress"]["last_activity"] for c in cards if c["progress"]["last_activity"]]
+    now = services.clock.now()
+    appointments = await services.appointments.list_appointments(
+        starts_after=now - ATTENDANCE_DAYS * 86400, starts_before=now, profile_id=profile.id
+    )
+    events = {a.id: await services.appointments.list_attendance(a.id) for a in appointments}
     return web.json_response(
-        {"profile": profile.id, "last_activity": max(last, default=None), "modules": cards}
+        {
+            "profile": profile.id,
+            "last_activity": max(last, default=None),
+            "modules": cards,
+            "attendance": {
+                "days": ATTENDANCE_DAYS,
+                **participation(appointments, events, profile.id, now).view(),
+            },
+        }
+    )
+
+
+async def module_learners(request: web.Request) -> web.Response:
+    """Everyone a module is recommended to, with their progress and whether (and why) they
+    are behind; those behind first, then by due date."""
+    user = await require_staff(request)
+    services = request.app[SERVICES]
+    learning = request.app[LEARNING]
+    module_id = request.match_info["module_id"]
+    if len(module_id) > 64 or not await learning.exists(module_id):
+        raise ApiError(404, "no such module", ErrorCode.NOT_FOUND)
+    now = services.clock.now()
+    today = dt.datetime.fromtimestamp(now, ZoneInfo(services.settings.timezone)).date()
+    course = learning.catalog.get(module_id) or await learning.scorm_course(module_id)
+    learners: list[tuple[bool, str, dict[str, Any]]] = []
+    for r in await learning.store.module_recommendations(module_id):
+        profile = await services.profiles.get_profile(r.profile)
+        if profile is None:  # erased since: its recommendations go with it
+            continue
+        progress = await learning.progress(profile.id, course)
+        reason = behind(r, progress, today, now)
+        view = {
+            "profile": profile.id,
+            "name": profile.name,
+            "recommended": recommendation_view(r),
+            "progress": progress_view(progress),
+            "behind": reason.value if reason else None,
+        }
+        learners.append((reason is None, r.due or "~", view))
+    learners.sort(key=lambda x: x[:2])
+    log.info("learning_learners_listed", module=module_id, staff=user.username, count=len(learners))
+    return web.json_response(
+        {
+            "module": module_id,
+            "learners": [view for _, _, view in learners],
+            "behind": sum(not fine for fine, _, _ in learners),
+        }
     )
 
 
@@ -472,6 +532,7 @@ def setup_learning_api(app: web.Application) -> None:
     r.add_get("/learning/media/{module_id}/{name:.+}", media)
     staff = "/api/profiles/{profile_id}/learning"
     r.add_get("/api/learning/modules", catalog)
+    r.add_get("/api/learning/modules/{module_id}/learners", module_learners)
     r.add_get(staff, profile_progress)
     r.add_post(f"{staff}/recommendations", recommend)
     r.add_delete(staff + "/recommendations/{module_id}", withdraw)

@@ -200,3 +200,71 @@ def test_a_course_video_plays_with_captions(
     ).json_value()
     assert state == {"width": 64, "cue": "Hallo"}
     axe_check(tablet, "course video (de)")
+
+
+def test_the_console_shows_who_is_behind_and_who_came(
+    live_server: LiveServer, new_context: NewContext, shots_dir: Path
+) -> None:
+    """Regular participation at a glance: a jobseeker whose recommended course is overdue
+    stands first under "Who is behind?", and her learning view says she came to one of her
+    two appointments."""
+    from core.learning.records import Recommendation
+    from core.model import AttendanceEvent, AttendanceKind, Profile
+    from signalling.appointments import schedule
+    from tests.browser.conftest import STAFF_USER
+
+    name = "Karin Rückstand"
+
+    async def put() -> None:
+        now = live_server.clock.now()
+        profile = Profile(f"j_behind{int(now)}", name, "de", STAFF_USER, now)
+        await live_server.store.put_profile(profile)
+        for days_ago, came in ((9, True), (2, False)):
+            starts = now - days_ago * 86400
+            scheduled = schedule(
+                {
+                    "title": f"Beratung vor {days_ago} Tagen",
+                    "starts_at": starts,
+                    "ends_at": starts + 1800,
+                    "participants": [{"role": "caseworker", "name": "Frau Becker", "lang": "de"}],
+                },
+                now=starts,
+                settings=live_server.settings,
+                created_by=STAFF_USER,
+                profile=profile,
+            )
+            await live_server.store.put_appointment(scheduled.appointment)
+            if came:
+                seeker = next(p for p in scheduled.appointment.participants if p.profile_id)
+                await live_server.store.add_attendance(
+                    AttendanceEvent(
+                        scheduled.appointment.id, seeker.id, AttendanceKind.JOINED, starts + 60
+                    )
+                )
+        due = (dt.date.today() - dt.timedelta(days=3)).isoformat()
+        await live_server.store.put_recommendation(
+            Recommendation(profile.id, MODULE, STAFF_USER, now - 20 * 86400, due)
+        )
+
+    live_server.run(put())
+    staff = console(new_context, live_server)
+    card = staff.locator("#course-learners")
+    card.locator("#course-learners-module").select_option(MODULE)
+    card.get_by_role("button", name="Ansehen").click()
+    row = card.locator("tr", has_text=name)
+    expect(row).to_have_attribute("data-behind", "overdue")
+    expect(row.locator(".learning-behind")).to_have_text("Überfällig")
+    expect(card.locator("#course-learners-summary")).to_contain_text("im Rückstand")
+    axe_check(staff, "who is behind (de)")
+
+    open_learning_panel(staff, name)
+    panel = staff.locator("#profile-learning")
+    expect(panel.locator("#learning-attendance")).to_have_text(
+        "War bei 1 von 2 Terminen in den letzten 180 Tagen."
+    )
+    visits = panel.locator("#learning-visits li")
+    expect(visits).to_have_count(2)
+    expect(visits.nth(0)).to_have_attribute("data-attended", "false")  # the newest first
+    expect(visits.nth(1)).to_have_attribute("data-attended", "true")
+    axe_check(staff, "learning view with attendance (de)")
+    staff.screenshot(path=str(shots_dir / "console-who-is-behind-de.png"), full_page=True)

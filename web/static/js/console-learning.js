@@ -6,7 +6,7 @@
 
 import { api } from './api.js';
 import { el } from './dom.js';
-import { formatDateTime, locale, page, t } from './i18n.js';
+import { formatDateTime, locale, page, t, tn } from './i18n.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -86,6 +86,7 @@ class LearningPanel {
       const data = await api('GET', `/api/profiles/${encodeURIComponent(this.profile.id)}/learning?lang=${encodeURIComponent(page.lang)}`);
       this.modules = data.modules;
       $('profile-learning-rows').replaceChildren(...data.modules.map((card) => this.row(card)));
+      this.attendance(data.attendance);
       $('learning-summary').textContent = data.last_activity
         ? t('Last activity: {when}', { when: formatDateTime(data.last_activity) })
         : t('No learning activity yet.');
@@ -96,6 +97,19 @@ class LearningPanel {
     } catch (error) {
       this.fail(error);
     }
+  }
+
+  /** The appointments of the last half year, attended or missed, next to the learning. */
+  attendance(a) {
+    $('learning-attendance').textContent = a.appointments
+      ? tn('Came to {attended} of {count} appointment in the last {days} days.',
+        'Came to {attended} of {count} appointments in the last {days} days.',
+        a.appointments, { attended: a.attended, days: a.days })
+      : t('No appointments in the last {days} days.', { days: a.days });
+    $('learning-visits').replaceChildren(...a.recent.map((v) => el('li', { 'data-attended': String(v.attended) },
+      el('time', { datetime: new Date(v.starts_at * 1000).toISOString(), text: formatDateTime(v.starts_at) }),
+      ' ', el('bdi', { text: v.title }), ' – ',
+      el('span', { className: v.attended ? 'visit-attended' : 'visit-missed', text: v.attended ? t('attended') : t('missed') }))));
   }
 
   async recommend() {
@@ -122,6 +136,62 @@ class LearningPanel {
 }
 
 const panel = new LearningPanel();
+
+/** Per course: who it is recommended to, and who is behind (overdue, or never opened). */
+class CourseLearners {
+  constructor() {
+    $('course-learners-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.show();
+    });
+    this.fill();
+  }
+
+  async fill() {
+    try {
+      const data = await api('GET', `/api/learning/modules?lang=${encodeURIComponent(page.lang)}`);
+      $('course-learners-module').replaceChildren(...data.modules.map((m) => el('option', { value: m.id, text: m.title })));
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  fail(error) {
+    if (error.status === 401) {
+      window.location.assign('/console/login');
+      return;
+    }
+    $('course-learners-error').textContent = error.message;
+    $('course-learners-error').hidden = false;
+  }
+
+  async show() {
+    $('course-learners-error').hidden = true;
+    const module = $('course-learners-module').value;
+    if (!module) return;
+    try {
+      const data = await api('GET', `/api/learning/modules/${encodeURIComponent(module)}/learners`);
+      $('course-learners-rows').replaceChildren(...data.learners.map((x) => el('tr', { 'data-profile': x.profile, 'data-behind': x.behind || '' },
+        el('td', {}, el('bdi', { text: x.name })),
+        el('td', { text: x.recommended && x.recommended.due ? formatDay(x.recommended.due) : '–' }),
+        el('td', { text: statusText(x.progress) }),
+        el('td', {}, x.progress.last_activity
+          ? el('time', { datetime: new Date(x.progress.last_activity * 1000).toISOString(), text: formatDateTime(x.progress.last_activity) })
+          : '–'),
+        el('td', { className: 'learning-behind', text: x.behind === 'overdue' ? t('Overdue')
+          : x.behind === 'not_started' ? t('Not opened yet') : '–' }))));
+      $('course-learners-table').hidden = data.learners.length === 0;
+      $('course-learners-summary').textContent = data.learners.length
+        ? tn('Recommended to {count} person; behind: {behind}.', 'Recommended to {count} people; behind: {behind}.',
+          data.learners.length, { behind: data.behind })
+        : t('This course is not recommended to anyone yet.');
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+}
+
+new CourseLearners();
 
 /** Give each jobseeker in the profile list a "Learning" button (once). */
 function addButtons() {

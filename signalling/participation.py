@@ -1,0 +1,72 @@
+"""Whether a jobseeker comes to their appointments (pure functions): the caseworker sees
+regular participation next to their learning at a glance.
+
+An appointment counts once it is over (its window has ended) and was not cancelled; the
+jobseeker attended when the participant standing for their profile entered the call."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from core.model import Appointment, AppointmentStatus, AttendanceEvent, AttendanceKind
+
+RECENT = 5  # appointments listed one by one, newest first
+
+
+@dataclass(frozen=True)
+class Visit:
+    appointment: str
+    title: str
+    starts_at: float
+    attended: bool
+
+
+@dataclass(frozen=True)
+class Participation:
+    visits: tuple[Visit, ...]  # newest first
+
+    @property
+    def attended(self) -> int:
+        return sum(v.attended for v in self.visits)
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "appointments": len(self.visits),
+            "attended": self.attended,
+            "missed": len(self.visits) - self.attended,
+            "recent": [
+                {
+                    "appointment": v.appointment,
+                    "title": v.title,
+                    "starts_at": v.starts_at,
+                    "attended": v.attended,
+                }
+                for v in self.visits[:RECENT]
+            ],
+        }
+
+
+def participation(
+    appointments: Iterable[Appointment],
+    events: Mapping[str, list[AttendanceEvent]],
+    profile_id: str,
+    now: float,
+) -> Participation:
+    """The profile's appointments that are over, each attended or not (`events` per
+    appointment id)."""
+    visits = []
+    for appointment in appointments:
+        if appointment.status == AppointmentStatus.CANCELLED or appointment.ends_at > now:
+            continue
+        mine = {p.id for p in appointment.participants if p.profile_id == profile_id}
+        if not mine:
+            continue
+        came = any(
+            e.participant_id in mine and e.event == AttendanceKind.JOINED
+            for e in events.get(appointment.id, [])
+        )
+        visits.append(Visit(appointment.id, appointment.title, appointment.starts_at, came))
+    visits.sort(key=lambda v: v.starts_at, reverse=True)
+    return Participation(tuple(visits))
