@@ -627,12 +627,6 @@ def test_a_weak_uplink_sends_a_smaller_picture_and_says_so(
         45,
     )
     video_playing(worker, seen)
-    # and her tile of the jobseeker says the connection is weak (what arrives is late or
-    # incomplete: the relay loses the jobseeker's packets before the SFU gets them).
-    theirs = worker.locator(f'#tiles li[data-pid="{s.ids["jobseeker"]}"] .tile-quality')
-    worker.wait_for_function(
-        "(el) => el.dataset.level === 'weak'", arg=theirs.element_handle(), timeout=30_000
-    )
     seeker.screenshot(path=str(shots_dir / "call-weak-uplink-ar.png"))
     worker.screenshot(path=str(shots_dir / "call-weak-uplink-de.png"))
     axe_check(seeker, "the weak-uplink notice (ar)")
