@@ -275,6 +275,8 @@ async def create_appointment(request: web.Request) -> web.Response:
         }
         for p in appointment.participants
     ]
+    if not appointment.is_video:
+        urls = []  # in person or by phone: nothing to join (the codes die unseen)
     shown = {**appointment.public(), "notes": appointment.notes}
     return web.json_response({"appointment": shown, "join_urls": urls}, status=201)
 
@@ -406,6 +408,7 @@ async def reissue_link(request: web.Request) -> web.Response:
         raise ApiError(404, "no such participant", ErrorCode.NOT_FOUND)
     if appointment.status != "scheduled":
         raise ApiError(409, f"the appointment is {appointment.status}", ErrorCode.CONFLICT)
+    refuse_unless_video(appointment)
     updated, code = reissue(appointment, pid, services.clock.now())
     await services.appointments.put_appointment(updated)
     # Whoever holds the old link (a forwarded SMS, a lost tablet) is put out of the call.
@@ -415,6 +418,17 @@ async def reissue_link(request: web.Request) -> web.Response:
 
 
 # ---- joining --------------------------------------------------------------------------
+
+
+def refuse_unless_video(appointment: Appointment) -> None:
+    """409 for an in-person or phone appointment: it has no links, room or tokens."""
+    if not appointment.is_video:
+        raise ApiError(
+            409,
+            f"a {appointment.kind} appointment has no video call to join",
+            ErrorCode.NOT_A_CALL,
+            kind=appointment.kind,
+        )
 
 
 def _window(appointment: Appointment) -> dict[str, Any]:
@@ -457,6 +471,7 @@ async def issue_join(
     """The room token for a participant whose link (an invite code, or the space session of
     the profile they stand for) checked out: refused outside the appointment's window."""
     services = _services(request)
+    refuse_unless_video(appointment)
     now = services.clock.now()
     margin = services.settings.early_join_margin
     state = link_state(appointment, now, margin)

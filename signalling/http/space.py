@@ -132,6 +132,10 @@ def _appointment_view(appointment: Appointment, lang: str, request: web.Request)
         "ends": when(appointment.ends_at, lang, zone),
         "opens": when(appointment.starts_at - margin, lang, zone),
         "state": _STATES[state],
+        "kind": str(appointment.kind),
+        "place": appointment.place,
+        "address": appointment.address,
+        "bring": appointment.bring,
     }
 
 
