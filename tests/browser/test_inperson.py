@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from core.model import Profile
+from signalling.appointments import schedule
 from signalling.auth.space import hash_space_code, new_space_code
 from tests.browser.conftest import STAFF_PASSWORD, TABLET, LiveServer, NewContext, axe_check
 from tests.harness import STAFF_USER
@@ -170,3 +171,61 @@ def test_in_person_appointment_from_console_to_space_with_calendar_and_childcare
     staff.screenshot(
         path=str(shots_dir / f"console-inperson-help-de-for-{lang}.png"), full_page=True
     )
+
+
+def test_console_edits_the_place_and_marks_attendance(
+    live_server: LiveServer, new_context: NewContext, shots_dir: Path
+) -> None:
+    """An in-person appointment that began ten minutes ago: the caseworker changes its place
+    in the edit dialog, then marks that the jobseeker came, then that she did not."""
+    title = "Bewerbungstraining vor Ort"
+
+    async def put() -> str:
+        now = live_server.clock.now()
+        made = schedule(
+            {
+                "title": title,
+                "starts_at": now - 600,
+                "ends_at": now + 3000,
+                "kind": "in_person",
+                "place": PLACE,
+                "address": ADDRESS,
+                "participants": [
+                    {"role": "caseworker", "name": "Frau Becker", "lang": "de"},
+                    {"role": "jobseeker", "name": "Herr Lange", "lang": "de"},
+                ],
+            },
+            now=now - 600,
+            settings=live_server.settings,
+            created_by=STAFF_USER,
+        )
+        await live_server.store.put_appointment(made.appointment)
+        return made.appointment.id
+
+    appointment_id = live_server.run(put())
+    staff = console(new_context, live_server)
+    card = staff.locator(f'li.appointment[data-id="{appointment_id}"]')
+    expect(card.locator(".state-badge")).to_have_text("Anwesenheit noch nicht eingetragen")
+    expect(card.locator('[data-action-link="join"]')).to_have_count(0)
+
+    card.get_by_role("button", name=f"„{title}“ ändern").click()
+    dialog = staff.locator("#edit-dialog")
+    expect(dialog.locator("#e-place")).to_have_value(PLACE)
+    expect(dialog.locator("#e-address")).to_have_value(ADDRESS)
+    dialog.locator("#e-place").fill("Jobcenter Lemgo, Raum 1")
+    dialog.locator("#e-bring").fill("Zeugnisse")
+    axe_check(staff, "console edit dialog, in person")
+    dialog.get_by_role("button", name="Änderungen speichern").click()
+    expect(dialog).to_be_hidden()
+    expect(card.locator(".appointment-where")).to_contain_text("Jobcenter Lemgo, Raum 1")
+    expect(card.locator(".appointment-where")).to_contain_text("Zeugnisse")
+
+    card.get_by_role("button", name=f"„{title}“: Die Person ist erschienen").click()
+    expect(card.locator(".state-badge")).to_have_text("Erschienen")
+    expect(card.get_by_role("button", name=f"„{title}“: Die Person ist erschienen")).to_have_count(
+        0
+    )
+    card.get_by_role("button", name=f"„{title}“: Die Person ist nicht erschienen").click()
+    expect(card.locator(".state-badge")).to_have_text("Nicht erschienen")
+    axe_check(staff, "console list, attendance marked")
+    staff.screenshot(path=str(shots_dir / "console-inperson-attendance-de.png"), full_page=True)
