@@ -163,6 +163,8 @@ async def test_every_join_path_refuses_them(
         await open_link(tablet, setup["path"])
         html = await (await tablet.get("/space")).text()
         assert f'href="/space/join/{aid}"' not in html
+        resp = await tablet.get(f"/space/join/{aid}", allow_redirects=False)
+        assert (resp.status, resp.headers["Location"]) == (303, "/space")
         csrf = html.split('name="csrf" value="', 1)[1].split('"', 1)[0]
         resp = await tablet.post(
             f"/api/space/appointments/{aid}/join",

@@ -286,6 +286,10 @@ async def space_join_page(request: web.Request) -> web.StreamResponse:
     if visit is None:
         raise web.HTTPSeeOther("/space", headers=NO_STORE)
     appointment = await _own_appointment(visit, request)
+    if (
+        appointment is not None and not appointment.is_video
+    ):  # nothing to join: the space says where
+        raise web.HTTPSeeOther("/space", headers=NO_STORE)
     state = "unknown"
     participant_id = ""
     if appointment is not None:
