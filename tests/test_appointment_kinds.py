@@ -157,6 +157,15 @@ async def test_every_join_path_refuses_them(
         headers=headers,
     )
     assert resp.status == 409
+    # The room's controls: ending the call, letting in, writing to the waiting room.
+    for action, body in [
+        ("end", {}),
+        ("admit", {"participant": pid}),
+        ("deny", {"participant": pid}),
+        ("lobby_message", {"text": "Ich komme später"}),
+    ]:
+        resp = await staff.post(f"/api/appointments/{aid}/{action}", json=body, headers=headers)
+        assert (resp.status, (await resp.json())["code"]) == (409, "not_a_call"), action
     # The space's join, inside the window.
     tablet = await device(staff)
     try:

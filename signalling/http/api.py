@@ -352,6 +352,7 @@ async def cancel_appointment(request: web.Request) -> web.Response:
 async def end_appointment(request: web.Request) -> web.Response:
     user = await require_staff(request)
     appointment = await appointment_in_path(request)
+    refuse_unless_video(appointment)
     if not await request.app[HUB].end(appointment.id, user.username):
         raise ApiError(409, f"the appointment is already {appointment.status}", ErrorCode.CONFLICT)
     return web.json_response({"ok": True})
@@ -360,6 +361,7 @@ async def end_appointment(request: web.Request) -> web.Response:
 async def _member_action(request: web.Request, admit: bool) -> web.Response:
     user = await require_staff(request)
     appointment = await appointment_in_path(request)
+    refuse_unless_video(appointment)
     data = await read_json(request)
     pid = data.get("participant") if isinstance(data, dict) else None
     if not isinstance(pid, str) or appointment.participant(pid) is None:
@@ -389,6 +391,7 @@ async def lobby_message(request: web.Request) -> web.Response:
     """The console writes to an appointment's waiting room ("I am running 5 minutes late")."""
     user = await require_staff(request)
     appointment = await appointment_in_path(request)
+    refuse_unless_video(appointment)
     data = await read_json(request)
     try:
         msg = LobbyMessage.parse(data if isinstance(data, dict) else {})

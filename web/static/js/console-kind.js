@@ -80,6 +80,7 @@ export class KindChoice {
 /** The edit dialog's place fields: fill them for `appointment`, and add what changed to `body`. */
 export function openPlaceFields(appointment) {
   showFieldsOf($('edit-place-fields'), appointment.kind || 'video');
+  $('edit-links-hint').hidden = (appointment.kind || 'video') !== 'video'; // no links to keep
   for (const name of PLACE_FIELDS) $(`e-${name}`).value = appointment[name] || '';
 }
 
