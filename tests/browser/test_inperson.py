@@ -229,3 +229,43 @@ def test_console_edits_the_place_and_marks_attendance(
     expect(card.locator(".state-badge")).to_have_text("Nicht erschienen")
     axe_check(staff, "console list, attendance marked")
     staff.screenshot(path=str(shots_dir / "console-inperson-attendance-de.png"), full_page=True)
+
+
+def test_phone_appointment_from_console_to_space(
+    live_server: LiveServer, new_context: NewContext, shots_dir: Path
+) -> None:
+    """By phone: only "what to have at hand" is asked for; the space says the job centre calls
+    (no number is shown or stored with the appointment), and the calendar file says so too."""
+    profile_id, link = profile_with_space(live_server, "Herr Telefon", "uk")
+    staff = console(new_context, live_server)
+    staff.locator("#profile-q").fill("Herr Telefon")
+    staff.locator("#profile-search").get_by_role("button").click()
+    item = staff.locator(f'li.profile-item[data-profile="{profile_id}"]')
+    item.get_by_role("button", name="Termin für diese Person planen").click()
+    form = staff.locator("#schedule-form")
+    form.locator("#f-title").fill("Rückruf Leistungsbescheid")
+    form.get_by_label("Telefonisch (das Jobcenter ruft an)").check()
+    expect(form.locator("#f-place")).to_be_hidden()
+    expect(form.locator("#f-address")).to_be_hidden()
+    form.get_by_label("Was mitzubringen ist (optional)").fill("Bescheid vom 3. November")
+    form.get_by_role("button", name="Termin anlegen").click()
+    expect(staff.locator("#schedule-status")).to_have_text("Der Termin ist angelegt.")
+    card = staff.locator("li.appointment", has_text="Rückruf Leistungsbescheid")
+    expect(card.locator(".appointment-where")).to_contain_text("Telefonisch")
+    expect(card.locator('[data-action-link="join"]')).to_have_count(0)
+    appointment_id = card.get_attribute("data-id")
+
+    tablet = new_context("uk", viewport=TABLET, accept_downloads=True).new_page()
+    tablet.goto(link)
+    tablet.wait_for_url(f"{live_server.url}/space")
+    shown = tablet.locator(f'li.space-appointment[data-appointment="{appointment_id}"]')
+    expect(shown.locator(".appointment-kind")).to_have_text("Телефоном")
+    expect(shown.locator(".phone-note")).to_contain_text("Центр зайнятості зателефонує вам")
+    expect(shown.locator(".bring")).to_have_text("Bescheid vom 3. November")
+    axe_check(tablet, "space with a phone appointment (uk)")
+    tablet.screenshot(path=str(shots_dir / "space-phone-uk.png"), full_page=True)
+    with tablet.expect_download() as download_info:
+        shown.get_by_role("link", name="Додати до мого календаря").click()
+    ics = Path(download_info.value.path()).read_bytes().decode().replace("\r\n ", "")
+    assert "DESCRIPTION:Телефоном: центр зайнятості зателефонує вам" in ics
+    assert "LOCATION:" not in ics and "\r\nURL:" not in ics
