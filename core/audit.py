@@ -50,6 +50,8 @@ class Action(StrEnum):
     HELP_STATUS = "help.status"
     HELP_EXPIRE = "help.expire"  # removed by the retention period
     APPOINTMENT_EDIT = "appointment.edit"  # rescheduled or edited (detail `changed`), same links
+    # In person or by phone: the caseworker marked whether the jobseeker came (detail `event`).
+    APPOINTMENT_ATTENDANCE = "appointment.attendance"
     # E-learning: a step recorded as an xAPI statement (`subject`: the statement id; detail
     # module, verb, section, question, success), a caseworker's recommendation (detail module,
     # `change`: recommend or withdraw) and an export of a profile's statements.

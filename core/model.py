@@ -25,6 +25,17 @@ class AppointmentStatus(StrEnum):
     ENDED = "ended"
 
 
+class AppointmentKind(StrEnum):
+    """How an appointment takes place: only a video appointment has links, a room and tokens."""
+
+    VIDEO = "video"
+    IN_PERSON = "in_person"  # at a place (name, address, what to bring)
+    PHONE = "phone"  # the job centre calls the jobseeker on the number it has
+
+
+KINDS: tuple[str, ...] = tuple(k.value for k in AppointmentKind)
+
+
 class MemberState(StrEnum):
     """A participant's presence in a live room; the transitions are in `core.presence`.
     Only waiting, admitted and reconnecting are ever stored: a stay that ends (left, denied)
@@ -48,6 +59,9 @@ class AttendanceKind(StrEnum):
     LEFT = "left"
     ENDED = "ended"  # the appointment ended (noted for who ended it)
     CONSENT = "consent"  # agreed to the terms on the join page
+    # In person or by phone there is no room to join: the caseworker marks who came.
+    ATTENDED = "attended"
+    ABSENT = "absent"
 
 
 Media = Literal["audio", "video", "screen"]
@@ -151,6 +165,15 @@ class Appointment:
     status: str = AppointmentStatus.SCHEDULED  # an AppointmentStatus
     ended_at: float | None = None
     notes: str = ""  # the caseworker's own notes: staff see them, participants never
+    kind: str = AppointmentKind.VIDEO  # an AppointmentKind
+    place: str = ""  # in person: the place's name ("Jobcenter Detmold, room 2.14")
+    address: str = ""  # in person: where it is (the calendar file's LOCATION)
+    bring: str = ""  # in person or by phone: what to bring or have at hand
+
+    @property
+    def is_video(self) -> bool:
+        """Only a video appointment has join links, a waiting room and room tokens."""
+        return self.kind == AppointmentKind.VIDEO
 
     def participant(self, participant_id: str) -> Participant | None:
         return next((p for p in self.participants if p.id == participant_id), None)
@@ -166,6 +189,8 @@ class Appointment:
         )
         if "status" in data:
             data["status"] = AppointmentStatus(data["status"])
+        if "kind" in data:
+            data["kind"] = AppointmentKind(data["kind"])
         return cls(**data)
 
     def _window(self) -> dict[str, Any]:
@@ -176,6 +201,10 @@ class Appointment:
             "ends_at": self.ends_at,
             "waiting_room": self.waiting_room,
             "status": self.status,
+            "kind": self.kind,
+            "place": self.place,
+            "address": self.address,
+            "bring": self.bring,
         }
 
     def guest_view(self) -> dict[str, Any]:

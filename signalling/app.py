@@ -15,6 +15,7 @@ from signalling.auth.keys import KeyRing
 from signalling.auth.tokens import TokenIssuer, TokenVerifier
 from signalling.context import SERVICES, Services
 from signalling.http.api import api_errors, setup_api
+from signalling.http.attendance_api import setup_attendance_api
 from signalling.http.calendar_files import setup_calendar_files
 from signalling.http.call_documents import setup_call_documents
 from signalling.http.client_address import TRUSTED_PROXIES, TrustedProxies
@@ -80,6 +81,7 @@ def create_app(
     setup_calendar_files(app)
     setup_host_join_api(app)
     setup_schedule_api(app)
+    setup_attendance_api(app)
     setup_participants_api(app)
     metrics = Metrics()
     hub = RoomHub(

@@ -11,9 +11,11 @@ from datetime import datetime
 from typing import Any
 
 from core.model import (
+    KINDS,
     LANGUAGES,
     ROLES,
     Appointment,
+    AppointmentKind,
     AppointmentStatus,
     Participant,
     Profile,
@@ -25,6 +27,10 @@ from signalling.auth.tokens import RoomClaims
 
 MAX_DURATION = 12 * 3600
 MAX_NOTES = 2000  # characters of the caseworker's notes on an appointment
+# The place of an in-person appointment, its address and what to bring: short single lines
+# the jobseeker reads in the space and the calendar file carries.
+MAX_PLACE, MAX_ADDRESS, MAX_BRING = 200, 300, 500
+PLACE_FIELDS = ("place", "address", "bring")
 EARLIEST, LATEST = 946_684_800.0, 4_102_444_800.0  # 2000-01-01 .. 2100-01-01 UTC
 
 
@@ -87,6 +93,52 @@ def clean_notes(value: Any, field: str = "notes") -> str:
     if any(unicodedata.category(c).startswith("C") and c not in "\n\t" for c in text):
         raise ValidationError(f"{field} contains control characters", field)
     return text
+
+
+@dataclass(frozen=True)
+class KindFields:
+    kind: str  # an AppointmentKind
+    place: str = ""
+    address: str = ""
+    bring: str = ""
+
+
+def _optional_line(value: Any, field: str, max_length: int) -> str:
+    """A short single line that may be empty (clean_text, but "" allowed)."""
+    if isinstance(value, str) and not value.strip():
+        return ""
+    return clean_text(value, field, max_length)
+
+
+def kind_fields(kind: Any, data: dict[str, Any], before: KindFields | None = None) -> KindFields:
+    """The kind and its fields: in person needs a place and an address (what to bring is
+    optional); by phone only what to have at hand; a video appointment none of them. With
+    `before` (an edit), fields not in `data` keep their values."""
+    if not isinstance(kind, str) or kind not in KINDS:
+        raise ValidationError(f"kind must be one of {', '.join(KINDS)}", "kind")
+    chosen = AppointmentKind(kind)
+    limits = {"place": MAX_PLACE, "address": MAX_ADDRESS, "bring": MAX_BRING}
+    values = {
+        name: (
+            _optional_line(data[name], name, limits[name])
+            if name in data
+            else (getattr(before, name) if before else "")
+        )
+        for name in PLACE_FIELDS
+    }
+    allowed = {
+        AppointmentKind.VIDEO: (),
+        AppointmentKind.IN_PERSON: PLACE_FIELDS,
+        AppointmentKind.PHONE: ("bring",),
+    }[chosen]
+    for name in PLACE_FIELDS:
+        if values[name] and name not in allowed:
+            raise ValidationError(f"{name} does not belong to a {chosen} appointment", name)
+    if chosen == AppointmentKind.IN_PERSON:
+        for name in ("place", "address"):
+            if not values[name]:
+                raise ValidationError(f"an in-person appointment needs its {name}", name)
+    return KindFields(chosen, **values)
 
 
 def _participant(raw: Any, field: str, settings: Settings) -> tuple[Participant, str]:
@@ -157,6 +209,8 @@ def schedule(
         "waiting_room",
         "participants",
         "profile_id",
+        "kind",
+        *PLACE_FIELDS,
     }
     unknown = set(data) - fields
     if unknown:
@@ -173,9 +227,12 @@ def schedule(
         raise ValidationError("the appointment window is in the past", "ends_at")
     if ends_at - starts_at > MAX_DURATION:
         raise ValidationError("an appointment may last at most 12 hours", "ends_at")
+    where = kind_fields(data.get("kind", AppointmentKind.VIDEO), data)
     waiting_room = data.get("waiting_room", True)
     if not isinstance(waiting_room, bool):
         raise ValidationError("waiting_room must be true or false", "waiting_room")
+    if where.kind != AppointmentKind.VIDEO:
+        waiting_room = False  # no room to wait in
     raw_participants = data.get("participants")
     if not isinstance(raw_participants, list) or not raw_participants:
         raise ValidationError("participants must be a non-empty list", "participants")
@@ -209,6 +266,10 @@ def schedule(
         created_by=created_by,
         created_at=now,
         notes=notes,
+        kind=where.kind,
+        place=where.place,
+        address=where.address,
+        bring=where.bring,
     )
     return Scheduled(appointment, {p.id: code for p, code in pairs})
 
@@ -245,6 +306,8 @@ def add_participant(
         raise ValidationError("the appointment has its jobseeker already", "role")
     if appointment.status != AppointmentStatus.SCHEDULED:
         raise Conflict(f"the appointment is {appointment.status}")
+    if not appointment.is_video:
+        raise Conflict(f"a {appointment.kind} appointment has no links to hand out")
     if now >= appointment.ends_at:
         raise Conflict("the appointment is over")
     if len(appointment.participants) >= settings.max_participants:

@@ -21,6 +21,7 @@ class CalendarEvent:
     ends_at: float
     summary: str
     description: str = ""
+    location: str = ""  # where an in-person appointment takes place (its address)
     url: str = ""
     cancelled: bool = False
 
@@ -74,6 +75,8 @@ def calendar(event: CalendarEvent, now: float) -> str:
     ]
     if event.description:
         lines.append(f"DESCRIPTION:{escape_text(event.description)}")
+    if event.location:
+        lines.append(f"LOCATION:{escape_text(event.location)}")
     if event.url:
         lines.append(f"URL:{event.url}")
     lines.append("STATUS:CANCELLED" if event.cancelled else "STATUS:CONFIRMED")

@@ -1,8 +1,10 @@
 """Whether a jobseeker comes to their appointments (pure functions): the caseworker sees
 regular participation next to their learning at a glance.
 
-An appointment counts once it is over (its window has ended) and was not cancelled; the
-jobseeker attended when the participant standing for their profile entered the call."""
+An appointment counts once it is over (its window has ended) and was not cancelled. For a
+video appointment the jobseeker attended when the participant standing for their profile
+entered the call; an in-person or phone appointment is as the caseworker marked it (not yet
+marked: unknown, counted neither way)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.model import Appointment, AppointmentStatus, AttendanceEvent, AttendanceKind
+from signalling.attendance import marked
 
 RECENT = 5  # appointments listed one by one, newest first
 
@@ -20,7 +23,8 @@ class Visit:
     appointment: str
     title: str
     starts_at: float
-    attended: bool
+    kind: str
+    attended: bool | None  # None: an in-person or phone appointment nobody marked yet
 
 
 @dataclass(frozen=True)
@@ -29,18 +33,24 @@ class Participation:
 
     @property
     def attended(self) -> int:
-        return sum(v.attended for v in self.visits)
+        return sum(v.attended is True for v in self.visits)
+
+    @property
+    def missed(self) -> int:
+        return sum(v.attended is False for v in self.visits)
 
     def view(self) -> dict[str, Any]:
         return {
-            "appointments": len(self.visits),
+            "appointments": self.attended + self.missed,  # those whose outcome is known
             "attended": self.attended,
-            "missed": len(self.visits) - self.attended,
+            "missed": self.missed,
+            "unmarked": len(self.visits) - self.attended - self.missed,
             "recent": [
                 {
                     "appointment": v.appointment,
                     "title": v.title,
                     "starts_at": v.starts_at,
+                    "kind": v.kind,
                     "attended": v.attended,
                 }
                 for v in self.visits[:RECENT]
@@ -63,10 +73,15 @@ def participation(
         mine = {p.id for p in appointment.participants if p.profile_id == profile_id}
         if not mine:
             continue
-        came = any(
-            e.participant_id in mine and e.event == AttendanceKind.JOINED
-            for e in events.get(appointment.id, [])
+        theirs = [e for e in events.get(appointment.id, []) if e.participant_id in mine]
+        came: bool | None
+        if appointment.is_video:
+            came = any(e.event == AttendanceKind.JOINED for e in theirs)
+        else:
+            mark = marked(theirs)
+            came = None if mark is None else mark == AttendanceKind.ATTENDED
+        visits.append(
+            Visit(appointment.id, appointment.title, appointment.starts_at, appointment.kind, came)
         )
-        visits.append(Visit(appointment.id, appointment.title, appointment.starts_at, came))
     visits.sort(key=lambda v: v.starts_at, reverse=True)
     return Participation(tuple(visits))

@@ -19,13 +19,19 @@ from core.model import LANGUAGES, Appointment, AppointmentStatus, Participant
 from core.settings import Settings
 from signalling.appointments import (
     MAX_DURATION,
+    PLACE_FIELDS,
+    KindFields,
     ValidationError,
     clean_notes,
     clean_text,
+    kind_fields,
     parse_time,
 )
 
-EDITABLE = frozenset({"title", "notes", "starts_at", "ends_at", "waiting_room", "participants"})
+EDITABLE = frozenset(
+    {"title", "notes", "starts_at", "ends_at", "waiting_room", "participants", "kind"}
+    | set(PLACE_FIELDS)
+)
 PARTICIPANT_FIELDS = frozenset({"id", "name", "lang"})
 
 
@@ -130,7 +136,8 @@ def edit(appointment: Appointment, data: Any, *, now: float, settings: Settings)
         raise ValidationError(f"unknown fields: {', '.join(sorted(map(str, unknown)))}")
     if not data:
         raise ValidationError(
-            "nothing to change: send title, notes, starts_at, ends_at, waiting_room or participants"
+            "nothing to change: send title, notes, starts_at, ends_at, waiting_room, "
+            "participants, place, address or bring"
         )
     editable(appointment, now)
     changed: set[str] = set()
@@ -149,7 +156,16 @@ def edit(appointment: Appointment, data: Any, *, now: float, settings: Settings)
     if not isinstance(waiting_room, bool):
         raise ValidationError("waiting_room must be true or false", "waiting_room")
     if waiting_room != appointment.waiting_room:
+        if not appointment.is_video:
+            raise ValidationError("only a video appointment has a waiting room", "waiting_room")
         changed.add("waiting_room")
+    # The kind stays: a video appointment's links cannot become a place, nor the reverse
+    # (cancel and schedule anew). Its fields stay editable.
+    if data.get("kind", appointment.kind) != appointment.kind:
+        raise ValidationError("the kind cannot be changed: schedule a new appointment", "kind")
+    before = KindFields(appointment.kind, appointment.place, appointment.address, appointment.bring)
+    where = kind_fields(str(appointment.kind), data, before)
+    changed.update(name for name in PLACE_FIELDS if getattr(where, name) != getattr(before, name))
     people = appointment.participants
     if "participants" in data:
         people, renamed = _people(appointment, data["participants"], settings)
@@ -167,5 +183,8 @@ def edit(appointment: Appointment, data: Any, *, now: float, settings: Settings)
         ends_at=ends_at,
         waiting_room=waiting_room,
         participants=people,
+        place=where.place,
+        address=where.address,
+        bring=where.bring,
     )
     return Edited(updated, tuple(sorted(changed)))

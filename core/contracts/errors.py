@@ -46,6 +46,7 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "not_found"
     CONFLICT = "conflict"
     NOT_WAITING = "not_waiting"
+    NOT_A_CALL = "not_a_call"  # an in-person or phone appointment: no links, room or tokens
     UNKNOWN_INVITE = "unknown_invite"
     TOO_EARLY = "too_early"
     CANCELLED = "cancelled"

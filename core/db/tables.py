@@ -51,6 +51,10 @@ appointments = sa.Table(
     sa.Column("status", sa.String(32), nullable=False),
     sa.Column("ended_at", sa.Double, nullable=True),
     sa.Column("notes", sa.Text, nullable=False, server_default=""),  # 0007
+    sa.Column("kind", sa.String(16), nullable=False, server_default="video"),  # 0010
+    sa.Column("place", sa.Text, nullable=False, server_default=""),  # 0010
+    sa.Column("address", sa.Text, nullable=False, server_default=""),  # 0010
+    sa.Column("bring", sa.Text, nullable=False, server_default=""),  # 0010
     sa.Index(None, "starts_at", "id"),  # the calendar lists by (start, id)
 )
 

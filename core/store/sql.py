@@ -38,6 +38,10 @@ _APPOINTMENT_COLUMNS = (
     "status",
     "ended_at",
     "notes",
+    "kind",
+    "place",
+    "address",
+    "bring",
 )
 
 
@@ -81,6 +85,10 @@ def _appointment(row: sa.Row[Any], people: Iterable[Participant]) -> Appointment
         status=row.status,
         ended_at=row.ended_at,
         notes=row.notes,
+        kind=row.kind,
+        place=row.place,
+        address=row.address,
+        bring=row.bring,
     )
 
 

@@ -275,6 +275,8 @@ async def create_appointment(request: web.Request) -> web.Response:
         }
         for p in appointment.participants
     ]
+    if not appointment.is_video:
+        urls = []  # in person or by phone: nothing to join (the codes die unseen)
     shown = {**appointment.public(), "notes": appointment.notes}
     return web.json_response({"appointment": shown, "join_urls": urls}, status=201)
 
@@ -350,6 +352,7 @@ async def cancel_appointment(request: web.Request) -> web.Response:
 async def end_appointment(request: web.Request) -> web.Response:
     user = await require_staff(request)
     appointment = await appointment_in_path(request)
+    refuse_unless_video(appointment)
     if not await request.app[HUB].end(appointment.id, user.username):
         raise ApiError(409, f"the appointment is already {appointment.status}", ErrorCode.CONFLICT)
     return web.json_response({"ok": True})
@@ -358,6 +361,7 @@ async def end_appointment(request: web.Request) -> web.Response:
 async def _member_action(request: web.Request, admit: bool) -> web.Response:
     user = await require_staff(request)
     appointment = await appointment_in_path(request)
+    refuse_unless_video(appointment)
     data = await read_json(request)
     pid = data.get("participant") if isinstance(data, dict) else None
     if not isinstance(pid, str) or appointment.participant(pid) is None:
@@ -387,6 +391,7 @@ async def lobby_message(request: web.Request) -> web.Response:
     """The console writes to an appointment's waiting room ("I am running 5 minutes late")."""
     user = await require_staff(request)
     appointment = await appointment_in_path(request)
+    refuse_unless_video(appointment)
     data = await read_json(request)
     try:
         msg = LobbyMessage.parse(data if isinstance(data, dict) else {})
@@ -406,6 +411,7 @@ async def reissue_link(request: web.Request) -> web.Response:
         raise ApiError(404, "no such participant", ErrorCode.NOT_FOUND)
     if appointment.status != "scheduled":
         raise ApiError(409, f"the appointment is {appointment.status}", ErrorCode.CONFLICT)
+    refuse_unless_video(appointment)
     updated, code = reissue(appointment, pid, services.clock.now())
     await services.appointments.put_appointment(updated)
     # Whoever holds the old link (a forwarded SMS, a lost tablet) is put out of the call.
@@ -415,6 +421,17 @@ async def reissue_link(request: web.Request) -> web.Response:
 
 
 # ---- joining --------------------------------------------------------------------------
+
+
+def refuse_unless_video(appointment: Appointment) -> None:
+    """409 for an in-person or phone appointment: it has no links, room or tokens."""
+    if not appointment.is_video:
+        raise ApiError(
+            409,
+            f"a {appointment.kind} appointment has no video call to join",
+            ErrorCode.NOT_A_CALL,
+            kind=appointment.kind,
+        )
 
 
 def _window(appointment: Appointment) -> dict[str, Any]:
@@ -457,6 +474,7 @@ async def issue_join(
     """The room token for a participant whose link (an invite code, or the space session of
     the profile they stand for) checked out: refused outside the appointment's window."""
     services = _services(request)
+    refuse_unless_video(appointment)
     now = services.clock.now()
     margin = services.settings.early_join_margin
     state = link_state(appointment, now, margin)

@@ -153,7 +153,14 @@ async def _staff_view(services: Services, requests: list[HelpRequest]) -> list[d
             windows[r.appointment] = (
                 None
                 if a is None
-                else {"title": a.title, "starts_at": a.starts_at, "ends_at": a.ends_at}
+                else {
+                    "title": a.title,
+                    "starts_at": a.starts_at,
+                    "ends_at": a.ends_at,
+                    "kind": a.kind,
+                    "place": a.place,
+                    "address": a.address,
+                }
             )
         who = profiles[r.profile]
         view = public_request(r)

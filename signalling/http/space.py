@@ -132,6 +132,10 @@ def _appointment_view(appointment: Appointment, lang: str, request: web.Request)
         "ends": when(appointment.ends_at, lang, zone),
         "opens": when(appointment.starts_at - margin, lang, zone),
         "state": _STATES[state],
+        "kind": str(appointment.kind),
+        "place": appointment.place,
+        "address": appointment.address,
+        "bring": appointment.bring,
     }
 
 
@@ -282,6 +286,10 @@ async def space_join_page(request: web.Request) -> web.StreamResponse:
     if visit is None:
         raise web.HTTPSeeOther("/space", headers=NO_STORE)
     appointment = await _own_appointment(visit, request)
+    if (
+        appointment is not None and not appointment.is_video
+    ):  # nothing to join: the space says where
+        raise web.HTTPSeeOther("/space", headers=NO_STORE)
     state = "unknown"
     participant_id = ""
     if appointment is not None:

@@ -34,7 +34,7 @@ async def space_help_context(request: web.Request, profile: Profile, lang: str) 
             reply["when"] = when(reply["at"], lang, zone)
         views.append(view)
     options = [
-        {"id": a.id, "title": a.title, "starts": when(a.starts_at, lang, zone)}
+        {"id": a.id, "title": a.title, "starts": when(a.starts_at, lang, zone), "place": a.place}
         for a in appointments.values()
         if a.id in choices
     ]

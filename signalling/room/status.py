@@ -15,6 +15,7 @@ from core.model import (
     grants_for,
 )
 from core.presence import IN_CALL
+from signalling.attendance import marked
 
 ATTENDED_EVENTS = frozenset({AttendanceKind.JOINED, AttendanceKind.ADMITTED})
 # Denying an admitted person removes them.
@@ -32,9 +33,15 @@ def live_state(
     attendance: list[AttendanceEvent],
     now: float,
 ) -> str:
-    """not_started, waiting, in_call, ended, no_show or cancelled."""
+    """not_started, waiting, in_call, ended, no_show or cancelled; in person or by phone:
+    not_started, attended, no_show (as the caseworker marked it), to_mark or cancelled."""
     if appointment.status == AppointmentStatus.CANCELLED:
         return "cancelled"
+    if not appointment.is_video:
+        mark = marked(attendance)
+        if mark is not None:
+            return "attended" if mark == AttendanceKind.ATTENDED else "no_show"
+        return "not_started" if now < appointment.starts_at else "to_mark"
     in_room = sum(1 for m in members.values() if m.status in IN_CALL)
     if appointment.status != AppointmentStatus.ENDED and now < appointment.ends_at:
         if in_room >= 2:

@@ -90,6 +90,20 @@ async def test_module_learners_and_attendance(
         body["participants"] = [{"role": "caseworker", "name": "Frau Becker", "lang": "de"}]
         second = await staff.post("/api/appointments", json=body, headers=sh)
         assert second.status == 201, await second.text()
+        # and an in-person one a day on, which the caseworker marks as missed
+        body = appointment_body(
+            now + 86400,
+            title="Vor Ort",
+            profile_id=ayse,
+            kind="in_person",
+            place="Jobcenter Detmold",
+            address="Wittekindstraße 2, 32758 Detmold",
+            waiting_room=False,
+        )
+        body["participants"] = [{"role": "caseworker", "name": "Frau Becker", "lang": "de"}]
+        in_person = await staff.post("/api/appointments", json=body, headers=sh)
+        assert in_person.status == 201, await in_person.text()
+        in_person_id = (await in_person.json())["appointment"]["id"]
         first = setup["appointment"]
         seeker = next(p["id"] for p in first["participants"] if p["role"] == "jobseeker")
         await services.appointments.add_attendance(
@@ -128,18 +142,30 @@ async def test_module_learners_and_attendance(
         }
         assert listed["behind"] == 2
 
-        attendance = (await (await staff.get(f"/api/profiles/{ayse}/learning")).json())[
-            "attendance"
-        ]
-        assert (attendance["appointments"], attendance["attended"], attendance["missed"]) == (
+        path = f"/api/profiles/{ayse}/learning"
+        attendance = (await (await staff.get(path)).json())["attendance"]
+        assert (attendance["appointments"], attendance["attended"], attendance["unmarked"]) == (
             2,
             1,
             1,
         )
         assert [(v["title"], v["attended"]) for v in attendance["recent"]] == [
+            ("Vor Ort", None),  # not marked yet
             ("Zweites Gespräch", False),
             ("Beratung Ayşe", True),
         ]
+        mark = await staff.post(
+            f"/api/appointments/{in_person_id}/attendance", json={"attended": False}, headers=sh
+        )
+        assert mark.status == 200, await mark.text()
+        attendance = (await (await staff.get(path)).json())["attendance"]
+        assert (attendance["appointments"], attendance["attended"], attendance["missed"]) == (
+            3,
+            1,
+            2,
+        )
+        assert attendance["recent"][0]["kind"] == "in_person"
+        assert attendance["recent"][0]["attended"] is False
         olenas = (await (await staff.get(f"/api/profiles/{olena}/learning")).json())["attendance"]
         assert olenas["appointments"] == 0
 

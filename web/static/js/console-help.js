@@ -129,6 +129,10 @@ function itemNode(request) {
     facts.push(el('p', { text: t('For the appointment “{title}” on {time}', {
       title: slot.title, time: formatDateTime(slot.starts_at),
     }) }));
+    if (slot.kind === 'in_person') {
+      facts.push(el('p', { className: 'help-where' }, t('In person at:'), ' ',
+        el('bdi', { text: `${slot.place}, ${slot.address}` })));
+    }
   }
   if (request.child_ages.length) {
     facts.push(el('p', { text: t('Children: {count}, ages {ages}', {

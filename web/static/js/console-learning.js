@@ -106,10 +106,12 @@ class LearningPanel {
         'Came to {attended} of {count} appointments in the last {days} days.',
         a.appointments, { attended: a.attended, days: a.days })
       : t('No appointments in the last {days} days.', { days: a.days });
-    $('learning-visits').replaceChildren(...a.recent.map((v) => el('li', { 'data-attended': String(v.attended) },
+    $('learning-visits').replaceChildren(...a.recent.map((v) => el('li', { 'data-attended': String(v.attended), 'data-kind': v.kind },
       el('time', { datetime: new Date(v.starts_at * 1000).toISOString(), text: formatDateTime(v.starts_at) }),
       ' ', el('bdi', { text: v.title }), ' – ',
-      el('span', { className: v.attended ? 'visit-attended' : 'visit-missed', text: v.attended ? t('attended') : t('missed') }))));
+      v.attended === null
+        ? el('span', { className: 'visit-unmarked', text: t('not marked yet') })
+        : el('span', { className: v.attended ? 'visit-attended' : 'visit-missed', text: v.attended ? t('attended') : t('missed') }))));
   }
 
   async recommend() {

@@ -5,6 +5,7 @@
 import { announce } from './announcer.js';
 import { api } from './api.js';
 import { el } from './dom.js';
+import { changedPlaceFields, openPlaceFields } from './console-kind.js';
 import {
   dateAndTimeInZone, isoInZone, locale, localeOf, roleName, t, zoneMidnight, zonedToEpochMs,
 } from './i18n.js';
@@ -108,6 +109,7 @@ export class AppointmentEditor {
     $('e-date').value = start.date;
     $('e-start').value = start.time;
     $('e-end').value = end.time;
+    openPlaceFields(appointment);
     const rows = appointment.participants.map((p, i) => {
       const row = $('edit-person').content.firstElementChild.cloneNode(true);
       row.dataset.pid = p.id;
@@ -169,6 +171,7 @@ export class AppointmentEditor {
       if (Object.keys(change).length > 1) people.push(change);
     }
     if (people.length) body.participants = people;
+    changedPlaceFields(a, body);
     return body;
   }
 
@@ -214,6 +217,8 @@ function editErrorText(error) {
   if (field === 'ends_at' || field === 'starts_at') return t('The end must be after the start.');
   if (field === 'notes') return t('The notes may have at most 2000 characters.');
   if (field === 'title') return t('Please enter a title (at most 200 characters, one line).');
+  if (field === 'place' || field === 'address') return t('Please enter the place and the address.');
+  if (field === 'bring') return t('What to bring may have at most 500 characters on one line.');
   const match = field.match(/^participants\[(\d+)\]/);
   if (match) return t('Please check participant {number}.', { number: Number(match[1]) + 1 });
   return t('The appointment could not be changed: {reason}', { reason: message });

@@ -35,6 +35,8 @@ export function actionText(entry) {
     case 'space.sign_in': return t('Signed in to the space on a device');
     case 'space.sign_out': return t('Signed out on a device');
     case 'appointment.edit': return t('Appointment changed (same links)');
+    case 'appointment.attendance':
+      return detail.event === 'attended' ? t('Marked as attended (in person or by phone)') : t('Marked as not attended (in person or by phone)');
     case 'appointment.participant': return t('Participant added: {role}', { role: roleName(detail.role) });
     case 'learning.statement': return t('Learning: {verb} in {module}', { verb: detail.verb, module: detail.module });
     case 'learning.recommend':

@@ -7,6 +7,7 @@ import { el } from './dom.js';
 import { api } from './api.js';
 import { DocumentsPanel } from './console-documents.js';
 import { addInterpreter, addInterpreterButton } from './console-interpreter.js';
+import { KindChoice, attendanceButtons, whereLine } from './console-kind.js';
 import { ProfilePanel } from './console-profiles.js';
 import { TrailPanel } from './console-trail.js';
 import { keepFresh } from './console-live.js';
@@ -32,6 +33,8 @@ function stateText(state) {
     case 'in_call': return t('In call');
     case 'ended': return t('Ended');
     case 'no_show': return t('No-show');
+    case 'attended': return t('Attended');
+    case 'to_mark': return t('Attendance not marked yet');
     case 'cancelled': return t('Cancelled');
     default: return state;
   }
@@ -161,7 +164,9 @@ class AppointmentList {
 
   card(a) {
     const state = a.live.state;
-    const live = !['ended', 'no_show', 'cancelled'].includes(state) && a.status === 'scheduled';
+    // In person or by phone: no room, so no links, waiting room, joining or interpreter links.
+    const video = (a.kind || 'video') === 'video';
+    const live = video && !['ended', 'no_show', 'cancelled'].includes(state) && a.status === 'scheduled';
     const start = new Date(a.starts_at * 1000);
     const end = new Date(a.ends_at * 1000);
     const headingId = `ap-${a.id}`;
@@ -185,7 +190,7 @@ class AppointmentList {
           el('button', { type: 'button', className: 'button secondary', 'data-action': 'deny', 'data-id': a.id, 'data-pid': p.id, 'data-key': `deny:${a.id}:${p.id}`, 'aria-label': t('Do not let {name} in', { name: p.name }), text: t('Decline') }),
         );
       }
-      if (a.status === 'scheduled' && state !== 'no_show') {
+      if (video && a.status === 'scheduled' && state !== 'no_show') {
         actions.append(el('button', { type: 'button', className: 'button link', 'data-action': 'reissue', 'data-id': a.id, 'data-pid': p.id, 'data-key': `reissue:${a.id}:${p.id}`, 'aria-label': t('New link for {name}', { name: p.name }), text: t('New link') }));
       }
       people.append(el('li', { className: 'person', 'data-pid': p.id, 'data-status': status || 'absent' },
@@ -214,7 +219,8 @@ class AppointmentList {
       buttons.append(el('button', { type: 'button', className: 'button secondary', 'data-action': 'edit', 'data-id': a.id, 'data-key': `edit:${a.id}`, 'aria-label': t('Change “{title}”', { title: a.title }), text: t('Change') }));
     }
     if (live && a.mine) buttons.append(addInterpreterButton(a));
-    if (a.status === 'scheduled' && state !== 'no_show') {
+    buttons.append(...attendanceButtons(a));
+    if (a.status === 'scheduled' && state !== 'no_show' && state !== 'attended') {
       buttons.append(el('button', { type: 'button', className: 'button secondary', 'data-action': 'cancel', 'data-id': a.id, 'data-key': `cancel:${a.id}`, text: t('Cancel appointment') }));
     }
     return el('li', { className: 'appointment', 'data-id': a.id, 'data-state': state, 'aria-labelledby': headingId },
@@ -222,7 +228,7 @@ class AppointmentList {
         el('span', { className: 'appointment-time', text: `${dateFormat.format(start)}, ${timeFormat.format(start)}–${timeFormat.format(end)}` }),
         el('h3', { id: headingId, text: a.title }),
         el('span', { className: 'state-badge', 'data-state': state, text: stateText(state) })),
-      people, a.notes ? notesLine(a.notes) : '', note, buttons);
+      whereLine(a), people, a.notes ? notesLine(a.notes) : '', note, buttons);
   }
 
   /** The caseworker writes to an appointment's waiting room ("I am running 5 minutes late"). */
@@ -259,6 +265,9 @@ class AppointmentList {
         if (!confirmed(button, t('Press again to end the call'))) return;
         await api('POST', `/api/appointments/${encodeURIComponent(id)}/end`, {});
         announce(t('The call was ended.'));
+      } else if (action === 'attended' || action === 'absent') {
+        await api('POST', `/api/appointments/${encodeURIComponent(id)}/attendance`, { attended: action === 'attended' });
+        announce(action === 'attended' ? t('Marked: came.') : t('Marked: did not come.'));
       } else if (action === 'cancel') {
         if (!confirmed(button, t('Press again to cancel the appointment'))) return;
         await api('POST', `/api/appointments/${encodeURIComponent(id)}/cancel`, {});
@@ -368,6 +377,7 @@ class ScheduleForm {
     this.form = $('schedule-form');
     this.rows = $('participant-rows');
     this.counter = 0;
+    this.kind = new KindChoice();
     this.addRow('caseworker', (page.user && page.user.display_name) || '', 'de');
     this.addRow('jobseeker', '', page.lang === 'de' ? 'de' : page.lang);
     $('add-participant').addEventListener('click', () => {
@@ -499,6 +509,7 @@ class ScheduleForm {
     const notes = $('f-notes').value.trim();
     if (notes) body.notes = notes;
     if (this.profile) body.profile_id = this.profile.id;
+    this.kind.collect(body, errors);
     return { body, errors };
   }
 
@@ -549,6 +560,8 @@ class ScheduleForm {
   /** A server refusal in the person's language: the field says what is wrong. */
   serverError(error) {
     const field = error.field || '';
+    const kindError = KindChoice.serverError(field);
+    if (kindError) return kindError;
     if (field === 'title') return ['title', t('Please enter a title (at most 200 characters, one line).')];
     if (field === 'starts_at') return ['starts_at', t('Please enter the date and start time.')];
     if (field === 'ends_at') return ['starts_at', t('This time is already over. Please choose a later time.')];
@@ -580,6 +593,7 @@ class ScheduleForm {
       this.addRow('caseworker', (page.user && page.user.display_name) || '', 'de');
       this.addRow('jobseeker', '', 'de');
       this.setDefaults();
+      this.kind.reset();
       this.onScheduled(data);
     } catch (error) {
       $('schedule-status').textContent = '';
@@ -598,7 +612,12 @@ class ScheduleForm {
 
 const list = new AppointmentList();
 const scheduleForm = new ScheduleForm((data) => {
-  showLinks(data.appointment, data.join_urls);
+  // In person or by phone there are no links: the jobseeker's space shows it (with a calendar file).
+  if (data.join_urls.length) {
+    showLinks(data.appointment, data.join_urls);
+  } else {
+    announce(t('The appointment is scheduled. It shows in the jobseeker’s space with a calendar file.'));
+  }
   list.refresh();
 });
 const documentsPanel = new DocumentsPanel();
