@@ -362,6 +362,15 @@ def tile_video(pid: str, source: str = "camera") -> str:
     return f'#tiles li[data-pid="{pid}"][data-source="{source}"] video'
 
 
+def log_in(page: Page, server: LiveServer) -> None:
+    """Log `page` in to `server`'s console as the staff user; it ends on the console."""
+    page.goto(f"{server.url}/console/login")
+    page.locator("#username").fill(STAFF_USER)
+    page.locator("#password").fill(STAFF_PASSWORD)
+    page.locator("button[type=submit]").click()
+    page.wait_for_url(f"{server.url}/console")
+
+
 def join(page: Page, url: str) -> None:
     """Open a join link, agree, and press join."""
     page.goto(url)

@@ -13,11 +13,10 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, ViewportSize, expect
 
 from tests.browser.conftest import (
-    STAFF_PASSWORD,
-    STAFF_USER,
     LiveServer,
     NewContext,
     axe_check,
+    log_in,
 )
 from testsupport.wait import wait_for_sync as wait_for
 
@@ -76,11 +75,7 @@ def console_in(context: BrowserContext, server: LiveServer) -> Page:
     """The console, logged in, in `context` (with the spies on tones and notifications)."""
     page = context.new_page()
     page.add_init_script(SPIES)
-    page.goto(f"{server.url}/console/login")
-    page.locator("#username").fill(STAFF_USER)
-    page.locator("#password").fill(STAFF_PASSWORD)
-    page.locator("button[type=submit]").click()
-    page.wait_for_url(f"{server.url}/console")
+    log_in(page, server)
     return page
 
 

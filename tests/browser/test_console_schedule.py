@@ -16,11 +16,10 @@ import pytest
 from playwright.sync_api import Page, ViewportSize, expect
 
 from tests.browser.conftest import (
-    STAFF_PASSWORD,
-    STAFF_USER,
     LiveServer,
     NewContext,
     axe_check,
+    log_in,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
@@ -52,11 +51,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 def console(new_context: NewContext, server: LiveServer, lang: str = "de") -> Page:
     page = new_context(lang, viewport=DESKTOP).new_page()
     page.add_init_script(PRINT_SPY)
-    page.goto(f"{server.url}/console/login")
-    page.locator("#username").fill(STAFF_USER)
-    page.locator("#password").fill(STAFF_PASSWORD)
-    page.locator("button[type=submit]").click()
-    page.wait_for_url(f"{server.url}/console")
+    log_in(page, server)
     return page
 
 
@@ -232,11 +227,7 @@ def test_a_colleagues_appointment_offers_the_call_not_changes(
     own = server.schedule(title=f"Eigener Termin {size}")
     other = server.schedule(title=f"Termin der Kollegin {size}", created_by="krause")
     page = new_context("de", viewport=SIZES[size]).new_page()
-    page.goto(f"{server.url}/console/login")
-    page.locator("#username").fill(STAFF_USER)
-    page.locator("#password").fill(STAFF_PASSWORD)
-    page.locator("button[type=submit]").click()
-    page.wait_for_url(f"{server.url}/console")
+    log_in(page, server)
 
     mine = page.locator(f'li.appointment[data-id="{own.appointment.id}"]')
     theirs = page.locator(f'li.appointment[data-id="{other.appointment.id}"]')

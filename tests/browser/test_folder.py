@@ -18,10 +18,9 @@ from core.contracts.errors import ErrorCode
 from core.documents.access import Viewer, ViewerKind
 from core.documents.intake import Kind, Refusal
 from signalling.folder import FOLDER
-from tests.browser.conftest import STAFF_PASSWORD, TABLET, LiveServer, NewContext, axe_check
+from tests.browser.conftest import TABLET, LiveServer, NewContext, axe_check, log_in
 from tests.browser.test_space import profile_with_link
 from tests.documents.test_intake import pdf
-from tests.harness import STAFF_USER
 from testsupport.wait import wait_for_sync as wait_for
 from web import STATIC_DIR
 
@@ -212,11 +211,7 @@ def test_the_caseworker_sees_and_previews_the_folder(
 
     live_server.run(put())
     page = new_context("de", viewport={"width": 1280, "height": 1024}).new_page()
-    page.goto(f"{live_server.url}/console/login")
-    page.locator("#username").fill(STAFF_USER)
-    page.locator("#password").fill(STAFF_PASSWORD)
-    page.locator("button[type=submit]").click()
-    page.wait_for_url(f"{live_server.url}/console")
+    log_in(page, live_server)
     page.locator("#profile-q").fill("Olga")
     page.locator("#profile-search button[type=submit]").click()
     item = page.locator(".profile-item", has_text="Olga Petrenko")

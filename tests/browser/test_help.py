@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import STAFF_PASSWORD, TABLET, LiveServer, NewContext, axe_check
+from tests.browser.conftest import TABLET, LiveServer, NewContext, axe_check, log_in
 from tests.browser.test_space import profile_with_link
-from tests.harness import STAFF_USER
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
@@ -57,11 +56,7 @@ TABLET_WORDS = {
 
 def console(new_context: NewContext, server: LiveServer) -> Page:
     page = new_context("de", viewport={"width": 1280, "height": 1024}).new_page()
-    page.goto(f"{server.url}/console/login")
-    page.locator("#username").fill(STAFF_USER)
-    page.locator("#password").fill(STAFF_PASSWORD)
-    page.locator("button[type=submit]").click()
-    page.wait_for_url(f"{server.url}/console")
+    log_in(page, server)
     return page
 
 

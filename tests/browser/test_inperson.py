@@ -11,12 +11,13 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from core.model import Profile
 from signalling.appointments import schedule
 from signalling.auth.space import hash_space_code, new_space_code
-from tests.browser.conftest import STAFF_PASSWORD, TABLET, LiveServer, NewContext, axe_check
+from tests.browser.conftest import TABLET, LiveServer, NewContext, axe_check
+from tests.browser.test_help import console
 from tests.harness import STAFF_USER
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
@@ -64,16 +65,6 @@ def profile_with_space(server: LiveServer, name: str, lang: str) -> tuple[str, s
 
     server.run(put())
     return profile_id, f"{server.url}/s/{code}"
-
-
-def console(new_context: NewContext, server: LiveServer) -> Page:
-    page = new_context("de", viewport={"width": 1280, "height": 1024}).new_page()
-    page.goto(f"{server.url}/console/login")
-    page.locator("#username").fill(STAFF_USER)
-    page.locator("#password").fill(STAFF_PASSWORD)
-    page.locator("button[type=submit]").click()
-    page.wait_for_url(f"{server.url}/console")
-    return page
 
 
 @pytest.mark.parametrize("lang", ["de", "ar"])

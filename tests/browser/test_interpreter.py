@@ -10,12 +10,11 @@ import pytest
 from playwright.sync_api import Page, ViewportSize, expect
 
 from tests.browser.conftest import (
-    STAFF_PASSWORD,
-    STAFF_USER,
     LiveServer,
     NewContext,
     axe_check,
     join,
+    log_in,
     tile_video,
     video_playing,
 )
@@ -51,11 +50,7 @@ def test_caseworker_adds_an_interpreter_who_joins_and_is_labelled(
 
     # The console: "Add interpreter" on the appointment opens a small dialog.
     console = person(new_context, "de", DESKTOP)
-    console.goto(f"{live_server.url}/console/login")
-    console.locator("#username").fill(STAFF_USER)
-    console.locator("#password").fill(STAFF_PASSWORD)
-    console.locator("button[type=submit]").click()
-    console.wait_for_url(f"{live_server.url}/console")
+    log_in(console, live_server)
     card = console.locator(f'li.appointment[data-id="{room}"]')
     card.locator("button[data-action=add-interpreter]").click()
     dialog = console.locator("#interpreter-dialog")

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from core.model import Profile
 from signalling.appointments import schedule
 from signalling.auth.space import hash_space_code, new_space_code
-from tests.browser.conftest import STAFF_PASSWORD, TABLET, LiveServer, NewContext, axe_check
+from tests.browser.conftest import TABLET, LiveServer, NewContext, axe_check, log_in
 from tests.harness import STAFF_USER
 
 
@@ -102,11 +102,7 @@ def test_console_profile_flow(
     """The caseworker adds a jobseeker, finds them, shows their space link with a QR code
     and schedules for them: the jobseeker takes the profile's name and language."""
     page = new_context("de", viewport={"width": 1280, "height": 1024}).new_page()
-    page.goto(f"{live_server.url}/console/login")
-    page.locator("#username").fill(STAFF_USER)
-    page.locator("#password").fill(STAFF_PASSWORD)
-    page.locator("button[type=submit]").click()
-    page.wait_for_url(f"{live_server.url}/console")
+    log_in(page, live_server)
     page.locator("#pf-name").fill("Olena Koval")
     page.locator("#pf-lang").select_option("uk")
     page.locator("#profile-form button[type=submit]").click()
