@@ -110,6 +110,8 @@ export class LearnPanel {
     this.shown = state;
     this.onShow();
     $('learn-area').hidden = false;
+    // While a section is shown its own controls step through it: the picker makes room.
+    $('learn-picker').hidden = true;
     this.render();
   }
 
@@ -118,6 +120,7 @@ export class LearnPanel {
     this.shown = null;
     this.loading += 1;
     $('learn-area').hidden = true;
+    $('learn-picker').hidden = !this.presenter || this.modules.length === 0;
     $('learn-content').replaceChildren();
     this.dropUrls();
   }
