@@ -29,7 +29,7 @@ from core.contracts.client import (
 )
 from core.contracts.errors import ErrorCode
 from core.documents.access import role_of
-from core.model import Appointment, Participant, ShownSection
+from core.model import Appointment, Participant, ShownDocument, ShownSection
 from core.store.base import PresenceStore
 from signalling.learning.catalog import Catalog, Module, Section
 from signalling.sharing import Outgoing, linked_profile, viewer_in_call
@@ -62,7 +62,9 @@ class CallLearning:
         audited when it is another module) or `close`. Kept for later arrivals; the others
         are told."""
         if msg.action == "close":
-            await self.presence.set_panel(appointment.id, None, appointment.ends_at)
+            if not isinstance(await self.presence.get_panel(appointment.id), ShownDocument):
+                # (a document shown meanwhile is not this panel's to close)
+                await self.presence.set_panel(appointment.id, None, appointment.ends_at)
             log.info(
                 "learning_closed_in_call", appointment=appointment.id, participant=presenter.id
             )

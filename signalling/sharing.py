@@ -151,7 +151,9 @@ class Sharing:
         is kept for later arrivals; the others are told."""
         document = shown_document(msg)
         if msg.action == "close":
-            await self.presence.set_panel(appointment.id, None, appointment.ends_at)
+            current = await self.presence.get_panel(appointment.id)
+            if current is None or document_panel(current) is not None:  # not a course section
+                await self.presence.set_panel(appointment.id, None, appointment.ends_at)
             closed = PanelClosed(presenter.id).to_dict()
             return [Outgoing(closed, exclude=presenter.id)]
         if document is None:
