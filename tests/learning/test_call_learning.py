@@ -13,8 +13,10 @@ from aiohttp.test_utils import TestClient
 from core.audit import Action
 from core.clock import FakeClock
 from core.contracts.client import MessageError, Panel, shown_section
+from core.model import ShownDocument, ShownSection
 from signalling.app import create_app
 from signalling.context import Services
+from tests.documents.test_call import a_call as document_call
 from tests.harness import RoomClient, appointment_body, join_token, login, schedule
 
 Client = TestClient[Any, Any]
@@ -272,3 +274,43 @@ def test_shown_section_reads_only_two_ids(
             shown_section(panel)
     else:
         assert shown_section(panel) == expected
+
+
+async def test_the_call_has_one_panel_a_document_or_a_section(
+    client: Client, services: Services, fake_clock: FakeClock
+) -> None:
+    call = await document_call(client, fake_clock.now(), joined=("caseworker", "jobseeker"))
+    cw, js = call["rooms"]["caseworker"], call["rooms"]["jobseeker"]
+    appointment = call["appointment"]
+    document = {"document": call["cv"], "page": 1, "zoom": 1}
+    section = {"module": CV, "section": "quiz"}
+    try:
+        await cw.send({"type": "panel", "action": "open", "panel": "document", "state": document})
+        await js.expect("panel", timeout=WAIT, panel="document", action="open")
+        # A section replaces the document ...
+        await cw.send({"type": "panel", "action": "open", "panel": "learning", "state": section})
+        await js.expect("panel", timeout=WAIT, panel="learning", action="open")
+        assert await services.presence.get_panel(appointment) == ShownSection(
+            CV, "quiz", call["ids"]["caseworker"]
+        )
+        # ... and a document's close (the jobseeker may share documents) leaves it kept.
+        await js.send({"type": "panel", "action": "close", "panel": "document"})
+        await cw.expect("panel", timeout=WAIT, panel="document", action="close")
+        assert isinstance(await services.presence.get_panel(appointment), ShownSection)
+        # A document replaces the section; a section's close leaves the document kept.
+        await cw.send({"type": "panel", "action": "open", "panel": "document", "state": document})
+        await js.expect("panel", timeout=WAIT, panel="document", action="open")
+        await cw.send({"type": "panel", "action": "close", "panel": "learning"})
+        await js.expect("panel", timeout=WAIT, panel="learning", action="close")
+        assert isinstance(await services.presence.get_panel(appointment), ShownDocument)
+        # Who reconnects gets the document only.
+        await js.close()
+        js = await RoomClient.connect(client, call["tokens"]["jobseeker"])
+        call["rooms"]["jobseeker"] = js
+        await js.expect("hello", timeout=WAIT)
+        await js.send({"type": "chat", "text": "back"})
+        await js.expect("chat", timeout=WAIT, text="back")
+        panels = [m for m in js.received if m["type"] == "panel"]
+        assert [m["panel"] for m in panels] == ["document"]
+    finally:
+        await close_all(call)
