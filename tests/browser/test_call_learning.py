@@ -1,7 +1,7 @@
 """Course sections in a call in Chromium (issue 12): the caseworker (German) shows a section of
 a module, the jobseeker (Arabic) sees it in the module's fallback language with a note, the
-next section and a quiz (read-only, without answers) follow for both, a video comes with its
-captions, and closing closes it for both."""
+next section and a quiz (read-only, without answers) follow for both, who joins late sees the
+section as it stands, a video comes with its captions, and closing closes it for everyone."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ CV = CATALOG.modules["cv-five-steps"]
 
 
 def _call(server: LiveServer) -> dict[str, str]:
-    """A call without a waiting room: caseworker (de) and jobseeker (ar)."""
+    """A call without a waiting room: caseworker (de), jobseeker (ar), employer (de)."""
 
     async def put() -> dict[str, str]:
         now = server.clock.now()
@@ -37,6 +37,7 @@ def _call(server: LiveServer) -> dict[str, str]:
                 "participants": [
                     {"role": "caseworker", "name": "Frau Becker", "lang": "de"},
                     {"role": "jobseeker", "name": "Samira", "lang": "ar"},
+                    {"role": "employer", "name": "Herr Wolf", "lang": "de"},
                 ],
             },
             now=now - 60,
@@ -119,6 +120,16 @@ def test_a_course_section_is_shown_to_everyone_in_their_language(
     )
     wait_for(lambda: (_section(worker) or {}).get("title") == second.title["de"], "next, de")
 
+    # An employer who joins now is shown the section as it stands (course content is not
+    # personal data: no consent is asked), in German, without the presenter's controls.
+    employer = new_context("de").new_page()
+    join(employer, urls["employer"])
+    employer.locator("#call").wait_for(state="visible")
+    late = wait_for(lambda: _section(employer), "the section on the late employer's screen")
+    assert late == {"title": second.title["de"], "lang": "de", "dir": "ltr"}
+    assert employer.locator("#learn-controls").is_hidden()
+    assert employer.locator("#learn-picker").is_hidden()
+
     # A quiz: the questions without the answers, read-only, and it says so.
     _show(worker, CV.id, "quiz")
     wait_for(
@@ -147,4 +158,5 @@ def test_a_course_section_is_shown_to_everyone_in_their_language(
     # Closed by the caseworker: closed for both.
     worker.locator("#learn-close").click()
     seeker.locator("#learn-area").wait_for(state="hidden")
+    employer.locator("#learn-area").wait_for(state="hidden")
     assert worker.locator("#learn-area").is_hidden()
