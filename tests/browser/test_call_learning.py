@@ -70,8 +70,8 @@ def _no_violations(page: Page, name: str) -> None:
 
 
 def _show(worker: Page, module: str, section: str) -> None:
-    if worker.locator("#learn-area").is_visible():  # the picker is back once closed
-        worker.locator("#learn-close").click()
+    if worker.locator("#learn-picker").is_hidden():
+        worker.locator("#btn-course").click()
     worker.locator("#learn-module").select_option(module)
     worker.locator("#learn-section").select_option(section)
     worker.locator("#learn-show").click()
@@ -86,14 +86,22 @@ def test_a_course_section_is_shown_to_everyone_in_their_language(
     for page, role in ((worker, "caseworker"), (seeker, "jobseeker")):
         join(page, urls[role])
         page.locator("#call").wait_for(state="visible")
-    # Only who leads the call may show a course section.
-    worker.locator("#learn-picker").wait_for(state="visible")
-    assert seeker.locator("#learn-picker").is_hidden()
+    # Only who leads the call may show a course section; the picker opens from the controls.
+    worker.locator("#btn-course").wait_for(state="visible")
+    assert worker.locator("#learn-picker").is_hidden()
+    assert seeker.locator("#btn-course").is_hidden()
     assert seeker.locator("#learn-area").is_hidden()
+
+    worker.locator("#btn-course").click()
+    worker.locator("#learn-picker").wait_for(state="visible")
+    assert worker.locator("#btn-course").get_attribute("aria-expanded") == "true"
+    worker.screenshot(path=shots_dir / "call-learning-picker-de.png")
+    _no_violations(worker, "picker")
 
     first, second = CV.sections[0], CV.sections[1]
     _show(worker, CV.id, first.id)
     mine = wait_for(lambda: _section(worker), "the section on the caseworker's screen")
+    assert worker.locator("#learn-picker").is_hidden()
     assert mine == {"title": first.title["de"], "lang": "de", "dir": "ltr"}
     # The module has no Arabic: the jobseeker reads its fallback, and is told so in Arabic.
     theirs = wait_for(lambda: _section(seeker), "the section on the jobseeker's screen")

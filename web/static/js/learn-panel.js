@@ -35,6 +35,8 @@ export class LearnPanel {
     $('learn-next').addEventListener('click', () => this.step(1));
     $('learn-close').addEventListener('click', () => this.close());
     $('learn-module').addEventListener('change', () => this.fillSections());
+    // The picker takes room from the pictures only while asked for (a control button).
+    $('btn-course').addEventListener('click', () => this.pick($('learn-picker').hidden));
     $('learn-form').addEventListener('submit', (event) => {
       event.preventDefault();
       this.open($('learn-module').value, $('learn-section').value);
@@ -58,7 +60,14 @@ export class LearnPanel {
     this.modules = (await resp.json()).modules || [];
     $('learn-module').replaceChildren(...this.modules.map((m) => el('option', { value: m.id, text: m.title })));
     this.fillSections();
-    $('learn-picker').hidden = this.modules.length === 0;
+    $('btn-course').hidden = this.modules.length === 0;
+  }
+
+  /** Open or close the picker ('Show a course section'). */
+  pick(open) {
+    $('learn-picker').hidden = !open;
+    $('btn-course').setAttribute('aria-expanded', String(open));
+    if (open) $('learn-module').focus();
   }
 
   fillSections() {
@@ -111,7 +120,7 @@ export class LearnPanel {
     this.onShow();
     $('learn-area').hidden = false;
     // While a section is shown its own controls step through it: the picker makes room.
-    $('learn-picker').hidden = true;
+    this.pick(false);
     this.render();
   }
 
@@ -120,7 +129,6 @@ export class LearnPanel {
     this.shown = null;
     this.loading += 1;
     $('learn-area').hidden = true;
-    $('learn-picker').hidden = !this.presenter || this.modules.length === 0;
     $('learn-content').replaceChildren();
     this.dropUrls();
   }
