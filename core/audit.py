@@ -61,6 +61,10 @@ class Action(StrEnum):
     # A SCORM 1.2 package imported through the console (`subject`: the package id; detail
     # files, size) or refused (detail `reason`).
     SCORM_IMPORT = "learning.scorm_import"
+    # A module's section shown in a call's panel by a presenter (issue 12; `appointment`, and
+    # `profile` if the call has a jobseeker's profile; detail module, section). Read-only:
+    # no statement, no progress for anyone.
+    LEARNING_SHOWN = "learning.shown_in_call"
 
 
 @dataclass(frozen=True)

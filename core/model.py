@@ -320,6 +320,35 @@ class ShownDocument:
 
 
 @dataclass(frozen=True)
+class ShownSection:
+    """The e-learning section a call's panel shows now (issue 12): a module's section, kept
+    like `ShownDocument` for who joins or reconnects later. Ids only; each participant's page
+    fetches the section in their own language."""
+
+    module: str
+    section: str
+    presenter: str  # who opened or last steered it
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "learning", **dataclasses.asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ShownSection:
+        return cls(str(data["module"]), str(data["section"]), str(data["presenter"]))
+
+
+# What a call's one panel shows: a document of the folder or a course section.
+ShownPanel = ShownDocument | ShownSection
+
+
+def shown_panel_from_dict(data: dict[str, Any]) -> ShownPanel:
+    """A kept panel back from its `to_dict` (a document's has no `kind`)."""
+    if data.get("kind") == "learning":
+        return ShownSection.from_dict(data)
+    return ShownDocument.from_dict(data)
+
+
+@dataclass(frozen=True)
 class LobbyNote:
     """The latest message to a room's waiting room from one who may admit ("I am running 5
     minutes late"), kept with the room's presence for who starts waiting later."""

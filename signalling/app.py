@@ -18,6 +18,7 @@ from signalling.http.api import api_errors, setup_api
 from signalling.http.attendance_api import setup_attendance_api
 from signalling.http.calendar_files import setup_calendar_files
 from signalling.http.call_documents import setup_call_documents
+from signalling.http.call_learning import setup_call_learning
 from signalling.http.client_address import TRUSTED_PROXIES, TrustedProxies
 from signalling.http.console_socket import setup_console_socket
 from signalling.http.documents_api import setup_documents_api
@@ -77,6 +78,7 @@ def create_app(
     setup_call_documents(app)
     setup_help_api(app)
     setup_learning_api(app)
+    setup_call_learning(app)
     setup_scorm_api(app)
     setup_calendar_files(app)
     setup_host_join_api(app)

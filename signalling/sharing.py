@@ -32,7 +32,14 @@ from core.contracts.client import (
 )
 from core.contracts.errors import ErrorCode
 from core.documents.access import Consent, DocumentMeta, Viewer, ViewerKind, audit_record
-from core.model import Appointment, AppointmentStatus, Participant, Role, ShownDocument
+from core.model import (
+    Appointment,
+    AppointmentStatus,
+    Participant,
+    Role,
+    ShownDocument,
+    ShownPanel,
+)
 from core.store.base import DocumentStore, PresenceStore
 
 log = structlog.get_logger(__name__)
@@ -144,7 +151,9 @@ class Sharing:
         is kept for later arrivals; the others are told."""
         document = shown_document(msg)
         if msg.action == "close":
-            await self.presence.set_panel(appointment.id, None, appointment.ends_at)
+            current = await self.presence.get_panel(appointment.id)
+            if current is None or document_panel(current) is not None:  # not a course section
+                await self.presence.set_panel(appointment.id, None, appointment.ends_at)
             closed = PanelClosed(presenter.id).to_dict()
             return [Outgoing(closed, exclude=presenter.id)]
         if document is None:
@@ -157,7 +166,7 @@ class Sharing:
                 out.append(Outgoing(question.to_dict(), to=tuple(owners(appointment))))
         else:
             meta = await self.document(appointment, document)
-            before = await self.presence.get_panel(appointment.id)
+            before = document_panel(await self.presence.get_panel(appointment.id))
             asked = before is not None and before.document == meta.id and before.asked
         page, zoom = document_view(msg, meta.pages)
         shown = ShownDocument(meta.id, page, zoom, meta.pages, presenter.id, asked)
@@ -188,8 +197,8 @@ class Sharing:
                 for c in await self.documents.consents(appointment.id)
                 if c.stands()
             )
-        shown = await self.presence.get_panel(appointment.id)
-        if shown is None:
+        shown = document_panel(await self.presence.get_panel(appointment.id))
+        if shown is None:  # nothing, or a course section (signalling.call_learning)
             return out
         found = await self.documents.get_document(shown.document)
         if found is None:  # deleted while shown
@@ -245,7 +254,7 @@ class Sharing:
             changed = True
         else:
             changed = False
-        shown = await self.presence.get_panel(appointment.id)
+        shown = document_panel(await self.presence.get_panel(appointment.id))
         if shown is not None and shown.document != meta.id:
             shown = None
         if shown is not None and shown.asked:  # answered: no longer asked on arrival
@@ -276,6 +285,11 @@ class Sharing:
         withdrawn = ConsentWithdrawn(meta.id, meta.title, participant.id, others)
         out.append(Outgoing(withdrawn.to_dict(), grant="share_documents", exclude=participant.id))
         return out
+
+
+def document_panel(shown: ShownPanel | None) -> ShownDocument | None:
+    """The document the panel shows, if it shows one (not a course section)."""
+    return shown if isinstance(shown, ShownDocument) else None
 
 
 def owners(appointment: Appointment) -> list[str]:

@@ -11,7 +11,15 @@ import pytest
 import redis.asyncio as redis
 
 from core.clock import FakeClock
-from core.model import Grants, LobbyNote, Member, ShownDocument, WorkerInfo, grants_for
+from core.model import (
+    Grants,
+    LobbyNote,
+    Member,
+    ShownDocument,
+    ShownSection,
+    WorkerInfo,
+    grants_for,
+)
 from core.store.base import EphemeralStore as Store
 from core.store.memory import MemoryStore
 from core.store.redisstore import RedisStore
@@ -125,6 +133,15 @@ async def test_a_rooms_panel_is_kept_until_closed_ended_or_over(
     assert await store.get_panel("a2") == dataclasses.replace(shown, page=1)
     clock.advance(600)  # the appointment is over
     assert await store.get_panel("a2") is None
+
+
+async def test_a_panel_shows_a_document_or_a_course_section(store: Store) -> None:
+    section = ShownSection("cv-five-steps", "quiz", "cw")
+    await store.set_panel("a1", ShownDocument("d_1", 1, 1.0, 2, "cw"), T0 + 600)
+    await store.set_panel("a1", section, T0 + 600)  # the one panel now shows the section
+    assert await store.get_panel("a1") == section
+    await store.set_panel("a1", ShownDocument("d_1", 2, 1.0, 2, "cw"), T0 + 600)
+    assert await store.get_panel("a1") == ShownDocument("d_1", 2, 1.0, 2, "cw")
 
 
 async def test_the_latest_lobby_note_is_kept_until_ended_or_over(

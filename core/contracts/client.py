@@ -12,6 +12,7 @@ candidate object may carry keys beyond `candidate`, `sdpMid` and `sdpMLineIndex`
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, ClassVar, Literal, TypeAlias
@@ -516,6 +517,25 @@ def shown_document(panel: Panel) -> str | None:
     return document
 
 
+LEARNING_PANEL = "learning"  # a `panel` message for a course section (issue 12)
+_COURSE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")  # as the module manifests spell ids
+
+
+def shown_section(panel: Panel) -> tuple[str, str]:
+    """The module and section a learning `panel` message opens or steers (`state.module`,
+    `state.section`): both ids as module manifests spell them."""
+    state = panel.state or {}
+    if set(state) - {"module", "section"}:
+        raise MessageError(ErrorCode.BAD_FIELD, "state has only module and section")
+    ids = []
+    for key in ("module", "section"):
+        value = state.get(key)
+        if not isinstance(value, str) or not _COURSE_ID.fullmatch(value):
+            raise MessageError(ErrorCode.BAD_FIELD, f"state.{key} must be an id")
+        ids.append(value)
+    return ids[0], ids[1]
+
+
 def document_view(panel: Panel, pages: int) -> tuple[int, float]:
     """The page (1 to `pages`, default 1) and zoom (MIN_ZOOM to MAX_ZOOM, default 1) a
     document's `panel` message shows."""
@@ -573,20 +593,47 @@ class PanelShown:
 
 
 @dataclass(frozen=True)
+class SectionShown:
+    """The course section panel opened or steered (issue 12): `state` names the module and
+    section, `from` the presenter; each page fetches the section in its own language.
+    `current` as in `PanelShown`."""
+
+    TYPE: ClassVar[str] = "panel"
+    action: Literal["open", "sync"]
+    module: str
+    section: str
+    presenter: str
+    current: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "type": self.TYPE,
+            "action": self.action,
+            "panel": LEARNING_PANEL,
+            "state": {"module": self.module, "section": self.section},
+            "from": self.presenter,
+        }
+        if self.current:
+            out["current"] = True
+        return out
+
+
+@dataclass(frozen=True)
 class PanelClosed:
-    """The document panel closes: by its presenter (`reason` "closed"), or, for the guests
-    only, because the jobseeker withdrew consent for the document it shows
-    ("consent_withdrawn")."""
+    """The panel closes: by its presenter (`reason` "closed"), or, for the guests only,
+    because the jobseeker withdrew consent for the document it shows ("consent_withdrawn").
+    `panel`: what it showed, "document" or "learning"."""
 
     TYPE: ClassVar[str] = "panel"
     presenter: str | None
     reason: Literal["closed", "consent_withdrawn"] = "closed"
+    panel: str = "document"
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "type": self.TYPE,
             "action": "close",
-            "panel": "document",
+            "panel": self.panel,
             "reason": self.reason,
         }
         if self.presenter is not None:

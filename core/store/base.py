@@ -40,7 +40,7 @@ from core.model import (
     LobbyNote,
     Member,
     Profile,
-    ShownDocument,
+    ShownPanel,
     SpaceSession,
     StaffUser,
     WorkerInfo,
@@ -287,14 +287,12 @@ class PresenceStore(Closable, Protocol):
         ...
 
     # the document a room's panel shows, for who joins or reconnects later
-    async def set_panel(
-        self, appointment_id: str, shown: ShownDocument | None, until: float
-    ) -> None:
+    async def set_panel(self, appointment_id: str, shown: ShownPanel | None, until: float) -> None:
         """Keep (or, with None, forget) what the room's panel shows, at most until `until`
         (the appointment's end)."""
         ...
 
-    async def get_panel(self, appointment_id: str) -> ShownDocument | None: ...
+    async def get_panel(self, appointment_id: str) -> ShownPanel | None: ...
 
     # the latest message to the room's waiting room, for who starts waiting later
     async def set_lobby_note(self, appointment_id: str, note: LobbyNote, until: float) -> None:

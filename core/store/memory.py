@@ -6,7 +6,7 @@ Durable records never live here: they go to `core.store.sql.SqlStore` (SQLite em
 from __future__ import annotations
 
 from core.clock import Clock
-from core.model import LobbyNote, Member, ShownDocument, WorkerInfo
+from core.model import LobbyNote, Member, ShownPanel, WorkerInfo
 
 
 class MemoryStore:
@@ -16,7 +16,7 @@ class MemoryStore:
         self._clock = clock
         self._revoked: dict[str, float] = {}
         self._members: dict[str, dict[str, Member]] = {}
-        self._panels: dict[str, tuple[ShownDocument, float]] = {}
+        self._panels: dict[str, tuple[ShownPanel, float]] = {}
         self._notes: dict[str, tuple[LobbyNote, float]] = {}
         self._workers: dict[str, tuple[WorkerInfo, float]] = {}
         self._placements: dict[str, tuple[str, float]] = {}
@@ -63,15 +63,13 @@ class MemoryStore:
         self._panels.pop(appointment_id, None)
         self._notes.pop(appointment_id, None)
 
-    async def set_panel(
-        self, appointment_id: str, shown: ShownDocument | None, until: float
-    ) -> None:
+    async def set_panel(self, appointment_id: str, shown: ShownPanel | None, until: float) -> None:
         if shown is None or until <= self._clock.now():
             self._panels.pop(appointment_id, None)
         else:
             self._panels[appointment_id] = (shown, until)
 
-    async def get_panel(self, appointment_id: str) -> ShownDocument | None:
+    async def get_panel(self, appointment_id: str) -> ShownPanel | None:
         kept = self._panels.get(appointment_id)
         if kept is None:
             return None

@@ -18,13 +18,13 @@ from typing import Any
 import redis.asyncio as redis
 
 from core.clock import Clock
-from core.model import LobbyNote, Member, ShownDocument, WorkerInfo
+from core.model import LobbyNote, Member, ShownPanel, WorkerInfo, shown_panel_from_dict
 from core.store.redis_client import RedisOptions, redis_client
 
 # Keys, after the store's prefix ("lj:" by default).
 REVOKED_KEY = "revoked:{jti}"  # the epoch second until which the token id stays revoked; TTL
 MEMBERS_KEY = "room:{id}:members"  # hash: participant id -> JSON of Member (room presence)
-PANEL_KEY = "room:{id}:panel"  # JSON {"shown": ShownDocument, "until"}: the panel's document; TTL
+PANEL_KEY = "room:{id}:panel"  # JSON {"shown": ShownDocument|ShownSection, "until"}: the panel; TTL
 # JSON {"note": LobbyNote, "until"}: the latest message to the waiting room; TTL
 LOBBY_NOTE_KEY = "room:{id}:lobby_note"
 WORKER_KEY = "worker:{id}"  # JSON {"info": WorkerInfo, "expires_at"}; TTL = registration ttl
@@ -241,9 +241,7 @@ class RedisStore:
             self._key(LOBBY_NOTE_KEY, id=appointment_id),
         )
 
-    async def set_panel(
-        self, appointment_id: str, shown: ShownDocument | None, until: float
-    ) -> None:
+    async def set_panel(self, appointment_id: str, shown: ShownPanel | None, until: float) -> None:
         key = self._key(PANEL_KEY, id=appointment_id)
         if shown is None or until <= self._clock.now():
             await self._client.delete(key)
@@ -251,14 +249,14 @@ class RedisStore:
         value = _dumps({"shown": shown.to_dict(), "until": until})
         await self._client.set(key, value, px=self._ttl_ms(until))
 
-    async def get_panel(self, appointment_id: str) -> ShownDocument | None:
+    async def get_panel(self, appointment_id: str) -> ShownPanel | None:
         raw = await self._client.get(self._key(PANEL_KEY, id=appointment_id))
         if raw is None:
             return None
         kept = json.loads(raw)
         if float(kept["until"]) <= self._clock.now():
             return None
-        return ShownDocument.from_dict(kept["shown"])
+        return shown_panel_from_dict(kept["shown"])
 
     async def set_lobby_note(self, appointment_id: str, note: LobbyNote, until: float) -> None:
         if until <= self._clock.now():

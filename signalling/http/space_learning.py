@@ -16,7 +16,7 @@ from signalling.auth.space import csrf_for_space, current_visit
 from signalling.http.learning_api import LEARNING, learning_cards
 from signalling.http.pages import NO_STORE, render
 from signalling.http.scorm_api import launch_url
-from signalling.learning.catalog import Module, SectionKind
+from signalling.learning.catalog import Module, Section, SectionKind
 from signalling.learning.progress import Status
 from signalling.learning.recorder import LearningError
 
@@ -57,37 +57,42 @@ async def space_learning_context(
     return {"learning_modules": [_card_view(c, lang) for c in cards]}
 
 
+def section_view(
+    module: Module, s: Section, module_lang: str, media_base: str | None = None
+) -> dict[str, Any]:
+    """One section in `module_lang` for a page: a page's sanitised HTML, a video with its
+    captions (files under `media_base`), or a quiz's questions without which answers are
+    right (those stay on the server)."""
+    view: dict[str, Any] = {"id": s.id, "kind": str(s.kind), "title": s.title[module_lang]}
+    if s.kind == SectionKind.PAGE:
+        view["html"] = s.html[module_lang]
+    elif s.kind == SectionKind.VIDEO and s.video is not None:
+        base = media_base or f"/learning/media/{module.id}/"
+        view["video"] = base + s.video.relative_to(module.folder).as_posix()
+        view["captions"] = [
+            {
+                "lang": lang,
+                "label": LANGUAGE_LABELS[lang],
+                "src": base + path.relative_to(module.folder).as_posix(),
+                "default": lang == module_lang,
+            }
+            for lang, path in s.captions.items()
+        ]
+    else:
+        view["questions"] = [
+            {
+                "id": q.id,
+                "multiple": q.multiple,
+                "prompt": q.prompt[module_lang],
+                "choices": [{"id": c.id, "text": c.text[module_lang]} for c in q.choices],
+            }
+            for q in s.questions
+        ]
+    return view
+
+
 def _sections(module: Module, module_lang: str) -> list[dict[str, Any]]:
-    views = []
-    for s in module.sections:
-        view: dict[str, Any] = {"id": s.id, "kind": str(s.kind), "title": s.title[module_lang]}
-        if s.kind == SectionKind.PAGE:
-            view["html"] = s.html[module_lang]
-        elif s.kind == SectionKind.VIDEO and s.video is not None:
-            base = f"/learning/media/{module.id}/"
-            view["video"] = base + s.video.relative_to(module.folder).as_posix()
-            view["captions"] = [
-                {
-                    "lang": lang,
-                    "label": LANGUAGE_LABELS[lang],
-                    "src": base + path.relative_to(module.folder).as_posix(),
-                    "default": lang == module_lang,
-                }
-                for lang, path in s.captions.items()
-            ]
-        else:
-            view["questions"] = [
-                {
-                    "id": q.id,
-                    "multiple": q.multiple,
-                    "prompt": q.prompt[module_lang],
-                    # Only what a choice says: which are right stays on the server.
-                    "choices": [{"id": c.id, "text": c.text[module_lang]} for c in q.choices],
-                }
-                for q in s.questions
-            ]
-        views.append(view)
-    return views
+    return [section_view(module, s, module_lang) for s in module.sections]
 
 
 async def module_page(request: web.Request) -> web.StreamResponse:

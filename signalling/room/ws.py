@@ -23,6 +23,7 @@ from core.tasks import finish
 from signalling.appointments import token_void
 from signalling.auth.invites import LinkState, link_state
 from signalling.auth.tokens import TokenError
+from signalling.call_learning import CALL_LEARNING
 from signalling.context import SERVICES
 from signalling.metrics import METRICS
 from signalling.room.connection import Connection
@@ -304,6 +305,11 @@ async def _dispatch(
         await hub.media_signal(conn, msg)
     elif isinstance(msg, cm.MediaStatus):
         await hub.media_status(conn, msg)
+    elif isinstance(msg, cm.Panel) and msg.panel == cm.LEARNING_PANEL:
+        # A course section (issue 12): shown by whoever leads the call.
+        if not conn.claims.grants.moderate:
+            raise MessageError(ErrorCode.FORBIDDEN, "you may not show course sections")
+        await _learning_panel(request, hub, conn, msg)
     elif isinstance(msg, cm.Panel):
         # The application folder belongs to the jobseeker: only those who may share
         # documents open or steer it; everyone in the call sees it.
@@ -338,6 +344,19 @@ async def _panel(request: web.Request, hub: RoomHub, conn: Connection, msg: cm.P
         return
     appointment, presenter = await _in_call(request, conn)
     await _tell(hub, conn.room, await request.app[SHARING].present(appointment, presenter, msg))
+
+
+async def _learning_panel(
+    request: web.Request, hub: RoomHub, conn: Connection, msg: cm.Panel
+) -> None:
+    """A course section's panel message goes through `CallLearning.present` (checked against
+    the catalog, audited, kept for later arrivals)."""
+    if CALL_LEARNING not in request.app:
+        raise MessageError(ErrorCode.NOT_FOUND, "no course catalog here")
+    appointment, presenter = await _in_call(request, conn)
+    await _tell(
+        hub, conn.room, await request.app[CALL_LEARNING].present(appointment, presenter, msg)
+    )
 
 
 async def _consent(
@@ -402,5 +421,7 @@ def setup_ws(app: web.Application, hub: RoomHub) -> None:
     sharing = Sharing(services.documents, services.presence, services.clock)
     app[SHARING] = sharing
     hub.on_enter(sharing.welcome)
+    if CALL_LEARNING in app:  # set up with the e-learning API (signalling.http.call_learning)
+        hub.on_enter(app[CALL_LEARNING].welcome)
     app.router.add_get("/ws", room_socket)
     app.cleanup_ctx.append(_hub_ctx)

@@ -245,7 +245,8 @@ def test_a_colleagues_appointment_offers_the_call_not_changes(
     wide = page.evaluate(
         """() => [...document.querySelectorAll('body *')]
           .filter((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
-          .slice(0, 8).map((e) => `${e.tagName}#${e.id}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`)"""
+          .slice(0, 8)
+          .map((e) => `${e.tagName}#${e.id} ${Math.round(e.getBoundingClientRect().right)}`)"""
     )
     assert overflow <= 0, f"{size}: the console scrolls sideways by {overflow} px: {wide}"
     page.screenshot(path=str(shots_dir / f"console-list-{size}-de.png"), full_page=True)

@@ -44,6 +44,7 @@ export function actionText(entry) {
         ? t('Course recommendation withdrawn: {module}', { module: detail.module })
         : t('Course recommended: {module}', { module: detail.module });
     case 'learning.export': return t('Learning records exported');
+    case 'learning.shown_in_call': return t('Course section shown in the call: {module}', { module: detail.module });
     default: return entry.action;
   }
 }

@@ -181,6 +181,7 @@ export class DocPanel {
   }
 
   show(state) {
+    if (this.onOpen) this.onOpen(); // a course section gives way (learn-panel.js)
     this.shown = state;
     $('panel-area').hidden = false;
     this.render();

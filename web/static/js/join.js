@@ -4,6 +4,7 @@ import { announce } from './announcer.js';
 import { CallView } from './call-view.js';
 import { LocalDevices, deviceErrorHelp, startLevelMeter } from './devices.js';
 import { DocPanel } from './doc-panel.js';
+import { LearnPanel } from './learn-panel.js';
 import { E2EE } from './e2ee.js';
 import { page, t } from './i18n.js';
 import { MediaSession } from './media.js';
@@ -277,7 +278,14 @@ class JoinPage {
         this.view.setMuted(msg.participant || msg.from, msg.kind, msg.muted, msg.missing === true);
         break;
       case 'media_status': this.view.mediaStatus(msg); break;
-      case 'panel': this.docs.panel(msg); break;
+      case 'panel':
+        // One panel: a document or a course section; what opens makes the other give way.
+        if (msg.panel === 'learning') this.learn.panel(msg);
+        else {
+          if (msg.action !== 'close') this.learn.hide();
+          this.docs.panel(msg);
+        }
+        break;
       case 'consent_request': this.docs.request(msg); break;
       case 'consent': this.docs.consent(msg); break;
       case 'consent_withdrawn': this.docs.withdrawnNotice(msg); break;
@@ -320,6 +328,13 @@ class JoinPage {
         name: (id) => this.view.name(id),
       });
       this.docs.hello(msg);
+      this.learn = new LearnPanel({
+        send: (m) => this.socket.send(m),
+        token: () => this.socket.token,
+        onShow: () => this.docs.hide(),
+      });
+      this.learn.hello(msg);
+      this.docs.onOpen = () => this.learn.hide();
     }
     this.view.setLocal(this.devices.stream);
     this.view.setReconnecting(false);
