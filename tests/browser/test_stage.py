@@ -79,8 +79,11 @@ LAYOUT = """() => {
 
 
 def overlap(a: dict[str, float], b: dict[str, float]) -> float:
-    w = min(a["x"] + a["w"], b["x"] + b["w"]) - max(a["x"], b["x"])
-    h = min(a["y"] + a["h"], b["y"] + b["h"]) - max(a["y"], b["y"])
+    """The area two boxes share beyond a pixel of rounding each way: layouts land on half
+    pixels (a 366 px tile has its middle from 103.5 px), and a half-pixel sliver along an
+    edge covers nothing."""
+    w = min(a["x"] + a["w"], b["x"] + b["w"]) - max(a["x"], b["x"]) - 1
+    h = min(a["y"] + a["h"], b["y"] + b["h"]) - max(a["y"], b["y"]) - 1
     return max(0.0, w) * max(0.0, h)
 
 
