@@ -131,6 +131,23 @@ end
 return 1
 """
 
+# The registered nodes with their heartbeats, in one round trip: every node that beats is in
+# the index (`_REGISTER_NODE_LUA` adds it with its beat; `_FORGET_NODE_LUA` drops only a node
+# that does not beat). KEYS[1] index; ARGV[1] the node key's prefix. Returns [id, beat, ...]
+# for the nodes whose key exists.
+_NODE_BEATS_LUA = """
+local ids = redis.call('SMEMBERS', KEYS[1])
+local out = {}
+for _, id in ipairs(ids) do
+  local beat = redis.call('GET', ARGV[1] .. id)
+  if beat then
+    out[#out + 1] = id
+    out[#out + 1] = beat
+  end
+end
+return out
+"""
+
 _PRUNE_WORKER_LUA = """
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return redis.call('SREM', KEYS[2], ARGV[1])
@@ -168,6 +185,7 @@ class RedisStore:
         self._register_node = client.register_script(_REGISTER_NODE_LUA)
         self._claim_node = client.register_script(_CLAIM_NODE_LUA)
         self._forget_node = client.register_script(_FORGET_NODE_LUA)
+        self._node_beats = client.register_script(_NODE_BEATS_LUA)
 
     @classmethod
     async def from_url(
@@ -289,15 +307,18 @@ class RedisStore:
         return bool(was_live)
 
     async def live_nodes(self) -> set[str]:
-        # Few nodes, scanned rarely (when presence is shown): SCAN is fine here.
+        # Asked at every presence change (each admission, join, leave): one round trip over
+        # the node index, not a SCAN of the whole keyspace (which grows with the rooms).
         prefix = self._key(NODE_KEY, id="")
+        # The prefix is built from the key template, as SCAN's pattern was: the script reads
+        # keys it is not given, so it must not run on a Redis Cluster (never used here).
+        pairs = await self._node_beats(keys=[self._key(NODES_KEY)], args=[prefix])
         now = self._clock.now()
-        live: set[str] = set()
-        async for key in self._client.scan_iter(match=prefix + "*", count=100):
-            raw = await self._client.get(key)
-            if raw is not None and float(redis_text(raw)) > now:
-                live.add(redis_text(key)[len(prefix) :])
-        return live
+        return {
+            redis_text(pairs[i])
+            for i in range(0, len(pairs), 2)
+            if float(redis_text(pairs[i + 1])) > now
+        }
 
     async def lapsed_nodes(self) -> set[str]:
         ids = sorted(redis_text(i) for i in await self._client.smembers(self._key(NODES_KEY)))
