@@ -9,6 +9,7 @@ libraries are held at WARNING unless the level is debug.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import re
@@ -50,6 +51,7 @@ _JOIN_LINK = re.compile(r"/j/[^\s\"'?#]+")
 _HANDLER_MARK = "_lippejob_handler"
 
 
+@functools.lru_cache(maxsize=1024)  # a few dozen distinct keys; asked for every key of every line
 def _is_secret_key(key: str) -> bool:
     lowered = key.lower()
     return lowered in REDACTED_KEYS or any(part in lowered for part in REDACTED_PARTS)

@@ -335,6 +335,22 @@ async def test_nodes_live_until_their_heartbeat_lapses(store: Store, clock: Fake
     assert await store.live_nodes() == {"sig-a", "sig-b"}
 
 
+async def test_present_members_are_those_of_live_nodes(store: Store, clock: FakeClock) -> None:
+    assert await store.present_members("a1") == {}
+    await store.register_node("sig-a", 30)
+    await store.register_node("sig-b", 10)
+    on_a = dataclasses.replace(member("p1"), node="sig-a")
+    on_b = dataclasses.replace(member("p2", "admitted"), node="sig-b")
+    nowhere = dataclasses.replace(member("p3"), node="sig-x")  # never registered
+    for m in (on_a, on_b, nowhere):
+        await store.set_member("a1", m)
+    assert await store.present_members("a1") == {"p1": on_a, "p2": on_b}
+    assert await store.present_members("a2") == {}
+    clock.advance(10)  # sig-b lapses: its member is not shown, though still stored
+    assert await store.present_members("a1") == {"p1": on_a}
+    assert set(await store.get_members("a1")) == {"p1", "p2", "p3"}
+
+
 async def test_register_node_says_whether_it_was_live(store: Store, clock: FakeClock) -> None:
     assert not await store.register_node("sig-a", 4)  # the first registration
     clock.advance(3)

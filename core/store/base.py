@@ -311,6 +311,11 @@ class PresenceStore(Closable, Protocol):
 
     async def live_nodes(self) -> set[str]: ...
 
+    async def present_members(self, appointment_id: str) -> dict[str, Member]:
+        """The room's members held by live nodes: `get_members` without those of a node
+        that is not in `live_nodes`, in one read (asked at every presence change)."""
+        ...
+
     async def lapsed_nodes(self) -> set[str]:
         """Nodes that registered, whose registration lapsed, and that were not forgotten."""
         ...

@@ -101,6 +101,12 @@ class MemoryStore:
         now = self._clock.now()
         return {node for node, until in self._nodes.items() if until > now}
 
+    async def present_members(self, appointment_id: str) -> dict[str, Member]:
+        live = await self.live_nodes()
+        return {
+            pid: m for pid, m in self._members.get(appointment_id, {}).items() if m.node in live
+        }
+
     async def lapsed_nodes(self) -> set[str]:
         now = self._clock.now()
         return {node for node, until in self._nodes.items() if until <= now}

@@ -131,6 +131,34 @@ end
 return 1
 """
 
+# The registered nodes with their heartbeats, in one round trip: every node that beats is in
+# the index (`_REGISTER_NODE_LUA` adds it with its beat; `_FORGET_NODE_LUA` drops only a node
+# that does not beat). KEYS[1] index; ARGV[1] the node key's prefix. Returns [id, beat, ...]
+# for the nodes whose key exists.
+_NODE_BEATS = """
+local ids = redis.call('SMEMBERS', KEYS[1])
+local beats = {}
+for _, id in ipairs(ids) do
+  local beat = redis.call('GET', ARGV[1] .. id)
+  if beat then
+    beats[#beats + 1] = id
+    beats[#beats + 1] = beat
+  end
+end
+"""
+_NODE_BEATS_LUA = _NODE_BEATS + "return beats\n"
+# A room's members with the nodes' beats (as above), one round trip for what a presence
+# change shows. KEYS[1] node index, KEYS[2] members hash; ARGV[1] the node key's prefix.
+# Returns {[participant, member JSON, ...], [id, beat, ...]}.
+_PRESENT_LUA = (
+    """
+local members = redis.call('HGETALL', KEYS[2])
+if #members == 0 then return {members, {}} end
+"""
+    + _NODE_BEATS
+    + "return {members, beats}\n"
+)
+
 _PRUNE_WORKER_LUA = """
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return redis.call('SREM', KEYS[2], ARGV[1])
@@ -168,6 +196,8 @@ class RedisStore:
         self._register_node = client.register_script(_REGISTER_NODE_LUA)
         self._claim_node = client.register_script(_CLAIM_NODE_LUA)
         self._forget_node = client.register_script(_FORGET_NODE_LUA)
+        self._node_beats = client.register_script(_NODE_BEATS_LUA)
+        self._present = client.register_script(_PRESENT_LUA)
 
     @classmethod
     async def from_url(
@@ -287,15 +317,36 @@ class RedisStore:
         return bool(was_live)
 
     async def live_nodes(self) -> set[str]:
-        # Few nodes, scanned rarely (when presence is shown): SCAN is fine here.
-        prefix = self._key(NODE_KEY, id="")
+        # Asked at every presence change (each admission, join, leave): one round trip over
+        # the node index, not a SCAN of the whole keyspace (which grows with the rooms). The
+        # script reads node keys it is not given (fine on one Redis; never run on a Cluster).
+        pairs = await self._node_beats(
+            keys=[self._key(NODES_KEY)], args=[self._key(NODE_KEY, id="")]
+        )
+        return self._live(pairs)
+
+    def _live(self, pairs: list[Any]) -> set[str]:
+        """The node ids of [id, beat, ...] whose beat lies ahead on our clock."""
         now = self._clock.now()
-        live: set[str] = set()
-        async for key in self._client.scan_iter(match=prefix + "*", count=100):
-            raw = await self._client.get(key)
-            if raw is not None and float(redis_text(raw)) > now:
-                live.add(redis_text(key)[len(prefix) :])
-        return live
+        return {
+            redis_text(pairs[i])
+            for i in range(0, len(pairs), 2)
+            if float(redis_text(pairs[i + 1])) > now
+        }
+
+    async def present_members(self, appointment_id: str) -> dict[str, Member]:
+        members, pairs = await self._present(
+            keys=[self._key(NODES_KEY), self._key(MEMBERS_KEY, id=appointment_id)],
+            args=[self._key(NODE_KEY, id="")],
+        )
+        if not members:
+            return {}
+        live = self._live(pairs)
+        found = (
+            (redis_text(members[i]), Member.from_dict(json.loads(members[i + 1])))
+            for i in range(0, len(members), 2)
+        )
+        return {pid: member for pid, member in found if member.node in live}
 
     async def lapsed_nodes(self) -> set[str]:
         ids = sorted(redis_text(i) for i in await self._client.smembers(self._key(NODES_KEY)))

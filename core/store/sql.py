@@ -45,6 +45,34 @@ _APPOINTMENT_COLUMNS = (
 )
 
 
+# Statements run at every admission and join, built once (not per call): an appointment with
+# its participants (one row per participant, outer-joined; participant columns as "p_<name>"),
+# and an attendance event added unless the appointment holds MAX_ATTENDANCE already.
+_GET_APPOINTMENT = (
+    sa.select(appointments, *(c.label(f"p_{c.name}") for c in participants.c))
+    .select_from(
+        appointments.outerjoin(participants, participants.c.appointment_id == appointments.c.id)
+    )
+    .where(appointments.c.id == sa.bindparam("appointment_id", type_=sa.String))
+    .order_by(participants.c.position)
+)
+_ADD_ATTENDANCE = attendance.insert().from_select(
+    ["appointment_id", "participant_id", "event", "at"],
+    sa.select(
+        sa.bindparam("appointment_id", type_=sa.String),
+        sa.bindparam("participant_id", type_=sa.String),
+        sa.bindparam("event", type_=sa.String),
+        sa.bindparam("at", type_=sa.Double),
+    ).where(
+        sa.select(sa.func.count())
+        .select_from(attendance)
+        .where(attendance.c.appointment_id == sa.bindparam("appointment_id", type_=sa.String))
+        .scalar_subquery()
+        < MAX_ATTENDANCE
+    ),
+)
+
+
 async def _upsert(
     conn: AsyncConnection, table: sa.Table, values: dict[str, Any], key: Sequence[str]
 ) -> None:
@@ -145,8 +173,26 @@ class SqlStore(SqlProfiles, SqlDocuments, SqlHelp, SqlLearning):
                 )
 
     async def get_appointment(self, appointment_id: str) -> Appointment | None:
-        found = await self._select_appointments(appointments.c.id == appointment_id)
-        return found[0] if found else None
+        # Read at every admission, join and room event: one statement (the appointment's row
+        # once per participant, outer-joined), where a list takes two.
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(_GET_APPOINTMENT, {"appointment_id": appointment_id})).all()
+        if not rows:
+            return None
+        found = [
+            Participant(
+                id=r.p_id,
+                role=r.p_role,
+                name=r.p_name,
+                lang=r.p_lang,
+                invite_hash=r.p_invite_hash,
+                not_before=r.p_not_before,
+                profile_id=r.p_profile_id,
+            )
+            for r in rows
+            if r.p_id is not None
+        ]
+        return _appointment(rows[0], found)
 
     async def list_appointments(
         self,
@@ -216,24 +262,14 @@ class SqlStore(SqlProfiles, SqlDocuments, SqlHelp, SqlLearning):
         first ones are kept). The count and the insert are one statement: exact on SQLite,
         which runs one writer at a time; on PostgreSQL, writers racing at the bound may each
         add one more (the bound is against growth without end, not an exact quota)."""
-        kept = (
-            sa.select(sa.func.count())
-            .select_from(attendance)
-            .where(attendance.c.appointment_id == event.appointment_id)
-            .scalar_subquery()
-        )
-        values = sa.select(
-            sa.literal(event.appointment_id, sa.String),
-            sa.literal(event.participant_id, sa.String),
-            sa.literal(event.event, sa.String),
-            sa.literal(event.at, sa.Double),
-        ).where(kept < MAX_ATTENDANCE)
+        values = {
+            "appointment_id": event.appointment_id,
+            "participant_id": event.participant_id,
+            "event": str(event.event),
+            "at": event.at,
+        }
         async with self._engine.begin() as conn:
-            await conn.execute(
-                attendance.insert().from_select(
-                    ["appointment_id", "participant_id", "event", "at"], values
-                )
-            )
+            await conn.execute(_ADD_ATTENDANCE, values)
 
     async def list_attendance(self, appointment_id: str) -> list[AttendanceEvent]:
         async with self._engine.connect() as conn:

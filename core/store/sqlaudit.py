@@ -15,6 +15,7 @@ from core.audit import Action, AuditEntry, AuditRecord, chain
 from core.db.tables import audit_log
 
 APPEND_ATTEMPTS = 50
+_INSERT = audit_log.insert()  # built once: every admission, join and leave appends
 
 
 def _entry(row: sa.Row[Any]) -> AuditEntry:
@@ -51,7 +52,7 @@ class SqlAuditLog:
                 entry = chain(self._head, record)
                 try:
                     async with self._engine.begin() as conn:
-                        await conn.execute(audit_log.insert().values(self._row(entry)))
+                        await conn.execute(_INSERT, self._row(entry))
                 except IntegrityError:
                     # Another node appended `seq` first: chain onto its entry instead.
                     self._head_known = False

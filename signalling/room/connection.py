@@ -73,7 +73,9 @@ class Connection:
             return
         async with self._lock:
             try:
-                await asyncio.wait_for(self.ws.send_json(message), SEND_TIMEOUT)
+                # asyncio.timeout, not wait_for: no task per message (several per admission)
+                async with asyncio.timeout(SEND_TIMEOUT):
+                    await self.ws.send_json(message)
             except TimeoutError:
                 log.warning("ws_slow_consumer", appointment=self.room, participant=self.pid)
                 self.close_soon(CloseCode.SLOW, "too slow to keep up", handled=False)

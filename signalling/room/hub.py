@@ -44,7 +44,7 @@ from signalling.room.connection import Connection
 from signalling.room.media_router import MediaRouter, NoMediaWorker
 from signalling.room.media_watch import MediaWatch
 from signalling.room.node_watch import NodeWatch
-from signalling.room.status import host_present, may_admit, present_members, waiting_list
+from signalling.room.status import host_present, may_admit, waiting_list
 
 log = structlog.get_logger(__name__)
 
@@ -128,10 +128,7 @@ class RoomHub:
 
     async def _present(self, room: str) -> dict[str, Member]:
         """The room's members held by live nodes."""
-        members = await self._s.presence.get_members(room)
-        if not members:
-            return members
-        return present_members(members, await self._s.presence.live_nodes())
+        return await self._s.presence.present_members(room)
 
     async def close(self) -> None:
         if self._closed:
