@@ -10,6 +10,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from core.audit import Action, AuditRecord
 from core.contracts.client import LobbyMessage, MessageError
 from core.contracts.errors import ErrorCode
 from core.jsonwire import loads_strict
@@ -19,6 +20,7 @@ from signalling.appointment_filter import apply_filter, parse_filter
 from signalling.appointments import ValidationError, reissue, schedule
 from signalling.auth.invites import LinkState, hash_code, link_state, looks_like_code
 from signalling.auth.login_throttle import LoginThrottle
+from signalling.auth.space import SpaceVisit, current_visit, space_csrf_ok
 from signalling.auth.staff import (
     SESSION_COOKIE,
     csrf_for_session,
@@ -37,6 +39,7 @@ from signalling.metrics import METRICS
 from signalling.profiles import looks_like_profile_id
 from signalling.room.status import live_view, present_members
 from signalling.room.ws import HUB
+from signalling.sharing import linked_profile
 
 log = structlog.get_logger(__name__)
 
@@ -123,6 +126,19 @@ async def require_staff(request: web.Request, *, csrf: bool = True) -> StaffUser
     if csrf and request.method not in ("GET", "HEAD") and not csrf_ok(request):
         raise ApiError(403, "missing or wrong X-CSRF-Token", ErrorCode.CSRF)
     return user
+
+
+async def require_space(request: web.Request) -> SpaceVisit:
+    """This device's space session (a jobseeker's own space), with the space's CSRF token on
+    anything but a read."""
+    visit = await current_visit(request)
+    if visit is None:
+        raise ApiError(401, "this device is signed out", ErrorCode.SPACE_SIGNED_OUT)
+    if request.method not in ("GET", "HEAD") and not space_csrf_ok(
+        visit, request.headers.get("X-CSRF-Token", "")
+    ):
+        raise ApiError(403, "missing or wrong X-CSRF-Token", ErrorCode.CSRF)
+    return visit
 
 
 def _services(request: web.Request) -> Services:
@@ -316,6 +332,32 @@ async def own_appointment(request: web.Request, user: StaffUser, doing: str) -> 
             403, f"only the caseworker who scheduled it may {doing}", ErrorCode.FORBIDDEN
         )
     return appointment
+
+
+async def audit_appointment(
+    services: Services,
+    user: StaffUser,
+    action: Action,
+    appointment: Appointment,
+    at: float,
+    *,
+    subject: str | None = None,
+    **detail: str,
+) -> None:
+    """Append what a caseworker did to an appointment to the audit trail (ids and names of
+    fields only), under the jobseeker's profile when it was scheduled for one."""
+    await services.documents.audit.append(
+        AuditRecord(
+            at=at,
+            actor=user.username,
+            actor_role="caseworker",
+            action=action,
+            profile=linked_profile(appointment),
+            appointment=appointment.id,
+            subject=subject,
+            detail=detail,
+        )
+    )
 
 
 async def get_appointment(request: web.Request) -> web.Response:

@@ -7,13 +7,19 @@ from __future__ import annotations
 import structlog
 from aiohttp import web
 
-from core.audit import Action, AuditRecord
+from core.audit import Action
 from core.contracts.errors import ErrorCode
 from signalling.appointments import Conflict
 from signalling.attendance import mark
 from signalling.console_feed import Notice, Topic, announce
 from signalling.context import SERVICES
-from signalling.http.api import ApiError, appointment_in_path, read_json, require_staff
+from signalling.http.api import (
+    ApiError,
+    appointment_in_path,
+    audit_appointment,
+    read_json,
+    require_staff,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -37,17 +43,13 @@ async def mark_attendance(request: web.Request) -> web.Response:
         raise ApiError(409, exc.message, code) from None
     for event in events:
         await services.appointments.add_attendance(event)
-    profile = next((p.profile_id for p in appointment.participants if p.profile_id), None)
-    await services.documents.audit.append(
-        AuditRecord(
-            at=now,
-            actor=user.username,
-            actor_role="caseworker",
-            action=Action.APPOINTMENT_ATTENDANCE,
-            profile=profile,
-            appointment=appointment.id,
-            detail={"event": events[0].event if events else "none"},
-        )
+    await audit_appointment(
+        services,
+        user,
+        Action.APPOINTMENT_ATTENDANCE,
+        appointment,
+        now,
+        event=events[0].event if events else "none",
     )
     log.info(
         "attendance_marked",

@@ -11,9 +11,8 @@ from aiohttp import web
 
 from core.contracts.errors import ErrorCode
 from core.model import AppointmentStatus
-from signalling.auth.space import current_visit
 from signalling.context import SERVICES
-from signalling.http.api import ApiError
+from signalling.http.api import ApiError, require_space
 from signalling.http.pages import I18N
 from signalling.ics import CalendarEvent, calendar
 
@@ -34,9 +33,7 @@ def _plain_env() -> jinja2.Environment:
 
 
 async def appointment_calendar(request: web.Request) -> web.Response:
-    visit = await current_visit(request)
-    if visit is None:
-        raise ApiError(401, "this device is signed out", ErrorCode.SPACE_SIGNED_OUT)
+    visit = await require_space(request)
     services = request.app[SERVICES]
     appointment_id = request.match_info["appointment_id"]
     found = (

@@ -30,10 +30,9 @@ from core.documents.blobs import DirectoryBlobs
 from core.documents.intake import Kind
 from core.documents.render import Page
 from core.documents.vault import DocumentVault, ensure_master_keys
-from signalling.auth.space import current_visit, space_csrf_ok
 from signalling.context import SERVICES
 from signalling.folder import FOLDER, Folder, FolderError
-from signalling.http.api import ApiError, require_staff
+from signalling.http.api import ApiError, require_space, require_staff
 from signalling.profiles import looks_like_profile_id
 
 log = structlog.get_logger(__name__)
@@ -76,13 +75,7 @@ async def _staff(request: web.Request) -> Viewer:
 
 
 async def _owner(request: web.Request) -> Viewer:
-    visit = await current_visit(request)
-    if visit is None:
-        raise ApiError(401, "this device is signed out", ErrorCode.SPACE_SIGNED_OUT)
-    if request.method not in ("GET", "HEAD") and not space_csrf_ok(
-        visit, request.headers.get("X-CSRF-Token", "")
-    ):
-        raise ApiError(403, "missing or wrong X-CSRF-Token", ErrorCode.CSRF)
+    visit = await require_space(request)
     return Viewer(ViewerKind.OWNER, visit.profile.id, profile=visit.profile.id)
 
 

@@ -22,7 +22,6 @@ from core.contracts.errors import ErrorCode
 from core.help import HelpRequest, HelpStatus, ReplyKind
 from core.model import AppointmentStatus, Profile
 from signalling.appointments import ValidationError
-from signalling.auth.space import current_visit, space_csrf_ok
 from signalling.console_feed import Notice, Topic, announce
 from signalling.context import SERVICES, Services
 from signalling.help import (
@@ -35,7 +34,7 @@ from signalling.help import (
     parse_status,
     public_request,
 )
-from signalling.http.api import ApiError, read_json, require_staff
+from signalling.http.api import ApiError, read_json, require_space, require_staff
 
 log = structlog.get_logger(__name__)
 
@@ -73,13 +72,7 @@ def for_jobseeker(request: HelpRequest) -> dict[str, Any]:
 
 
 async def _owner(request: web.Request) -> Profile:
-    visit = await current_visit(request)
-    if visit is None:
-        raise ApiError(401, "this device is signed out", ErrorCode.SPACE_SIGNED_OUT)
-    if request.method not in ("GET", "HEAD") and not space_csrf_ok(
-        visit, request.headers.get("X-CSRF-Token", "")
-    ):
-        raise ApiError(403, "missing or wrong X-CSRF-Token", ErrorCode.CSRF)
+    visit = await require_space(request)
     return visit.profile
 
 

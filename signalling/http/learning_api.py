@@ -38,16 +38,16 @@ from core.contracts.errors import ErrorCode
 from core.learning.records import Recommendation, ScormPackage
 from core.learning.xapi import statement_result
 from core.model import LANGUAGES, Profile
-from signalling.auth.space import current_visit, space_csrf_ok
+from signalling.auth.space import current_visit
 from signalling.auth.staff import current_staff
 from signalling.context import SERVICES
-from signalling.http.api import ApiError, read_json, require_staff
+from signalling.http.api import ApiError, read_json, require_space, require_staff
+from signalling.http.profiles_api import audit_staff, profile_in_path
 from signalling.learning.behind import behind
 from signalling.learning.catalog import Module, load_catalog
 from signalling.learning.progress import ModuleProgress, Status
 from signalling.learning.recorder import Learning, LearningError
 from signalling.participation import participation
-from signalling.profiles import looks_like_profile_id, profile_record
 from web import MODULES_DIR
 
 log = structlog.get_logger(__name__)
@@ -99,13 +99,7 @@ def recommendation_view(r: Recommendation | None) -> dict[str, Any] | None:
 
 async def _learner(request: web.Request) -> tuple[Profile, str]:
     """The profile of this device's space session, and the page's language."""
-    visit = await current_visit(request)
-    if visit is None:
-        raise ApiError(401, "this device is signed out", ErrorCode.SPACE_SIGNED_OUT)
-    if request.method not in ("GET", "HEAD") and not space_csrf_ok(
-        visit, request.headers.get("X-CSRF-Token", "")
-    ):
-        raise ApiError(403, "missing or wrong X-CSRF-Token", ErrorCode.CSRF)
+    visit = await require_space(request)
     chosen = request.query.get("lang")
     return visit.profile, chosen if chosen in LANGUAGES else visit.profile.lang
 
@@ -295,18 +289,6 @@ async def media(request: web.Request) -> web.StreamResponse:
 # ---- staff ------------------------------------------------------------------------------
 
 
-async def _staff_profile(request: web.Request) -> Profile:
-    profile_id = request.match_info["profile_id"]
-    found = (
-        await request.app[SERVICES].profiles.get_profile(profile_id)
-        if looks_like_profile_id(profile_id)
-        else None
-    )
-    if found is None:
-        raise ApiError(404, "no such profile", ErrorCode.NOT_FOUND)
-    return found
-
-
 def _staff_lang(request: web.Request) -> str:
     chosen = request.query.get("lang")
     return chosen if chosen in LANGUAGES else "de"
@@ -352,7 +334,7 @@ async def profile_progress(request: web.Request) -> web.Response:
     the appointments of the last half year, attended or missed: regular participation at a
     glance."""
     await require_staff(request)
-    profile = await _staff_profile(request)
+    profile = await profile_in_path(request)
     services = request.app[SERVICES]
     learning = request.app[LEARNING]
     cards = await learning_cards(learning, profile.id, _staff_lang(request))
@@ -431,7 +413,7 @@ def _due(value: Any, today: dt.date) -> str | None:
 
 async def recommend(request: web.Request) -> web.Response:
     user = await require_staff(request)
-    profile = await _staff_profile(request)
+    profile = await profile_in_path(request)
     services = request.app[SERVICES]
     learning = request.app[LEARNING]
     body = _object(await read_json(request), {"module", "due"})
@@ -444,16 +426,13 @@ async def recommend(request: web.Request) -> web.Response:
         profile.id, module_id, user.username, now, _due(body.get("due"), today)
     )
     await learning.store.put_recommendation(recommendation)
-    await services.documents.audit.append(
-        profile_record(
-            Action.LEARNING_RECOMMEND,
-            profile.id,
-            now,
-            actor=user.username,
-            role="caseworker",
-            module=module_id,
-            change="recommend",
-        )
+    await audit_staff(
+        services,
+        user.username,
+        Action.LEARNING_RECOMMEND,
+        profile.id,
+        module=module_id,
+        change="recommend",
     )
     log.info("learning_recommended", profile=profile.id, module=module_id, staff=user.username)
     return web.json_response(
@@ -463,21 +442,18 @@ async def recommend(request: web.Request) -> web.Response:
 
 async def withdraw(request: web.Request) -> web.Response:
     user = await require_staff(request)
-    profile = await _staff_profile(request)
+    profile = await profile_in_path(request)
     services = request.app[SERVICES]
     module_id = request.match_info["module_id"]
     if not await request.app[LEARNING].store.delete_recommendation(profile.id, module_id):
         raise ApiError(404, "no such recommendation", ErrorCode.NOT_FOUND)
-    await services.documents.audit.append(
-        profile_record(
-            Action.LEARNING_RECOMMEND,
-            profile.id,
-            services.clock.now(),
-            actor=user.username,
-            role="caseworker",
-            module=module_id,
-            change="withdraw",
-        )
+    await audit_staff(
+        services,
+        user.username,
+        Action.LEARNING_RECOMMEND,
+        profile.id,
+        module=module_id,
+        change="withdraw",
     )
     return web.json_response({}, status=200)
 
@@ -485,18 +461,11 @@ async def withdraw(request: web.Request) -> web.Response:
 async def export(request: web.Request) -> web.Response:
     """The profile's statements as an xAPI StatementResult, for a learning record store."""
     user = await require_staff(request)
-    profile = await _staff_profile(request)
+    profile = await profile_in_path(request)
     services = request.app[SERVICES]
     statements = await request.app[LEARNING].export(profile.id)
-    await services.documents.audit.append(
-        profile_record(
-            Action.LEARNING_EXPORT,
-            profile.id,
-            services.clock.now(),
-            actor=user.username,
-            role="caseworker",
-            statements=len(statements),
-        )
+    await audit_staff(
+        services, user.username, Action.LEARNING_EXPORT, profile.id, statements=len(statements)
     )
     log.info("learning_exported", profile=profile.id, staff=user.username, count=len(statements))
     return web.json_response(

@@ -13,13 +13,19 @@ from __future__ import annotations
 import structlog
 from aiohttp import web
 
-from core.audit import Action, AuditRecord
+from core.audit import Action
 from core.contracts.errors import ErrorCode
 from signalling.appointments import Conflict, ValidationError, add_participant
 from signalling.console_feed import Notice, Topic, announce
 from signalling.context import SERVICES
-from signalling.http.api import ApiError, join_url, own_appointment, read_json, require_staff
-from signalling.sharing import linked_profile
+from signalling.http.api import (
+    ApiError,
+    audit_appointment,
+    join_url,
+    own_appointment,
+    read_json,
+    require_staff,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -39,17 +45,14 @@ async def add(request: web.Request) -> web.Response:
     except Conflict as exc:
         raise ApiError(409, exc.message, ErrorCode.CONFLICT) from None
     await services.appointments.put_appointment(updated)
-    await services.documents.audit.append(
-        AuditRecord(
-            at=now,
-            actor=user.username,
-            actor_role="caseworker",
-            action=Action.PARTICIPANT,
-            profile=linked_profile(updated),
-            appointment=updated.id,
-            subject=participant.id,
-            detail={"role": str(participant.role)},
-        )
+    await audit_appointment(
+        services,
+        user,
+        Action.PARTICIPANT,
+        updated,
+        now,
+        subject=participant.id,
+        role=str(participant.role),
     )
     log.info(
         "participant_added",

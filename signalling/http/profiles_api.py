@@ -52,7 +52,8 @@ async def audit_staff(
     await services.documents.audit.append(record)
 
 
-async def _profile(request: web.Request) -> Profile:
+async def profile_in_path(request: web.Request) -> Profile:
+    """The profile named by the path's `profile_id`; 404 when there is none."""
     profile_id = request.match_info["profile_id"]
     found = (
         await request.app[SERVICES].profiles.get_profile(profile_id)
@@ -94,7 +95,7 @@ async def get_profile(request: web.Request) -> web.Response:
     """A profile with its appointments that have not ended yet."""
     await require_staff(request)
     services = request.app[SERVICES]
-    profile = await _profile(request)
+    profile = await profile_in_path(request)
     now = services.clock.now()
     found = await services.appointments.list_appointments(profile_id=profile.id)
     upcoming = [a.public() for a in found if a.ends_at > now]
@@ -104,7 +105,7 @@ async def get_profile(request: web.Request) -> web.Response:
 async def update_profile(request: web.Request) -> web.Response:
     user = await require_staff(request)
     services = request.app[SERVICES]
-    profile = await _profile(request)
+    profile = await profile_in_path(request)
     data = await read_json(request)
     try:
         edited = edit_profile(profile, data, settings=services.settings)
@@ -132,7 +133,7 @@ async def delete_profile(request: web.Request) -> web.Response:
     appointment still to come (409)."""
     user = await require_staff(request)
     services = request.app[SERVICES]
-    profile = await _profile(request)
+    profile = await profile_in_path(request)
     found = await services.appointments.list_appointments(profile_id=profile.id)
     if pending(found, services.clock.now()):
         raise ApiError(
@@ -151,7 +152,7 @@ async def issue_space_link(request: web.Request) -> web.Response:
     in with it stop working. The link is shown once; only its hash is kept."""
     user = await require_staff(request)
     services = request.app[SERVICES]
-    profile = await _profile(request)
+    profile = await profile_in_path(request)
     code = new_space_code()
     updated = await services.profiles.set_space_link(profile.id, hash_space_code(code))
     if updated is None:  # deleted meanwhile
@@ -182,7 +183,7 @@ async def revoke_space_link(request: web.Request) -> web.Response:
     """Revoke the space link: it stops working and every device of the profile is signed out."""
     user = await require_staff(request)
     services = request.app[SERVICES]
-    profile = await _profile(request)
+    profile = await profile_in_path(request)
     updated = await services.profiles.set_space_link(profile.id, None)
     if updated is None:
         raise ApiError(404, "no such profile", ErrorCode.NOT_FOUND)
@@ -205,7 +206,7 @@ async def profile_trail(request: web.Request) -> web.Response:
     log, lists what is audited)."""
     await require_staff(request)
     services = request.app[SERVICES]
-    profile = await _profile(request)
+    profile = await profile_in_path(request)
     limit = _limit(request.query.get("limit"))
     appointments = await services.appointments.list_appointments(profile_id=profile.id)
     documents = await services.documents.list_documents(profile.id)

@@ -10,12 +10,18 @@ from __future__ import annotations
 import structlog
 from aiohttp import web
 
-from core.audit import Action, AuditRecord
+from core.audit import Action
 from core.contracts.errors import ErrorCode
 from signalling.appointments import ValidationError
 from signalling.console_feed import Notice, Topic, announce
 from signalling.context import SERVICES
-from signalling.http.api import ApiError, own_appointment, read_json, require_staff
+from signalling.http.api import (
+    ApiError,
+    audit_appointment,
+    own_appointment,
+    read_json,
+    require_staff,
+)
 from signalling.rescheduling import EditRefused, edit
 from signalling.room.status import present_members
 
@@ -43,17 +49,13 @@ async def edit_appointment(request: web.Request) -> web.Response:
         )
     if edited.changed:
         await services.appointments.put_appointment(edited.appointment)
-        profile = next((p.profile_id for p in appointment.participants if p.profile_id), None)
-        await services.documents.audit.append(
-            AuditRecord(
-                at=now,
-                actor=user.username,
-                actor_role="caseworker",
-                action=Action.APPOINTMENT_EDIT,
-                profile=profile,
-                appointment=appointment.id,
-                detail={"changed": ".".join(edited.changed)},
-            )
+        await audit_appointment(
+            services,
+            user,
+            Action.APPOINTMENT_EDIT,
+            appointment,
+            now,
+            changed=".".join(edited.changed),
         )
         log.info(
             "appointment_edited",

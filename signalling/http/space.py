@@ -37,7 +37,7 @@ from signalling.auth.space import (
 from signalling.auth.staff import session_hash
 from signalling.context import SERVICES
 from signalling.folder import FOLDER
-from signalling.http.api import ApiError, issue_join, read_json
+from signalling.http.api import ApiError, issue_join, read_json, require_space
 from signalling.http.client_address import client_address
 from signalling.http.pages import NO_STORE, STATUS_FOR_STATE, join_context, render, when
 from signalling.http.ratelimit import KeyedTokenBuckets
@@ -237,9 +237,7 @@ def _trail_view(trail: DocumentTrail, lang: str, zone: str) -> dict[str, Any]:
 
 async def seen_api(request: web.Request) -> web.Response:
     """GET /api/space/seen: who has seen this profile's documents (the space's session only)."""
-    visit = await current_visit(request)
-    if visit is None:
-        raise ApiError(401, "this device is signed out", ErrorCode.SPACE_SIGNED_OUT)
+    visit = await require_space(request)
     trails = await _who_has_seen(request, visit)
     return web.json_response(
         {"documents": [t.public() for t in trails]}, headers={"Cache-Control": "no-store"}
@@ -318,11 +316,7 @@ async def space_join_page(request: web.Request) -> web.StreamResponse:
 async def space_join(request: web.Request) -> web.Response:
     """POST /api/space/appointments/<appointment>/join {consent}: a room token for the
     profile's participant, as /api/join gives one for an invite code."""
-    visit = await current_visit(request)
-    if visit is None:
-        raise ApiError(401, "this device is signed out", ErrorCode.SPACE_SIGNED_OUT)
-    if not space_csrf_ok(visit, request.headers.get("X-CSRF-Token", "")):
-        raise ApiError(403, "missing or wrong X-CSRF-Token", ErrorCode.CSRF)
+    visit = await require_space(request)  # a POST: the space's CSRF token too
     data = await read_json(request)
     consent = data.get("consent", False) if isinstance(data, dict) else None
     if not isinstance(consent, bool) or set(data) - {"consent"}:
