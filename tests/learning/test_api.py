@@ -5,7 +5,6 @@ captions, and erasure of a profile with its statements."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import re
@@ -21,7 +20,6 @@ from core.audit import Action
 from core.clock import FakeClock
 from signalling.context import Services
 from signalling.learning import recorder
-from tests.learning.modules import write_module
 from tests.test_help_api import signed_in_tablet
 from tests.test_space import device, open_link
 
@@ -30,18 +28,12 @@ M = "/api/space/learning/test-module"
 VERB = "http://adlnet.gov/expapi/verbs/"
 
 
+pytestmark = pytest.mark.usefixtures("test_module_dir")
+
+
 @pytest.fixture
 def backend_kind() -> str:
     return "memory"
-
-
-@pytest.fixture(autouse=True)
-def modules(services: Services, tmp_path: Path) -> Path:
-    """The app reads its modules from a folder with the test module (page, video, quiz)."""
-    root = tmp_path / "modules"
-    write_module(root / "test-module")
-    services.settings = dataclasses.replace(services.settings, learning_modules_dir=root)
-    return root
 
 
 async def post(client: Client, path: str, headers: dict[str, str], body: Any = None) -> Any:
@@ -207,13 +199,13 @@ async def test_bad_inputs_get_clear_errors(staff: Client, fake_clock: FakeClock)
 
 
 async def test_video_and_captions_are_served_from_this_server(
-    staff: Client, fake_clock: FakeClock, modules: Path
+    staff: Client, fake_clock: FakeClock, test_module_dir: Path
 ) -> None:
     tablet, _ = await signed_in_tablet(staff, fake_clock.now() + 86400)
     try:
         resp = await tablet.get("/learning/media/test-module/media/clip.webm")
         assert resp.status == 200 and resp.content_type == "video/webm"
-        assert await resp.read() == (modules / "test-module/media/clip.webm").read_bytes()
+        assert await resp.read() == (test_module_dir / "test-module/media/clip.webm").read_bytes()
         resp = await tablet.get(
             "/learning/media/test-module/media/clip.webm", headers={"Range": "bytes=0-9"}
         )

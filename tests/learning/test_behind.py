@@ -4,9 +4,7 @@ the appointments of the last half year attended or missed."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +17,6 @@ from signalling.context import Services
 from signalling.learning.behind import NOT_STARTED_AFTER, Behind, behind
 from signalling.learning.progress import ModuleProgress, Status
 from tests.harness import appointment_body, login
-from tests.learning.modules import write_module
 from tests.test_help_api import signed_in_tablet
 
 Client = TestClient[Any, Any]
@@ -28,17 +25,12 @@ TODAY = dt.date(2026, 12, 1)
 NOW = dt.datetime(2026, 12, 1, 12, tzinfo=dt.UTC).timestamp()
 
 
+pytestmark = pytest.mark.usefixtures("test_module_dir")
+
+
 @pytest.fixture
 def backend_kind() -> str:
     return "memory"
-
-
-@pytest.fixture(autouse=True)
-def modules(services: Services, tmp_path: Path) -> Path:
-    root = tmp_path / "modules"
-    write_module(root / "test-module")
-    services.settings = dataclasses.replace(services.settings, learning_modules_dir=root)
-    return root
 
 
 def rec(due: str | None = None, days_ago: float = 1) -> Recommendation:

@@ -5,37 +5,13 @@
 // the page before); "Finish" records completion and shows the result.
 
 import { announce } from './announcer.js';
+import { courseCall as call } from './course-api.js';
 import { el } from './dom.js';
 import { locale, localeOf, page, t } from './i18n.js';
 
 const $ = (id) => document.getElementById(id);
-const BASE = `/api/space/learning/${encodeURIComponent(page.module)}`;
 const sections = page.sections;
 let current = 0;
-
-class RequestFailed extends Error {
-  constructor(status, body) {
-    super(body.error || `HTTP ${status}`);
-    this.status = status;
-    this.code = body.code;
-  }
-}
-
-async function call(path, body) {
-  const response = await fetch(`${BASE}${path}?lang=${encodeURIComponent(page.lang)}`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': page.csrf, Accept: 'application/json' },
-    credentials: 'same-origin',
-    body: JSON.stringify(body || {}),
-  }).catch(() => null);
-  if (!response) throw new RequestFailed(0, { code: 'network' });
-  const data = await response.json().catch(() => ({}));
-  if (!response.ok) {
-    if (data.code === 'space_signed_out') window.location.assign('/space');
-    throw new RequestFailed(response.status, data);
-  }
-  return data;
-}
 
 function showError(message) {
   $('learning-error').textContent = message;

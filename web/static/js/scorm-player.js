@@ -7,25 +7,19 @@
 
 import { CrossFrameLMS } from '/static/vendor/scorm-again/cross-frame-lms.min.js';
 import { Scorm12API } from '/static/vendor/scorm-again/scorm12.min.js';
+import { courseCall } from './course-api.js';
 import { page, t } from './i18n.js';
 
 const $ = (id) => document.getElementById(id);
 let frame = $('scorm-frame');
-const BASE = `/api/space/learning/${encodeURIComponent(page.module)}`;
 
+/** A call to this course's API; a failure says what the server said, or that saving failed. */
 async function post(path, body) {
-  const response = await fetch(`${BASE}${path}?lang=${encodeURIComponent(page.lang)}`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': page.csrf, Accept: 'application/json' },
-    credentials: 'same-origin',
-    body: JSON.stringify(body || {}),
-  }).catch(() => null);
-  const data = response ? await response.json().catch(() => ({})) : {};
-  if (!response || !response.ok) {
-    if (data.code === 'space_signed_out') window.location.assign('/space');
-    throw new Error(data.error || t('The course could not be saved. Please check the connection.'));
+  try {
+    return await courseCall(path, body);
+  } catch (error) {
+    throw new Error(error.body.error || t('The course could not be saved. Please check the connection.'));
   }
-  return data;
 }
 
 function showError(message) {
