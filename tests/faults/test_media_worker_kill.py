@@ -97,6 +97,15 @@ async def test_a_killed_media_worker_moves_its_call(
             lambda: cw.moves == 1 and js.moves == 1, "both clients told to move", within=15
         )
         noticed = time.monotonic() - killed_at
+        # Only frames decoded from here on count: the ones from before the kill would make
+        # the call look back at once (and the placement read below could still be the old one).
+        for peer in (cw, js):
+            peer.reset_received()
+
+        async def placed_elsewhere() -> bool:
+            return await store.get_room_worker(aid) not in (None, first)
+
+        await wait_for(placed_elsewhere, "the room placed on the other worker", within=15)
         await wait_for(
             lambda: cw.status == "admitted" and js.status == "admitted", "both back", within=15
         )
