@@ -1,0 +1,1 @@
+"""RTP-level forwarding: pure functions over RTP packets and payloads, no decoding."""
