@@ -218,7 +218,13 @@ def test_prefixes_and_garbage_never_raise(
     firsts = [vp8_frames[0].payloads[0], h264_frames[0].payloads[0], h264_frames[0].payloads[1]]
     rng = random.Random(7)
     garbage = [rng.randbytes(rng.randint(0, 40)) for _ in range(2000)]
-    samples = [p[:n] for p in firsts for n in range(min(len(p), 64) + 1)] + garbage
+    flipped = []
+    for payload in firsts:
+        for _ in range(500):
+            head = bytearray(payload[:12])
+            head[rng.randrange(12)] ^= 1 << rng.randrange(8)
+            flipped.append(bytes(head) + payload[12:])
+    samples = [p[:n] for p in firsts for n in range(len(p) + 1)] + garbage + flipped
     for data in samples:
         for codec in (VP8, VP9, H264, AV1):
             keyframe_start(codec, data)
@@ -257,6 +263,16 @@ def _descriptor(
     if tk is not None:
         out += bytes([tk])
     return out
+
+
+def test_vp8_start_needs_partition_zero(vp8_frames: list[EncodedFrame]) -> None:
+    first = vp8_frames[0].payloads[0]
+    assert keyframe_start(VP8, first)
+    assert not keyframe_start(VP8, bytes([first[0] | 0x01]) + first[1:])  # PID=1
+    assert not keyframe_start(VP8, bytes([first[0] & ~0x10]) + first[1:])  # S=0
+    size = len(bytes(VpxPayloadDescriptor.parse(first)[0]))
+    no_start_code = first[: size + 3] + b"\x00\x00\x00" + first[size + 6 :]
+    assert not keyframe_start(VP8, no_start_code)
 
 
 def test_vp8_descriptor_matches_aiortc(vp8_frames: list[EncodedFrame]) -> None:
