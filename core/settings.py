@@ -156,6 +156,10 @@ class Settings:
     # On SIGTERM a media worker takes no new rooms; calls that have not ended after this long
     # are moved to another worker (their clients reconnect on their own).
     media_drain_timeout: float = 30.0
+    # How the SFU forwards media: "rtp" (packets below aiortc's receiver and sender, the
+    # default) or "frame" (encoded frames through aiortc's jitter buffer and packetiser, the
+    # older path, kept for comparison).
+    media_path: str = "rtp"
     # `lippejob media` serves its /metrics on host:port (0: not at all; `serve` shows the
     # in-process worker's on its own /metrics).
     media_metrics_port: int = 0
@@ -232,6 +236,8 @@ class Settings:
             raise SettingsError("need 0 < media_heartbeat < media_worker_ttl")
         if self.media_drain_timeout < 0:
             raise SettingsError("media_drain_timeout must not be negative")
+        if self.media_path not in ("rtp", "frame"):
+            raise SettingsError("media_path must be 'rtp' or 'frame'")
         if not (
             160 <= self.camera_width <= 1920
             and 120 <= self.camera_height <= 1080

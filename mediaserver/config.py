@@ -54,6 +54,8 @@ class MediaConfig:
     close_timeout: float = 5.0  # a closing room lets its current request finish this long
     # Draining (SIGTERM): rooms may end on their own this long, then their calls move.
     drain_timeout: float = 30.0
+    # "rtp": forward RTP packets (mediaserver.rtp); "frame": encoded frames (forwarder.py)
+    media_path: str = "rtp"
 
     def __post_init__(self) -> None:
         if self.port_min > self.port_max or self.port_min < 0 or self.port_max > 65535:
@@ -64,6 +66,8 @@ class MediaConfig:
             raise ValueError("min_bitrate must be positive and not above max_bitrate")
         if self.video_queue < 1 or self.audio_queue < 1 or self.signal_backlog < 1:
             raise ValueError("queue limits must be positive")
+        if self.media_path not in ("rtp", "frame"):
+            raise ValueError("media_path must be 'rtp' or 'frame'")
         for server in self.ice_servers:
             if not isinstance(server, dict) or "urls" not in server:
                 raise ValueError("each ICE server needs 'urls'")
@@ -82,6 +86,7 @@ class MediaConfig:
             "ttl": settings.media_worker_ttl,
             "max_participants": settings.max_participants,
             "drain_timeout": settings.media_drain_timeout,
+            "media_path": settings.media_path,
         }
         values.update(overrides)
         return cls(**values)

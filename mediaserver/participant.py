@@ -21,6 +21,11 @@ from mediaserver import network, passthrough, sdp_info
 from mediaserver.config import MediaConfig
 from mediaserver.forwarder import Forwarder, SubscriberTrack
 from mediaserver.metrics import current_stats
+from mediaserver.rtp import packet as rtp_packet
+from mediaserver.rtp.downlink import Downlink
+from mediaserver.rtp.downtrack import Binding, DownTrack
+from mediaserver.rtp.forwarder import RtpForwarder
+from mediaserver.rtp.uplink import Uplink, UplinkStream
 
 log = structlog.get_logger(__name__)
 
@@ -45,7 +50,7 @@ class Publication:
     codec: Any
     transceiver: Any
     ssrc: int | None
-    forwarder: Forwarder
+    forwarder: Forwarder | RtpForwarder
     uplink: passthrough.UplinkEstimate | None = None
 
     @property
@@ -55,9 +60,12 @@ class Publication:
     def media_ssrc(self) -> int | None:
         """The publisher's SSRC: from its SDP, else from the first packets seen."""
         if self.ssrc is None:
-            sources = self.transceiver.receiver.getSynchronizationSources()
-            if sources:
-                self.ssrc = sources[0].source
+            if isinstance(self.forwarder, RtpForwarder):
+                self.ssrc = self.forwarder.ssrc
+            else:
+                sources = self.transceiver.receiver.getSynchronizationSources()
+                if sources:
+                    self.ssrc = sources[0].source
         return self.ssrc
 
 
@@ -66,7 +74,7 @@ class Slot:
     """One m-line of the subscriber connection; reused for the next track of its codec."""
 
     transceiver: Any
-    track: SubscriberTrack
+    track: SubscriberTrack | DownTrack
     codec: tuple[str, int, int | None, tuple[tuple[str, str], ...]]
     carries: TrackKey | None = None
     source: str = ""
@@ -111,6 +119,11 @@ class Participant:
         self._closed = False
         self._stats = current_stats()  # the worker's counters (see mediaserver.metrics)
         self.log = log.bind(appointment=room, participant=self.id, role=join.role)
+        # The RTP path (config.media_path == "rtp"): packets below aiortc, per connection.
+        self._rtp = config.media_path == "rtp"
+        context = {"appointment": room, "participant": self.id}
+        self._uplink = Uplink({**context, "pc": "pub"})
+        self._downlink = Downlink({**context, "pc": "sub"})
 
     # --- publisher connection -------------------------------------------------------------
 
@@ -132,7 +145,10 @@ class Participant:
             self._pub = self._new_pc("pub")
         pc = self._pub
         await pc.setRemoteDescription(RTCSessionDescription(sdp=desc.sdp, type="offer"))
-        passthrough.forward_encoded(pc)
+        if self._rtp:
+            self._connect_uplink(pc)
+        else:
+            passthrough.forward_encoded(pc)
         changed = False
         refused: list[str] = []
         transceivers = {t.mid: t for t in pc.getTransceivers()}
@@ -166,6 +182,18 @@ class Participant:
             )
         return changed
 
+    def _connect_uplink(self, pc: RTCPeerConnection) -> None:
+        """Take the publisher connection's media packets below aiortc (RTP path)."""
+        transceivers = pc.getTransceivers()
+        if not transceivers or self._uplink.transport is not None:
+            return
+        first = transceivers[0]
+        self._uplink.connect(
+            first.receiver.transport,
+            mid_id=_extension_id(first, rtp_packet.URI_MID),
+            rtcp_ssrc=passthrough.sender_ssrc(first),
+        )
+
     def _publish(self, offered: sdp_info.OfferedTrack, transceiver: Any) -> None:
         codec = passthrough.negotiated_codec(transceiver)
         receiver = transceiver.receiver
@@ -177,19 +205,46 @@ class Participant:
                 self._stats.keyframe_requests += 1
                 await passthrough.send_pli(receiver, ssrc)
 
-        forwarder = Forwarder(
-            receiver.track,
-            kind=offered.kind,
-            send_keyframe_request=request_keyframe,
-            min_keyframe_interval=self._config.keyframe_min_interval,
-            keyframe_retry=self._config.keyframe_retry,
-            log_context={
-                "appointment": self._room,
-                "participant": self.id,
-                "source": offered.source,
-            },
-            stats=self._stats,
-        )
+        log_context = {"appointment": self._room, "participant": self.id, "source": offered.source}
+        uplink = passthrough.capture_uplink_estimate(receiver) if offered.kind == "video" else None
+        forwarder: Forwarder | RtpForwarder
+        if self._rtp and codec is not None:
+            estimate = uplink
+
+            def feed_estimate(arrival_ms: int, ast: int, size: int, ssrc: int) -> None:
+                if estimate is not None:
+                    estimate.add(
+                        arrival_time_ms=arrival_ms, abs_send_time=ast, payload_size=size, ssrc=ssrc
+                    )
+
+            forwarder = RtpForwarder(
+                kind=offered.kind,
+                mime_type=codec.mimeType,
+                clock_rate=codec.clockRate,
+                send_keyframe_request=request_keyframe,
+                send_nack=self._uplink.send_nack,
+                min_keyframe_interval=self._config.keyframe_min_interval,
+                keyframe_retry=self._config.keyframe_retry,
+                log_context=log_context,
+                stats=self._stats,
+                uplink=feed_estimate if uplink is not None else None,
+                ast_id=_extension_id(transceiver, rtp_packet.URI_ABS_SEND_TIME),
+            )
+            media_pts, rtx = _payload_types(transceiver)
+            self._uplink.add(
+                UplinkStream(offered.mid, forwarder, frozenset(media_pts), rtx),
+                ssrc=offered.ssrc,
+            )
+        else:
+            forwarder = Forwarder(
+                receiver.track,
+                kind=offered.kind,
+                send_keyframe_request=request_keyframe,
+                min_keyframe_interval=self._config.keyframe_min_interval,
+                keyframe_retry=self._config.keyframe_retry,
+                log_context=log_context,
+                stats=self._stats,
+            )
         publication = Publication(
             participant=self.id,
             mid=offered.mid,
@@ -199,9 +254,7 @@ class Participant:
             transceiver=transceiver,
             ssrc=offered.ssrc,
             forwarder=forwarder,
-            uplink=passthrough.capture_uplink_estimate(receiver)
-            if offered.kind == "video"
-            else None,
+            uplink=uplink,
         )
         self.publications[offered.mid] = publication
         self.log.info(
@@ -213,6 +266,7 @@ class Participant:
 
     async def _unpublish(self, mid: str) -> None:
         publication = self.publications.pop(mid)
+        self._uplink.remove(mid)
         await publication.forwarder.close()
         self.log.info("track_unpublished", source=publication.source, mid=mid)
 
@@ -257,7 +311,7 @@ class Participant:
             slot.carries = key
             slot.source = publication.source
             slot.transceiver.direction = "sendonly"
-            slot.track.attach(publication.forwarder)
+            slot.track.attach(publication.forwarder)  # type: ignore[arg-type]
             changed = True
         return changed
 
@@ -268,15 +322,26 @@ class Participant:
                 return slot
         if self._sub.pc is None:
             self._sub.pc = self._new_pc("sub")
-        limit = (
-            self._config.video_queue if publication.kind == "video" else self._config.audio_queue
-        )
-        track = SubscriberTrack(publication.kind, limit, self._stats)
-        transceiver = self._sub.pc.addTransceiver(track, direction="sendonly")
-        transceiver.setCodecPreferences(_capabilities(publication.codec))
-        passthrough.watch_sender(
-            transceiver.sender, track.on_keyframe_request, track.on_bitrate, self._sub_ssrcs
-        )
+        track: SubscriberTrack | DownTrack
+        if self._rtp:
+            track = DownTrack(publication.kind, self._stats)
+            transceiver = self._sub.pc.addTransceiver(track, direction="sendonly")
+            transceiver.setCodecPreferences(_capabilities(publication.codec))
+            # The down track writes this SSRC's reports; aiortc's sender (which sends nothing)
+            # would report zeros.
+            transceiver.sender._send_rtcp = _no_rtcp
+        else:
+            limit = (
+                self._config.video_queue
+                if publication.kind == "video"
+                else self._config.audio_queue
+            )
+            track = SubscriberTrack(publication.kind, limit, self._stats)
+            transceiver = self._sub.pc.addTransceiver(track, direction="sendonly")
+            transceiver.setCodecPreferences(_capabilities(publication.codec))
+            passthrough.watch_sender(
+                transceiver.sender, track.on_keyframe_request, track.on_bitrate, self._sub_ssrcs
+            )
         slot = Slot(transceiver=transceiver, track=track, codec=key)
         self._sub.slots.append(slot)
         return slot
@@ -350,12 +415,35 @@ class Participant:
             return
         sub.offered = False
         sub.offer = None
+        if self._rtp:
+            self._bind_downlink(sub.pc)
         for slot in sub.slots:
             # The subscriber now knows whose media each m-line carries and sends on it.
             if slot.carries is not None and slot.offered == slot.carries and slot.track.held:
                 slot.track.release()
         if sub.dirty:
             await self.negotiate()
+
+    def _bind_downlink(self, pc: RTCPeerConnection) -> None:
+        """Send each negotiated m-line's media as the subscriber's answer said (RTP path)."""
+        slots = [s for s in self._sub.slots if s.transceiver.mid is not None]
+        if not slots:
+            return
+        if self._downlink.transport is None:
+            self._downlink.connect(slots[0].transceiver.sender.transport)
+        cname = getattr(pc, "_RTCPeerConnection__cname", None)
+        for slot in slots:
+            if isinstance(slot.track, DownTrack):
+                binding = _binding(slot.transceiver, cname)
+                if binding is not None:
+                    self._downlink.bind(slot.track, binding)
+
+    def send_reports(self) -> None:
+        """RTCP the SFU owes both connections (RTP path): receiver reports to the publisher,
+        sender reports to the subscriber."""
+        if self._rtp and not self._closed:
+            self._uplink.send_reports()
+            self._downlink.send_reports()
 
     async def _answer_failed(self, exc: Exception) -> None:
         """Tell the client its answer was refused and offer again, so that the subscriber
@@ -440,6 +528,8 @@ class Participant:
         for slot in self._sub.slots:
             slot.track.stop()
         self._sub.slots.clear()
+        self._uplink.close()
+        self._downlink.close()
         for pc in self.peer_connections():
             try:
                 await pc.close()
@@ -460,3 +550,48 @@ def _capabilities(codec: Any) -> list[RTCRtpCodecCapability]:
     if kind == "video":
         chosen += [c for c in capabilities if c.mimeType.lower() == "video/rtx"][:1]
     return chosen
+
+
+async def _no_rtcp(packets: Any) -> None:
+    """Stands in for a forwarding sender's own RTCP (RTP path)."""
+
+
+def _extension_id(transceiver: Any, uri: str) -> int:
+    """The id the negotiation gave header extension `uri` on `transceiver` (0: none)."""
+    for extension in transceiver._headerExtensions:
+        if extension.uri == uri:
+            return int(extension.id)
+    return 0
+
+
+def _payload_types(transceiver: Any) -> tuple[set[int], dict[int, int]]:
+    """The negotiated media payload types, and RTX payload type -> media payload type."""
+    media: set[int] = set()
+    rtx: dict[int, int] = {}
+    for codec in transceiver._codecs:
+        if codec.mimeType.lower() == "video/rtx":
+            apt = codec.parameters.get("apt")
+            if apt is not None:
+                rtx[codec.payloadType] = int(apt)
+        else:
+            media.add(codec.payloadType)
+    return media, rtx
+
+
+def _binding(transceiver: Any, cname: str | None) -> Binding | None:
+    _media, rtx = _payload_types(transceiver)
+    codec = passthrough.negotiated_codec(transceiver)
+    if codec is None:
+        return None
+    rtx_pt = next((pt for pt, apt in rtx.items() if apt == codec.payloadType), None)
+    sender = transceiver.sender
+    return Binding(
+        ssrc=int(sender._ssrc),
+        payload_type=int(codec.payloadType),
+        rtx_ssrc=int(sender._rtx_ssrc) if rtx_pt is not None else None,
+        rtx_payload_type=rtx_pt,
+        mid=transceiver.mid,
+        mid_id=_extension_id(transceiver, rtp_packet.URI_MID),
+        ast_id=_extension_id(transceiver, rtp_packet.URI_ABS_SEND_TIME),
+        cname=cname,
+    )

@@ -261,6 +261,8 @@ class Room:
             if any(m.offer_overdue(now) for m in self.participants.values()):
                 self.submit(_Renegotiate())  # resent in the room's task
             for member in list(self.participants.values()):
+                member.send_reports()
+            for member in list(self.participants.values()):
                 for publication in list(member.publications.values()):
                     if publication.kind != "video":
                         continue

@@ -220,6 +220,7 @@ class LiveServer:
         """Record `limit` video frames the SFU hands to subscribers, from the next keyframe."""
         self.captured.clear()
         self._capture.pop("track", None)
+        self._capture.pop("parts", None)
         self._capture["limit"] = limit
 
     def install_capture(self) -> None:
@@ -242,6 +243,47 @@ class LiveServer:
             original(track, packet)
 
         forwarder.SubscriberTrack.push = push  # type: ignore[assignment,method-assign]
+        self._install_rtp_capture()
+
+    def _install_rtp_capture(self) -> None:
+        """The same on the RTP path: VP8 frames put together again from the packets one down
+        track sends (descriptor stripped, up to the marker bit), from a keyframe on."""
+        from mediaserver.rtp import payload
+        from mediaserver.rtp.downtrack import DownTrack
+
+        original = DownTrack.forward
+        captured, capture = self.captured, self._capture
+
+        def forward(
+            track: Any,
+            data: bytes,
+            seq: int,
+            ts: int,
+            start: int,
+            key: bool,
+            ast: bytes,
+            now: float,
+        ) -> None:
+            original(track, data, seq, ts, start, key, ast, now)
+            if track.kind != "video" or len(captured) >= capture["limit"] or track.held:
+                return
+            owner = capture.get("track")
+            if owner is None and not (key and not track.waiting_keyframe):
+                return
+            if owner is not None and owner is not track:
+                return
+            capture["track"] = track
+            body = data[start : len(data) - (data[-1] if data[0] & 0x20 else 0)]
+            descriptor = payload.vp8_descriptor(body)
+            if descriptor is None:
+                return
+            parts = capture.setdefault("parts", [])
+            parts.append(body[descriptor.size :])
+            if data[1] & 0x80:  # the frame's last packet
+                captured.append(b"".join(parts))
+                parts.clear()
+
+        DownTrack.forward = forward  # type: ignore[method-assign]
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,0 +1,100 @@
+"""A participant's subscriber connection at the RTP level: the feedback its client sends about
+each stream (NACK, PLI/FIR, REMB), routed to that stream's `DownTrack`, and the sender reports
+the SFU owes the client."""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    RTCP_PSFB_FIR,
+    RTCP_PSFB_PLI,
+    RTCP_RTPFB_NACK,
+    RtcpPacket,
+    RtcpPsfbPacket,
+    RtcpRtpfbPacket,
+    unpack_remb_fci,
+)
+
+from mediaserver import bandwidth
+from mediaserver.rtp.downtrack import Binding, DownTrack
+from mediaserver.rtp.transport import RtpTransport
+
+FIR_ENTRY = struct.Struct("!IB3x")
+
+
+class Downlink:
+    def __init__(self, log_context: dict[str, str]) -> None:
+        self.transport: RtpTransport | None = None
+        self.invalid = 0
+        self._tracks: dict[int, DownTrack] = {}  # by our media SSRC
+        self._log_context = log_context
+
+    def connect(self, dtls: Any) -> RtpTransport:
+        self.transport = RtpTransport.attach(dtls, self._on_rtp, self._on_rtcp, self._log_context)
+        return self.transport
+
+    def bind(self, track: DownTrack, binding: Binding) -> None:
+        if self.transport is None:
+            return
+        for ssrc, known in list(self._tracks.items()):
+            if known is track and ssrc != binding.ssrc:
+                del self._tracks[ssrc]
+        self._tracks[binding.ssrc] = track
+        track.bind(self.transport, binding)
+
+    def _on_rtp(self, data: bytes) -> None:
+        self.invalid += 1  # a subscriber connection receives no media
+
+    def _on_rtcp(self, data: bytes) -> None:
+        try:
+            packets = RtcpPacket.parse(data)
+        except ValueError:
+            self.invalid += 1
+            return
+        tracks = self._tracks
+        for packet in packets:
+            if isinstance(packet, RtcpRtpfbPacket):
+                if packet.fmt == RTCP_RTPFB_NACK:
+                    track = tracks.get(packet.media_ssrc)
+                    if track is not None:
+                        track.on_nack(packet.lost)
+            elif isinstance(packet, RtcpPsfbPacket):
+                if packet.fmt == RTCP_PSFB_PLI:
+                    track = tracks.get(packet.media_ssrc)
+                    if track is not None:
+                        track.on_keyframe_request()
+                elif packet.fmt == RTCP_PSFB_FIR:
+                    fci = packet.fci
+                    for pos in range(0, len(fci) - 7, 8):
+                        ssrc, _seq = FIR_ENTRY.unpack_from(fci, pos)
+                        track = tracks.get(ssrc)
+                        if track is not None:
+                            track.on_keyframe_request()
+                elif packet.fmt == RTCP_PSFB_APP:
+                    try:
+                        bitrate, ssrcs = unpack_remb_fci(packet.fci)
+                    except ValueError:
+                        continue
+                    known = set(tracks)
+                    share = bandwidth.remb_share(bitrate, ssrcs, known)
+                    for ssrc in ssrcs:
+                        track = tracks.get(ssrc)
+                        if track is not None:
+                            track.on_bitrate(share)
+
+    def send_reports(self) -> None:
+        if self.transport is None:
+            return
+        for track in list(self._tracks.values()):
+            report = track.sender_report()
+            if report is not None:
+                self.transport.send_rtcp(report)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.detach()
+            self.transport = None
+        self._tracks.clear()

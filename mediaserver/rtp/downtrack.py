@@ -1,0 +1,284 @@
+"""One subscriber m-line at the RTP level: whatever forwarder it is attached to, sent as one
+continuous stream in the subscriber's own terms.
+
+A `DownTrack` is the track an `RTCRtpSender` of the subscriber connection is given (so the
+m-line exists and is negotiated), but the sender never reads from it: packets arrive from the
+attached `RtpForwarder` and leave through the connection's `RtpTransport`. For each packet the
+down track writes the subscriber's header (its SSRC, payload type, sequence number and
+timestamp offsets, and the MID and abs-send-time extensions as negotiated) in front of the
+untouched payload. It starts video at a keyframe, and when its source changes (another
+publisher's track, a mute) it continues the subscriber's sequence numbers and timestamps
+without a jump, so the subscriber sees one stream. It answers the subscriber's NACKs from the
+forwarder's history (as RTX where negotiated) and writes the sender reports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from aiortc.clock import current_ntp_time
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.rtp import RtcpSdesPacket, RtcpSenderInfo, RtcpSourceInfo, RtcpSrPacket
+
+from mediaserver.metrics import MediaStats
+from mediaserver.rtp import packet as rtp
+
+if TYPE_CHECKING:
+    from mediaserver.rtp.forwarder import RtpForwarder
+    from mediaserver.rtp.transport import RtpTransport
+
+HEADER_PACK = rtp.HEADER.pack
+SEQ_PACK = rtp.SEQ.pack
+
+
+@dataclass(frozen=True)
+class Binding:
+    """What the subscriber's answer fixed for this m-line."""
+
+    ssrc: int
+    payload_type: int
+    rtx_ssrc: int | None
+    rtx_payload_type: int | None
+    mid: str | None
+    mid_id: int
+    ast_id: int
+    cname: str | None
+
+
+class DownTrack(MediaStreamTrack):  # type: ignore[misc]
+    """A subscriber's view of whatever RTP forwarder it is attached to."""
+
+    def __init__(self, kind: str, stats: MediaStats | None = None) -> None:
+        super().__init__()
+        self.kind = kind
+        self._stats = stats or MediaStats()
+        self._video = kind == "video"
+        self.forwarder: RtpForwarder | None = None
+        # Held: attached, but the subscriber has not yet accepted the offer naming the source.
+        self.held = True
+        self.waiting_keyframe = self._video
+        self.waiting_since = time.monotonic()
+        self.estimate: tuple[int, float] | None = None  # (REMB bits/s, monotonic time)
+        self.forwarded = 0
+        self.dropped = 0
+        self.retransmitted = 0
+        self._transport: RtpTransport | None = None
+        self._binding: Binding | None = None
+        self._ssrc = 0
+        self._pt = 0
+        self._x = 0
+        self._ext: rtp.ExtensionWriter = rtp.ExtensionWriter(None, 0, 0)
+        self._rtx_seq = random.getrandbits(16)
+        # Continuity: the next sequence number and the last timestamp sent, and the offsets
+        # from the current source's numbers to ours.
+        self._next_seq = random.getrandbits(15)
+        self._last_ts = random.getrandbits(31)
+        self._last_at = 0.0
+        self._clock_rate = 90000 if self._video else 48000
+        self._resync = True
+        self._sent_any = False
+        self._seq_off = 0
+        self._ts_off = 0
+        self._first_in = 0  # the source's sequence number that started the current segment
+        self._first_out = 0
+        self._packets = 0  # for sender reports
+        self._octets = 0
+        self._stopped: asyncio.Future[None] | None = None
+
+    # --- the sender side aiortc sees: never yields ------------------------------------------
+
+    async def recv(self) -> Any:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._stopped is None:
+            self._stopped = asyncio.get_running_loop().create_future()
+        await self._stopped
+        raise MediaStreamError
+
+    # --- set-up -----------------------------------------------------------------------------
+
+    def bind(self, transport: RtpTransport, binding: Binding) -> None:
+        """Send through `transport` as the subscriber's answer negotiated."""
+        self._transport = transport
+        if binding == self._binding:
+            return
+        self._binding = binding
+        self._ssrc = binding.ssrc
+        self._pt = binding.payload_type
+        self._ext = rtp.ExtensionWriter(
+            binding.mid, binding.mid_id, binding.ast_id if self._video else 0
+        )
+        self._x = 0x10 if self._ext.present else 0
+
+    def attach(self, forwarder: RtpForwarder | None) -> None:
+        """Switch to another source (or none), held until `release`."""
+        if self.forwarder is not None:
+            self.forwarder.detach(self)
+        self.forwarder = forwarder
+        self.held = True
+        if forwarder is not None:
+            self._clock_rate = forwarder.clock_rate
+            forwarder.attach(self)
+        self.restart()
+
+    def release(self) -> None:
+        """Start forwarding (video from the next keyframe, which is asked for)."""
+        self.held = False
+        self.restart()
+        if self._video and self.forwarder is not None:
+            self.forwarder.want_keyframe()
+
+    def restart(self) -> None:
+        """Begin a new segment at the source's next keyframe (video) or packet (audio)."""
+        self._resync = True
+        self.waiting_keyframe = self._video
+        self.waiting_since = time.monotonic()
+
+    # --- the per-packet path ----------------------------------------------------------------
+
+    def forward(
+        self, data: bytes, seq: int, ts: int, start: int, key: bool, ast: bytes, now: float
+    ) -> None:
+        if self.held:
+            return
+        transport = self._transport
+        if transport is None:
+            return
+        if self._resync:
+            if not key or not transport.ready:
+                return  # video starts at a keyframe, and only once it can be sent
+            self._seq_off = (self._next_seq - seq) & 0xFFFF
+            if self._sent_any:
+                gap = max(1, int((now - self._last_at) * self._clock_rate))
+                self._ts_off = (self._last_ts + gap - ts) & 0xFFFFFFFF
+            else:
+                self._ts_off = (self._last_ts - ts) & 0xFFFFFFFF
+            self._first_in = seq
+            self._first_out = self._next_seq
+            self._resync = False
+            self.waiting_keyframe = False
+        elif (seq - self._first_in) & 0x8000:
+            return  # from before this segment began
+        out_seq = (seq + self._seq_off) & 0xFFFF
+        out_ts = (ts + self._ts_off) & 0xFFFFFFFF
+        if not (out_seq - self._next_seq) & 0x8000:
+            self._next_seq = (out_seq + 1) & 0xFFFF
+            self._last_ts = out_ts
+            self._last_at = now
+        self._sent_any = True
+        ext = self._ext
+        fixed = ext.fixed
+        packet = b"".join(
+            (
+                HEADER_PACK(
+                    0x80 | self._x | (data[0] & 0x20),
+                    (data[1] & 0x80) | self._pt,
+                    out_seq,
+                    out_ts,
+                    self._ssrc,
+                ),
+                fixed if fixed is not None else ext.head + ast + ext.tail,
+                memoryview(data)[start:],
+            )
+        )
+        transport.send_rtp(packet)
+        self._packets += 1
+        self._octets += len(packet)
+        self.forwarded += 1
+        self._stats.forwarded += 1
+
+    # --- feedback from the subscriber -------------------------------------------------------
+
+    def on_nack(self, lost: list[int]) -> None:
+        """Send again what the subscriber reports lost, if it is still in the history and
+        from the current segment."""
+        forwarder, transport, binding = self.forwarder, self._transport, self._binding
+        if forwarder is None or transport is None or binding is None or self._resync:
+            return
+        for out_seq in lost:
+            if (out_seq - self._first_out) & 0x8000 or not (out_seq - self._next_seq) & 0x8000:
+                continue  # before this segment, or never sent
+            data = forwarder.packet((out_seq - self._seq_off) & 0xFFFF)
+            if data is None:
+                continue
+            start = rtp.header_size(data)
+            out_ts = (
+                (data[4] << 24 | data[5] << 16 | data[6] << 8 | data[7]) + self._ts_off
+            ) & 0xFFFFFFFF
+            ext = self._ext.block(rtp.abs_send_time())
+            marker = data[1] & 0x80
+            if binding.rtx_ssrc is not None and binding.rtx_payload_type is not None:
+                self._rtx_seq = (self._rtx_seq + 1) & 0xFFFF
+                header = HEADER_PACK(
+                    0x80 | self._x | (data[0] & 0x20),
+                    marker | binding.rtx_payload_type,
+                    self._rtx_seq,
+                    out_ts,
+                    binding.rtx_ssrc,
+                )
+                packet = b"".join((header, ext, SEQ_PACK(out_seq), memoryview(data)[start:]))
+            else:
+                header = HEADER_PACK(
+                    0x80 | self._x | (data[0] & 0x20),
+                    marker | self._pt,
+                    out_seq,
+                    out_ts,
+                    self._ssrc,
+                )
+                packet = b"".join((header, ext, memoryview(data)[start:]))
+            transport.send_rtp(packet)
+            self.retransmitted += 1
+
+    def on_keyframe_request(self) -> None:
+        if self.forwarder is not None:
+            self.forwarder.want_keyframe()
+
+    def on_bitrate(self, bitrate: int) -> None:
+        self.estimate = (bitrate, time.monotonic())
+
+    # --- reports ----------------------------------------------------------------------------
+
+    def sender_report(self) -> bytes | None:
+        """An SR (and SDES with the CNAME) for this stream, once it has sent anything."""
+        binding = self._binding
+        if binding is None or not self._sent_any:
+            return None
+        now = time.monotonic()
+        timestamp: int | None = None
+        forwarder = self.forwarder
+        if forwarder is not None and not self._resync:
+            source_ts = forwarder.timestamp_at(now)
+            if source_ts is not None:
+                timestamp = (source_ts + self._ts_off) & 0xFFFFFFFF
+        if timestamp is None:
+            timestamp = (self._last_ts + int((now - self._last_at) * self._clock_rate)) & (
+                0xFFFFFFFF
+            )
+        report = RtcpSrPacket(
+            ssrc=binding.ssrc,
+            sender_info=RtcpSenderInfo(
+                ntp_timestamp=current_ntp_time(),
+                rtp_timestamp=timestamp,
+                packet_count=self._packets & 0xFFFFFFFF,
+                octet_count=self._octets & 0xFFFFFFFF,
+            ),
+        )
+        data = bytes(report)
+        if binding.cname:
+            data += bytes(
+                RtcpSdesPacket(
+                    chunks=[RtcpSourceInfo(ssrc=binding.ssrc, items=[(1, binding.cname.encode())])]
+                )
+            )
+        return data
+
+    def stop(self) -> None:
+        self.attach(None)
+        super().stop()
+        stopped = self._stopped
+        if stopped is not None and not stopped.done():
+            stopped.set_result(None)

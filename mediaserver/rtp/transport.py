@@ -1,0 +1,142 @@
+"""The media packets of one peer connection, below aiortc's receivers and senders.
+
+aiortc keeps ICE (aioice), DTLS and SDP. Every datagram aioice receives on the selected pair
+reaches `Connection.data_received`, which queues it for the DTLS transport's read loop; from
+there aiortc unprotects SRTP, parses each packet into objects and hands it to a receiver
+(jitter buffer, decoder thread). `RtpTransport` takes the SRTP and SRTCP datagrams before the
+queue: it unprotects them with the DTLS transport's own SRTP session and hands the plain bytes
+to the SFU's handlers, synchronously, in the datagram callback. DTLS and anything else still
+take aiortc's way. Outgoing packets are protected with the DTLS transport's sending session and
+written to the selected candidate pair's socket directly, without aioice's or aiortc's
+per-packet layers.
+
+This module and `mediaserver.passthrough` are the only ones that touch aiortc internals (read
+on aiortc 1.14-1.16 and aioice 0.10; pyproject pins aiortc <1.17).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pylibsrtp
+import structlog
+
+log = structlog.get_logger(__name__)
+
+PacketHandler = Callable[[bytes], None]
+
+
+class RtpTransport:
+    """SRTP in and out of one peer connection's (bundled) DTLS transport."""
+
+    __slots__ = (
+        "_connection",
+        "_dtls",
+        "_log",
+        "_queue_datagram",
+        "failures",
+        "on_rtcp",
+        "on_rtp",
+        "rtcp_received",
+        "rtp_received",
+        "send_errors",
+        "sent",
+    )
+
+    def __init__(
+        self,
+        dtls: Any,
+        on_rtp: PacketHandler,
+        on_rtcp: PacketHandler,
+        log_context: dict[str, str] | None = None,
+    ) -> None:
+        self._dtls = dtls
+        self._connection = dtls.transport._connection  # the aioice Connection
+        self.on_rtp = on_rtp
+        self.on_rtcp = on_rtcp
+        self.rtp_received = 0
+        self.rtcp_received = 0
+        self.failures = 0  # SRTP authentication failures and handler errors
+        self.sent = 0
+        self.send_errors = 0
+        self._log = log.bind(**(log_context or {}))
+        self._queue_datagram = self._connection.data_received  # aioice's own: to the DTLS loop
+        self._connection.data_received = self._datagram
+
+    @classmethod
+    def attach(
+        cls,
+        dtls: Any,
+        on_rtp: PacketHandler,
+        on_rtcp: PacketHandler,
+        log_context: dict[str, str] | None = None,
+    ) -> RtpTransport:
+        """The transport of `dtls`, created on first use (one per DTLS transport)."""
+        existing = getattr(dtls, "_lippejob_rtp", None)
+        if isinstance(existing, RtpTransport):
+            existing.on_rtp = on_rtp
+            existing.on_rtcp = on_rtcp
+            return existing
+        transport = cls(dtls, on_rtp, on_rtcp, log_context)
+        dtls._lippejob_rtp = transport
+        return transport
+
+    # --- receiving: called by aioice for every datagram of the selected pair --------------
+
+    def _datagram(self, data: bytes, component: int) -> None:
+        first = data[0] if data else 0
+        srtp = self._dtls._rx_srtp
+        if 127 < first < 192 and srtp is not None and len(data) > 11:
+            try:
+                if 191 < data[1] < 224:  # RTCP packet types 192-223 (RFC 5761 4)
+                    plain = srtp.unprotect_rtcp(data)
+                    self.rtcp_received += 1
+                    self.on_rtcp(plain)
+                else:
+                    plain = srtp.unprotect(data)
+                    self.rtp_received += 1
+                    self.on_rtp(plain)
+            except pylibsrtp.Error:
+                self.failures += 1  # forged, replayed or garbage: dropped
+            except Exception:
+                self.failures += 1
+                if self.failures < 5:
+                    self._log.exception("rtp_handler_failed")
+            return
+        self._queue_datagram(data, component)  # DTLS, or SRTP before the keys exist
+
+    # --- sending ----------------------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        return self._dtls._tx_srtp is not None and bool(self._connection._nominated)
+
+    def send_rtp(self, packet: bytes) -> None:
+        srtp = self._dtls._tx_srtp
+        pair = self._connection._nominated.get(1)
+        if srtp is None or pair is None:
+            return
+        try:
+            pair.protocol.transport.sendto(srtp.protect(packet), pair.remote_addr)
+        except (OSError, pylibsrtp.Error, AttributeError):
+            self.send_errors += 1
+            return
+        self.sent += 1
+
+    def send_rtcp(self, packet: bytes) -> None:
+        srtp = self._dtls._tx_srtp
+        pair = self._connection._nominated.get(1)
+        if srtp is None or pair is None:
+            return
+        try:
+            pair.protocol.transport.sendto(srtp.protect_rtcp(packet), pair.remote_addr)
+        except (OSError, pylibsrtp.Error, AttributeError):
+            self.send_errors += 1
+
+    def detach(self) -> None:
+        """Give the datagrams back to aiortc (the connection is closing)."""
+        if self._connection.data_received == self._datagram:
+            self._connection.data_received = self._queue_datagram
+        if getattr(self._dtls, "_lippejob_rtp", None) is self:
+            self._dtls._lippejob_rtp = None
