@@ -160,6 +160,8 @@ class Settings:
     # default) or "frame" (encoded frames through aiortc's jitter buffer and packetiser, the
     # older path, kept for comparison).
     media_path: str = "rtp"
+    # A separate media worker process (`lippejob media`) runs on uvloop when it is installed.
+    media_uvloop: bool = True
     # `lippejob media` serves its /metrics on host:port (0: not at all; `serve` shows the
     # in-process worker's on its own /metrics).
     media_metrics_port: int = 0

@@ -69,9 +69,9 @@ def cmd_media(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    from mediaserver.worker import run_worker
+    from mediaserver.worker import run_in_loop, run_worker
 
-    asyncio.run(run_worker(settings))
+    run_in_loop(run_worker(settings), settings.media_uvloop)
     return 0
 
 

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import signal
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
 import structlog
@@ -353,7 +353,22 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     configure_logging(args.log_level)  # the JSON, redacting logs of `lippejob media`
     settings = load_settings(redis_url=args.redis)
-    asyncio.run(run_worker(settings, worker_id=args.id))
+    run_in_loop(run_worker(settings, worker_id=args.id), settings.media_uvloop)
+
+
+def run_in_loop(main: Coroutine[Any, Any, None], use_uvloop: bool) -> None:
+    """Run a media worker's main coroutine, on uvloop where it is wanted and installed (its
+    datagram callbacks and sends cost less per packet than asyncio's selector loop)."""
+    factory: Callable[[], asyncio.AbstractEventLoop] | None = None
+    if use_uvloop:
+        try:
+            import uvloop
+        except ImportError:
+            log.warning("uvloop_missing")
+        else:
+            factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(main)
 
 
 if __name__ == "__main__":

@@ -16,15 +16,42 @@ on aiortc 1.14-1.16 and aioice 0.10; pyproject pins aiortc <1.17).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import pylibsrtp
 import structlog
+from aioice.ice import StunProtocol
 
 log = structlog.get_logger(__name__)
 
 PacketHandler = Callable[[bytes], None]
+
+_install_lock = threading.Lock()
+_original_datagram_received: Callable[[StunProtocol, bytes, Any], None] | None = None
+
+
+def _datagram_received(protocol: StunProtocol, data: bytes, addr: Any) -> None:
+    """aioice's datagram callback, for every socket of the process. A datagram whose first
+    byte marks RTP/RTCP (128-191) on a connection with an `RtpTransport` goes straight to it:
+    aioice would first try to parse it as STUN (and fail with an exception) on every packet."""
+    if data and 127 < data[0] < 192:
+        fast = protocol.receiver.__dict__.get("_lippejob_rtp")
+        if fast is not None:
+            fast(data, protocol.local_candidate.component)
+            return
+    assert _original_datagram_received is not None
+    _original_datagram_received(protocol, data, addr)
+
+
+def install() -> None:
+    """Put the fast dispatch in place (once per process; inert for other connections)."""
+    global _original_datagram_received
+    with _install_lock:
+        if _original_datagram_received is None:
+            _original_datagram_received = StunProtocol.datagram_received
+            StunProtocol.datagram_received = _datagram_received
 
 
 class RtpTransport:
@@ -63,6 +90,8 @@ class RtpTransport:
         self._log = log.bind(**(log_context or {}))
         self._queue_datagram = self._connection.data_received  # aioice's own: to the DTLS loop
         self._connection.data_received = self._datagram
+        install()
+        self._connection._lippejob_rtp = self._datagram
 
     @classmethod
     def attach(
@@ -138,5 +167,6 @@ class RtpTransport:
         """Give the datagrams back to aiortc (the connection is closing)."""
         if self._connection.data_received == self._datagram:
             self._connection.data_received = self._queue_datagram
+        self._connection.__dict__.pop("_lippejob_rtp", None)
         if getattr(self._dtls, "_lippejob_rtp", None) is self:
             self._dtls._lippejob_rtp = None
