@@ -51,6 +51,7 @@ from testsupport.redis_process import free_port
 
 WORKER = "bench-calls-worker"
 JOIN_ROOM = "join-room"
+KEYFRAME_REQUESTS = "lippejob_media_keyframe_requests_total"
 RTP_PAYLOAD = 1290  # bytes of VP8 per RTP packet as aiortc packetizes (1300 minus descriptor)
 # Bytes around a payload on the wire: RTP header 12, header extensions ~12, VP8 descriptor or
 # nothing, SRTP auth tag 10. The relay's datagrams are this much bigger than the payloads.
@@ -328,6 +329,8 @@ async def join_latency(b: Bench) -> list[dict[str, Any]]:
         await residents[0].wait_frames(residents[1].id, count=1, within=20)
         for n in range(args.joins):
             joiner = client(f"joiner-{n}")
+            forced = sum(r.keyframes_forced for r in residents)
+            requests = (await scrape(b.metrics_url)).get(KEYFRAME_REQUESTS, 0.0)
             try:
                 await joiner.join()
                 for resident in residents:
@@ -339,6 +342,11 @@ async def join_latency(b: Bench) -> list[dict[str, Any]]:
                         "all_video_ms": (max(firsts) - joiner.joined_at) * 1000,
                         "first_any_ms": ((joiner.first_remote_at or math.inf) - joiner.joined_at)
                         * 1000,
+                        "keyframes_forced": sum(r.keyframes_forced for r in residents) - forced,
+                        "worker_keyframe_requests": (await scrape(b.metrics_url)).get(
+                            KEYFRAME_REQUESTS, 0.0
+                        )
+                        - requests,
                     }
                 )
             except TimeoutError as exc:
@@ -461,6 +469,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await b.stop_calls(0)
             print(f"relay baseline at {rate:.0f} datagrams/s in", flush=True)
             result["relay"] = await relay_baseline(args, rate, log_dir)
+    result["load_average_after"] = list(os.getloadavg())
     result["figures"] = calls_report.figures(result)
     return result
 

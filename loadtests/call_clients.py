@@ -82,6 +82,14 @@ class CallClient(SyntheticClient):
             return KeyframeLoopTrack(self.video_loop, source)
         return super()._make_track(source)
 
+    @property
+    def keyframes_forced(self) -> int:
+        """Keyframes sent on the server's request so far."""
+        if self.pub_pc is None:
+            return 0
+        tracks = [t.sender.track for t in self.pub_pc.getTransceivers()]
+        return sum(t.keyframes_forced for t in tracks if isinstance(t, KeyframeLoopTrack))
+
     async def publish(self, sources: Iterable[str]) -> None:
         await super().publish(sources)
         assert self.pub_pc is not None

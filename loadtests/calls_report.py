@@ -134,8 +134,10 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"Run {result['started']}, commit {m['commit']}: `{result['command']}`.",
         "",
-        f"- Machine: {m['cores']} cores, {m['cpu_model']} (host {m['host']}; load average "
-        f"{m['load_average_before'][0]:.2f} before the run)",
+        f"- Machine: {m['cores']} cores, {m['cpu_model']} (host {m['host']}; 1-minute load "
+        f"average {m['load_average_before'][0]:.2f} before the run, "
+        f"{(result.get('load_average_after') or [math.nan])[0]:.2f} after: above 2 means other "
+        "jobs competed for the cores)",
         f"- Python {m['python']}, aiortc {m['aiortc']}",
         f"- Media path: **{result['media_path']}** (`LIPPEJOB_MEDIA_PATH`); worker event loop: "
         f"{result['loop']}",
@@ -207,6 +209,23 @@ def markdown(result: dict[str, Any]) -> str:
         lines += ["- The worker's own counters (/metrics; its unit, e.g. frames):", *metric_lines]
     lines += ["", *_relay_lines(result), "", *_join_lines(result), ""]
     lines += [
+        "## How to read it",
+        "",
+        "- Forwarded packets/s: RTP packets (media and RTX) the subscribers' receivers counted, "
+        "i.e. what the worker sent; the worker's own /metrics counters are in its unit "
+        "(on the frame path, encoded frames).",
+        "- Worker us per forwarded packet divides all of the worker's CPU (receive side, "
+        "signalling, heartbeats included) by the forwarded packets, as the relay's figure does.",
+        "- The publishers replay a pre-encoded loop with a keyframe every 2 s; on a keyframe "
+        "request from the worker they send the loop's keyframe next, as a live encoder would "
+        "(else a join would wait up to 2 s for the loop's own keyframe).",
+        "- Each joiner publishes too (a third call participant), so its join includes "
+        "its publisher negotiation; the residents' re-offers settle 0.3 s between joins.",
+        "- The relay's datagrams have the payload sizes of the pre-encoded loop plus ~34 bytes "
+        "of RTP/SRTP overhead, sent in 5 ms bursts; plain sockets, no SRTP, no rewriting.",
+        "- CPU times come in 10 ms ticks: short windows at low load carry a few percent of "
+        "rounding.",
+        "",
         "Caveats: the clients share the machine with the worker (their CPU is in the table), "
         "and the machine may have had other jobs; figures from a 2-core machine are noisy. "
         "Every raw number is in reports/calls.json.",
