@@ -136,8 +136,8 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"- Machine: {m['cores']} cores, {m['cpu_model']} (host {m['host']}; 1-minute load "
         f"average {m['load_average_before'][0]:.2f} before the run, "
-        f"{(result.get('load_average_after') or [math.nan])[0]:.2f} after: above 2 means other "
-        "jobs competed for the cores)",
+        f"{(result.get('load_average_after') or [math.nan])[0]:.2f} after, the latter "
+        "including the benchmark's own processes)",
         f"- Python {m['python']}, aiortc {m['aiortc']}",
         f"- Media path: **{result['media_path']}** (`LIPPEJOB_MEDIA_PATH`); worker event loop: "
         f"{result['loop']}",
