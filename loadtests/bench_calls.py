@@ -27,6 +27,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -222,7 +223,7 @@ async def bench(args: argparse.Namespace, worker_args: list[str]) -> AsyncIterat
             )
         finally:
             await asyncio.gather(*(c.stop({"cmd": "quit"}) for c in clients))
-            worker.send_signal(2)  # SIGINT: drain (1 s), then close
+            worker.send_signal(signal.SIGINT)  # drain (1 s), then close
             try:
                 await asyncio.to_thread(worker.wait, 15)
             except subprocess.TimeoutExpired:
