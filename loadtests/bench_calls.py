@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import math
 import os
 import re
@@ -42,6 +43,7 @@ import aiohttp
 
 from core.bus.redisbus import RedisBus
 from core.clock import SystemClock
+from core.settings import Settings
 from core.store.redisstore import RedisStore
 from loadtests import calls_report
 from loadtests.call_clients import PARTICIPANTS, CallClient, call_media
@@ -161,6 +163,15 @@ async def scrape(url: str) -> dict[str, float]:
             if match:
                 values[match[1]] = float(match[2])
     return values
+
+
+def media_path_default() -> str | None:
+    """The worker's default forwarding path (`Settings.media_path`), None while the settings
+    have no such field (then the encoded-frame hook is the only path)."""
+    for item in dataclasses.fields(Settings):
+        if item.name == "media_path":
+            return str(item.default)
+    return None
 
 
 def worker_has_uvloop_option() -> bool:
@@ -449,6 +460,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "command": f"python -m loadtests.bench_calls {' '.join(sys.argv[1:])}".strip(),
         "machine": calls_report.machine(),
         "media_path": os.environ.get("LIPPEJOB_MEDIA_PATH") or "default",
+        "media_path_default": media_path_default(),
         "loop": loop,
         "settings": {k: v for k, v in vars(args).items() if k != "out"},
     }

@@ -139,8 +139,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"{(result.get('load_average_after') or [math.nan])[0]:.2f} after, the latter "
         "including the benchmark's own processes)",
         f"- Python {m['python']}, aiortc {m['aiortc']}",
-        f"- Media path: **{result['media_path']}** (`LIPPEJOB_MEDIA_PATH`); worker event loop: "
-        f"{result['loop']}",
+        f"- Media path: **{result['media_path']}** (`LIPPEJOB_MEDIA_PATH`; {_default_path(result)}"
+        f"); worker event loop: {result['loop']}",
         f"- Each call: {3} participants in raw mode, each publishing pre-encoded VP8 "
         f"{s['width']}x{s['height']} at {s['fps']} fps, ~{s['bitrate'] / 1e6:g} Mbit/s, plus "
         "Opus; subscribers receive without decoding. Clients in "
@@ -232,6 +232,13 @@ def markdown(result: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _default_path(result: dict[str, Any]) -> str:
+    default = result.get("media_path_default")
+    if default is None:
+        return "this commit has no such setting: the encoded-frame hook is the only path"
+    return f"the default is {default}"
 
 
 def _relay_lines(result: dict[str, Any]) -> list[str]:
