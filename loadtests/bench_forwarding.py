@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import math
 import os
 import platform
@@ -31,7 +30,7 @@ from pathlib import Path
 from core.bus.redisbus import RedisBus
 from core.clock import SystemClock
 from core.store.redisstore import RedisStore
-from loadtests.processes import cpu_seconds, redis_server
+from loadtests.processes import cpu_seconds, redis_server, start_worker
 from testsupport.client import ClientMedia, EncodedLoop, SyntheticClient
 from testsupport.wait import wait_for
 
@@ -50,22 +49,6 @@ class Sample:
     @property
     def median(self) -> float:
         return statistics.median(self.cpu)
-
-
-def start_worker(redis_url: str) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "LIPPEJOB_MEDIA_ANNOUNCE_IPS": json.dumps(["127.0.0.1"]),
-        "LIPPEJOB_MAX_PARTICIPANTS": "64",  # the room limit is a policy, not a bench limit
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "mediaserver.worker", "--redis", redis_url, "--id", WORKER],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
 
 
 async def run(args: argparse.Namespace) -> tuple[list[Sample], dict[str, float]]:
@@ -87,7 +70,7 @@ async def run(args: argparse.Namespace) -> tuple[list[Sample], dict[str, float]]
     async with redis_server(args.redis) as (url, _):
         bus = await RedisBus.from_url(url)
         store = await RedisStore.from_url(url, SystemClock())
-        worker = start_worker(url)
+        worker = start_worker(url, WORKER)
         publisher = SyntheticClient(bus, WORKER, ROOM, "publisher", media=media)
         publisher.video_loop = loop
         subscribers: list[SyntheticClient] = []

@@ -1,5 +1,6 @@
-"""The real processes a benchmark measures: a throwaway redis-server and a signalling node
-(`python -m lippejob.cli serve`), with their CPU time read from /proc (no psutil).
+"""The real processes a benchmark measures: a throwaway redis-server, a signalling node
+(`python -m lippejob.cli serve`) and a media worker (`python -m mediaserver.worker`), with their
+CPU time and memory read from /proc (no psutil).
 
 Everything listens on 127.0.0.1 only.
 """
@@ -7,6 +8,7 @@ Everything listens on 127.0.0.1 only.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import resource
 import shutil
@@ -15,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +37,48 @@ def cpu_seconds(pid: int) -> float:
     stat = Path(f"/proc/{pid}/stat").read_text()
     fields = stat[stat.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident set size of a process (VmRSS in /proc/<pid>/status)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def start_worker(
+    redis_url: str,
+    worker_id: str,
+    extra_env: Mapping[str, str] | None = None,
+    log_path: Path | None = None,
+    args: Sequence[str] = (),
+) -> subprocess.Popen[bytes]:
+    """`python -m mediaserver.worker [args]` announcing 127.0.0.1, with this process's
+    environment passed through (so LIPPEJOB_* settings given to the benchmark reach the worker)
+    plus `extra_env`; its output goes to `log_path` (default: nowhere)."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "LIPPEJOB_MEDIA_ANNOUNCE_IPS": json.dumps(["127.0.0.1"]),
+        "LIPPEJOB_MAX_PARTICIPANTS": "64",  # the room limit is a policy, not a bench limit
+        **(extra_env or {}),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "mediaserver.worker",
+        "--redis",
+        redis_url,
+        "--id",
+        worker_id,
+        *args,
+    ]
+    if log_path is not None:
+        return _spawn(command, env, log_path)
+    return subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
 
 
 def own_cpu_seconds() -> float:

@@ -1,0 +1,88 @@
+"""The call benchmark (issue 14) in small: the same program as the hand-run one (`python -m
+loadtests.bench_calls`, run as its own process: tests never import loadtests), with one
+three-party call on a real media worker process and a real redis-server, one 2 s window, three
+joins and the bare relay. Correctness only: both files are written, hold every figure, and
+media was delivered. No timing is asserted (CI machines vary)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = [pytest.mark.redis, pytest.mark.media]
+
+
+@pytest.mark.timeout(150)
+def test_call_benchmark_smoke_writes_the_report_and_the_raw_numbers(tmp_path: Path) -> None:
+    # Its own session: if it hangs, the worker, the clients and redis-server go with it.
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "loadtests.bench_calls",
+            "--calls",
+            "1",
+            "--seconds",
+            "2",
+            "--repeats",
+            "1",
+            "--warmup",
+            "1",
+            "--joins",
+            "3",
+            "--background-calls",
+            "1",
+            "--out",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = proc.communicate(timeout=140)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate()
+        pytest.fail(f"the benchmark did not finish in 140 s: {stderr[-3000:]}")
+    assert proc.returncode == 0, (stdout[-2000:], stderr[-3000:])
+
+    raw = json.loads((tmp_path / "reports" / "calls.json").read_text())
+    assert raw["machine"]["cores"] >= 1 and raw["machine"]["python"] and raw["machine"]["aiortc"]
+    assert raw["media_path"] == (os.environ.get("LIPPEJOB_MEDIA_PATH") or "default")
+    (sample,) = raw["samples"]
+    assert sample["calls"] == 1 and sample["participants"] == 3
+    assert len(sample["worker_cpu_runs"]) == 1 and sample["worker_cpu"] > 0
+    assert sample["forwarded_pps"] > 0 and sample["published_pps"] > 0
+    assert sample["video_fps_mean"] > 0 and sample["audio_fps_mean"] > 0
+    assert sample["start_failures"] == []
+    assert sample["worker_rss"] > raw["worker_rss_idle"] > 0
+    assert sample["us_per_forwarded_packet"] > 0
+
+    join = raw["join"]
+    assert join["background_calls"] <= 1 and len(join["joins"]) == 3
+    assert join["summary"]["failed"] == 0
+    assert 0 < join["summary"]["p50_ms"] <= join["summary"]["p95_ms"] <= join["summary"]["max_ms"]
+
+    relay = raw["relay"]
+    assert relay["forwarded_pps"] > 0 and relay["in_pps_target"] > 0
+    figures = raw["figures"]
+    for name in ("calls_per_core", "us_per_forwarded_packet", "mb_per_participant"):
+        assert figures[name] is not None and figures[name] > 0, name
+    assert figures["join_p95_ms"] == join["summary"]["p95_ms"]
+
+    text = (tmp_path / "REPORT.md").read_text()
+    for heading in ("## Goals", "## Calls", "## Bare relay baseline", "## Join latency"):
+        assert heading in text
+    assert "| calls per core | >= 25 |" in text
+    assert f"Media path: **{raw['media_path']}**" in text
