@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import importlib.util
 import math
 import os
 import re
@@ -172,19 +173,6 @@ def media_path_default() -> str | None:
         if item.name == "media_path":
             return str(item.default)
     return None
-
-
-def worker_has_uvloop_option() -> bool:
-    """Whether `python -m mediaserver.worker` takes --uvloop (the benchmark does not add it)."""
-    out = subprocess.run(
-        [sys.executable, "-m", "mediaserver.worker", "--help"],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return "--uvloop" in out.stdout
 
 
 @contextlib.asynccontextmanager
@@ -448,13 +436,13 @@ async def relay_baseline(args: argparse.Namespace, rate: float, log_dir: Path) -
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     counts = sorted({int(k) for k in args.calls.split(",") if int(k) > 0})
-    loop = "asyncio"
+    # The worker runs on uvloop when installed unless LIPPEJOB_MEDIA_UVLOOP says otherwise
+    # (the media_uvloop setting); --asyncio sets it off for this run.
+    if args.asyncio:
+        os.environ["LIPPEJOB_MEDIA_UVLOOP"] = "false"
+    wanted = os.environ.get("LIPPEJOB_MEDIA_UVLOOP", "true").lower() not in ("false", "0", "no")
+    loop = "uvloop" if wanted and importlib.util.find_spec("uvloop") else "asyncio"
     worker_args: list[str] = []
-    if args.uvloop:
-        if worker_has_uvloop_option():
-            loop, worker_args = "uvloop", ["--uvloop"]
-        else:
-            loop = "asyncio (--uvloop asked for; mediaserver.worker has no uvloop option)"
     result: dict[str, Any] = {
         "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "command": f"python -m loadtests.bench_calls {' '.join(sys.argv[1:])}".strip(),
@@ -497,7 +485,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--joins", type=int, default=50)
     parser.add_argument("--background-calls", type=int, default=10)
     parser.add_argument("--no-relay", dest="relay", action="store_false")
-    parser.add_argument("--uvloop", action="store_true", help="if the worker supports it")
+    parser.add_argument(
+        "--asyncio", action="store_true", help="run the worker on asyncio's loop, not uvloop"
+    )
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--fps", type=int, default=30)

@@ -12,6 +12,7 @@ from typing import Any
 import structlog
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.exceptions import InvalidStateError
+from aiortc.rate import RemoteBitrateEstimator
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 from aiortc.sdp import candidate_from_sdp
 
@@ -206,9 +207,13 @@ class Participant:
                 await passthrough.send_pli(receiver, ssrc)
 
         log_context = {"appointment": self._room, "participant": self.id, "source": offered.source}
-        uplink = passthrough.capture_uplink_estimate(receiver) if offered.kind == "video" else None
+        uplink: passthrough.UplinkEstimate | None = None
         forwarder: Forwarder | RtpForwarder
         if self._rtp and codec is not None:
+            # The SFU's own estimate of the publisher's uplink, fed by the RTP path (aiortc's
+            # receiver sees no packets there).
+            if offered.kind == "video":
+                uplink = passthrough.UplinkEstimate(RemoteBitrateEstimator())
             estimate = uplink
 
             def feed_estimate(arrival_ms: int, ast: int, size: int, ssrc: int) -> None:
@@ -236,6 +241,8 @@ class Participant:
                 ssrc=offered.ssrc,
             )
         else:
+            if offered.kind == "video":
+                uplink = passthrough.capture_uplink_estimate(receiver)
             forwarder = Forwarder(
                 receiver.track,
                 kind=offered.kind,

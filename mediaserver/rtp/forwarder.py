@@ -79,6 +79,7 @@ class RtpForwarder:
         self._retry = keyframe_retry
         self._uplink = uplink  # the receiver's bandwidth estimator (arrival ms, ast, size, ssrc)
         self._ast_id = ast_id
+        self._frame_bytes = 0
         self._log = log.bind(**log_context)
         size = VIDEO_HISTORY if self._video else AUDIO_HISTORY
         self._mask = size - 1
@@ -208,14 +209,20 @@ class RtpForwarder:
         self.last_arrival = now
         uplink = self._uplink
         if uplink is not None:
-            ast = rtp.extension(data, self._ast_id)
-            if ast is not None and len(ast) == 3:
-                uplink(
-                    int(time.time() * 1000),
-                    (ast[0] << 16) | (ast[1] << 8) | ast[2],
-                    len(data),
-                    (data[8] << 24) | (data[9] << 16) | (data[10] << 8) | data[11],
-                )
+            # The uplink estimator sees one entry per frame (its last packet's arrival and send
+            # time, the frame's bytes): it groups a frame's packets anyway, at a quarter of the
+            # cost of feeding it each packet.
+            self._frame_bytes += len(data)
+            if data[1] & 0x80:
+                ast = rtp.extension(data, self._ast_id)
+                if ast is not None and len(ast) == 3:
+                    uplink(
+                        int(time.time() * 1000),
+                        (ast[0] << 16) | (ast[1] << 8) | ast[2],
+                        self._frame_bytes,
+                        (data[8] << 24) | (data[9] << 16) | (data[10] << 8) | data[11],
+                    )
+                self._frame_bytes = 0
         if self.muted:
             return
         start = rtp.header_size(data)

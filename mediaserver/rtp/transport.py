@@ -92,6 +92,11 @@ class RtpTransport:
         self._connection.data_received = self._datagram
         install()
         self._connection._lippejob_rtp = self._datagram
+        # SRTP that arrived before the keys existed waits in aiortc's queue and is unprotected
+        # by aiortc's read loop once the handshake is done: hand that to the SFU too, so that
+        # no packet ever reaches aiortc's receivers (their estimators and decoders).
+        dtls._handle_rtp_data = self._queued_rtp
+        dtls._handle_rtcp_data = self._queued_rtcp
 
     @classmethod
     def attach(
@@ -135,6 +140,22 @@ class RtpTransport:
             return
         self._queue_datagram(data, component)  # DTLS, or SRTP before the keys exist
 
+    async def _queued_rtp(self, data: bytes, arrival_time_ms: int = 0) -> None:
+        self.rtp_received += 1
+        try:
+            self.on_rtp(data)
+        except Exception:
+            self.failures += 1
+            self._log.exception("rtp_handler_failed")
+
+    async def _queued_rtcp(self, data: bytes) -> None:
+        self.rtcp_received += 1
+        try:
+            self.on_rtcp(data)
+        except Exception:
+            self.failures += 1
+            self._log.exception("rtcp_handler_failed")
+
     # --- sending ----------------------------------------------------------------------------
 
     @property
@@ -168,5 +189,7 @@ class RtpTransport:
         if self._connection.data_received == self._datagram:
             self._connection.data_received = self._queue_datagram
         self._connection.__dict__.pop("_lippejob_rtp", None)
+        self._dtls.__dict__.pop("_handle_rtp_data", None)
+        self._dtls.__dict__.pop("_handle_rtcp_data", None)
         if getattr(self._dtls, "_lippejob_rtp", None) is self:
             self._dtls._lippejob_rtp = None
