@@ -99,6 +99,9 @@ class Settings:
     # them where tablets are old or the mobile network is thin: every page in a call encodes
     # its own picture and decodes everyone else's.
     camera_width: int = 640
+    # Pages send the camera as simulcast (three sizes; the SFU forwards each subscriber the
+    # one its connection carries). Needs media_path "rtp".
+    simulcast: bool = True
     camera_height: int = 480
     camera_frame_rate: int = 24
     max_title_length: int = 200

@@ -27,6 +27,7 @@ class MediaConfig:
     # Bandwidth (REMB sent to publishers)
     min_bitrate: int = 150_000
     max_bitrate: int = 1_500_000
+    simulcast_max_bitrate: int = 2_500_000  # all layers of a simulcast camera together
     remb_interval: float = 1.0
     estimate_ttl: float = 5.0  # a subscriber's REMB older than this no longer counts
     # Keyframes

@@ -26,6 +26,7 @@ from mediaserver.rtp import packet as rtp_packet
 from mediaserver.rtp.downlink import Downlink
 from mediaserver.rtp.downtrack import Binding, DownTrack
 from mediaserver.rtp.forwarder import RtpForwarder
+from mediaserver.rtp.simulcast import SimulcastSource
 from mediaserver.rtp.uplink import Uplink, UplinkStream
 
 log = structlog.get_logger(__name__)
@@ -51,8 +52,9 @@ class Publication:
     codec: Any
     transceiver: Any
     ssrc: int | None
-    forwarder: Forwarder | RtpForwarder
+    forwarder: Forwarder | RtpForwarder | SimulcastSource
     uplink: passthrough.UplinkEstimate | None = None
+    simulcast: sdp_info.Simulcast | None = None
 
     @property
     def key(self) -> TrackKey:
@@ -171,9 +173,16 @@ class Participant:
                 changed = True
         network.prepare(pc, self._plan)
         await pc.setLocalDescription(await pc.createAnswer())
-        await self._send(
-            protocol.answer_message(network.announce(pc.localDescription.sdp, self._plan))
-        )
+        answer = network.announce(pc.localDescription.sdp, self._plan)
+        if self._rtp:
+            # aiortc knows no simulcast: the SFU answers the layers it takes itself.
+            layers = {
+                p.mid: p.simulcast
+                for p in self.publications.values()
+                if isinstance(p.forwarder, SimulcastSource) and p.simulcast is not None
+            }
+            answer = sdp_info.answer_simulcast(answer, layers)
+        await self._send(protocol.answer_message(answer))
         for source in sorted(set(refused)):
             self.log.warning("publish_refused", source=source)
             await self._send(
@@ -208,7 +217,7 @@ class Participant:
 
         log_context = {"appointment": self._room, "participant": self.id, "source": offered.source}
         uplink: passthrough.UplinkEstimate | None = None
-        forwarder: Forwarder | RtpForwarder
+        forwarder: Forwarder | RtpForwarder | SimulcastSource
         if self._rtp and codec is not None:
             # The SFU's own estimate of the publisher's uplink, fed by the RTP path (aiortc's
             # receiver sees no packets there).
@@ -222,24 +231,55 @@ class Participant:
                         arrival_time_ms=arrival_ms, abs_send_time=ast, payload_size=size, ssrc=ssrc
                     )
 
-            forwarder = RtpForwarder(
-                kind=offered.kind,
-                mime_type=codec.mimeType,
-                clock_rate=codec.clockRate,
-                send_keyframe_request=request_keyframe,
-                send_nack=self._uplink.send_nack,
-                min_keyframe_interval=self._config.keyframe_min_interval,
-                keyframe_retry=self._config.keyframe_retry,
-                log_context=log_context,
-                stats=self._stats,
-                uplink=feed_estimate if uplink is not None else None,
-                ast_id=_extension_id(transceiver, rtp_packet.URI_ABS_SEND_TIME),
-            )
+            def stream(keyframe: Callable[[], Awaitable[None]]) -> RtpForwarder:
+                return RtpForwarder(
+                    kind=offered.kind,
+                    mime_type=codec.mimeType,
+                    clock_rate=codec.clockRate,
+                    send_keyframe_request=keyframe,
+                    send_nack=self._uplink.send_nack,
+                    min_keyframe_interval=self._config.keyframe_min_interval,
+                    keyframe_retry=self._config.keyframe_retry,
+                    log_context=log_context,
+                    stats=self._stats,
+                    uplink=feed_estimate if uplink is not None else None,
+                    ast_id=_extension_id(transceiver, rtp_packet.URI_ABS_SEND_TIME),
+                )
+
             media_pts, rtx = _payload_types(transceiver)
-            self._uplink.add(
-                UplinkStream(offered.mid, forwarder, frozenset(media_pts), rtx),
-                ssrc=offered.ssrc,
-            )
+            simulcast = offered.simulcast if offered.kind == "video" else None
+            if simulcast is not None:
+
+                def layer() -> RtpForwarder:
+                    created: RtpForwarder
+
+                    async def keyframe() -> None:  # a PLI for this layer's own SSRC
+                        if created.ssrc is not None:
+                            self._stats.keyframe_requests += 1
+                            await passthrough.send_pli(receiver, created.ssrc)
+
+                    created = stream(keyframe)
+                    return created
+
+                layers = {rid: layer() for rid in simulcast.rids}
+                forwarder = SimulcastSource(layers, codec.clockRate)
+                self._uplink.add(
+                    UplinkStream(
+                        offered.mid,
+                        None,
+                        frozenset(media_pts),
+                        rtx,
+                        layers=layers,
+                        rid_id=simulcast.rid_id,
+                        repaired_rid_id=simulcast.repaired_rid_id,
+                    )
+                )
+            else:
+                forwarder = stream(request_keyframe)
+                self._uplink.add(
+                    UplinkStream(offered.mid, forwarder, frozenset(media_pts), rtx),
+                    ssrc=offered.ssrc,
+                )
         else:
             if offered.kind == "video":
                 uplink = passthrough.capture_uplink_estimate(receiver)
@@ -262,6 +302,7 @@ class Participant:
             ssrc=offered.ssrc,
             forwarder=forwarder,
             uplink=uplink,
+            simulcast=offered.simulcast if isinstance(forwarder, SimulcastSource) else None,
         )
         self.publications[offered.mid] = publication
         self.log.info(
@@ -283,15 +324,19 @@ class Participant:
                 publication.forwarder.set_muted(muted)
 
     async def send_remb(self, bitrate: int, publication: Publication) -> None:
-        ssrc = publication.media_ssrc()
-        if ssrc is None:
+        if isinstance(publication.forwarder, SimulcastSource):
+            ssrcs = [layer.ssrc for layer in publication.forwarder.layers.values() if layer.ssrc]
+        else:
+            ssrc = publication.media_ssrc()
+            ssrcs = [ssrc] if ssrc is not None else []
+        if not ssrcs:
             return
         with contextlib.suppress(ConnectionError):
             await passthrough.send_remb(
                 publication.transceiver.receiver,
                 passthrough.sender_ssrc(publication.transceiver),
                 bitrate,
-                [ssrc],
+                ssrcs,
             )
 
     # --- subscriber connection ------------------------------------------------------------

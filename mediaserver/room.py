@@ -21,6 +21,7 @@ from core.contracts.errors import ErrorCode
 from mediaserver import bandwidth, network
 from mediaserver.config import MediaConfig
 from mediaserver.participant import Participant, Publication, TrackKey
+from mediaserver.rtp.simulcast import SimulcastSource
 
 log = structlog.get_logger(__name__)
 
@@ -266,17 +267,24 @@ class Room:
                 for publication in list(member.publications.values()):
                     if publication.kind != "video":
                         continue
-                    estimates = bandwidth.fresh_estimates(
-                        (s.estimate for s in publication.forwarder.slots),
-                        now,
-                        self._config.estimate_ttl,
-                    )
-                    target = bandwidth.remb_target(
-                        estimates,
-                        publication.uplink.bitrate if publication.uplink else None,
-                        minimum=self._config.min_bitrate,
-                        maximum=self._config.max_bitrate,
-                    )
+                    forwarder = publication.forwarder
+                    if isinstance(forwarder, SimulcastSource):
+                        # Each subscriber takes the layer it can; the publisher sends all of
+                        # them. Its own congestion control (loss in our receiver reports)
+                        # guards its uplink: the SFU's receive-side estimate would only follow
+                        # what arrives and never let the largest layer start.
+                        forwarder.select(now)
+                        target = self._config.simulcast_max_bitrate
+                    else:
+                        estimates = bandwidth.fresh_estimates(
+                            (s.estimate for s in forwarder.slots), now, self._config.estimate_ttl
+                        )
+                        target = bandwidth.remb_target(
+                            estimates,
+                            publication.uplink.bitrate if publication.uplink else None,
+                            minimum=self._config.min_bitrate,
+                            maximum=self._config.max_bitrate,
+                        )
                     await member.send_remb(target, publication)
 
     # --- accounting and teardown ----------------------------------------------------------

@@ -18,7 +18,7 @@ import asyncio
 import random
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from aiortc.clock import current_ntp_time
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -29,7 +29,10 @@ from mediaserver.rtp import packet as rtp
 
 if TYPE_CHECKING:
     from mediaserver.rtp.forwarder import RtpForwarder
+    from mediaserver.rtp.simulcast import SimulcastSource
     from mediaserver.rtp.transport import RtpTransport
+
+    Source: TypeAlias = RtpForwarder | SimulcastSource
 
 HEADER_PACK = rtp.HEADER.pack
 SEQ_PACK = rtp.SEQ.pack
@@ -57,7 +60,12 @@ class DownTrack(MediaStreamTrack):  # type: ignore[misc]
         self.kind = kind
         self._stats = stats or MediaStats()
         self._video = kind == "video"
-        self.forwarder: RtpForwarder | None = None
+        # What the room attached (a track, or a simulcast track's layers), and the stream
+        # actually forwarded: `current`, or `pending` from its next keyframe on (a layer switch).
+        self.forwarder: Source | None = None
+        self.current: RtpForwarder | None = None
+        self.pending: RtpForwarder | None = None
+        self.switches = 0
         # Held: attached, but the subscriber has not yet accepted the offer naming the source.
         self.held = True
         self.waiting_keyframe = self._video
@@ -114,23 +122,44 @@ class DownTrack(MediaStreamTrack):  # type: ignore[misc]
         )
         self._x = 0x10 if self._ext.present else 0
 
-    def attach(self, forwarder: RtpForwarder | None) -> None:
+    def attach(self, forwarder: Source | None) -> None:
         """Switch to another source (or none), held until `release`."""
+        for stream in (self.current, self.pending):
+            if stream is not None:
+                stream.detach(self)
         if self.forwarder is not None:
             self.forwarder.detach(self)
+        self.current = self.pending = None
         self.forwarder = forwarder
         self.held = True
+        self.restart()
         if forwarder is not None:
             self._clock_rate = forwarder.clock_rate
-            forwarder.attach(self)
-        self.restart()
+            forwarder.attach(self)  # which calls `switch` with the stream to forward
+
+    def switch(self, stream: RtpForwarder) -> None:
+        """Forward `stream` from its next keyframe on (until then, what is forwarded now)."""
+        if stream is self.pending or (stream is self.current and self.pending is None):
+            return
+        if self.pending is not None and self.pending is not self.current:
+            self.pending.detach(self)
+        if stream is self.current:
+            self.pending = None
+            return
+        self.pending = stream
+        stream.attach(self)
+        self.waiting_keyframe = self._video
+        self.waiting_since = time.monotonic()
+        if not self.held:
+            stream.want_keyframe()
 
     def release(self) -> None:
         """Start forwarding (video from the next keyframe, which is asked for)."""
         self.held = False
         self.restart()
-        if self._video and self.forwarder is not None:
-            self.forwarder.want_keyframe()
+        stream = self.pending or self.current
+        if self._video and stream is not None:
+            stream.want_keyframe()
 
     def restart(self) -> None:
         """Begin a new segment at the source's next keyframe (video) or packet (audio)."""
@@ -141,13 +170,29 @@ class DownTrack(MediaStreamTrack):  # type: ignore[misc]
     # --- the per-packet path ----------------------------------------------------------------
 
     def forward(
-        self, data: bytes, seq: int, ts: int, start: int, key: bool, ast: bytes, now: float
+        self,
+        source: RtpForwarder,
+        data: bytes,
+        seq: int,
+        ts: int,
+        start: int,
+        key: bool,
+        ast: bytes,
+        now: float,
     ) -> None:
         if self.held:
             return
         transport = self._transport
         if transport is None:
             return
+        if source is not self.current:
+            if source is not self.pending or not key or not transport.ready:
+                return
+            old, self.current, self.pending = self.current, source, None
+            if old is not None:
+                old.detach(self)
+                self.switches += 1
+            self._resync = True
         if self._resync:
             if not key or not transport.ready:
                 return  # video starts at a keyframe, and only once it can be sent
@@ -196,7 +241,7 @@ class DownTrack(MediaStreamTrack):  # type: ignore[misc]
     def on_nack(self, lost: list[int]) -> None:
         """Send again what the subscriber reports lost, if it is still in the history and
         from the current segment."""
-        forwarder, transport, binding = self.forwarder, self._transport, self._binding
+        forwarder, transport, binding = self.current, self._transport, self._binding
         if forwarder is None or transport is None or binding is None or self._resync:
             return
         for out_seq in lost:
@@ -234,8 +279,9 @@ class DownTrack(MediaStreamTrack):  # type: ignore[misc]
             self.retransmitted += 1
 
     def on_keyframe_request(self) -> None:
-        if self.forwarder is not None:
-            self.forwarder.want_keyframe()
+        stream = self.pending or self.current
+        if stream is not None:
+            stream.want_keyframe()
 
     def on_bitrate(self, bitrate: int) -> None:
         self.estimate = (bitrate, time.monotonic())
@@ -249,7 +295,7 @@ class DownTrack(MediaStreamTrack):  # type: ignore[misc]
             return None
         now = time.monotonic()
         timestamp: int | None = None
-        forwarder = self.forwarder
+        forwarder = self.current
         if forwarder is not None and not self._resync:
             source_ts = forwarder.timestamp_at(now)
             if source_ts is not None:

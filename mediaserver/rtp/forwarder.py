@@ -94,6 +94,7 @@ class RtpForwarder:
         self._missing: dict[int, list[float]] = {}  # seq -> [last NACK time, tries, first seen]
         self.nacks_sent = 0
         self.recovered = 0
+        self.bytes_received = 0
         # The publisher's last sender report: (RTP timestamp, NTP middle 32 bits, arrival)
         self.sender_report: tuple[int, int, float] | None = None
         self.last_timestamp = 0
@@ -114,6 +115,8 @@ class RtpForwarder:
     def attach(self, slot: DownTrack) -> None:
         if slot not in self._slots:
             self._slots.append(slot)
+        if slot.forwarder is self and slot.current is not self and slot.pending is not self:
+            slot.switch(self)  # attached by the room: forward this stream
 
     def detach(self, slot: DownTrack) -> None:
         if slot in self._slots:
@@ -202,6 +205,7 @@ class RtpForwarder:
                 else:
                     self.recovered += 1
         self._received += 1
+        self.bytes_received += len(data)
         self._history[seq & self._mask] = data
         now = time.monotonic()
         timestamp = (data[4] << 24) | (data[5] << 16) | (data[6] << 8) | data[7]
@@ -235,7 +239,7 @@ class RtpForwarder:
             key = True
             ast_now = b""
         for slot in self._slots:
-            slot.forward(data, seq, timestamp, start, key, ast_now, now)
+            slot.forward(self, data, seq, timestamp, start, key, ast_now, now)
         if self._missing and data[1] & 0x80:
             self._renack(now)
         if self._video and data[1] & 0x80 and not key:

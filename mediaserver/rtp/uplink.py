@@ -34,12 +34,26 @@ MAX_SSRCS = 32  # per connection: more is garbage, or an attack on the table
 
 @dataclass(eq=False)
 class UplinkStream:
-    """One published m-line: its forwarder and the payload types its SDP negotiated."""
+    """One published m-line: its forwarder (or, for simulcast, one per rid) and the payload
+    types its SDP negotiated."""
 
     mid: str
-    forwarder: RtpForwarder
+    forwarder: RtpForwarder | None
     payload_types: frozenset[int]
     rtx: dict[int, int] = field(default_factory=dict)  # RTX payload type -> media payload type
+    layers: dict[str, RtpForwarder] = field(default_factory=dict)  # simulcast, by rid
+    rid_id: int = 0  # header extension ids of the rid and the repaired (RTX) rid
+    repaired_rid_id: int = 0
+
+    def forwarders(self) -> list[RtpForwarder]:
+        return list(self.layers.values()) if self.layers else [f for f in [self.forwarder] if f]
+
+    def target(self, data: bytes, rtx: bool) -> RtpForwarder | None:
+        """The forwarder a packet of a new SSRC belongs to (simulcast: by its rid)."""
+        if not self.layers:
+            return self.forwarder
+        rid = rtp.extension(data, self.repaired_rid_id if rtx else self.rid_id)
+        return self.layers.get(rid.decode("ascii", "replace")) if rid else None
 
 
 class Uplink:
@@ -52,6 +66,7 @@ class Uplink:
         self._streams: dict[str, UplinkStream] = {}
         self._routes: dict[int, Callable[[bytes], None]] = {}
         self._route_streams: dict[int, UplinkStream] = {}
+        self._media: dict[int, RtpForwarder] = {}  # media SSRC -> its forwarder
         self._log_context = log_context
         self._log = log.bind(**log_context)
 
@@ -62,8 +77,8 @@ class Uplink:
 
     def add(self, stream: UplinkStream, ssrc: int | None = None) -> None:
         self._streams[stream.mid] = stream
-        if ssrc is not None:
-            self._route(ssrc, stream, rtx_pt=None)
+        if ssrc is not None and stream.forwarder is not None:
+            self._route(ssrc, stream, stream.forwarder, rtx_pt=None)
 
     def remove(self, mid: str) -> None:
         stream = self._streams.pop(mid, None)
@@ -73,6 +88,7 @@ class Uplink:
             if owner is stream:
                 del self._route_streams[ssrc]
                 self._routes.pop(ssrc, None)
+                self._media.pop(ssrc, None)
 
     # --- per packet -------------------------------------------------------------------------
 
@@ -103,12 +119,15 @@ class Uplink:
                 stream = candidates[0]
         if stream is None or (pt not in stream.payload_types and pt not in stream.rtx):
             return None
-        return self._route(ssrc, stream, rtx_pt=pt if pt in stream.rtx else None)
+        rtx_pt = pt if pt in stream.rtx else None
+        forwarder = stream.target(data, rtx=rtx_pt is not None)
+        if forwarder is None:
+            return None  # a simulcast packet without its rid: the next one may carry it
+        return self._route(ssrc, stream, forwarder, rtx_pt)
 
     def _route(
-        self, ssrc: int, stream: UplinkStream, rtx_pt: int | None
+        self, ssrc: int, stream: UplinkStream, forwarder: RtpForwarder, rtx_pt: int | None
     ) -> Callable[[bytes], None]:
-        forwarder = stream.forwarder
         route: Callable[[bytes], None]
         if rtx_pt is not None:
             media_pt = stream.rtx[rtx_pt]
@@ -120,6 +139,7 @@ class Uplink:
             if forwarder.ssrc is not None and forwarder.ssrc != ssrc:
                 forwarder.new_source(ssrc)
             forwarder.ssrc = ssrc
+            self._media[ssrc] = forwarder
             route = forwarder.on_rtp
         self._routes[ssrc] = route
         self._route_streams[ssrc] = stream
@@ -135,9 +155,9 @@ class Uplink:
             return
         for report in packets:
             if isinstance(report, RtcpSrPacket):
-                stream = self._route_streams.get(report.ssrc)
-                if stream is not None and stream.forwarder.ssrc == report.ssrc:
-                    stream.forwarder.on_sender_report(
+                forwarder = self._media.get(report.ssrc)
+                if forwarder is not None and forwarder.ssrc == report.ssrc:
+                    forwarder.on_sender_report(
                         report.sender_info.rtp_timestamp, report.sender_info.ntp_timestamp
                     )
 
@@ -155,8 +175,8 @@ class Uplink:
         if self.transport is None:
             return
         blocks = []
-        for stream in self._streams.values():
-            block = stream.forwarder.report_block()
+        for forwarder in (f for s in self._streams.values() for f in s.forwarders()):
+            block = forwarder.report_block()
             if block is not None:
                 ssrc, fraction, lost, highest, lsr, dlsr = block
                 blocks.append(
@@ -179,4 +199,5 @@ class Uplink:
             self.transport = None
         self._routes.clear()
         self._route_streams.clear()
+        self._media.clear()
         self._streams.clear()

@@ -92,6 +92,7 @@ def render(
             "width": settings.camera_width,
             "height": settings.camera_height,
             "frameRate": settings.camera_frame_rate,
+            "simulcast": settings.simulcast,
         },
         **(data or {}),
     }

@@ -122,6 +122,10 @@ class LiveServer:
             "camera_width": 320,
             "camera_height": 240,
             "camera_frame_rate": 12,
+            # One camera layer: three pages each encoding three sizes is too much for the two
+            # cores here, and the frame-capturing tests read one stream. tests/browser/
+            # test_simulcast.py turns it on.
+            "simulcast": False,
             **self.overrides,
         }
         self.settings = load_settings(
@@ -256,6 +260,7 @@ class LiveServer:
 
         def forward(
             track: Any,
+            source: Any,
             data: bytes,
             seq: int,
             ts: int,
@@ -264,10 +269,12 @@ class LiveServer:
             ast: bytes,
             now: float,
         ) -> None:
-            original(track, data, seq, ts, start, key, ast, now)
+            original(track, source, data, seq, ts, start, key, ast, now)
             if track.kind != "video" or len(captured) >= capture["limit"] or track.held:
                 return
             owner = capture.get("track")
+            if source is not track.current:
+                return  # not (yet) what this track forwards
             if owner is None and not (key and not track.waiting_keyframe):
                 return
             if owner is not None and owner is not track:

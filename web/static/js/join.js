@@ -393,6 +393,8 @@ class JoinPage {
       iceServers,
       iceTransportPolicy,
       transforms: this.e2ee.support ? this.e2ee : null,
+      simulcast: Boolean(page.camera && page.camera.simulcast),
+      cameraHeight: page.camera ? page.camera.height : 0,
     });
     this.media.addEventListener('track', (event) => {
       const { participant, source, track } = event.detail;

@@ -47,6 +47,24 @@ function waitForGathering(pc) {
  * room and reconnects), 'stalled' (same detail: still checking when it should have connected;
  * the page tells the room and waits), 'connected' (every connection made so far is connected).
  */
+/**
+ * The camera's simulcast layers for a picture `height` pixels high, smallest first (rid, size
+ * divisor, bitrate cap), or null for one layer. Chromium sends at most two layers below 540
+ * lines and one below 360 (it leaves out the last ones listed), so the list starts at the
+ * size that still makes sense: the full picture is always sent.
+ */
+const SIMULCAST_SCALES = { q: 4, h: 2, f: 1 };
+
+export function simulcastLayers(height) {
+  if (!height || height < 360) return null;
+  const layers = [
+    { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500000 },
+    { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 1200000 },
+  ];
+  if (height >= 540) layers.unshift({ rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150000 });
+  return layers;
+}
+
 export class MediaSession extends EventTarget {
   /**
    * @param {object} options
@@ -55,9 +73,13 @@ export class MediaSession extends EventTarget {
    * @param {'all'|'relay'} [options.iceTransportPolicy]  'relay': TURN only
    * @param {object|null} options.transforms  end-to-end encryption hooks (see e2ee.js)
    */
-  constructor({ send, iceServers, iceTransportPolicy, transforms }) {
+  constructor({ send, iceServers, iceTransportPolicy, transforms, simulcast, cameraHeight }) {
     super();
     this.send = send;
+    // Send the camera as three layers (full, half and quarter size): the media server gives
+    // each of the others the best one their connection carries.
+    this.simulcast = Boolean(simulcast);
+    this.cameraHeight = cameraHeight || 0; // what the page asks the camera for
     this.iceServers = iceServers || [];
     this.iceTransportPolicy = iceTransportPolicy === 'relay' ? 'relay' : 'all';
     this.transforms = transforms || null;
@@ -104,12 +126,28 @@ export class MediaSession extends EventTarget {
     if (!sender || !sender.track) return;
     const params = sender.getParameters();
     if (!params.encodings || !params.encodings.length) return;
-    for (const encoding of params.encodings) encoding.scaleResolutionDownBy = scale;
+    if (params.encodings.length > 1) {
+      // Simulcast: leave out the layers larger than the scale asked for (the smallest stays).
+      for (const encoding of params.encodings) {
+        encoding.active = (encoding.scaleResolutionDownBy || 1) >= scale ||
+          encoding === params.encodings[0];
+      }
+    } else {
+      for (const encoding of params.encodings) encoding.scaleResolutionDownBy = scale;
+    }
     await sender.setParameters(params);
   }
 
   addSender(track, kind, source) {
-    const transceiver = this.pub.addTransceiver(track || kind, { direction: 'sendonly' });
+    const init = { direction: 'sendonly' };
+    if (this.simulcast && source === 'video') {
+      // The camera may not be there yet: then the size asked for decides (fitLayers mends
+      // it when the camera turns out smaller).
+      const height = (track && track.getSettings().height) || this.cameraHeight;
+      const layers = simulcastLayers(height);
+      if (layers) init.sendEncodings = layers;
+    }
+    const transceiver = this.pub.addTransceiver(track || kind, init);
     if (this.transforms) this.transforms.attachSender(transceiver.sender, kind, source);
     return transceiver;
   }
@@ -300,7 +338,27 @@ export class MediaSession extends EventTarget {
   /** Use another camera or microphone track without renegotiating. */
   async replaceTrack(kind, track) {
     const transceiver = this.tx[kind];
-    if (transceiver) await transceiver.sender.replaceTrack(track);
+    if (!transceiver) return;
+    await transceiver.sender.replaceTrack(track);
+    if (kind === 'video' && track) await this.fitLayers(transceiver.sender, track);
+  }
+
+  /**
+   * Simulcast layers planned for a larger camera than the one there is: Chromium sends fewer
+   * layers for a small picture (the first ones listed), so the first layer is made full size
+   * and the rest left out; for a large enough camera the planned sizes come back.
+   */
+  async fitLayers(sender, track) {
+    const params = sender.getParameters();
+    if (!params.encodings || params.encodings.length < 2) return;
+    const planned = simulcastLayers(track.getSettings().height);
+    const fits = planned && planned.length >= params.encodings.length;
+    params.encodings.forEach((encoding, i) => {
+      const layer = SIMULCAST_SCALES[encoding.rid] || 1;
+      encoding.scaleResolutionDownBy = fits ? layer : (i === 0 ? 1 : layer);
+      encoding.active = fits || i === 0;
+    });
+    await sender.setParameters(params).catch(() => {});
   }
 
   /**
