@@ -140,7 +140,9 @@ class SimulcastSource:
         ranked = self.ranked(now)
         if not ranked:
             return slot.current or slot.pending or next(iter(self.layers.values()), None)
-        state = self._state.setdefault(id(slot), _SlotState())
+        state = self._state.get(id(slot))
+        if state is None:
+            state = self._state[id(slot)] = _SlotState(changed=now)
         current = slot.pending or slot.current
         if current not in ranked:
             state.changed = now

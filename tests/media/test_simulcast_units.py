@@ -1,0 +1,144 @@
+"""Simulcast without a browser: the offer's rid lines read, the answer written, layers routed
+by their rid extension, and each subscriber's layer chosen from its estimate."""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+from mediaserver import sdp_info
+from mediaserver.rtp.downtrack import DownTrack
+from mediaserver.rtp.simulcast import SimulcastSource
+from mediaserver.rtp.uplink import Uplink, UplinkStream
+from tests.media.test_rtp_units import BINDING, VP8_KEY, FakeTransport, forwarder, make_packet
+
+# The video section of a Chromium offer with two layers (trimmed), and its aiortc answer.
+OFFER = """v=0\r
+o=- 1 2 IN IP4 127.0.0.1\r
+s=-\r
+t=0 0\r
+a=group:BUNDLE 0\r
+m=video 9 UDP/TLS/RTP/SAVPF 96 97\r
+c=IN IP4 0.0.0.0\r
+a=mid:0\r
+a=sendonly\r
+a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r
+a=extmap:10 urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id\r
+a=extmap:11 urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id\r
+a=rtpmap:96 VP8/90000\r
+a=rtpmap:97 rtx/90000\r
+a=fmtp:97 apt=96\r
+a=rid:h send\r
+a=rid:f send\r
+a=simulcast:send h;f\r
+"""
+
+ANSWER = """v=0\r
+o=- 3 4 IN IP4 127.0.0.1\r
+s=-\r
+t=0 0\r
+a=group:BUNDLE 0\r
+m=video 9 UDP/TLS/RTP/SAVPF 96 97\r
+c=IN IP4 127.0.0.1\r
+a=mid:0\r
+a=recvonly\r
+a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r
+a=rtpmap:96 VP8/90000\r
+"""
+
+
+def test_the_offers_layers_are_read_and_answered() -> None:
+    offers = sdp_info.simulcast_offers(OFFER)
+    assert offers == {"0": sdp_info.Simulcast(("h", "f"), 10, 11)}
+    answer = sdp_info.answer_simulcast(ANSWER, offers)
+    lines = answer.split("\r\n")
+    for wanted in (
+        "a=extmap:10 urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id",
+        "a=extmap:11 urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id",
+        "a=rid:h recv",
+        "a=rid:f recv",
+        "a=simulcast:recv h;f",
+    ):
+        assert wanted in lines
+    assert answer.endswith("\r\n") and lines.index("a=simulcast:recv h;f") > lines.index("a=mid:0")
+    tracks = sdp_info.offered_tracks(OFFER, {})
+    assert tracks[0].simulcast == offers["0"]
+
+
+def test_paused_alternatives_and_undeclared_rids_are_handled() -> None:
+    offer = OFFER.replace("a=simulcast:send h;f", "a=simulcast:send ~h,x;f;zz")
+    assert sdp_info.simulcast_offers(offer)["0"].rids == ("h", "f")  # zz has no a=rid line
+    one = OFFER.replace("a=simulcast:send h;f", "a=simulcast:send f")
+    assert sdp_info.simulcast_offers(one) == {}  # one layer is no simulcast
+    no_ext = OFFER.replace("a=extmap:10 urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id\r\n", "")
+    assert sdp_info.simulcast_offers(no_ext) == {}  # the rid cannot be read from packets
+    assert sdp_info.answer_simulcast(ANSWER, {}) == ANSWER
+
+
+async def test_layers_are_routed_by_their_rid() -> None:
+    low, high = forwarder(), forwarder()
+    uplink = Uplink({})
+    uplink.mid_id = 4
+    uplink.add(
+        UplinkStream(
+            "0",
+            None,
+            frozenset({96}),
+            {97: 96},
+            layers={"h": low, "f": high},
+            rid_id=10,
+            repaired_rid_id=11,
+        )
+    )
+    uplink._on_rtp(make_packet(1, 0, VP8_KEY, ssrc=0xA, extensions=[(4, b"0"), (10, b"f")]))
+    uplink._on_rtp(make_packet(1, 0, VP8_KEY, ssrc=0xB, extensions=[(4, b"0"), (10, b"h")]))
+    uplink._on_rtp(make_packet(2, 0, VP8_KEY, ssrc=0xA))  # learnt: no rid needed any more
+    assert (high.ssrc, low.ssrc) == (0xA, 0xB)
+    assert (high.packets, low.packets) == (2, 1)
+    rtx = make_packet(
+        1, 0, struct.pack("!H", 3) + VP8_KEY, ssrc=0xC, pt=97, extensions=[(4, b"0"), (11, b"f")]
+    )
+    uplink._on_rtp(rtx)
+    assert high.packets == 3 and high.packet(3) is not None
+    await low.close()
+    await high.close()
+
+
+def layered() -> tuple[SimulcastSource, Any, Any, DownTrack, FakeTransport]:
+    low, high = forwarder(), forwarder()
+    low.ssrc, high.ssrc = 0xA, 0xB
+    source = SimulcastSource({"h": low, "f": high}, 90000)
+    track = DownTrack("video")
+    transport = FakeTransport()
+    track.bind(transport, BINDING)  # type: ignore[arg-type]
+    track.attach(source)
+    track.release()
+    return source, low, high, track, transport
+
+
+async def test_a_subscriber_starts_low_steps_up_and_down_with_its_estimate() -> None:
+    source, low, high, track, out = layered()
+    for i in range(3):
+        low.on_rtp(make_packet(100 + i, 3000 * i, VP8_KEY, ssrc=0xA))
+        high.on_rtp(make_packet(500 + i, 3000 * i, VP8_KEY, ssrc=0xB))
+    now = low.last_arrival
+    source.bitrates = {"h": 200_000, "f": 400_000}
+    source.select(now)
+    assert track.pending is low or track.current is low  # no estimate: the lower layer
+    track.on_bitrate(380_000)  # near the next layer's rate, but too soon after the start
+    source.select(now + 1)
+    assert track.pending is None and track.current is low
+    low.last_arrival = high.last_arrival = now + 5  # both still sending a while later
+    track.estimate = (380_000, now + 5)  # ... when the estimate nears the next layer: up
+    layer = source.choose(track, now + 5)
+    assert layer is high
+    track.switch(high)
+    high.on_rtp(make_packet(503, 9000, VP8_KEY, ssrc=0xB))  # its keyframe: the switch
+    assert track.current is high and track.switches == 1
+    seqs = [struct.unpack_from("!H", p, 2)[0] for p in out.packets]
+    assert seqs == [(seqs[0] + i) & 0xFFFF for i in range(len(seqs))]  # one stream
+    # Congestion well after the step up: the estimate falls below the layer's rate.
+    low.last_arrival = high.last_arrival = now + 20
+    track.estimate = (250_000, now + 20)
+    assert source.choose(track, now + 20) is low
+    await source.close()
