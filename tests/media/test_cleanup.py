@@ -143,3 +143,53 @@ async def test_hundred_joins_and_leaves_leak_nothing(sfu: Sfu) -> None:
         assert len(room.participants["host"].slots) <= 4 * PARALLEL
     finally:
         await host.leave()
+
+
+RTP_TYPES = ("RtpForwarder", "DownTrack", "RtpTransport", "Uplink", "Downlink", "SimulcastSource")
+
+
+def rtp_objects() -> dict[str, int]:
+    """How many of the RTP path's objects exist (any leak of a guest's shows here)."""
+    gc.collect()
+    counts = dict.fromkeys(RTP_TYPES, 0)
+    for o in gc.get_objects():
+        name = type(o).__name__
+        if name in counts and type(o).__module__.startswith("mediaserver.rtp"):
+            counts[name] += 1
+    return counts
+
+
+@pytest.mark.timeout(90)
+async def test_guests_with_media_leave_no_rtp_objects_behind(sfu: Sfu) -> None:
+    """The RTP path's forwarders, down tracks, transports and links of twenty guests (each
+    published and received media) are all gone after they left: only the host's remain."""
+    host = SyntheticClient(sfu.bus, "w1", "room", "host")
+    await host.join()
+    try:
+        await visit(sfu, "warmup")
+        room = sfu.worker.rooms["room"]
+        await wait_for(lambda: len(room.participants) == 1, "the warm-up guest gone")
+        await wait_for(lambda: census()["pcs"] == HOST_PCS, "warm-up connections closed", 30)
+        before = rtp_objects()
+        assert before["RtpForwarder"] >= 2 and before["RtpTransport"] >= 1, before
+        for round_ in range(4):
+            await asyncio.gather(*(visit(sfu, f"guest-{round_}-{i}") for i in range(PARALLEL)))
+        await wait_for(lambda: len(room.participants) == 1, "the last guests gone")
+        await wait_for(lambda: census()["pcs"] == HOST_PCS, "guest connections closed", 30)
+        # The host's subscriber m-lines (one per guest seen at once, reused) keep their down
+        # tracks; nothing else of the guests remains.
+        host_slots = len(room.participants["host"].slots)
+
+        def settled() -> bool:
+            now = rtp_objects()
+            return now["DownTrack"] == host_slots and {**now, "DownTrack": 0} == {
+                **before,
+                "DownTrack": 0,
+            }
+
+        try:
+            await wait_for(settled, "the guests' RTP objects to be collected", 20)
+        except TimeoutError:
+            pytest.fail(f"left behind: {before} -> {rtp_objects()}, host slots {host_slots}")
+    finally:
+        await host.leave()
