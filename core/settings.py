@@ -100,7 +100,7 @@ class Settings:
     # its own picture and decodes everyone else's.
     camera_width: int = 640
     # Pages send the camera as simulcast (three sizes; the SFU forwards each subscriber the
-    # one its connection carries). Needs media_path "rtp".
+    # one its connection carries).
     simulcast: bool = True
     camera_height: int = 480
     camera_frame_rate: int = 24
@@ -159,10 +159,6 @@ class Settings:
     # On SIGTERM a media worker takes no new rooms; calls that have not ended after this long
     # are moved to another worker (their clients reconnect on their own).
     media_drain_timeout: float = 30.0
-    # How the SFU forwards media: "rtp" (packets below aiortc's receiver and sender, the
-    # default) or "frame" (encoded frames through aiortc's jitter buffer and packetiser, the
-    # older path, kept for comparison).
-    media_path: str = "rtp"
     # A separate media worker process (`lippejob media`) runs on uvloop when it is installed.
     media_uvloop: bool = True
     # `lippejob media` serves its /metrics on host:port (0: not at all; `serve` shows the
@@ -241,8 +237,6 @@ class Settings:
             raise SettingsError("need 0 < media_heartbeat < media_worker_ttl")
         if self.media_drain_timeout < 0:
             raise SettingsError("media_drain_timeout must not be negative")
-        if self.media_path not in ("rtp", "frame"):
-            raise SettingsError("media_path must be 'rtp' or 'frame'")
         if not (
             160 <= self.camera_width <= 1920
             and 120 <= self.camera_height <= 1080

@@ -1,8 +1,8 @@
 """Benchmark: a media worker's cost per three-party call, measured from outside (issue 14).
 
 One media worker runs as its own process (`python -m mediaserver.worker`, on a throwaway
-loopback redis-server), with this process's environment passed through: LIPPEJOB_MEDIA_PATH
-(`frame` or `rtp`) picks its forwarding path, and the report says which ran. K three-party
+loopback redis-server), with this process's environment passed through, and the commit it
+ran noted in the report (the RTP-level path, `mediaserver.rtp`, since issue 14). K three-party
 calls of `SyntheticClient`s in raw mode (pre-encoded VP8 640x480 ~1 Mbit/s and Opus out, encoded
 frames in, nothing decoded) run in `--client-procs` other processes (`loadtests.call_clients`).
 For each K: warm-up, then the worker's CPU from /proc over `--repeats` windows of `--seconds`,
@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import importlib.util
 import math
 import os
@@ -44,7 +43,6 @@ import aiohttp
 
 from core.bus.redisbus import RedisBus
 from core.clock import SystemClock
-from core.settings import Settings
 from core.store.redisstore import RedisStore
 from loadtests import calls_report
 from loadtests.call_clients import PARTICIPANTS, CallClient, call_media
@@ -164,15 +162,6 @@ async def scrape(url: str) -> dict[str, float]:
             if match:
                 values[match[1]] = float(match[2])
     return values
-
-
-def media_path_default() -> str | None:
-    """The worker's default forwarding path (`Settings.media_path`), None while the settings
-    have no such field (then the encoded-frame hook is the only path)."""
-    for item in dataclasses.fields(Settings):
-        if item.name == "media_path":
-            return str(item.default)
-    return None
 
 
 @contextlib.asynccontextmanager
@@ -447,8 +436,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "command": f"python -m loadtests.bench_calls {' '.join(sys.argv[1:])}".strip(),
         "machine": calls_report.machine(),
-        "media_path": os.environ.get("LIPPEJOB_MEDIA_PATH") or "default",
-        "media_path_default": media_path_default(),
+        "media_path": "rtp",
         "loop": loop,
         "settings": {k: v for k, v in vars(args).items() if k != "out"},
     }

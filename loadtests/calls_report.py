@@ -139,8 +139,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"{(result.get('load_average_after') or [math.nan])[0]:.2f} after, the latter "
         "including the benchmark's own processes)",
         f"- Python {m['python']}, aiortc {m['aiortc']}",
-        f"- Media path: **{result['media_path']}** (`LIPPEJOB_MEDIA_PATH`; {_default_path(result)}"
-        f"); worker event loop: {result['loop']}",
+        f"- Media path: **{result['media_path']}** (RTP packets forwarded below aiortc, "
+        f"`mediaserver.rtp`); worker event loop: {result['loop']}",
         f"- Each call: {3} participants in raw mode, each publishing pre-encoded VP8 "
         f"{s['width']}x{s['height']} at {s['fps']} fps, ~{s['bitrate'] / 1e6:g} Mbit/s, plus "
         "Opus; subscribers receive without decoding. Clients in "
@@ -212,8 +212,8 @@ def markdown(result: dict[str, Any]) -> str:
         "## How to read it",
         "",
         "- Forwarded packets/s: RTP packets (media and RTX) the subscribers' receivers counted, "
-        "i.e. what the worker sent; the worker's own /metrics counters are in its unit "
-        "(on the frame path, encoded frames).",
+        "i.e. what the worker sent; the worker's own /metrics counters count RTP packets "
+        "too (media only, without retransmissions).",
         "- Worker us per forwarded packet divides all of the worker's CPU (receive side, "
         "signalling, heartbeats included) by the forwarded packets, as the relay's figure does.",
         "- The publishers replay a pre-encoded loop with a keyframe every 2 s; on a keyframe "
@@ -232,13 +232,6 @@ def markdown(result: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-def _default_path(result: dict[str, Any]) -> str:
-    default = result.get("media_path_default")
-    if default is None:
-        return "this commit has no such setting: the encoded-frame hook is the only path"
-    return f"the default is {default}"
 
 
 def _relay_lines(result: dict[str, Any]) -> list[str]:

@@ -37,8 +37,6 @@ class MediaConfig:
     heartbeat: float = 0.5  # core.settings: media_heartbeat
     ttl: float = 2.0  # core.settings: media_worker_ttl
     # Memory bounds
-    video_queue: int = 30  # frames queued per subscriber before the oldest are dropped
-    audio_queue: int = 25
     max_participants: int = 8
     max_rooms: int = 200
     # Negotiation
@@ -55,8 +53,6 @@ class MediaConfig:
     close_timeout: float = 5.0  # a closing room lets its current request finish this long
     # Draining (SIGTERM): rooms may end on their own this long, then their calls move.
     drain_timeout: float = 30.0
-    # "rtp": forward RTP packets (mediaserver.rtp); "frame": encoded frames (forwarder.py)
-    media_path: str = "rtp"
 
     def __post_init__(self) -> None:
         if self.port_min > self.port_max or self.port_min < 0 or self.port_max > 65535:
@@ -65,10 +61,8 @@ class MediaConfig:
             raise ValueError("set both media_port_min and media_port_max, or neither")
         if not 0 < self.min_bitrate <= self.max_bitrate:
             raise ValueError("min_bitrate must be positive and not above max_bitrate")
-        if self.video_queue < 1 or self.audio_queue < 1 or self.signal_backlog < 1:
-            raise ValueError("queue limits must be positive")
-        if self.media_path not in ("rtp", "frame"):
-            raise ValueError("media_path must be 'rtp' or 'frame'")
+        if self.signal_backlog < 1:
+            raise ValueError("signal_backlog must be positive")
         for server in self.ice_servers:
             if not isinstance(server, dict) or "urls" not in server:
                 raise ValueError("each ICE server needs 'urls'")
@@ -87,7 +81,6 @@ class MediaConfig:
             "ttl": settings.media_worker_ttl,
             "max_participants": settings.max_participants,
             "drain_timeout": settings.media_drain_timeout,
-            "media_path": settings.media_path,
         }
         values.update(overrides)
         return cls(**values)

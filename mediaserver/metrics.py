@@ -31,9 +31,9 @@ class MediaStats:
     __slots__ = ("dropped", "forwarded", "keyframe_requests", "received")
 
     def __init__(self) -> None:
-        self.received = 0  # encoded packets (frames) read from publishers
-        self.forwarded = 0  # ... handed to a subscriber's sender
-        self.dropped = 0  # ... dropped for a subscriber that fell behind
+        self.received = 0  # RTP packets from publishers
+        self.forwarded = 0  # ... sent to subscribers (retransmissions not counted)
+        self.dropped = 0  # ... that could not be sent (socket or SRTP errors)
         self.keyframe_requests = 0  # PLIs sent to publishers
 
 
@@ -69,9 +69,9 @@ class WorkerCollector(Collector):
         worker = self._worker
         stats = worker.stats
         for name, help_text, value in (
-            ("packets_received", "encoded media packets read from publishers", stats.received),
+            ("packets_received", "RTP packets received from publishers", stats.received),
             ("packets_forwarded", "media packets handed to subscribers", stats.forwarded),
-            ("packets_dropped", "media packets dropped for slow subscribers", stats.dropped),
+            ("packets_dropped", "media packets that could not be sent", stats.dropped),
             (
                 "keyframe_requests",
                 "keyframe requests (PLI) sent to publishers",

@@ -1,5 +1,7 @@
 """One participant's media: a publisher and a subscriber peer connection, what it publishes
-(one `Forwarder` per track) and what it receives (reusable `SubscriberTrack` slots)."""
+(one `RtpForwarder` per track, or a `SimulcastSource` of them) and what it receives (reusable
+`DownTrack` slots). Media packets pass below aiortc (`mediaserver.rtp`): aiortc negotiates and
+connects, the SFU forwards."""
 
 from __future__ import annotations
 
@@ -18,9 +20,8 @@ from aiortc.sdp import candidate_from_sdp
 
 from core.contracts import media as protocol
 from core.contracts.errors import ErrorCode
-from mediaserver import network, passthrough, sdp_info
+from mediaserver import feedback, network, sdp_info
 from mediaserver.config import MediaConfig
-from mediaserver.forwarder import Forwarder, SubscriberTrack
 from mediaserver.metrics import current_stats
 from mediaserver.rtp import packet as rtp_packet
 from mediaserver.rtp.downlink import Downlink
@@ -52,8 +53,8 @@ class Publication:
     codec: Any
     transceiver: Any
     ssrc: int | None
-    forwarder: Forwarder | RtpForwarder | SimulcastSource
-    uplink: passthrough.UplinkEstimate | None = None
+    forwarder: RtpForwarder | SimulcastSource
+    uplink: feedback.UplinkEstimate | None = None
     simulcast: sdp_info.Simulcast | None = None
 
     @property
@@ -63,12 +64,7 @@ class Publication:
     def media_ssrc(self) -> int | None:
         """The publisher's SSRC: from its SDP, else from the first packets seen."""
         if self.ssrc is None:
-            if isinstance(self.forwarder, RtpForwarder):
-                self.ssrc = self.forwarder.ssrc
-            else:
-                sources = self.transceiver.receiver.getSynchronizationSources()
-                if sources:
-                    self.ssrc = sources[0].source
+            self.ssrc = self.forwarder.ssrc
         return self.ssrc
 
 
@@ -77,7 +73,7 @@ class Slot:
     """One m-line of the subscriber connection; reused for the next track of its codec."""
 
     transceiver: Any
-    track: SubscriberTrack | DownTrack
+    track: DownTrack
     codec: tuple[str, int, int | None, tuple[tuple[str, str], ...]]
     carries: TrackKey | None = None
     source: str = ""
@@ -122,8 +118,6 @@ class Participant:
         self._closed = False
         self._stats = current_stats()  # the worker's counters (see mediaserver.metrics)
         self.log = log.bind(appointment=room, participant=self.id, role=join.role)
-        # The RTP path (config.media_path == "rtp"): packets below aiortc, per connection.
-        self._rtp = config.media_path == "rtp"
         context = {"appointment": room, "participant": self.id}
         self._uplink = Uplink({**context, "pc": "pub"})
         self._downlink = Downlink({**context, "pc": "sub"})
@@ -148,10 +142,7 @@ class Participant:
             self._pub = self._new_pc("pub")
         pc = self._pub
         await pc.setRemoteDescription(RTCSessionDescription(sdp=desc.sdp, type="offer"))
-        if self._rtp:
-            self._connect_uplink(pc)
-        else:
-            passthrough.forward_encoded(pc)
+        self._connect_uplink(pc)
         changed = False
         refused: list[str] = []
         transceivers = {t.mid: t for t in pc.getTransceivers()}
@@ -174,14 +165,13 @@ class Participant:
         network.prepare(pc, self._plan)
         await pc.setLocalDescription(await pc.createAnswer())
         answer = network.announce(pc.localDescription.sdp, self._plan)
-        if self._rtp:
-            # aiortc knows no simulcast: the SFU answers the layers it takes itself.
-            layers = {
-                p.mid: p.simulcast
-                for p in self.publications.values()
-                if isinstance(p.forwarder, SimulcastSource) and p.simulcast is not None
-            }
-            answer = sdp_info.answer_simulcast(answer, layers)
+        # aiortc knows no simulcast: the SFU answers the layers it takes itself.
+        layers = {
+            p.mid: p.simulcast
+            for p in self.publications.values()
+            if isinstance(p.forwarder, SimulcastSource) and p.simulcast is not None
+        }
+        answer = sdp_info.answer_simulcast(answer, layers)
         await self._send(protocol.answer_message(answer))
         for source in sorted(set(refused)):
             self.log.warning("publish_refused", source=source)
@@ -201,11 +191,11 @@ class Participant:
         self._uplink.connect(
             first.receiver.transport,
             mid_id=_extension_id(first, rtp_packet.URI_MID),
-            rtcp_ssrc=passthrough.sender_ssrc(first),
+            rtcp_ssrc=feedback.sender_ssrc(first),
         )
 
     def _publish(self, offered: sdp_info.OfferedTrack, transceiver: Any) -> None:
-        codec = passthrough.negotiated_codec(transceiver)
+        codec = feedback.negotiated_codec(transceiver)
         receiver = transceiver.receiver
         publication: Publication
 
@@ -213,84 +203,74 @@ class Participant:
             ssrc = publication.media_ssrc()
             if ssrc is not None:
                 self._stats.keyframe_requests += 1
-                await passthrough.send_pli(receiver, ssrc)
+                await feedback.send_pli(receiver, ssrc)
 
         log_context = {"appointment": self._room, "participant": self.id, "source": offered.source}
-        uplink: passthrough.UplinkEstimate | None = None
-        forwarder: Forwarder | RtpForwarder | SimulcastSource
-        if self._rtp and codec is not None:
-            # The SFU's own estimate of the publisher's uplink, fed by the RTP path (aiortc's
-            # receiver sees no packets there).
-            if offered.kind == "video":
-                uplink = passthrough.UplinkEstimate(RemoteBitrateEstimator())
-            estimate = uplink
+        uplink: feedback.UplinkEstimate | None = None
+        forwarder: RtpForwarder | SimulcastSource
+        if codec is None:
+            self.log.warning("publish_without_codec", source=offered.source, mid=offered.mid)
+            return
+        # The SFU's own estimate of the publisher's uplink, fed by the RTP path (aiortc's
+        # receiver sees no packets there).
+        if offered.kind == "video":
+            uplink = feedback.UplinkEstimate(RemoteBitrateEstimator())
+        estimate = uplink
 
-            def feed_estimate(arrival_ms: int, ast: int, size: int, ssrc: int) -> None:
-                if estimate is not None:
-                    estimate.add(
-                        arrival_time_ms=arrival_ms, abs_send_time=ast, payload_size=size, ssrc=ssrc
-                    )
-
-            def stream(keyframe: Callable[[], Awaitable[None]]) -> RtpForwarder:
-                return RtpForwarder(
-                    kind=offered.kind,
-                    mime_type=codec.mimeType,
-                    clock_rate=codec.clockRate,
-                    send_keyframe_request=keyframe,
-                    send_nack=self._uplink.send_nack,
-                    min_keyframe_interval=self._config.keyframe_min_interval,
-                    keyframe_retry=self._config.keyframe_retry,
-                    log_context=log_context,
-                    stats=self._stats,
-                    uplink=feed_estimate if uplink is not None else None,
-                    ast_id=_extension_id(transceiver, rtp_packet.URI_ABS_SEND_TIME),
+        def feed_estimate(arrival_ms: int, ast: int, size: int, ssrc: int) -> None:
+            if estimate is not None:
+                estimate.add(
+                    arrival_time_ms=arrival_ms, abs_send_time=ast, payload_size=size, ssrc=ssrc
                 )
 
-            media_pts, rtx = _payload_types(transceiver)
-            simulcast = offered.simulcast if offered.kind == "video" else None
-            if simulcast is not None:
-
-                def layer() -> RtpForwarder:
-                    created: RtpForwarder
-
-                    async def keyframe() -> None:  # a PLI for this layer's own SSRC
-                        if created.ssrc is not None:
-                            self._stats.keyframe_requests += 1
-                            await passthrough.send_pli(receiver, created.ssrc)
-
-                    created = stream(keyframe)
-                    return created
-
-                layers = {rid: layer() for rid in simulcast.rids}
-                forwarder = SimulcastSource(layers, codec.clockRate)
-                self._uplink.add(
-                    UplinkStream(
-                        offered.mid,
-                        None,
-                        frozenset(media_pts),
-                        rtx,
-                        layers=layers,
-                        rid_id=simulcast.rid_id,
-                        repaired_rid_id=simulcast.repaired_rid_id,
-                    )
-                )
-            else:
-                forwarder = stream(request_keyframe)
-                self._uplink.add(
-                    UplinkStream(offered.mid, forwarder, frozenset(media_pts), rtx),
-                    ssrc=offered.ssrc,
-                )
-        else:
-            if offered.kind == "video":
-                uplink = passthrough.capture_uplink_estimate(receiver)
-            forwarder = Forwarder(
-                receiver.track,
+        def stream(keyframe: Callable[[], Awaitable[None]]) -> RtpForwarder:
+            return RtpForwarder(
                 kind=offered.kind,
-                send_keyframe_request=request_keyframe,
+                mime_type=codec.mimeType,
+                clock_rate=codec.clockRate,
+                send_keyframe_request=keyframe,
+                send_nack=self._uplink.send_nack,
                 min_keyframe_interval=self._config.keyframe_min_interval,
                 keyframe_retry=self._config.keyframe_retry,
                 log_context=log_context,
                 stats=self._stats,
+                uplink=feed_estimate if uplink is not None else None,
+                ast_id=_extension_id(transceiver, rtp_packet.URI_ABS_SEND_TIME),
+            )
+
+        media_pts, rtx = _payload_types(transceiver)
+        simulcast = offered.simulcast if offered.kind == "video" else None
+        if simulcast is not None:
+
+            def layer() -> RtpForwarder:
+                created: RtpForwarder
+
+                async def keyframe() -> None:  # a PLI for this layer's own SSRC
+                    if created.ssrc is not None:
+                        self._stats.keyframe_requests += 1
+                        await feedback.send_pli(receiver, created.ssrc)
+
+                created = stream(keyframe)
+                return created
+
+            layers = {rid: layer() for rid in simulcast.rids}
+            forwarder = SimulcastSource(layers, codec.clockRate)
+            self._uplink.add(
+                UplinkStream(
+                    offered.mid,
+                    None,
+                    frozenset(media_pts),
+                    rtx,
+                    layers=layers,
+                    rid_id=simulcast.rid_id,
+                    repaired_rid_id=simulcast.repaired_rid_id,
+                )
+            )
+        else:
+            forwarder = stream(request_keyframe)
+            self._uplink.add(
+                UplinkStream(offered.mid, forwarder, frozenset(media_pts), rtx),
+                ssrc=offered.ssrc,
             )
         publication = Publication(
             participant=self.id,
@@ -332,9 +312,9 @@ class Participant:
         if not ssrcs:
             return
         with contextlib.suppress(ConnectionError):
-            await passthrough.send_remb(
+            await feedback.send_remb(
                 publication.transceiver.receiver,
-                passthrough.sender_ssrc(publication.transceiver),
+                feedback.sender_ssrc(publication.transceiver),
                 bitrate,
                 ssrcs,
             )
@@ -363,7 +343,7 @@ class Participant:
             slot.carries = key
             slot.source = publication.source
             slot.transceiver.direction = "sendonly"
-            slot.track.attach(publication.forwarder)  # type: ignore[arg-type]
+            slot.track.attach(publication.forwarder)
             changed = True
         return changed
 
@@ -374,33 +354,15 @@ class Participant:
                 return slot
         if self._sub.pc is None:
             self._sub.pc = self._new_pc("sub")
-        track: SubscriberTrack | DownTrack
-        if self._rtp:
-            track = DownTrack(publication.kind, self._stats)
-            transceiver = self._sub.pc.addTransceiver(track, direction="sendonly")
-            transceiver.setCodecPreferences(_capabilities(publication.codec))
-            # The down track writes this SSRC's reports; aiortc's sender (which sends nothing)
-            # would report zeros.
-            transceiver.sender._send_rtcp = _no_rtcp
-        else:
-            limit = (
-                self._config.video_queue
-                if publication.kind == "video"
-                else self._config.audio_queue
-            )
-            track = SubscriberTrack(publication.kind, limit, self._stats)
-            transceiver = self._sub.pc.addTransceiver(track, direction="sendonly")
-            transceiver.setCodecPreferences(_capabilities(publication.codec))
-            passthrough.watch_sender(
-                transceiver.sender, track.on_keyframe_request, track.on_bitrate, self._sub_ssrcs
-            )
+        track = DownTrack(publication.kind, self._stats)
+        transceiver = self._sub.pc.addTransceiver(track, direction="sendonly")
+        transceiver.setCodecPreferences(_capabilities(publication.codec))
+        # The down track writes this SSRC's reports; aiortc's sender (which sends nothing)
+        # would report zeros.
+        transceiver.sender._send_rtcp = _no_rtcp
         slot = Slot(transceiver=transceiver, track=track, codec=key)
         self._sub.slots.append(slot)
         return slot
-
-    def _sub_ssrcs(self) -> set[int]:
-        """The media SSRCs the subscriber connection sends (not their RTX SSRCs)."""
-        return {slot.transceiver.sender._ssrc for slot in self._sub.slots}
 
     async def negotiate(self) -> None:
         """Offer the subscriber connection, unless an offer is still unanswered."""
@@ -467,8 +429,7 @@ class Participant:
             return
         sub.offered = False
         sub.offer = None
-        if self._rtp:
-            self._bind_downlink(sub.pc)
+        self._bind_downlink(sub.pc)
         for slot in sub.slots:
             # The subscriber now knows whose media each m-line carries and sends on it.
             if slot.carries is not None and slot.offered == slot.carries and slot.track.held:
@@ -485,15 +446,14 @@ class Participant:
             self._downlink.connect(slots[0].transceiver.sender.transport)
         cname = getattr(pc, "_RTCPeerConnection__cname", None)
         for slot in slots:
-            if isinstance(slot.track, DownTrack):
-                binding = _binding(slot.transceiver, cname)
-                if binding is not None:
-                    self._downlink.bind(slot.track, binding)
+            binding = _binding(slot.transceiver, cname)
+            if binding is not None:
+                self._downlink.bind(slot.track, binding)
 
     def send_reports(self) -> None:
         """RTCP the SFU owes both connections (RTP path): receiver reports to the publisher,
         sender reports to the subscriber."""
-        if self._rtp and not self._closed:
+        if not self._closed:
             self._uplink.send_reports()
             self._downlink.send_reports()
 
@@ -632,7 +592,7 @@ def _payload_types(transceiver: Any) -> tuple[set[int], dict[int, int]]:
 
 def _binding(transceiver: Any, cname: str | None) -> Binding | None:
     _media, rtx = _payload_types(transceiver)
-    codec = passthrough.negotiated_codec(transceiver)
+    codec = feedback.negotiated_codec(transceiver)
     if codec is None:
         return None
     rtx_pt = next((pt for pt, apt in rtx.items() if apt == codec.payloadType), None)

@@ -25,7 +25,7 @@ from core.logs import configure_logging
 from core.model import WorkerInfo
 from core.settings import Settings, load_settings
 from core.store.base import RegistryStore
-from mediaserver import metrics, network, passthrough
+from mediaserver import metrics, network
 from mediaserver.config import MediaConfig
 from mediaserver.room import Room
 
@@ -77,7 +77,6 @@ class MediaWorker:
 
     async def start(self) -> None:
         """Listen on the worker's channel and register in the store."""
-        passthrough.install()
         self._subscription = await self._bus.subscribe(media_channel(self.id), self._on_message)
         await self._register()
         self._heartbeat = asyncio.create_task(self._heartbeat_loop(), name=f"heartbeat:{self.id}")

@@ -59,7 +59,7 @@ def test_call_benchmark_smoke_writes_the_report_and_the_raw_numbers(tmp_path: Pa
 
     raw = json.loads((tmp_path / "reports" / "calls.json").read_text())
     assert raw["machine"]["cores"] >= 1 and raw["machine"]["python"] and raw["machine"]["aiortc"]
-    assert raw["media_path"] == (os.environ.get("LIPPEJOB_MEDIA_PATH") or "default")
+    assert raw["media_path"] == "rtp"
     (sample,) = raw["samples"]
     assert sample["calls"] == 1 and sample["participants"] == 3
     assert len(sample["worker_cpu_runs"]) == 1 and sample["worker_cpu"] > 0

@@ -42,7 +42,8 @@ from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, MediaStreamT
 from core.bus.base import Bus, Subscription, media_channel, room_channel
 from core.contracts import media as media_contract
 from core.contracts import room as room_events
-from mediaserver import network, passthrough
+from mediaserver import network
+from testsupport import encoded
 from testsupport.wait import wait_for
 
 LOOPBACK = network.HostPlan(bind=("127.0.0.1",), port_min=0, port_max=0, announce={})
@@ -390,7 +391,7 @@ class MediaPeer:
         self.offered_tracks.append(self.tracks)
         await pc.setRemoteDescription(RTCSessionDescription(msg["sdp"], "offer"))
         if self.media.raw:
-            passthrough.forward_encoded(pc)
+            encoded.forward_encoded(pc)
         network.prepare(pc, LOOPBACK)
         await pc.setLocalDescription(await pc.createAnswer())
         answer = pc.localDescription.sdp

@@ -10,7 +10,7 @@ take aiortc's way. Outgoing packets are protected with the DTLS transport's send
 written to the selected candidate pair's socket directly, without aioice's or aiortc's
 per-packet layers.
 
-This module and `mediaserver.passthrough` are the only ones that touch aiortc internals (read
+This module and `mediaserver.feedback` are the only ones that touch aiortc internals (read
 on aiortc 1.14-1.16 and aioice 0.10; pyproject pins aiortc <1.17).
 """
 
@@ -23,6 +23,8 @@ from typing import Any
 import pylibsrtp
 import structlog
 from aioice.ice import StunProtocol
+
+from mediaserver.metrics import current_stats
 
 log = structlog.get_logger(__name__)
 
@@ -69,6 +71,7 @@ class RtpTransport:
         "rtp_received",
         "send_errors",
         "sent",
+        "stats",
     )
 
     def __init__(
@@ -87,6 +90,7 @@ class RtpTransport:
         self.failures = 0  # SRTP authentication failures and handler errors
         self.sent = 0
         self.send_errors = 0
+        self.stats = current_stats()  # the worker's: packets that could not be sent count there
         self._log = log.bind(**(log_context or {}))
         self._queue_datagram = self._connection.data_received  # aioice's own: to the DTLS loop
         self._connection.data_received = self._datagram
@@ -171,6 +175,7 @@ class RtpTransport:
             pair.protocol.transport.sendto(srtp.protect(packet), pair.remote_addr)
         except (OSError, pylibsrtp.Error, AttributeError):
             self.send_errors += 1
+            self.stats.dropped += 1
             return
         self.sent += 1
 

@@ -228,30 +228,10 @@ class LiveServer:
         self._capture["limit"] = limit
 
     def install_capture(self) -> None:
-        from mediaserver import forwarder
-
-        original = forwarder.SubscriberTrack.push
-        captured, capture = self.captured, self._capture
-
-        def push(track: Any, packet: Any) -> None:
-            if track.kind == "video" and len(captured) < capture["limit"]:
-                data = bytes(packet)
-                # One subscriber track only (one decoder cannot follow interleaved streams),
-                # from a keyframe on (VP8: bit 0 of the first byte is 0; in the clear even
-                # when end-to-end encrypted), so a decoder could start there.
-                if captured and capture.get("track") is track:
-                    captured.append(data)
-                elif not captured and not data[0] & 0x01:
-                    capture["track"] = track
-                    captured.append(data)
-            original(track, packet)
-
-        forwarder.SubscriberTrack.push = push  # type: ignore[assignment,method-assign]
-        self._install_rtp_capture()
-
-    def _install_rtp_capture(self) -> None:
-        """The same on the RTP path: VP8 frames put together again from the packets one down
-        track sends (descriptor stripped, up to the marker bit), from a keyframe on."""
+        """Record what `capture_frames` asks for: VP8 frames put together again from the
+        packets one down track sends (descriptor stripped, up to the marker bit), from a
+        keyframe on (a decoder could start there). One down track only: one decoder cannot
+        follow interleaved streams."""
         from mediaserver.rtp import payload
         from mediaserver.rtp.downtrack import DownTrack
 

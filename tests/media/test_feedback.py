@@ -1,14 +1,11 @@
-"""Keyframe and bandwidth feedback, H.264 forwarding, and the subscriber queue."""
+"""Keyframe and bandwidth feedback, and H.264 forwarding."""
 
 from __future__ import annotations
 
 import asyncio
-import fractions
 
-import av
 import pytest
 
-from mediaserver.forwarder import Forwarder, SubscriberTrack
 from tests.media.conftest import Sfu
 from testsupport.client import ClientMedia, SyntheticClient
 from testsupport.wait import wait_for
@@ -55,63 +52,3 @@ async def test_h264_is_forwarded_and_the_subscriber_offered_only_h264(sfu: Sfu) 
         assert bob.received[("alice", "video")].sizes == {(160, 120)}
     finally:
         await asyncio.gather(alice.leave(), bob.leave())
-
-
-def _packet(key: bool, pts: int) -> av.Packet:
-    packet = av.Packet(b"\x00" if key else b"\x01")
-    packet.pts, packet.time_base, packet.is_keyframe = pts, fractions.Fraction(1, 90000), key
-    return packet
-
-
-class _Source:
-    """A publisher track fed by the test."""
-
-    kind = "video"
-
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[av.Packet] = asyncio.Queue()
-
-    async def recv(self) -> av.Packet:
-        return await self.queue.get()
-
-
-async def test_slow_subscriber_drops_backlog_and_resumes_at_a_keyframe() -> None:
-    source, requests = _Source(), []
-
-    async def ask() -> None:
-        requests.append(1)
-
-    forwarder = Forwarder(
-        source,
-        kind="video",
-        send_keyframe_request=ask,  # type: ignore[arg-type]
-        min_keyframe_interval=0.01,
-        keyframe_retry=1.0,
-        log_context={},
-    )
-    slot = SubscriberTrack("video", limit=4)
-    slot.attach(forwarder)
-    try:
-        await source.queue.put(_packet(True, 0))
-        await asyncio.sleep(0.05)
-        assert slot.forwarded == 0  # held until released (offer answered)
-        slot.release()
-        await asyncio.sleep(0.05)
-        assert requests, "release asks the publisher for a keyframe"
-        await source.queue.put(_packet(False, 1))  # not a keyframe: still held back
-        await source.queue.put(_packet(True, 2))
-        await asyncio.sleep(0.05)
-        asked = len(requests)
-        for i in range(3, 8):  # nobody reads: the queue overflows
-            await source.queue.put(_packet(False, i))
-        await asyncio.sleep(0.05)
-        assert slot.waiting_keyframe and slot.dropped == 4
-        assert len(requests) > asked  # the overflow asked for a keyframe
-        await source.queue.put(_packet(False, 8))
-        await source.queue.put(_packet(True, 9))
-        await asyncio.sleep(0.05)
-        assert (await slot.recv()).pts == 9  # resumes at the keyframe
-    finally:
-        slot.stop()
-        await forwarder.close()
-    assert forwarder.slots == []

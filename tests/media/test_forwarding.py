@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 from aiortc.codecs import h264, opus, vpx
 
-from mediaserver import passthrough
 from tests.media.conftest import Sfu
+from testsupport import encoded
 from testsupport.client import ClientMedia, SyntheticClient
 from testsupport.wait import wait_for
 
@@ -82,10 +82,10 @@ async def test_relayed_frames_are_byte_identical_and_never_transcoded(
 
 
 def test_keyframe_flags_follow_the_codec_headers() -> None:
-    assert passthrough.is_keyframe("video/VP8", b"\x10\x02\x00\x9d\x01\x2a")
-    assert not passthrough.is_keyframe("video/VP8", b"\x11\x02\x00")
-    assert not passthrough.is_keyframe("video/VP8", b"")
+    assert encoded.is_keyframe("video/VP8", b"\x10\x02\x00\x9d\x01\x2a")
+    assert not encoded.is_keyframe("video/VP8", b"\x11\x02\x00")
+    assert not encoded.is_keyframe("video/VP8", b"")
     idr = b"\x00\x00\x00\x01\x67\x42\x00\x00\x00\x01\x68\xce\x00\x00\x00\x01\x65\x88"
-    assert passthrough.is_keyframe("video/H264", idr)
-    assert not passthrough.is_keyframe("video/H264", b"\x00\x00\x00\x01\x41\x9a")
-    assert passthrough.is_keyframe("audio/opus", b"\xfc")
+    assert encoded.is_keyframe("video/H264", idr)
+    assert not encoded.is_keyframe("video/H264", b"\x00\x00\x00\x01\x41\x9a")
+    assert encoded.is_keyframe("audio/opus", b"\xfc")

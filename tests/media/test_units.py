@@ -14,9 +14,11 @@ from core.clock import FakeClock
 from core.contracts import media as protocol
 from core.settings import load_settings
 from core.store.memory import MemoryStore
-from mediaserver import network, passthrough, sdp_info
+from mediaserver import network, sdp_info
 from mediaserver.bandwidth import fresh_estimates, remb_share, remb_target
 from mediaserver.config import MediaConfig
+from mediaserver.rtp.downlink import Downlink
+from mediaserver.rtp.downtrack import DownTrack
 from mediaserver.worker import MediaWorker, worker_load
 
 pytestmark = [pytest.mark.media, pytest.mark.timeout(20)]
@@ -232,32 +234,25 @@ def test_a_connection_wide_remb_is_shared_among_its_streams() -> None:
     assert remb_share(2_400_000, [11, 12, 22], streams={11, 22, 33}) == 1_200_000
 
 
-async def test_watch_sender_reports_its_share_of_a_browser_remb() -> None:
-    """A browser's REMB names all the video streams of its connection: each forwarding
-    sender named in it reports its share; one not named reports nothing."""
-    reported: list[int] = []
-    passed_on: list[object] = []
+async def test_a_browser_remb_gives_each_named_down_track_its_share() -> None:
+    """A browser's REMB names all the video streams of its connection: each down track named
+    in it gets its share (RTX SSRCs it lists take none); one not named gets nothing."""
+    link = Downlink({})
+    tracks = {ssrc: DownTrack("video") for ssrc in (11, 22, 33)}
+    link._tracks.update(tracks)
 
-    class Sender:
-        _ssrc = 22
-
-        async def _handle_rtcp_packet(self, packet: object) -> None:
-            passed_on.append(packet)
-
-    sender = Sender()
-    passthrough.watch_sender(
-        sender,  # type: ignore[arg-type]
-        lambda: None,
-        reported.append,
-        lambda: {11, 22, 33},
-    )
-
-    def remb(bitrate: int, ssrcs: list[int]) -> RtcpPsfbPacket:
-        return RtcpPsfbPacket(
-            fmt=RTCP_PSFB_APP, ssrc=1, media_ssrc=0, fci=pack_remb_fci(bitrate, ssrcs)
+    def remb(bitrate: int, ssrcs: list[int]) -> bytes:
+        return bytes(
+            RtcpPsfbPacket(
+                fmt=RTCP_PSFB_APP, ssrc=1, media_ssrc=0, fci=pack_remb_fci(bitrate, ssrcs)
+            )
         )
 
-    await sender._handle_rtcp_packet(remb(3_000_000, [11, 22, 33, 44]))  # 44: an RTX SSRC
-    await sender._handle_rtcp_packet(remb(3_000_000, [11, 33]))
-    assert reported == [1_000_000]
-    assert passed_on == []  # REMB is the SFU's business, not the idle encoder's
+    link._on_rtcp(remb(3_000_000, [11, 22, 33, 44]))  # 44: an RTX SSRC
+    assert [t.estimate[0] if t.estimate else None for t in tracks.values()] == [1_000_000] * 3
+    tracks[22].estimate = None
+    link._on_rtcp(remb(2_000_000, [11, 33]))
+    assert tracks[22].estimate is None and tracks[11].estimate is not None
+    assert tracks[11].estimate[0] == 1_000_000  # shared by the two it names
+    link._on_rtcp(b"\x81\xce\x00")  # garbage is counted, not raised
+    assert link.invalid == 1
