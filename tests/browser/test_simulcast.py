@@ -36,7 +36,7 @@ THIN = 600_000  # bits/s towards the throttled page: the smaller layers of two c
 
 @pytest.fixture(scope="module")
 def throttled_relay(turn_server: Turn) -> Iterator[ThrottledRelay]:  # noqa: F811
-    relay = ThrottledRelay(("127.0.0.1", turn_server.port), rate=THIN)
+    relay = ThrottledRelay(("127.0.0.1", turn_server.port), loss=0.0, rate=THIN)
     relay.start()
     yield relay
     relay.stop()

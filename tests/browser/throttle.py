@@ -8,40 +8,18 @@ from __future__ import annotations
 import collections
 import selectors
 import socket
-import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from tests.browser.lossy import LossyRelay
 
 
 @dataclass
-class ThrottledRelay:
-    upstream: tuple[str, int]
-    rate: int  # bits/s towards the clients; 0: unlimited
+class ThrottledRelay(LossyRelay):
+    """`LossyRelay`'s sockets and life cycle (its `loss` unused), with a paced downlink."""
+
+    rate: int = 0  # bits/s towards the clients; 0: unlimited
     queue_bytes: int = 40_000  # about 0.6 s at 500 kbit/s
-    forwarded: int = 0
-    dropped: int = 0
-    _listen: socket.socket = field(init=False)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    def __post_init__(self) -> None:
-        self._listen = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._listen.bind(("127.0.0.1", 0))
-
-    @property
-    def port(self) -> int:
-        port: int = self._listen.getsockname()[1]
-        return port
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="throttled-relay", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-        self._listen.close()
 
     def _run(self) -> None:
         selector = selectors.DefaultSelector()
