@@ -63,7 +63,9 @@ class RtpTransport:
         "_connection",
         "_dtls",
         "_log",
+        "_pair",
         "_queue_datagram",
+        "_sendto",
         "failures",
         "on_rtcp",
         "on_rtp",
@@ -91,6 +93,8 @@ class RtpTransport:
         self.sent = 0
         self.send_errors = 0
         self.stats = current_stats()  # the worker's: packets that could not be sent count there
+        self._pair: Any = None
+        self._sendto: tuple[Callable[[bytes, Any], None], Any] | None = None
         self._log = log.bind(**(log_context or {}))
         self._queue_datagram = self._connection.data_received  # aioice's own: to the DTLS loop
         self._connection.data_received = self._datagram
@@ -166,13 +170,24 @@ class RtpTransport:
     def ready(self) -> bool:
         return self._dtls._tx_srtp is not None and bool(self._connection._nominated)
 
+    def _route(self) -> tuple[Callable[[bytes, Any], None], Any] | None:
+        """The selected pair's `sendto` and remote address, looked up again only when aioice
+        selects another pair (aioice builds the address tuple anew on every read)."""
+        pair = self._connection._nominated.get(1)
+        if pair is None:
+            return None
+        if pair is not self._pair:
+            self._pair = pair
+            self._sendto = (pair.protocol.transport.sendto, pair.remote_addr)
+        return self._sendto
+
     def send_rtp(self, packet: bytes) -> None:
         srtp = self._dtls._tx_srtp
-        pair = self._connection._nominated.get(1)
-        if srtp is None or pair is None:
+        route = self._route()
+        if srtp is None or route is None:
             return
         try:
-            pair.protocol.transport.sendto(srtp.protect(packet), pair.remote_addr)
+            route[0](srtp.protect(packet), route[1])
         except (OSError, pylibsrtp.Error, AttributeError):
             self.send_errors += 1
             self.stats.dropped += 1
@@ -181,11 +196,11 @@ class RtpTransport:
 
     def send_rtcp(self, packet: bytes) -> None:
         srtp = self._dtls._tx_srtp
-        pair = self._connection._nominated.get(1)
-        if srtp is None or pair is None:
+        route = self._route()
+        if srtp is None or route is None:
             return
         try:
-            pair.protocol.transport.sendto(srtp.protect_rtcp(packet), pair.remote_addr)
+            route[0](srtp.protect_rtcp(packet), route[1])
         except (OSError, pylibsrtp.Error, AttributeError):
             self.send_errors += 1
 
