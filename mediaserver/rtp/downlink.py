@@ -34,7 +34,21 @@ class Downlink:
 
     def connect(self, dtls: Any) -> RtpTransport:
         self.transport = RtpTransport.attach(dtls, self._on_rtp, self._on_rtcp, self._log_context)
+
+        def on_state() -> None:
+            if dtls.state == "connected":
+                self.connected()
+
+        dtls.on("statechange", on_state)
         return self.transport
+
+    def connected(self) -> None:
+        """The connection can carry media now. A keyframe that came while it could not was
+        not sent, so every video track still waiting for one asks again at once (else the
+        subscriber would wait for the forwarder's retry, a second later)."""
+        for track in list(self._tracks.values()):
+            if track.waiting_keyframe and not track.held:
+                track.on_keyframe_request()
 
     def bind(self, track: DownTrack, binding: Binding) -> None:
         if self.transport is None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from mediaserver.rtp import packet as rtp
+from mediaserver.rtp.downlink import Downlink
 from mediaserver.rtp.downtrack import Binding, DownTrack
 from mediaserver.rtp.forwarder import RtpForwarder
 from mediaserver.rtp.uplink import Uplink, UplinkStream
@@ -242,3 +243,20 @@ def test_extensions_in_both_forms_are_found() -> None:
     assert len(block) % 4 == 0
     packet = struct.pack("!BBHII", 0x90, 96, 1, 0, 1) + block + b"p"
     assert rtp.extension(packet, 1) == b"12" and rtp.extension(packet, 3) == b"\x0a\x0b\x0c"
+
+
+async def test_a_connection_coming_up_asks_again_for_the_keyframe_its_tracks_wait_for() -> None:
+    """A keyframe that arrived before the subscriber's connection could carry media was not
+    sent: when it connects, each video track still waiting asks for one at once."""
+    source = forwarder()
+    source.ssrc = 0x1111
+    track, out = down(source)
+    out.ready = False
+    source.on_rtp(make_packet(1, 0, VP8_KEY))  # not sendable yet: skipped
+    assert out.packets == [] and track.waiting_keyframe
+    source._keyframe_wanted.clear()  # the request made when the track was released
+    link = Downlink({})
+    link._tracks[BINDING.ssrc] = track
+    link.connected()
+    assert source._keyframe_wanted.is_set()
+    await source.close()
