@@ -87,10 +87,11 @@ async def test_a_language_choice_lasts_for_the_browser_session_only(staff: Clien
 
 
 async def test_pages_tell_their_scripts_what_to_ask_of_the_camera(staff: Client) -> None:
-    """The camera_* settings reach devices.js through the page's data (defaults here)."""
+    """The camera_* and simulcast settings reach devices.js and media.js through the page's
+    data (defaults here)."""
     html = await (await staff.get("/privacy")).text()
     start = html.index('<script type="application/json" id="lj-page">') + len(
         '<script type="application/json" id="lj-page">'
     )
     data = json.loads(html[start : html.index("</script>", start)])
-    assert data["camera"] == {"width": 640, "height": 480, "frameRate": 24}
+    assert data["camera"] == {"width": 640, "height": 480, "frameRate": 24, "simulcast": True}
