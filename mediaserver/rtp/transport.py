@@ -146,7 +146,12 @@ class RtpTransport:
                 if self.failures < 5:
                     self._log.exception("rtp_handler_failed")
             return
-        self._queue_datagram(data, component)  # DTLS, or SRTP before the keys exist
+        if 19 < first < 64 or 127 < first < 192:
+            self._queue_datagram(data, component)  # DTLS, or SRTP before the keys exist
+        else:
+            # Nothing aiortc reads: an empty datagram would end its DTLS read loop (and with
+            # it the connection) with an IndexError.
+            self.failures += 1
 
     async def _queued_rtp(self, data: bytes, arrival_time_ms: int = 0) -> None:
         self.rtp_received += 1

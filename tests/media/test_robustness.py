@@ -314,3 +314,48 @@ async def test_a_hurried_drain_moves_the_calls_still_going(sfu: Sfu) -> None:
     assert await sfu.store.list_workers() == []
     assert await sfu.store.get_room_worker(ROOM) is None
     await asyncio.gather(alice.close(), bob.close())
+
+
+async def test_udp_garbage_at_the_media_port_is_dropped_and_the_call_goes_on(sfu: Sfu) -> None:
+    """Stray datagrams at a publisher connection's port (random bytes, RTP- and RTCP-looking
+    ones that fail SRTP authentication, DTLS- and STUN-looking ones) are dropped and counted;
+    the call's media keeps flowing."""
+    import random
+    import socket
+
+    alice, bob = client(sfu, "alice"), client(sfu, "bob")
+    await asyncio.gather(alice.join(), bob.join())
+    try:
+        await wait_for(lambda: bob.frames("alice", "video") >= 5, "bob to see alice")
+        member = sfu.worker.rooms[ROOM].participants["alice"]
+        pc = member.peer_connections()[0]
+        dtls = pc.getTransceivers()[0].receiver.transport
+        transport = dtls._lippejob_rtp
+        port = dtls.transport._connection._nominated[1].protocol.transport.get_extra_info(
+            "sockname"
+        )[1]
+        shapes = [
+            lambda r: r.randbytes(r.randrange(1, 1400)),
+            lambda r: b"\x80" + r.randbytes(r.randrange(11, 1200)),  # RTP-looking
+            lambda r: b"\x80\xc8" + r.randbytes(r.randrange(10, 200)),  # RTCP-looking
+            lambda r: b"\x90\x60" + b"\x00" * 10 + b"\xbe\xde\xff\xff",  # huge extension
+            lambda r: b"\x16\xfe\xfd" + r.randbytes(60),  # DTLS-looking
+            lambda r: b"\x00\x01\x00\x00\x21\x12\xa4\x42" + r.randbytes(12),  # STUN-looking
+            lambda r: b"",
+        ]
+        failures_before = transport.failures
+        frames_before = bob.frames("alice", "video")
+        rng = random.Random(32)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            for i in range(1400):
+                sock.sendto(shapes[i % len(shapes)](rng), ("127.0.0.1", port))
+                if i % 100 == 0:
+                    await asyncio.sleep(0.01)
+        await wait_for(
+            lambda: bob.frames("alice", "video") >= frames_before + 30,
+            "alice's video to keep arriving",
+        )
+        assert transport.failures - failures_before >= 400  # the SRTP-looking ones, refused
+        assert pc.connectionState == "connected"
+    finally:
+        await asyncio.gather(alice.leave(), bob.leave())
