@@ -26,6 +26,7 @@ from aiortc.rtp import RtcpSdesPacket, RtcpSenderInfo, RtcpSourceInfo, RtcpSrPac
 
 from mediaserver.metrics import MediaStats
 from mediaserver.rtp import packet as rtp
+from mediaserver.rtp import payload as vp8
 
 if TYPE_CHECKING:
     from mediaserver.rtp.forwarder import RtpForwarder
@@ -93,6 +94,13 @@ class DownTrack(MediaStreamTrack):  # type: ignore[misc]
         self._ts_off = 0
         self._first_in = 0  # the source's sequence number that started the current segment
         self._first_out = 0
+        # VP8 picture ids and TL0PICIDX continue across a change of source too (each layer of
+        # a simulcast camera counts its own): offsets, and the last packet sent to read them.
+        self._vp8 = False
+        self._pid_off = 0
+        self._tl0_off = 0
+        self._last_data = b""
+        self._last_start = 0
         self._packets = 0  # for sender reports
         self._octets = 0
         self._stopped: asyncio.Future[None] | None = None
@@ -147,6 +155,7 @@ class DownTrack(MediaStreamTrack):  # type: ignore[misc]
             self.pending = None
             return
         self.pending = stream
+        self._vp8 = stream.mime_type.lower() == "video/vp8"
         stream.attach(self)
         self.waiting_keyframe = self._video
         self.waiting_since = time.monotonic()
@@ -206,6 +215,8 @@ class DownTrack(MediaStreamTrack):  # type: ignore[misc]
             self._first_out = self._next_seq
             self._resync = False
             self.waiting_keyframe = False
+            if self._vp8:
+                self._continue_vp8(data, start)
         elif (seq - self._first_in) & 0x8000:
             return  # from before this segment began
         out_seq = (seq + self._seq_off) & 0xFFFF
@@ -217,6 +228,14 @@ class DownTrack(MediaStreamTrack):  # type: ignore[misc]
         self._sent_any = True
         ext = self._ext
         fixed = ext.fixed
+        if self._vp8:
+            self._last_data, self._last_start = data, start
+            if self._pid_off or self._tl0_off:
+                head, start = self._vp8_head(data, start)
+            else:
+                head = b""
+        else:
+            head = b""
         packet = b"".join(
             (
                 HEADER_PACK(
@@ -227,6 +246,7 @@ class DownTrack(MediaStreamTrack):  # type: ignore[misc]
                     self._ssrc,
                 ),
                 fixed if fixed is not None else ext.head + ast + ext.tail,
+                head,
                 memoryview(data)[start:],
             )
         )
@@ -235,6 +255,39 @@ class DownTrack(MediaStreamTrack):  # type: ignore[misc]
         self._octets += len(packet)
         self.forwarded += 1
         self._stats.forwarded += 1
+
+    def _continue_vp8(self, data: bytes, start: int) -> None:
+        """At the start of a segment: offsets that make this source's picture ids (and
+        TL0PICIDX) follow the last ones the subscriber got, as LiveKit's VP8 munger does; a
+        decoder that checks their continuity would otherwise see a jump at a layer switch."""
+        new = vp8.vp8_descriptor(data[start : start + 8])
+        last_data, last_start = self._last_data, self._last_start
+        last = vp8.vp8_descriptor(last_data[last_start : last_start + 8]) if last_data else None
+        pid_before, tl0_before = self._pid_off, self._tl0_off
+        self._pid_off = self._tl0_off = 0
+        if new is None or last is None:
+            return
+        if new.picture_id is not None and last.picture_id is not None:
+            bits = 1 << new.picture_id_bits
+            sent = (last.picture_id + pid_before) % (1 << last.picture_id_bits)
+            self._pid_off = (sent + 1 - new.picture_id) % bits
+        if new.tl0picidx is not None and last.tl0picidx is not None:
+            sent = (last.tl0picidx + tl0_before) % 256
+            self._tl0_off = (sent + 1 - new.tl0picidx) % 256
+
+    def _vp8_head(self, data: bytes, start: int) -> tuple[bytes, int]:
+        """The packet's VP8 descriptor with the offsets applied, and where the rest begins."""
+        descriptor = vp8.vp8_descriptor(data[start : start + 8])
+        if descriptor is None:
+            return b"", start
+        end = start + descriptor.size
+        picture_id = None
+        if descriptor.picture_id is not None:
+            picture_id = (descriptor.picture_id + self._pid_off) % (1 << descriptor.picture_id_bits)
+        tl0 = None
+        if descriptor.tl0picidx is not None:
+            tl0 = (descriptor.tl0picidx + self._tl0_off) % 256
+        return vp8.vp8_rewrite(data[start:end], picture_id, tl0), end
 
     # --- feedback from the subscriber -------------------------------------------------------
 
@@ -251,6 +304,9 @@ class DownTrack(MediaStreamTrack):  # type: ignore[misc]
             if data is None:
                 continue
             start = rtp.header_size(data)
+            head = b""
+            if self._vp8 and (self._pid_off or self._tl0_off):
+                head, start = self._vp8_head(data, start)
             out_ts = (
                 (data[4] << 24 | data[5] << 16 | data[6] << 8 | data[7]) + self._ts_off
             ) & 0xFFFFFFFF
@@ -265,7 +321,7 @@ class DownTrack(MediaStreamTrack):  # type: ignore[misc]
                     out_ts,
                     binding.rtx_ssrc,
                 )
-                packet = b"".join((header, ext, SEQ_PACK(out_seq), memoryview(data)[start:]))
+                packet = b"".join((header, ext, SEQ_PACK(out_seq), head, memoryview(data)[start:]))
             else:
                 header = HEADER_PACK(
                     0x80 | self._x | (data[0] & 0x20),
@@ -274,7 +330,7 @@ class DownTrack(MediaStreamTrack):  # type: ignore[misc]
                     out_ts,
                     self._ssrc,
                 )
-                packet = b"".join((header, ext, memoryview(data)[start:]))
+                packet = b"".join((header, ext, head, memoryview(data)[start:]))
             transport.send_rtp(packet)
             self.retransmitted += 1
 

@@ -7,6 +7,8 @@ import struct
 from typing import Any
 
 from mediaserver import sdp_info
+from mediaserver.rtp import packet as rtp
+from mediaserver.rtp import payload
 from mediaserver.rtp.downtrack import DownTrack
 from mediaserver.rtp.simulcast import SimulcastSource
 from mediaserver.rtp.uplink import Uplink, UplinkStream
@@ -141,4 +143,36 @@ async def test_a_subscriber_starts_low_steps_up_and_down_with_its_estimate() -> 
     low.last_arrival = high.last_arrival = now + 20
     track.estimate = (250_000, now + 20)
     assert source.choose(track, now + 20) is low
+    await source.close()
+
+
+def vp8_with_id(picture_id: int, key: bool) -> bytes:
+    """A VP8 payload whose descriptor carries a 15-bit picture id (RFC 7741 4.2)."""
+    descriptor = bytes((0x90, 0x80, 0x80 | (picture_id >> 8), picture_id & 0xFF))
+    frame = b"\x00\x00\x00\x9d\x01\x2a" if key else b"\x01\x00\x00"
+    return descriptor + frame + b"\x33" * 20
+
+
+async def test_picture_ids_continue_across_a_layer_switch() -> None:
+    """Each layer counts its own VP8 picture ids; after a switch the subscriber's continue
+    from the last one it got (and the rest of the payload is untouched)."""
+    source, low, high, track, out = layered()
+    for i in range(3):
+        low.on_rtp(make_packet(100 + i, 3000 * i, vp8_with_id(200 + i, i == 0), ssrc=0xA))
+    track.switch(high)
+    high.on_rtp(make_packet(7, 0, vp8_with_id(30000, False), ssrc=0xB))  # not a keyframe yet
+    high.on_rtp(make_packet(8, 3000, vp8_with_id(30001, True), ssrc=0xB))
+    high.on_rtp(make_packet(9, 6000, vp8_with_id(30002, False), ssrc=0xB))
+    low.on_rtp(make_packet(103, 9000, vp8_with_id(203, False), ssrc=0xA))  # no longer sent
+    ids = []
+    for packet in out.packets:
+        body = packet[rtp.header_size(packet) :]
+        descriptor = payload.vp8_descriptor(body)
+        assert descriptor is not None
+        ids.append(descriptor.picture_id)
+        assert (
+            body[descriptor.size :] == vp8_with_id(0, False)[4:]
+            or body[descriptor.size :] == vp8_with_id(0, True)[4:]
+        )
+    assert ids == [200, 201, 202, 203, 204]
     await source.close()
