@@ -163,11 +163,15 @@ class DownTrack(MediaStreamTrack):  # type: ignore[misc]
             stream.want_keyframe()
 
     def release(self) -> None:
-        """Start forwarding (video from the next keyframe, which is asked for)."""
+        """Start forwarding (video from the next keyframe, which is asked for: now when the
+        connection carries media already, else when it comes up, see `Downlink.connected`;
+        asked now, the keyframe would come before the connection and the next request would
+        wait out the publisher's keyframe interval)."""
         self.held = False
         self.restart()
         stream = self.pending or self.current
-        if self._video and stream is not None:
+        transport = self._transport
+        if self._video and stream is not None and (transport is None or transport.ready):
             stream.want_keyframe()
 
     def restart(self) -> None:

@@ -250,11 +250,17 @@ async def test_a_connection_coming_up_asks_again_for_the_keyframe_its_tracks_wai
     sent: when it connects, each video track still waiting asks for one at once."""
     source = forwarder()
     source.ssrc = 0x1111
-    track, out = down(source)
+    track = DownTrack("video")
+    out = FakeTransport()
     out.ready = False
+    track.bind(out, BINDING)  # type: ignore[arg-type]
+    track.attach(source)
+    track.release()
+    # Released before its connection is up: it asks when the connection comes up, not now
+    # (the keyframe would come too early, and the next request wait the keyframe interval).
+    assert not source._keyframe_wanted.is_set()
     source.on_rtp(make_packet(1, 0, VP8_KEY))  # not sendable yet: skipped
     assert out.packets == [] and track.waiting_keyframe
-    source._keyframe_wanted.clear()  # the request made when the track was released
     link = Downlink({})
     link._tracks[BINDING.ssrc] = track
     link.connected()
