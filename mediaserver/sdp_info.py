@@ -57,16 +57,9 @@ def source_of(kind: str, msid: str | None, hint: str | None) -> str:
 
 def bundle_only_mids(sdp: str) -> set[str]:
     """The mids of m-lines marked `a=bundle-only` (aiortc's parser drops that attribute)."""
-    sections: list[list[str]] = []
-    for line in sdp.splitlines():
-        line = line.strip()
-        if line.startswith("m="):
-            sections.append([])
-        elif sections:
-            sections[-1].append(line)
     return {
         line.removeprefix("a=mid:")
-        for section in sections
+        for section in _sections(sdp)
         if "a=bundle-only" in section
         for line in section
         if line.startswith("a=mid:")
