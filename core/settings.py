@@ -161,6 +161,9 @@ class Settings:
     media_drain_timeout: float = 30.0
     # A separate media worker process (`lippejob media`) runs on uvloop when it is installed.
     media_uvloop: bool = True
+    # `lippejob serve` (the signalling node, and its media worker when in process) runs on
+    # uvloop when it is installed: WebSocket, Redis and database round trips cost less CPU.
+    uvloop: bool = True
     # `lippejob media` serves its /metrics on host:port (0: not at all; `serve` shows the
     # in-process worker's on its own /metrics).
     media_metrics_port: int = 0

@@ -56,8 +56,9 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args, metrics_port=args.metrics_port)
     from lippejob.serve import serve  # the server's modules load only for it
+    from mediaserver.worker import run_in_loop
 
-    asyncio.run(serve(settings, demo=args.demo, with_media=not args.no_media))
+    run_in_loop(serve(settings, demo=args.demo, with_media=not args.no_media), settings.uvloop)
     return 0
 
 

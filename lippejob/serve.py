@@ -149,6 +149,7 @@ async def serve(settings: Settings, demo: bool, with_media: bool) -> None:
         redis=bool(settings.redis_url),
         database=make_url(settings.database()).get_backend_name(),
         media=with_media,
+        loop=type(asyncio.get_running_loop()).__module__.split(".")[0],  # asyncio or uvloop
     )
     if demo:
         password = secrets.token_urlsafe(12)

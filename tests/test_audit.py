@@ -115,6 +115,32 @@ async def test_concurrent_appends_take_turns(url: str) -> None:
             await engine.dispose()
 
 
+async def test_a_burst_is_written_in_a_few_transactions_in_the_order_of_the_calls(
+    url: str,
+) -> None:
+    """Group commit: appends that arrive while one transaction is written share the next.
+    Each caller still gets its own entry, chained in the order the appends were called."""
+    engine = create_engine(url)
+    commits = 0
+
+    def counted(_conn: object) -> None:
+        nonlocal commits
+        commits += 1
+
+    sa.event.listen(engine.sync_engine, "commit", counted)
+    log = SqlAuditLog(engine)
+    try:
+        got = await asyncio.gather(*(log.append(record(i)) for i in range(120)))
+        assert [e.seq for e in got] == list(range(1, 121))
+        assert [e.record for e in got] == [record(i) for i in range(120)]
+        stored = await log.entries()
+        assert stored == got and verify(stored).ok
+        assert commits <= 3, commits  # one per append would be 120
+        assert (await log.append(record(200))).seq == 121  # and on it goes after the burst
+    finally:
+        await engine.dispose()
+
+
 async def test_an_edit_in_the_database_is_found(log: SqlAuditLog, url: str) -> None:
     for i in range(5):
         await log.append(record(i))

@@ -108,6 +108,9 @@ async def test_demo_prints_links_that_join_and_open_the_socket(
         e.get("event") == "participant_connected" and e.get("appointment") and e.get("participant")
         for e in events
     )
+    # The node runs on uvloop (setting `uvloop`, installed with the package): the listener,
+    # WebSockets and the in-process SFU above worked on it.
+    assert [e["loop"] for e in events if e.get("event") == "serving"] == ["uvloop"]
     for secret in [
         *tokens.values(),
         *(u.rsplit("/j/", 1)[1] for u in urls.values()),

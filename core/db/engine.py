@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 
@@ -64,6 +68,32 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
         return engine
     return create_async_engine(url, pool_pre_ping=True, **kwargs)
+
+
+# One lock per SQLite engine, for its write transactions (see `writing`).
+_SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+@asynccontextmanager
+async def writing(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A write transaction (`engine.begin()`), committed when the block ends.
+
+    SQLite has one writer at a time. Pooled connections of one process that write at once
+    meet in SQLite's busy handler, which sleeps 1, 2, 5, 10, ... 100 ms in the database
+    thread before it looks again: under a burst of admissions those sleeps, not the work,
+    were what a write took. So this process's writers take turns on an asyncio lock and
+    only ever wait for each other as long as the write takes. Another process on the same
+    file still meets the busy handler (`SQLITE_BUSY_TIMEOUT`). PostgreSQL locks rows, not
+    the database: its writers run at once."""
+    if engine.dialect.name != "sqlite":
+        async with engine.begin() as conn:
+            yield conn
+        return
+    lock = _SQLITE_WRITERS.get(engine.sync_engine)
+    if lock is None:
+        lock = _SQLITE_WRITERS[engine.sync_engine] = asyncio.Lock()
+    async with lock, engine.begin() as conn:
+        yield conn
 
 
 def describe(url: str) -> str:

@@ -18,7 +18,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.clock import Clock
-from core.db.engine import create_engine
+from core.db.engine import create_engine, writing
+from core.db.group_commit import GroupCommit
 from core.db.tables import appointments, attendance, participants, staff_accounts, staff_sessions
 from core.model import Appointment, AttendanceEvent, Participant, StaffUser
 from core.store.base import MAX_ATTENDANCE
@@ -127,6 +128,8 @@ class SqlStore(SqlProfiles, SqlDocuments, SqlHelp, SqlLearning):
         self._engine = engine
         self._clock = clock
         self._closed = False
+        # Every admission, join and leave adds one: a burst shares a few transactions.
+        self._attendance = GroupCommit(self._add_attendances, "attendance-adds")
 
     @classmethod
     def from_url(cls, url: str, clock: Clock) -> SqlStore:
@@ -146,7 +149,7 @@ class SqlStore(SqlProfiles, SqlDocuments, SqlHelp, SqlLearning):
         or a reissued link stops resolving in the same transaction.
         """
         row = {name: getattr(appointment, name) for name in _APPOINTMENT_COLUMNS}
-        async with self._engine.begin() as conn:
+        async with writing(self._engine) as conn:
             # The upsert comes first: it locks the appointment's row, so concurrent replaces
             # of one appointment run one after the other.
             await _upsert(conn, appointments, row, ["id"])
@@ -262,14 +265,21 @@ class SqlStore(SqlProfiles, SqlDocuments, SqlHelp, SqlLearning):
         first ones are kept). The count and the insert are one statement: exact on SQLite,
         which runs one writer at a time; on PostgreSQL, writers racing at the bound may each
         add one more (the bound is against growth without end, not an exact quota)."""
-        values = {
-            "appointment_id": event.appointment_id,
-            "participant_id": event.participant_id,
-            "event": str(event.event),
-            "at": event.at,
-        }
-        async with self._engine.begin() as conn:
-            await conn.execute(_ADD_ATTENDANCE, values)
+        await self._attendance.submit(event)
+
+    async def _add_attendances(self, events: Sequence[AttendanceEvent]) -> list[None]:
+        rows = [
+            {
+                "appointment_id": event.appointment_id,
+                "participant_id": event.participant_id,
+                "event": str(event.event),
+                "at": event.at,
+            }
+            for event in events
+        ]
+        async with writing(self._engine) as conn:
+            await conn.execute(_ADD_ATTENDANCE, rows)
+        return [None] * len(events)
 
     async def list_attendance(self, appointment_id: str) -> list[AttendanceEvent]:
         async with self._engine.connect() as conn:
@@ -286,7 +296,7 @@ class SqlStore(SqlProfiles, SqlDocuments, SqlHelp, SqlLearning):
         """Delete appointments whose window ended before the given time, with their
         participants (and so their invites) and attendance; returns the ids that went."""
         old = sa.select(appointments.c.id).where(appointments.c.ends_at < ended_before)
-        async with self._engine.begin() as conn:
+        async with writing(self._engine) as conn:
             await conn.execute(participants.delete().where(participants.c.appointment_id.in_(old)))
             await conn.execute(attendance.delete().where(attendance.c.appointment_id.in_(old)))
             gone = await conn.execute(
@@ -299,7 +309,7 @@ class SqlStore(SqlProfiles, SqlDocuments, SqlHelp, SqlLearning):
     # staff and console sessions
 
     async def put_staff(self, user: StaffUser) -> None:
-        async with self._engine.begin() as conn:
+        async with writing(self._engine) as conn:
             await _upsert(conn, staff_accounts, user.to_dict(), ["username"])
 
     async def get_staff(self, username: str) -> StaffUser | None:
@@ -312,7 +322,7 @@ class SqlStore(SqlProfiles, SqlDocuments, SqlHelp, SqlLearning):
         return None if row is None else StaffUser(**row._asdict())
 
     async def put_session(self, session_hash: str, username: str, expires_at: float) -> None:
-        async with self._engine.begin() as conn:
+        async with writing(self._engine) as conn:
             await _upsert(
                 conn,
                 staff_sessions,
@@ -332,7 +342,7 @@ class SqlStore(SqlProfiles, SqlDocuments, SqlHelp, SqlLearning):
         if row is None:
             return None
         if row.expires_at <= self._clock.now():
-            async with self._engine.begin() as conn:
+            async with writing(self._engine) as conn:
                 await conn.execute(
                     staff_sessions.delete().where(
                         staff_sessions.c.session_hash == session_hash,
@@ -344,7 +354,7 @@ class SqlStore(SqlProfiles, SqlDocuments, SqlHelp, SqlLearning):
         return username
 
     async def delete_session(self, session_hash: str) -> None:
-        async with self._engine.begin() as conn:
+        async with writing(self._engine) as conn:
             await conn.execute(
                 staff_sessions.delete().where(staff_sessions.c.session_hash == session_hash)
             )
@@ -354,4 +364,7 @@ class SqlStore(SqlProfiles, SqlDocuments, SqlHelp, SqlLearning):
         if self._closed:
             return
         self._closed = True
+        await self._attendance.drain()
+        if self._audit_log is not None:
+            await self._audit_log.drain()
         await self._engine.dispose()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,6 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.audit import Action, AuditEntry, AuditRecord, chain
+from core.db.engine import writing
+from core.db.group_commit import GroupCommit
 from core.db.tables import audit_log
 
 APPEND_ATTEMPTS = 50
@@ -34,32 +36,43 @@ def _entry(row: sa.Row[Any]) -> AuditEntry:
 
 
 class SqlAuditLog:
-    """Appends of one process take turns (a lock) and chain onto the head they wrote last, so
-    a burst of a few hundred joins costs one insert each; another node's append shows as a
-    primary-key conflict, and the loser reads the head again and chains onto it."""
+    """Appends of one process are written in turn by one writer (a group commit: a burst
+    shares a few transactions), which chains onto the head it wrote last. Another node's
+    append shows as a primary-key conflict, and the loser reads the head again and chains the
+    whole batch onto it."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        self._lock = asyncio.Lock()
+        self._appends = GroupCommit(self._insert, "audit-appends")
         self._head: AuditEntry | None = None
         self._head_known = False
 
     async def append(self, record: AuditRecord) -> AuditEntry:
-        async with self._lock:
-            for attempt in range(APPEND_ATTEMPTS):
-                if not self._head_known:
-                    self._head, self._head_known = await self.head(), True
-                entry = chain(self._head, record)
-                try:
-                    async with self._engine.begin() as conn:
-                        await conn.execute(_INSERT, self._row(entry))
-                except IntegrityError:
-                    # Another node appended `seq` first: chain onto its entry instead.
-                    self._head_known = False
-                    await asyncio.sleep(0.001 * attempt)
-                    continue
-                self._head = entry
-                return entry
+        """Returns once the entry is committed."""
+        return await self._appends.submit(record)
+
+    async def drain(self) -> None:
+        """Wait for the appends under way."""
+        await self._appends.drain()
+
+    async def _insert(self, records: Sequence[AuditRecord]) -> list[AuditEntry]:
+        for attempt in range(APPEND_ATTEMPTS):
+            if not self._head_known:
+                self._head, self._head_known = await self.head(), True
+            entries, head = [], self._head
+            for record in records:
+                head = chain(head, record)
+                entries.append(head)
+            try:
+                async with writing(self._engine) as conn:
+                    await conn.execute(_INSERT, [self._row(entry) for entry in entries])
+            except IntegrityError:
+                # Another node appended one of these `seq` first: chain onto its entries.
+                self._head_known = False
+                await asyncio.sleep(0.001 * attempt)
+                continue
+            self._head = entries[-1]
+            return entries
         raise RuntimeError("the audit log is too busy to append to")
 
     @staticmethod

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.audit import AuditLog
+from core.db.engine import writing
 from core.db.tables import document_consents, documents
 from core.documents.access import Consent, DocumentMeta
 from core.documents.intake import Kind
@@ -62,7 +63,7 @@ class SqlDocuments:
             "key_kid": wrapped.kid,
             "wrapped_key": wrapped.blob,
         }
-        async with self._engine.begin() as conn:
+        async with writing(self._engine) as conn:
             await conn.execute(documents.insert().values(values))
 
     async def get_document(self, document_id: str) -> tuple[DocumentMeta, WrappedKey] | None:
@@ -84,7 +85,7 @@ class SqlDocuments:
             return [_meta(row) for row in await conn.execute(query)]
 
     async def touch_document(self, document_id: str, at: float) -> None:
-        async with self._engine.begin() as conn:
+        async with writing(self._engine) as conn:
             await conn.execute(
                 documents.update()
                 .where(documents.c.id == document_id, documents.c.last_used_at < at)
@@ -93,7 +94,7 @@ class SqlDocuments:
 
     async def delete_document(self, document_id: str) -> bool:
         """The record and its wrapped key (and its consents) go: the blob is unreadable."""
-        async with self._engine.begin() as conn:
+        async with writing(self._engine) as conn:
             await conn.execute(
                 document_consents.delete().where(document_consents.c.document_id == document_id)
             )
@@ -118,7 +119,7 @@ class SqlDocuments:
 
     async def replace_wrapped_key(self, document_id: str, old: WrappedKey, new: WrappedKey) -> bool:
         """Swap the wrapped key if it is still `old` (compare and set)."""
-        async with self._engine.begin() as conn:
+        async with writing(self._engine) as conn:
             result = await conn.execute(
                 documents.update()
                 .where(documents.c.id == document_id, documents.c.wrapped_key == old.blob)
@@ -128,7 +129,7 @@ class SqlDocuments:
 
     async def set_consent(self, consent: Consent) -> None:
         """Give (or give again) consent for a document in a call, or withdraw it."""
-        async with self._engine.begin() as conn:
+        async with writing(self._engine) as conn:
             await conn.execute(
                 document_consents.delete().where(
                     document_consents.c.document_id == consent.document,

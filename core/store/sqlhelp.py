@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from core.db.engine import writing
 from core.db.tables import help_replies, help_requests
 from core.help import CLOSED, HelpKind, HelpReply, HelpRequest, HelpStatus, ReplyKind
 
@@ -93,7 +94,7 @@ class SqlHelp:
             "created_at",
             "updated_at",
         ]
-        async with self._engine.begin() as conn:
+        async with writing(self._engine) as conn:
             result = await conn.execute(help_requests.insert().from_select(columns, values))
         return bool(result.rowcount)
 
@@ -136,7 +137,7 @@ class SqlHelp:
             sa.literal(reply.at, sa.Double),
         ).where(held < max_replies)
         try:
-            async with self._engine.begin() as conn:
+            async with writing(self._engine) as conn:
                 # The update comes first: it locks the request's row, so replies take turns.
                 touched = await conn.execute(
                     help_requests.update()
@@ -157,7 +158,7 @@ class SqlHelp:
         return True
 
     async def set_help_status(self, request_id: str, status: HelpStatus, at: float) -> bool:
-        async with self._engine.begin() as conn:
+        async with writing(self._engine) as conn:
             result = await conn.execute(
                 help_requests.update()
                 .where(help_requests.c.id == request_id)
@@ -176,7 +177,7 @@ class SqlHelp:
             )
             .limit(1000)
         )
-        async with self._engine.begin() as conn:  # the replies go by the foreign key's cascade
+        async with writing(self._engine) as conn:  # the replies go by the foreign key's cascade
             gone = (
                 await conn.execute(
                     help_requests.delete()

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from core.db.engine import writing
 from core.db.tables import (
     learning_recommendations,
     learning_resume,
@@ -109,7 +110,7 @@ class SqlLearning:
             "at",
             "statement",
         ]
-        async with self._engine.begin() as conn:
+        async with writing(self._engine) as conn:
             result = await conn.execute(learning_statements.insert().from_select(columns, values))
         return bool(result.rowcount)
 
@@ -136,7 +137,7 @@ class SqlLearning:
             "section_id": point.section,
             "at": point.at,
         }
-        async with self._engine.begin() as conn:
+        async with writing(self._engine) as conn:
             await _upsert(conn, learning_resume, values, ["profile_id", "module_id"])
 
     async def resume_points(self, profile_id: str) -> dict[str, ResumePoint]:
@@ -159,7 +160,7 @@ class SqlLearning:
             "by": recommendation.by,
             "at": recommendation.at,
         }
-        async with self._engine.begin() as conn:
+        async with writing(self._engine) as conn:
             await _upsert(conn, learning_recommendations, values, ["profile_id", "module_id"])
 
     async def list_recommendations(self, profile_id: str) -> list[Recommendation]:
@@ -185,7 +186,7 @@ class SqlLearning:
             return [Recommendation(r.profile_id, r.module_id, r.by, r.at, r.due) for r in rows]
 
     async def delete_recommendation(self, profile_id: str, module_id: str) -> bool:
-        async with self._engine.begin() as conn:
+        async with writing(self._engine) as conn:
             gone = await conn.execute(
                 learning_recommendations.delete().where(
                     learning_recommendations.c.profile_id == profile_id,
@@ -196,7 +197,7 @@ class SqlLearning:
 
     async def add_package(self, package: ScormPackage) -> None:
         """Record an imported SCORM package (its id and content key are fresh)."""
-        async with self._engine.begin() as conn:
+        async with writing(self._engine) as conn:
             await conn.execute(
                 scorm_packages.insert().values(
                     id=package.id,
@@ -238,7 +239,7 @@ class SqlLearning:
             "suspend_data": place.suspend_data,
             "at": place.at,
         }
-        async with self._engine.begin() as conn:
+        async with writing(self._engine) as conn:
             await _upsert(conn, scorm_places, values, ["profile_id", "module_id"])
 
     async def get_scorm_place(self, profile_id: str, module_id: str) -> ScormPlace | None:

@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.clock import Clock
+from core.db.engine import writing
 from core.db.tables import profiles, space_sessions
 from core.model import Profile, SpaceSession
 
@@ -69,7 +70,7 @@ class SqlProfiles:
             "space_link_hash": profile.space_link_hash,
             "space_link_version": profile.space_link_version,
         }
-        async with self._engine.begin() as conn:
+        async with writing(self._engine) as conn:
             stmt = _insert(conn, profiles).values(values)
             await conn.execute(
                 stmt.on_conflict_do_update(
@@ -78,7 +79,7 @@ class SqlProfiles:
             )
 
     async def update_profile(self, profile: Profile) -> Profile | None:
-        async with self._engine.begin() as conn:
+        async with writing(self._engine) as conn:
             row = (
                 await conn.execute(
                     profiles.update()
@@ -118,7 +119,7 @@ class SqlProfiles:
         return None if row is None else _profile(row)
 
     async def set_space_link(self, profile_id: str, link_hash: str | None) -> Profile | None:
-        async with self._engine.begin() as conn:
+        async with writing(self._engine) as conn:
             # The update comes first: it locks the profile's row, so two reissues take turns.
             row = (
                 await conn.execute(
@@ -139,7 +140,7 @@ class SqlProfiles:
         return _profile(row)
 
     async def delete_profile(self, profile_id: str) -> bool:
-        async with self._engine.begin() as conn:
+        async with writing(self._engine) as conn:
             await conn.execute(
                 space_sessions.delete().where(space_sessions.c.profile_id == profile_id)
             )
@@ -147,7 +148,7 @@ class SqlProfiles:
         return bool(gone.rowcount)
 
     async def put_space_session(self, session: SpaceSession) -> None:
-        async with self._engine.begin() as conn:
+        async with writing(self._engine) as conn:
             await conn.execute(
                 space_sessions.insert().values(
                     session_hash=session.session_hash,
@@ -185,7 +186,7 @@ class SqlProfiles:
         return None
 
     async def touch_space_session(self, session_hash: str, expires_at: float) -> None:
-        async with self._engine.begin() as conn:
+        async with writing(self._engine) as conn:
             await conn.execute(
                 space_sessions.update()
                 .where(space_sessions.c.session_hash == session_hash)
@@ -193,13 +194,13 @@ class SqlProfiles:
             )
 
     async def delete_space_session(self, session_hash: str) -> None:
-        async with self._engine.begin() as conn:
+        async with writing(self._engine) as conn:
             await conn.execute(
                 space_sessions.delete().where(space_sessions.c.session_hash == session_hash)
             )
 
     async def purge_space_sessions(self) -> int:
-        async with self._engine.begin() as conn:
+        async with writing(self._engine) as conn:
             gone = await conn.execute(
                 space_sessions.delete().where(space_sessions.c.expires_at <= self._clock.now())
             )

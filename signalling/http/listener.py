@@ -18,6 +18,7 @@ import ssl
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import structlog
 from aiohttp import web
@@ -109,8 +110,8 @@ class _Guarded(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # A stream transport (uvloop's is not a subclass of asyncio.Transport, so no check).
+        self._transport = cast(asyncio.Transport, transport)
         self._timer = asyncio.get_running_loop().call_at(self._deadline, self._expire)
         self._inner.connection_made(transport)
 
