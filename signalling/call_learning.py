@@ -29,7 +29,7 @@ from core.contracts.client import (
 )
 from core.contracts.errors import ErrorCode
 from core.documents.access import role_of
-from core.model import Appointment, Participant, ShownDocument, ShownSection
+from core.model import Appointment, Participant, ShownDocument, ShownPanel, ShownSection
 from core.store.base import PresenceStore
 from signalling.learning.catalog import Catalog, Module, Section
 from signalling.sharing import Outgoing, linked_profile, viewer_in_call
@@ -102,10 +102,9 @@ class CallLearning:
         return [Outgoing(told.to_dict(), exclude=presenter.id)]
 
     async def welcome(
-        self, appointment: Appointment, participant: Participant
+        self, appointment: Appointment, participant: Participant, shown: ShownPanel | None
     ) -> list[dict[str, Any]]:
         """For one who just joined or reconnected: the section the panel shows, if any."""
-        shown = await self.presence.get_panel(appointment.id)
         if not isinstance(shown, ShownSection):
             return []
         if self.catalog.get(shown.module) is None:  # the catalog changed meanwhile

@@ -184,7 +184,7 @@ class Sharing:
         return out
 
     async def welcome(
-        self, appointment: Appointment, participant: Participant
+        self, appointment: Appointment, participant: Participant, panel: ShownPanel | None
     ) -> list[dict[str, Any]]:
         """For one who just joined or reconnected (after `hello`): the consents of theirs that
         stand (the jobseeker's), the panel as it stands (to a guest only while consent for its
@@ -197,7 +197,7 @@ class Sharing:
                 for c in await self.documents.consents(appointment.id)
                 if c.stands()
             )
-        shown = document_panel(await self.presence.get_panel(appointment.id))
+        shown = document_panel(panel)
         if shown is None:  # nothing, or a course section (signalling.call_learning)
             return out
         found = await self.documents.get_document(shown.document)

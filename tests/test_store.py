@@ -231,6 +231,34 @@ async def test_release_room_is_compare_and_delete(store: Store) -> None:
     assert await store.assign_room("a1", "w2", ttl=30) == "w2"
 
 
+async def test_placements_of_many_rooms_at_once(store: Store, clock: FakeClock) -> None:
+    await store.assign_room("a1", "w1", ttl=30)
+    await store.assign_room("a2", "w2", ttl=10)
+    assert await store.room_workers([]) == {}
+    assert await store.room_workers(["a1", "a2", "a9"]) == {"a1": "w1", "a2": "w2"}
+    clock.advance(10)  # a2's placement expired
+    assert await store.room_workers(["a1", "a2"]) == {"a1": "w1"}
+
+
+async def test_live_room_worker_needs_a_placement_and_a_live_registration(
+    store: Store, clock: FakeClock
+) -> None:
+    assert await store.live_room_worker("a1") is None  # not placed
+    await store.assign_room("a1", "w1", ttl=60)
+    assert await store.live_room_worker("a1") is None  # w1 never registered
+    await store.register_worker(worker("w1"), ttl=10)
+    assert await store.live_room_worker("a1") == "w1"
+    clock.advance(10)  # the registration lapsed (kill -9: no more heartbeats)
+    assert await store.live_room_worker("a1") is None
+    await store.register_worker(worker("w1"), ttl=30)
+    assert await store.live_room_worker("a1") == "w1"
+    await store.remove_worker("w1")  # drained away
+    assert await store.live_room_worker("a1") is None
+    await store.register_worker(worker("w1"), ttl=300)
+    clock.advance(60)  # the placement expired, the worker lives on
+    assert await store.live_room_worker("a1") is None
+
+
 async def test_close_is_idempotent(store: Store) -> None:
     await store.close()
     await store.close()

@@ -19,7 +19,7 @@ from core.clock import FakeClock
 from core.db.engine import create_engine, sqlite_url
 from core.db.migrate import SchemaError, check_schema, current_revision, head_revision, upgrade
 from core.db.tables import metadata
-from core.model import Appointment, AttendanceEvent, Participant, StaffUser
+from core.model import Appointment, AppointmentStatus, AttendanceEvent, Participant, StaffUser
 from core.store.base import MAX_ATTENDANCE
 from core.store.sql import SqlStore
 
@@ -285,6 +285,71 @@ async def test_two_stores_on_one_database_share_records(url: str, clock: FakeClo
     finally:
         await a.close()
         await b.close()
+
+
+class Monotonic:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_recent_read_will_do_where_asked_and_a_write_here_is_seen_at_once(
+    url: str, clock: FakeClock
+) -> None:
+    """`max_age`: the copy read a moment ago, unless this store wrote since; another store's
+    (another node's) write shows once the copy is older than `max_age`."""
+    mono = Monotonic()
+    here = SqlStore(create_engine(url), clock, monotonic=mono)
+    there = SqlStore.from_url(url, clock)
+    reads = 0
+
+    def counted(*_: object) -> None:
+        nonlocal reads
+        reads += 1
+
+    sa.event.listen(here.engine.sync_engine, "before_cursor_execute", counted)
+    try:
+        await there.put_appointment(appointment())
+        first = await here.get_appointment("a1", max_age=1.0)
+        assert first == appointment() and reads == 1
+        renamed = dataclasses.replace(appointment(), title="Neuer Titel")
+        await there.put_appointment(renamed)
+        assert await here.get_appointment("a1", max_age=1.0) == first and reads == 1
+        assert await here.get_appointment("a1") == renamed and reads == 2  # fresh: the database
+        mono.now += 1.0
+        assert await here.get_appointment("a1", max_age=1.0) == renamed and reads == 3
+        ended = dataclasses.replace(renamed, status=AppointmentStatus.ENDED)
+        await here.put_appointment(ended)  # this store's own write: no stale copy after it
+        assert await here.get_appointment("a1", max_age=1.0) == ended
+        # Overlapping reads of one appointment share one database read.
+        before = reads
+        got = await asyncio.gather(*(here.get_appointment("a1", max_age=5.0) for _ in range(20)))
+        assert all(g == ended for g in got) and reads - before <= 1
+        # A purge forgets what it deleted.
+        assert await here.purge_appointments(ended_before=T0 + 10_000) == ["a1"]
+        assert await here.get_appointment("a1", max_age=5.0) is None
+        assert await here.get_appointment("nope", max_age=5.0) is None
+    finally:
+        await here.close()
+        await there.close()
+
+
+async def test_a_read_that_overlaps_a_write_is_not_kept(url: str, clock: FakeClock) -> None:
+    mono = Monotonic()
+    store = SqlStore(create_engine(url), clock, monotonic=mono)
+    try:
+        await store.put_appointment(appointment())
+        renamed = dataclasses.replace(appointment(), title="Neuer Titel")
+        # The read starts, then the write; whatever the read saw, it is not kept.
+        read = asyncio.ensure_future(store.get_appointment("a1", max_age=5.0))
+        await asyncio.sleep(0)
+        await store.put_appointment(renamed)
+        await read
+        assert await store.get_appointment("a1", max_age=5.0) == renamed
+    finally:
+        await store.close()
 
 
 async def test_attendance_bound_counts_per_appointment(store: SqlStore) -> None:

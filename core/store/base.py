@@ -20,6 +20,7 @@ and `RegistryStore`: losing them may interrupt calls, never a record.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -62,7 +63,13 @@ class AppointmentStore(Closable, Protocol):
         """Create or replace an appointment and index its participants' invite hashes."""
         ...
 
-    async def get_appointment(self, appointment_id: str) -> Appointment | None: ...
+    async def get_appointment(
+        self, appointment_id: str, *, max_age: float = 0.0
+    ) -> Appointment | None:
+        """The appointment as stored. With `max_age`, a copy this process read at most that
+        many seconds ago will do, unless this store wrote it since (another process's
+        write may then take up to `max_age` to show)."""
+        ...
 
     async def list_appointments(
         self,
@@ -353,6 +360,15 @@ class RegistryStore(Closable, Protocol):
         ...
 
     async def get_room_worker(self, appointment_id: str) -> str | None: ...
+
+    async def room_workers(self, appointment_ids: Sequence[str]) -> dict[str, str]:
+        """The placements of those of these rooms that have one: room -> worker."""
+        ...
+
+    async def live_room_worker(self, appointment_id: str) -> str | None:
+        """The room's worker if the room is placed and that worker's registration has not
+        expired (what `get_room_worker` and `list_workers` together would say, in one step)."""
+        ...
 
     async def release_room(self, appointment_id: str, worker_id: str) -> None:
         """Forget the placement only if `worker_id` still holds it (compare and delete)."""

@@ -5,6 +5,8 @@ Durable records never live here: they go to `core.store.sql.SqlStore` (SQLite em
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from core.clock import Clock
 from core.model import LobbyNote, Member, ShownPanel, WorkerInfo
 
@@ -158,6 +160,15 @@ class MemoryStore:
         if held is None or held[1] <= self._clock.now():
             return None
         return held[0]
+
+    async def room_workers(self, appointment_ids: Sequence[str]) -> dict[str, str]:
+        held = {room: await self.get_room_worker(room) for room in appointment_ids}
+        return {room: worker for room, worker in held.items() if worker is not None}
+
+    async def live_room_worker(self, appointment_id: str) -> str | None:
+        held = await self.get_room_worker(appointment_id)
+        registered = self._workers.get(held) if held is not None else None
+        return held if registered is not None and registered[1] > self._clock.now() else None
 
     async def release_room(self, appointment_id: str, worker_id: str) -> None:
         held = self._placements.get(appointment_id)

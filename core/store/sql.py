@@ -10,7 +10,8 @@ wrote meanwhile, instead of waiting).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,6 +24,7 @@ from core.db.group_commit import GroupCommit
 from core.db.tables import appointments, attendance, participants, staff_accounts, staff_sessions
 from core.model import Appointment, AttendanceEvent, Participant, StaffUser
 from core.store.base import MAX_ATTENDANCE
+from core.store.recent import RecentReads
 from core.store.sqldocuments import SqlDocuments
 from core.store.sqlhelp import SqlHelp
 from core.store.sqllearning import SqlLearning
@@ -124,10 +126,13 @@ def _appointment(row: sa.Row[Any], people: Iterable[Participant]) -> Appointment
 class SqlStore(SqlProfiles, SqlDocuments, SqlHelp, SqlLearning):
     """Durable records in SQLite or PostgreSQL. Session expiry follows the injected clock."""
 
-    def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
+    def __init__(
+        self, engine: AsyncEngine, clock: Clock, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self._engine = engine
         self._clock = clock
         self._closed = False
+        self._recent = RecentReads[Appointment | None](monotonic)
         # Every admission, join and leave adds one: a burst shares a few transactions.
         self._attendance = GroupCommit(self._add_attendances, "attendance-adds")
 
@@ -149,6 +154,7 @@ class SqlStore(SqlProfiles, SqlDocuments, SqlHelp, SqlLearning):
         or a reissued link stops resolving in the same transaction.
         """
         row = {name: getattr(appointment, name) for name in _APPOINTMENT_COLUMNS}
+        self._recent.forget(appointment.id)
         async with writing(self._engine) as conn:
             # The upsert comes first: it locks the appointment's row, so concurrent replaces
             # of one appointment run one after the other.
@@ -174,8 +180,16 @@ class SqlStore(SqlProfiles, SqlDocuments, SqlHelp, SqlLearning):
                         for position, p in enumerate(appointment.participants)
                     ],
                 )
+        self._recent.forget(appointment.id)  # and a read that began during the write
 
-    async def get_appointment(self, appointment_id: str) -> Appointment | None:
+    async def get_appointment(
+        self, appointment_id: str, *, max_age: float = 0.0
+    ) -> Appointment | None:
+        if max_age > 0:
+            return await self._recent.get(appointment_id, max_age, self._read_appointment)
+        return await self._read_appointment(appointment_id)
+
+    async def _read_appointment(self, appointment_id: str) -> Appointment | None:
         # Read at every admission, join and room event: one statement (the appointment's row
         # once per participant, outer-joined), where a list takes two.
         async with self._engine.connect() as conn:
@@ -304,7 +318,10 @@ class SqlStore(SqlProfiles, SqlDocuments, SqlHelp, SqlLearning):
                 .where(appointments.c.ends_at < ended_before)
                 .returning(appointments.c.id)
             )
-            return sorted(gone.scalars())
+            ids = sorted(gone.scalars())
+        for appointment_id in ids:
+            self._recent.forget(appointment_id)
+        return ids
 
     # staff and console sessions
 

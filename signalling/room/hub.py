@@ -33,6 +33,7 @@ from core.model import (
     MemberState,
     Participant,
     Role,
+    ShownPanel,
 )
 from core.presence import IN_CALL, MemberEvent, next_state, on_connect, presence_of
 from core.tasks import Lifetime
@@ -49,6 +50,10 @@ from signalling.room.status import host_present, may_admit, waiting_list
 log = structlog.get_logger(__name__)
 
 TASKS_WAIT = 5.0  # seconds the hub's tasks get to finish their work when it closes
+# What the hub shows (hello, lobby lists, whether a host is there) may rest on an appointment
+# read up to this long ago (core.store.recent): an admission reads it on both sides, a burst
+# into one call again and again. Decisions (attach, deny, end, a lobby message) read it fresh.
+SHOWN_MAX_AGE = 1.0
 
 # Attendance that also goes to the audit trail (DESIGN.md, Audit log).
 AUDITED = {
@@ -58,8 +63,9 @@ AUDITED = {
 }
 
 
-# What to tell a participant who just entered the call, after `hello`.
-Welcome = Callable[[Appointment, Participant], Awaitable[list[dict[str, Any]]]]
+# What to tell a participant who just entered the call, after `hello`, given the room's panel
+# as it stands (read once for all of them).
+Welcome = Callable[[Appointment, Participant, ShownPanel | None], Awaitable[list[dict[str, Any]]]]
 
 
 def _media_failed(member: Member | None) -> bool:
@@ -340,7 +346,7 @@ class RoomHub:
     async def _announce_host(self, room: str, pid: str) -> None:
         """Someone came into the call or left it: if they may admit, tell who waits whether
         anyone who may let them in is there now."""
-        appointment = await self._s.appointments.get_appointment(room)
+        appointment = await self._s.appointments.get_appointment(room, max_age=SHOWN_MAX_AGE)
         if appointment is None or not may_admit(appointment, pid):
             return
         present = host_present(appointment, await self._present(room))
@@ -349,7 +355,7 @@ class RoomHub:
     async def _enter(self, conn: Connection, first: bool = True) -> None:
         """The socket is in the call: hello, presence to the others, media."""
         room = conn.room
-        appointment = await self._s.appointments.get_appointment(room)
+        appointment = await self._s.appointments.get_appointment(room, max_age=SHOWN_MAX_AGE)
         if appointment is None:
             return
         conn.status = MemberState.ADMITTED
@@ -416,9 +422,12 @@ class RoomHub:
             await self._welcome(conn, appointment, me)
 
     async def _welcome(self, conn: Connection, appointment: Appointment, me: Participant) -> None:
+        if not self._welcomes:
+            return
+        panel = await self._s.presence.get_panel(appointment.id)
         for welcome in self._welcomes:
             try:
-                messages = await welcome(appointment, me)
+                messages = await welcome(appointment, me, panel)
             except Exception:  # the room's extras must never keep anyone out of the call
                 log.exception("welcome_failed", appointment=conn.room, participant=conn.pid)
                 continue
@@ -426,7 +435,9 @@ class RoomHub:
                 await conn.send(msg)
 
     async def _announce_lobby(self, room: str, appointment: Appointment | None = None) -> None:
-        appointment = appointment or await self._s.appointments.get_appointment(room)
+        appointment = appointment or await self._s.appointments.get_appointment(
+            room, max_age=SHOWN_MAX_AGE
+        )
         if appointment is None:
             return
         members = await self._present(room)

@@ -33,6 +33,9 @@ class MediaRouter:
 
     async def worker_for(self, appointment_id: str, ends_at: float) -> str:
         """The worker hosting the room, placing it on the least-loaded live one if needed."""
+        held = await self._store.live_room_worker(appointment_id)
+        if held is not None:
+            return held  # placed on a live worker: one round trip, the common case
         live = {w.id: w for w in await self._store.list_workers()}
         held = await self._store.get_room_worker(appointment_id)
         if held is not None and held in live:
@@ -57,12 +60,8 @@ class MediaRouter:
         live = {w.id for w in await self._store.list_workers()}
         if not live:
             return {}
-        dead: dict[str, str] = {}
-        for appointment_id in appointment_ids:
-            held = await self._store.get_room_worker(appointment_id)
-            if held is not None and held not in live:
-                dead[appointment_id] = held
-        return dead
+        placed = await self._store.room_workers(appointment_ids)
+        return {room: worker for room, worker in placed.items() if worker not in live}
 
     async def _send(self, appointment_id: str, op: protocol.Op) -> None:
         worker = await self._store.get_room_worker(appointment_id)
