@@ -309,8 +309,9 @@ async def one_run(
             )
             await asyncio.sleep(options.hold)
             not_waiting = [g for g in load.guests if g.close_code is not None or g.errors]
-            node_cpu, redis_cpu, own_cpu = node.cpu(), _cpu(servers.redis), own_cpu_seconds()
+            # Before the generator's own CPU is read: the /proc scan is not the load's work.
             postgres_before = _tree(servers.postgres)
+            node_cpu, redis_cpu, own_cpu = node.cpu(), _cpu(servers.redis), own_cpu_seconds()
             started = time.monotonic()
             await load.admit_all()
             sent_span = time.monotonic() - started
