@@ -1,17 +1,23 @@
 """Load test: many people waiting on one signalling node, admitted at a steady rate.
 
 Starts one real signalling node (`python -m lippejob.cli serve --http`, its media worker in
-process) on a throwaway redis-server, and again on the embedded default (no Redis: presence and
-bus in memory, records in SQLite either way). For each run it schedules appointments through
-the staff API (a caseworker and `--guests-per-room` guests each), takes every room token with
-`POST /api/join`, opens the caseworkers' room sockets (in the call at once) and the guests'
-(each answered `waiting`), holds them all open, then the caseworkers' sockets send `admit` at
-`--rate` a second, round robin over the rooms. For each guest it measures admit sent -> `hello`
-received; an admitted guest without `hello` within `--hello-timeout` is an error, as is any
-error message or closed socket. It reads the node's (and Redis's) CPU time from /proc over the
-admission window. Writes loadtests/reports/admission.md and admission.json.
+process) per scenario: `redis` on a throwaway redis-server, `embedded` on the default (no
+Redis: presence and bus in memory), records in the node's SQLite file for both; and, asked for
+with `--scenarios`, `postgres`, the production shape: Redis for presence and bus and a
+throwaway PostgreSQL cluster (migrated with `lippejob db upgrade`) for the records.
+
+For each run it schedules appointments through the staff API (a caseworker and
+`--guests-per-room` guests each), takes every room token with `POST /api/join`, opens the
+caseworkers' room sockets (in the call at once) and the guests' (each answered `waiting`),
+holds them all open, then the caseworkers' sockets send `admit` at `--rate` a second, round
+robin over the rooms. For each guest it measures admit sent -> `hello` received; an admitted
+guest without `hello` within `--hello-timeout` is an error, as is any error message or closed
+socket. It reads the node's (and Redis's, and PostgreSQL's: the postmaster and its backends)
+CPU time from /proc over the admission window. Writes loadtests/reports/admission.md and
+admission.json.
 
     python -m loadtests.admission --guests 500 --rate 200 --runs 3
+    python -m loadtests.admission --guests 500 --rate 200 --runs 3 --scenarios redis,postgres
 
 The load generator is a single address (127.0.0.1): the node's per-address limits are raised
 for it through LIPPEJOB_* settings (see `node_settings`); the defaults are left alone.
@@ -37,11 +43,15 @@ from loadtests.admission_report import RunResult, loadavg, write_reports
 from loadtests.processes import (
     ROOT,
     Node,
+    TreeSample,
     cpu_seconds,
     own_cpu_seconds,
+    postgres_server,
     raise_fd_limit,
     redis_server,
     signalling_node,
+    tree_cpu_between,
+    tree_sample,
 )
 
 REPORTS = ROOT / "loadtests" / "reports"
@@ -51,7 +61,10 @@ GUEST_ROLES = ("jobseeker", "employer")
 # room cap, mediaserver.config.MediaConfig.max_rooms): the admission itself went through, so
 # these are counted apart from the errors.
 MEDIA_NOTICES = frozenset({"media_unavailable"})
-SCENARIOS = ("redis", "embedded")
+SCENARIOS = ("redis", "embedded", "postgres")
+# Run when --scenarios is not given: postgres would add a third node (half as long again) and
+# needs PostgreSQL binaries, so it is asked for by name.
+DEFAULT_SCENARIOS = ("redis", "embedded")
 SETTLE = 5.0  # seconds between runs: the node lets the last run's sockets go
 OPEN_TIMEOUT = 60.0  # seconds for a socket to be answered `hello` or `waiting` while setting up
 
@@ -66,7 +79,7 @@ class Options:
     runs: int = 3
     hold: float = 5.0  # seconds every guest waits, all sockets open, before the first admit
     hello_timeout: float = 120.0  # after the last admit: late is slow, missing is an error
-    scenarios: tuple[str, ...] = SCENARIOS
+    scenarios: tuple[str, ...] = DEFAULT_SCENARIOS
     redis: str | None = None  # an existing Redis (default: start one)
     media: bool = True  # the node's in-process media worker (`serve --no-media` without)
     out_dir: Path = REPORTS
@@ -271,8 +284,17 @@ class Load:
         return [*self.caseworkers.values(), *self.guests]
 
 
+@dataclass(frozen=True)
+class Servers:
+    """The pids of the servers a scenario's node uses, to read their CPU time (None: not used,
+    or an existing server whose pid is not known)."""
+
+    redis: int | None = None
+    postgres: int | None = None  # the postmaster
+
+
 async def one_run(
-    node: Node, scenario: str, run: int, options: Options, redis_pid: int | None
+    node: Node, scenario: str, run: int, options: Options, servers: Servers
 ) -> RunResult:
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
@@ -287,7 +309,9 @@ async def one_run(
             )
             await asyncio.sleep(options.hold)
             not_waiting = [g for g in load.guests if g.close_code is not None or g.errors]
-            node_cpu, redis_cpu, own_cpu = node.cpu(), _cpu(redis_pid), own_cpu_seconds()
+            # Before the generator's own CPU is read: the /proc scan is not the load's work.
+            postgres_before = _tree(servers.postgres)
+            node_cpu, redis_cpu, own_cpu = node.cpu(), _cpu(servers.redis), own_cpu_seconds()
             started = time.monotonic()
             await load.admit_all()
             sent_span = time.monotonic() - started
@@ -299,8 +323,14 @@ async def one_run(
             _progress(f"{len(hellos)} hellos after {time.monotonic() - started:.1f} s")
             window = (max(hellos) if hellos else time.monotonic()) - started
             node_cpu = node.cpu() - node_cpu
-            redis_cpu = _cpu(redis_pid) - redis_cpu
+            redis_cpu = _cpu(servers.redis) - redis_cpu
             own_cpu = own_cpu_seconds() - own_cpu
+            postgres_after = _tree(servers.postgres)
+            postgres_cpu = (
+                tree_cpu_between(postgres_before, postgres_after)
+                if postgres_before is not None and postgres_after is not None
+                else None
+            )
             result = RunResult(
                 scenario=scenario,
                 run=run,
@@ -320,7 +350,8 @@ async def one_run(
                 sent_seconds=sent_span,
                 window_seconds=window,
                 node_cpu=node_cpu,
-                redis_cpu=redis_cpu if redis_pid is not None else None,
+                redis_cpu=redis_cpu if servers.redis is not None else None,
+                postgres_cpu=postgres_cpu,
                 generator_cpu=own_cpu,
             )
         finally:
@@ -335,6 +366,10 @@ def _progress(text: str) -> None:
 
 def _cpu(pid: int | None) -> float:
     return cpu_seconds(pid) if pid is not None else 0.0
+
+
+def _tree(pid: int | None) -> TreeSample | None:
+    return tree_sample(pid) if pid is not None else None
 
 
 def _errors(load: Load) -> list[str]:
@@ -353,14 +388,19 @@ async def run_scenario(scenario: str, options: Options, done: Callable[[RunResul
     """The runs of one scenario on one node; `done` gets each run's result."""
     settings = node_settings(options)
     async with contextlib.AsyncExitStack() as stack:
-        url, redis_pid = None, None
-        if scenario == "redis":
+        url, redis_pid, postgres_pid = None, None, None
+        if scenario in ("redis", "postgres"):
             url, redis_pid = await stack.enter_async_context(redis_server(options.redis))
+        if scenario == "postgres":
+            # Only the node's settings: the report's list stays the limits raised.
+            database_url, postgres_pid = await stack.enter_async_context(postgres_server())
+            settings = {**settings, "database_url": database_url}
         node = await stack.enter_async_context(signalling_node(settings, url, media=options.media))
+        servers = Servers(redis=redis_pid, postgres=postgres_pid)
         for run in range(1, options.runs + 1):
             if run > 1:
                 await asyncio.sleep(SETTLE)
-            done(await one_run(node, scenario, run, options, redis_pid))
+            done(await one_run(node, scenario, run, options, servers))
 
 
 async def benchmark(options: Options, command: str = "") -> dict[str, Any]:
@@ -398,9 +438,17 @@ def parse_options(argv: list[str] | None = None) -> Options:
     parser.add_argument("--hold", type=float, default=Options.hold)
     parser.add_argument("--hello-timeout", type=float, default=Options.hello_timeout)
     parser.add_argument(
-        "--scenarios", default=",".join(SCENARIOS), help="redis,embedded (either or both)"
+        "--scenarios",
+        default=",".join(DEFAULT_SCENARIOS),
+        help="comma-separated, run in this order, from: redis (Redis, SQLite records), "
+        "embedded (no Redis, SQLite), postgres (Redis and a throwaway PostgreSQL cluster: "
+        f"the production shape). Default {','.join(DEFAULT_SCENARIOS)}: postgres is asked "
+        "for by name, since it adds a third node's runs and needs PostgreSQL binaries "
+        "(initdb; Debian: apt-get install postgresql, or LIPPEJOB_PG_BIN)",
     )
-    parser.add_argument("--redis", help="an existing Redis URL (default: start one)")
+    parser.add_argument(
+        "--redis", help="an existing Redis URL for redis and postgres (default: start one)"
+    )
     parser.add_argument(
         "--no-media",
         action="store_true",

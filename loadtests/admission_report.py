@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from testsupport.postgres_process import find_bin_dir
+
 ROOT = Path(__file__).resolve().parents[1]
 # Figures whose median over runs the report gives, per scenario.
 MEDIAN_FIELDS = (
@@ -28,6 +30,7 @@ MEDIAN_FIELDS = (
     "node_cpu_ms_per_admission",
     "node_core_fraction",
     "redis_cpu_ms_per_admission",
+    "postgres_cpu_ms_per_admission",
     "generator_core_fraction",
 )
 
@@ -59,6 +62,8 @@ class RunResult:
     node_cpu: float  # CPU seconds of the node over the window (and the wait for stragglers)
     redis_cpu: float | None
     generator_cpu: float
+    # The postmaster and its backends (loadtests.processes.tree_cpu_between); None: no PostgreSQL.
+    postgres_cpu: float | None = None
 
     def figures(self) -> dict[str, float | int | None]:
         hellos = len(self.latencies)
@@ -78,6 +83,9 @@ class RunResult:
             "node_core_fraction": self.node_cpu / window,
             "redis_cpu_ms_per_admission": (
                 None if self.redis_cpu is None else self.redis_cpu / per * 1000
+            ),
+            "postgres_cpu_ms_per_admission": (
+                None if self.postgres_cpu is None else self.postgres_cpu / per * 1000
             ),
             "generator_core_fraction": self.generator_cpu / window,
         }
@@ -116,6 +124,7 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "redis": _redis_version(),
+        "postgres": _postgres_version(),
         "commit": _output(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]),
         "loadavg": loadavg(),
         "nice": os.getpriority(os.PRIO_PROCESS, 0),  # the node and Redis inherit it
@@ -131,6 +140,15 @@ def loadavg() -> str:
 
 def _redis_version() -> str:
     found = re.search(r"v=(\S+)", _output(["redis-server", "--version"]))
+    return found.group(1) if found else ""
+
+
+def _postgres_version() -> str:
+    """The version of the PostgreSQL binaries the postgres scenario starts ('' if none)."""
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        return ""
+    found = re.search(r"(\d+(?:\.\d+)+)", _output([str(bin_dir / "postgres"), "--version"]))
     return found.group(1) if found else ""
 
 
@@ -197,21 +215,26 @@ def markdown(data: dict[str, Any]) -> str:
     first = next(iter(scenarios.values()))["runs"][0]
     target = first["target_rate"]
     media = "its media worker in process" if data.get("media", True) else "`--no-media`"
+    # Reports from before the postgres scenario recorded no PostgreSQL version.
+    postgres = f"PostgreSQL {m['postgres'] or '(none found)'}, " if "postgres" in m else ""
     lines = [
         "# Admission load test",
         "",
         f"Run {data['when']} on {m['host']}: {m['cpu_count']} cores ({m['cpu_model']}), "
-        f"Python {m['python']}, Redis {m['redis'] or '(none found)'}, "
+        f"Python {m['python']}, Redis {m['redis'] or '(none found)'}, {postgres}"
         f"commit {m['commit']}; load average (1/5/15 min) {data['loadavg_before']} before, "
-        f"{m['loadavg']} after; niceness {m['nice']} (generator, node and Redis). "
+        f"{m['loadavg']} after; niceness {m['nice']} (generator, node, Redis and PostgreSQL). "
         f"`{data['command']}`.",
         "",
         f"Setup: one signalling node (`lippejob serve --http`, {media}), "
         f"{first['guests']} guests in {first['rooms']} appointments (a caseworker and "
         f"{-(-first['guests'] // first['rooms'])} guests each), all from one load-generator "
         "process on the same machine. Scenarios: `redis` (presence and bus on a throwaway "
-        "loopback redis-server) and `embedded` (the default without Redis: in memory); records "
-        "in the node's SQLite file either way. Per run: appointments scheduled through the "
+        "loopback redis-server, records in the node's SQLite file), `embedded` (the default "
+        "without Redis: presence and bus in memory, records in SQLite) and `postgres` (the "
+        "production shape: presence and bus on Redis, records in a throwaway loopback "
+        "PostgreSQL cluster, migrated with `lippejob db upgrade` before the node starts; the "
+        "staff account is written there too). Per run: appointments scheduled through the "
         "staff API, a room token per person (`POST /api/join`), the caseworkers' sockets in "
         f"their calls, every guest's socket answered `waiting` and held open "
         f"{first['held_seconds']:g} s, then the caseworkers' sockets send `admit` at "
@@ -219,12 +242,15 @@ def markdown(data: dict[str, Any]) -> str:
         "`hello` received (one clock, the load generator's). An admitted guest without "
         "`hello`, an error message or a socket closed by the node is an error. CPU is "
         "user+system time from /proc/<pid>/stat over the window from the first admit to the "
-        "last `hello`.",
+        "last `hello`; PostgreSQL's is the postmaster's and all its children's (the backends "
+        "serving the node's pooled connections, the background processes), see the notes. "
+        "n/a: the scenario has no such server.",
         "",
         "| scenario | run | hello | errors | media notices | p50 ms | p95 ms | p99 ms | max ms "
         "| admitted/s | node CPU ms/admission | node cores busy | Redis CPU ms/admission "
-        "| generator cores busy |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| PostgreSQL CPU ms/admission | generator cores busy |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- "
+        "| --- |",
     ]
     for scenario, entry in scenarios.items():
         for f in entry["runs"]:
@@ -235,6 +261,7 @@ def markdown(data: dict[str, Any]) -> str:
                 f"| {_ms(f['max_ms'])} | {f['achieved_rate']:.0f} "
                 f"| {f['node_cpu_ms_per_admission']:.2f} | {f['node_core_fraction']:.2f} "
                 f"| {_ms(f['redis_cpu_ms_per_admission'])} "
+                f"| {_ms(f.get('postgres_cpu_ms_per_admission'))} "
                 f"| {f['generator_core_fraction']:.2f} |"
             )
         med = entry["median"]
@@ -244,21 +271,26 @@ def markdown(data: dict[str, Any]) -> str:
             f"| **{_ms(med['p99_ms'])}** | **{_ms(med['max_ms'])}** "
             f"| **{med['achieved_rate']:.0f}** | **{med['node_cpu_ms_per_admission']:.2f}** "
             f"| {med['node_core_fraction']:.2f} | {_ms(med['redis_cpu_ms_per_admission'])} "
+            f"| {_ms(med.get('postgres_cpu_ms_per_admission'))} "
             f"| {med['generator_core_fraction']:.2f} |"
         )
     lines += ["", "Ratios and per-core figures (medians of runs):", ""]
     for scenario, entry in scenarios.items():
         med = entry["median"]
         cost = med["node_cpu_ms_per_admission"]
+        threads = "media threads" if scenario == "postgres" else "SQLite and media threads"
         lines.append(
             f"- {scenario}: achieved {med['achieved_rate'] / target:.2f} of the target rate "
             f"with the node {med['node_core_fraction']:.2f} of a core busy (one event loop; "
-            f"its SQLite and media threads add some). At {cost:.1f} ms of CPU per admission "
+            f"its {threads} add some). At {cost:.1f} ms of CPU per admission "
             f"one core of this machine admits ~{1000 / cost if cost else 0:.0f} guests a second; "
             f"{target:g}/s would take ~{target * cost / 1000:.1f} cores' worth of nodes. "
             "Above that rate the admits queue, so the latency percentiles are mostly waiting "
             "in line, not the work of one admission."
         )
+        servers = _servers_line(med, target)
+        if servers:
+            lines.append(servers)
     if {"redis", "embedded"} <= set(scenarios):
         r, e = scenarios["redis"]["median"], scenarios["embedded"]["median"]
         if e["p95_ms"] and e["node_cpu_ms_per_admission"]:
@@ -267,6 +299,15 @@ def markdown(data: dict[str, Any]) -> str:
                 f"admission {r['node_cpu_ms_per_admission'] / e['node_cpu_ms_per_admission']:.2f}x"
                 " (the node's own CPU: Redis itself spends little, see its column)."
             )
+    if {"postgres", "redis"} <= set(scenarios):
+        g, r = scenarios["postgres"]["median"], scenarios["redis"]["median"]
+        if r["p95_ms"] and r["node_cpu_ms_per_admission"]:
+            lines.append(
+                f"- postgres / redis (the same Redis, records in PostgreSQL instead of SQLite): "
+                f"p95 {g['p95_ms'] / r['p95_ms']:.2f}x, node CPU per admission "
+                f"{g['node_cpu_ms_per_admission'] / r['node_cpu_ms_per_admission']:.2f}x (the "
+                "node's own CPU; PostgreSQL's is in its column)."
+            )
     raised = ", ".join(f"`{k}={v}`" for k, v in data["node_settings"].items())
     lines += [
         "",
@@ -274,8 +315,10 @@ def markdown(data: dict[str, Any]) -> str:
         f"unchanged): {raised}. The per-address limits exist against one abusive address; here "
         "one address is every client. The load generator lifted its open-file soft limit to "
         f"{data['fd_soft_limit']} (the node inherits it). Everything else is the default "
-        "(Redis pool of 100 connections with a 5 s wait, heartbeat 4 s, SQLite records with "
-        "attendance and audit entries written for every join and admission, logs at info).",
+        "(Redis pool of 100 connections with a 5 s wait, heartbeat 4 s, records in SQLite, or "
+        "in PostgreSQL through SQLAlchemy's default pool of 5 connections plus 10 overflow, "
+        "with attendance and audit entries written for every join and admission, logs at "
+        "info).",
         "",
         f"Errors over all runs: {data['errors']}. Media notices (`media_unavailable` after "
         f"`hello`: admitted, but the call's media could not start) over all runs: "
@@ -285,12 +328,51 @@ def markdown(data: dict[str, Any]) -> str:
         "",
         "Caveats: a 2-core machine shared with other people's jobs while this ran, and the load "
         "generator (one Python process holding every socket) runs on the same cores as the node "
-        "and Redis, so latencies include its own scheduling delays; hence medians of runs and "
-        "CPU per admission rather than wall-clock throughput. Run 1 of each scenario includes "
-        "the node's warm-up.",
+        "and Redis (and PostgreSQL), so latencies include its own scheduling delays; hence "
+        "medians of runs and CPU per admission rather than wall-clock throughput. Run 1 of each "
+        "scenario includes the node's warm-up.",
         "",
     ]
+    if "postgres" in scenarios:
+        lines += [POSTGRES_NOTES, ""]
     return "\n".join(lines)
+
+
+POSTGRES_NOTES = (
+    "PostgreSQL notes: the cluster is the test suite's throwaway one "
+    "(testsupport.postgres_process: loopback TCP, trust authentication, `fsync=off`, "
+    "`synchronous_commit=off`, `full_page_writes=off`): a commit does not wait for the disk, so "
+    "the latencies (and, a little, PostgreSQL's CPU) are a lower bound for a production cluster "
+    "with durable commits on another machine. Its CPU is the postmaster's and its children's "
+    "(backends, checkpointer, WAL writer, autovacuum): the children are the processes whose "
+    "/proc/<pid>/stat names the postmaster as parent, sampled at the window's start and end, "
+    "each known by pid and start time (a pid used again is a new process). A process alive at "
+    "both counts its growth, one that started in the window its whole time, one that ended in "
+    "the window its time after the start: its whole time reaches the postmaster's "
+    "cutime/cstime once the postmaster has waited for it (at once), and what it had spent "
+    "before the start is taken off; one not yet waited for is still listed, so counted as "
+    "alive. Exact to the clock tick, but the two samples are not atomic: each takes a few "
+    "milliseconds to read, while backends keep running."
+)
+
+
+def _servers_line(med: dict[str, Any], target: float) -> str:
+    """Node + Redis + PostgreSQL CPU per admission, where the scenario has a server besides
+    the node ('' where it has none)."""
+    redis = med.get("redis_cpu_ms_per_admission")
+    postgres = med.get("postgres_cpu_ms_per_admission")
+    if redis is None and postgres is None:
+        return ""
+    parts = [f"node {med['node_cpu_ms_per_admission']:.2f}"]
+    if redis is not None:
+        parts.append(f"Redis {redis:.2f}")
+    if postgres is not None:
+        parts.append(f"PostgreSQL {postgres:.2f}")
+    total = med["node_cpu_ms_per_admission"] + (redis or 0.0) + (postgres or 0.0)
+    return (
+        f"  All its processes together: {' + '.join(parts)} = {total:.2f} ms of CPU per "
+        f"admission, ~{target * total / 1000:.1f} cores' worth at {target:g}/s."
+    )
 
 
 def main() -> None:

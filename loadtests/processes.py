@@ -1,6 +1,6 @@
-"""The real processes a benchmark measures: a throwaway redis-server, a signalling node
-(`python -m lippejob.cli serve`) and a media worker (`python -m mediaserver.worker`), with their
-CPU time and memory read from /proc (no psutil).
+"""The real processes a benchmark measures: a throwaway redis-server, a throwaway PostgreSQL
+cluster, a signalling node (`python -m lippejob.cli serve`) and a media worker
+(`python -m mediaserver.worker`), with their CPU time and memory read from /proc (no psutil).
 
 Everything listens on 127.0.0.1 only.
 """
@@ -24,19 +24,67 @@ from pathlib import Path
 
 import aiohttp
 
+from testsupport.postgres_process import PostgresNotStarted, start_postgres, stop_postgres
 from testsupport.redis_process import RedisNotStarted, free_port, start_redis, stop_redis
 
 ROOT = Path(__file__).resolve().parents[1]
 TICKS = os.sysconf("SC_CLK_TCK")
 STAFF_USER = "bench"
 NODE_START_TIMEOUT = 60.0  # seconds until /readyz answers 200 (imports, migrations)
+BENCH_DATABASE = "lj_bench"  # the database of the throwaway PostgreSQL cluster
+CLI = [sys.executable, "-m", "lippejob.cli"]
+
+
+def _stat_fields(pid: int) -> list[str]:
+    """/proc/<pid>/stat after the command name: field N of proc(5) is at index N - 3."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rindex(")") + 2 :].split()
 
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process, from /proc/<pid>/stat."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2 :].split()
+    fields = _stat_fields(pid)
     return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+@dataclass(frozen=True)
+class TreeSample:
+    """The CPU time of a process and its children at one moment (see `tree_cpu_between`)."""
+
+    live: dict[tuple[int, int], float]  # (pid, start time) -> own user+system seconds
+    reaped: float  # the root's cutime + cstime: its children that exited and were waited for
+
+
+def tree_sample(root: int) -> TreeSample:
+    """`root` and its live children (every /proc/*/stat with ppid == root), keyed by pid and
+    start time so that a pid used again by a new child is a new process."""
+    fields = _stat_fields(root)
+    live = {(root, int(fields[19])): (int(fields[11]) + int(fields[12])) / TICKS}
+    reaped = (int(fields[13]) + int(fields[14])) / TICKS
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == root:
+            continue
+        try:
+            child = _stat_fields(int(entry.name))
+        except (OSError, ValueError):  # gone between the listing and the read
+            continue
+        if int(child[1]) == root:
+            live[(int(entry.name), int(child[19]))] = (int(child[11]) + int(child[12])) / TICKS
+    return TreeSample(live, reaped)
+
+
+def tree_cpu_between(before: TreeSample, after: TreeSample) -> float:
+    """CPU seconds the process tree spent between two samples: the growth of every process
+    alive at both, the whole time of those that started after `before`, and for those that
+    exited in between their time after `before` (a reaped child's whole time lands in its
+    parent's cutime/cstime; what it had spent before `before` is taken off). Exact to the clock
+    tick for a parent that waits for its children (the postmaster does); a child still to be
+    waited for at `after` counts as live."""
+    spent = after.reaped - before.reaped
+    for key, seconds in after.live.items():
+        spent += seconds - before.live.get(key, 0.0)
+    spent -= sum(s for key, s in before.live.items() if key not in after.live)
+    return max(spent, 0.0)
 
 
 def rss_bytes(pid: int) -> int:
@@ -117,6 +165,33 @@ async def redis_server(url: str | None = None) -> AsyncIterator[tuple[str, int |
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+@asynccontextmanager
+async def postgres_server() -> AsyncIterator[tuple[str, int]]:
+    """(URL, postmaster pid): a throwaway PostgreSQL cluster
+    (testsupport.postgres_process: fsync off, loopback only) with a database migrated by
+    `lippejob db upgrade`, as production does; stopped and removed at the end."""
+    try:
+        server = await asyncio.to_thread(start_postgres)
+    except PostgresNotStarted as exc:
+        raise SystemExit(f"PostgreSQL did not start: {exc}") from None
+    try:
+        await asyncio.to_thread(server.psql, f"CREATE DATABASE {BENCH_DATABASE}")
+        url = server.url(BENCH_DATABASE)
+        upgraded = await asyncio.to_thread(
+            subprocess.run,
+            [*CLI, "db", "upgrade"],
+            cwd=ROOT,
+            env=node_environment({"database_url": url}),
+            capture_output=True,
+            check=False,
+        )
+        if upgraded.returncode != 0:
+            raise RuntimeError(f"lippejob db upgrade failed: {upgraded.stderr.decode()[-1000:]}")
+        yield url, server.proc.pid
+    finally:
+        await asyncio.to_thread(stop_postgres, server)
+
+
 @dataclass
 class Node:
     """A running signalling node: its process, its base URL, and the staff login."""
@@ -153,13 +228,15 @@ async def signalling_node(
 ) -> AsyncIterator[Node]:
     """`lippejob serve --http` on a free loopback port with its in-process media worker (none
     with `media=False`: every `hello` is then followed by `media_unavailable`), a
-    fresh data directory (the embedded SQLite database) and one staff account; Redis for
-    presence and bus if `redis_url`, else the embedded (in-memory) default."""
+    fresh data directory and one staff account; Redis for presence and bus if `redis_url`,
+    else the embedded (in-memory) default. Records in the database of `settings`'
+    `database_url` (migrated already; `staff add` writes there too), else in the data
+    directory's SQLite file."""
     workdir = Path(tempfile.mkdtemp(prefix="bench-node-"))
     password = f"bench-{os.urandom(12).hex()}"
     env = node_environment(settings)
     dirs = ["--data-dir", str(workdir / "data"), "--keys-dir", str(workdir / "keys")]
-    cli = [sys.executable, "-m", "lippejob.cli", "--log-level", "info"]
+    cli = [*CLI, "--log-level", "info"]
     log_path = workdir / "node.log"
     proc: subprocess.Popen[bytes] | None = None
     try:
