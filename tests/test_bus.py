@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 import redis.asyncio as redis
@@ -53,6 +53,30 @@ async def test_messages_arrive_in_order(bus: Bus) -> None:
         await bus.publish(room_channel("a1"), {"type": "chat", "n": n})
     await inbox.wait_for(200)
     assert [m["n"] for m in inbox.messages] == list(range(200))
+
+
+async def test_publish_many_keeps_the_order_across_channels(bus: Bus) -> None:
+    """What the admitting node sends in one round trip arrives as one-by-one publishes
+    would: in order on each channel, each on its own channel."""
+    both: list[tuple[str, int]] = []
+
+    def recorder(name: str) -> Callable[[Message], Awaitable[None]]:
+        async def record(message: Message) -> None:
+            both.append((name, message["n"]))
+
+        return record
+
+    await bus.subscribe(room_channel("a1"), recorder("a1"))
+    await bus.subscribe(room_channel("a2"), recorder("a2"))
+    batch = [(room_channel("a1" if n % 3 else "a2"), {"type": "x", "n": n}) for n in range(30)]
+    await bus.publish_many(batch)
+    await bus.publish_many([])
+    await wait_for(lambda: len(both) == 30, "30 messages", interval=0.005)
+    for room in ("a1", "a2"):
+        got = [n for name, n in both if name == room]
+        assert got == [n for n in range(30) if (n % 3 != 0) == (room == "a1")]
+    with pytest.raises(TypeError):
+        await bus.publish_many([("c", {"type": "x", "bad": object()})])
 
 
 async def test_messages_are_json(bus: Bus) -> None:

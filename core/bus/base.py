@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 import structlog
@@ -39,6 +39,11 @@ class Subscription(Protocol):
 
 class Bus(Protocol):
     async def publish(self, channel: str, message: Message) -> None: ...
+
+    async def publish_many(self, messages: Sequence[tuple[str, Message]]) -> None:
+        """Publish each (channel, message) in order, as `publish` one after the other would,
+        in one round trip where the bus has them."""
+        ...
 
     async def subscribe(self, channel: str, handler: Handler) -> Subscription:
         """Deliver every later message on `channel` to `handler`, in order."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from core.bus.base import Handler, Message, QueuedSubscription, Subscription
 
@@ -21,6 +22,10 @@ class MemoryBus:
         wire = json.dumps(message, separators=(",", ":"))
         for sub in list(self._subs.get(channel, ())):
             sub.deliver(json.loads(wire))
+
+    async def publish_many(self, messages: Sequence[tuple[str, Message]]) -> None:
+        for channel, message in messages:
+            await self.publish(channel, message)
 
     async def subscribe(self, channel: str, handler: Handler) -> Subscription:
         if self._closed:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import redis.asyncio as redis
@@ -70,6 +71,17 @@ class RedisBus:
         if self._closed:
             raise RuntimeError("bus is closed")
         await self._client.publish(channel, json.dumps(message, separators=(",", ":")))
+
+    async def publish_many(self, messages: Sequence[tuple[str, Message]]) -> None:
+        """One pipeline (not a transaction): Redis runs the PUBLISHes in order."""
+        if self._closed:
+            raise RuntimeError("bus is closed")
+        if not messages:
+            return
+        async with self._client.pipeline(transaction=False) as pipe:
+            for channel, message in messages:
+                pipe.publish(channel, json.dumps(message, separators=(",", ":")))
+            await pipe.execute()
 
     async def subscribe(self, channel: str, handler: Handler) -> Subscription:
         """Deliver every later message on `channel` to `handler`, in order.

@@ -435,15 +435,22 @@ class RoomHub:
                 await conn.send(msg)
 
     async def _announce_lobby(self, room: str, appointment: Appointment | None = None) -> None:
+        lobby = await self._lobby(room, appointment)
+        if lobby is not None:
+            await self._publish(room, lobby)
+
+    async def _lobby(
+        self, room: str, appointment: Appointment | None = None
+    ) -> events.Deliver | None:
+        """Who waits, for those who may admit (None once the appointment is gone)."""
         appointment = appointment or await self._s.appointments.get_appointment(
             room, max_age=SHOWN_MAX_AGE
         )
         if appointment is None:
-            return
+            return None
         members = await self._present(room)
-        await self._deliver(
-            room, {"type": "lobby", "waiting": waiting_list(appointment, members)}, grant="admit"
-        )
+        msg = {"type": "lobby", "waiting": waiting_list(appointment, members)}
+        return events.Deliver(msg, grant="admit")
 
     async def _attend(
         self, room: str, pid: str, event: AttendanceKind, by: str | None = None
@@ -476,8 +483,12 @@ class RoomHub:
         await self._attend(room, pid, AttendanceKind.ADMITTED, by=by)
         log.info("participant_admitted", appointment=room, participant=pid, by=by)
         # `at`: wall time, for admit_to_hello_seconds on whichever node holds the socket.
-        await self._publish(room, events.Admitted(pid, member.conn, at=time.time()))
-        await self._announce_lobby(room)
+        out: list[events.RoomEvent] = [events.Admitted(pid, member.conn, at=time.time())]
+        lobby = await self._lobby(room)
+        if lobby is not None:
+            out.append(lobby)
+        # One round trip: to the admitted socket's node, and the lobby lists of those who admit.
+        await self._s.bus.publish_many([(room_channel(room), e.to_dict()) for e in out])
         await self._changed(room)
         return True
 
