@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import redis.asyncio as redis
+import structlog
 from aiohttp.test_utils import TestClient
 
 from core.clock import FakeClock
@@ -173,12 +174,19 @@ async def test_without_redis_the_checks_let_requests_through() -> None:
     options = RedisOptions(timeout=0.5, retries=0, pool_timeout=0.5)
     client = redis_client(f"redis://127.0.0.1:{_closed_port()}/0", options)
     try:
-        bucket: RateLimit = RedisRateLimit(client, "join", rate=1.0, burst=1, clock=FakeClock())
-        assert [await bucket.take(GUESSER) for _ in range(3)] == [0.0] * 3
-        guard = RedisLoginThrottle(client, LoginLimits(free_failures=0))
-        await guard.failed(STAFF_USER, GUESSER, 1000.0)
-        assert await guard.retry_after(STAFF_USER, GUESSER, 1000.0) == 0.0
-        await guard.succeeded(STAFF_USER, GUESSER)
+        with structlog.testing.capture_logs() as logs:
+            bucket: RateLimit = RedisRateLimit(client, "join", rate=1.0, burst=1, clock=FakeClock())
+            assert [await bucket.take(GUESSER) for _ in range(3)] == [0.0] * 3
+            guard = RedisLoginThrottle(client, LoginLimits(free_failures=0))
+            await guard.failed(STAFF_USER, GUESSER, 1000.0)
+            assert await guard.retry_after(STAFF_USER, GUESSER, 1000.0) == 0.0
+            await guard.succeeded(STAFF_USER, GUESSER)
+        # Once per outage and limiter, not once per request; no addresses or names.
+        assert [(e["event"], e["log_level"]) for e in logs] == [
+            ("ratelimit_unavailable", "warning"),
+            ("login_throttle_unavailable", "warning"),
+        ]
+        assert not any(GUESSER in str(e) or STAFF_USER in str(e) for e in logs)
     finally:
         await client.aclose()
 
