@@ -5,6 +5,7 @@ second, not an error. What is left over when Redis stays away is `UNAVAILABLE`."
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -53,3 +54,11 @@ def redis_client(url: str, options: RedisOptions) -> redis.Redis:
         retry=Retry(ExponentialBackoff(cap=1.0, base=options.backoff), options.retries),
     )
     return redis.Redis.from_pool(pool)
+
+
+def hashed(*parts: str) -> str:
+    """A key part made of `parts` (client input: usernames, addresses): a fixed length and
+    character set whatever they hold, and unambiguous where a plain join would not be (an
+    IPv6 address has colons too). Not an anonymisation: a hashed IPv4 address is easily
+    reversed."""
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]

@@ -235,6 +235,17 @@ class RedisStore:
             raise
         return cls(client, clock, prefix)
 
+    @property
+    def client(self) -> redis.Redis:
+        """The store's connection pool, for other shared state kept beside it (the rate
+        limits of `signalling.limits`); closed with the store."""
+        return self._client
+
+    @property
+    def prefix(self) -> str:
+        """What every key of this store starts with ("lj:" by default)."""
+        return self._prefix
+
     def _key(self, template: str, **parts: str) -> str:
         return self._prefix + template.format(**parts)
 

@@ -19,7 +19,7 @@ from core.store.redis_client import UNAVAILABLE
 from signalling.appointment_filter import apply_filter, parse_filter
 from signalling.appointments import ValidationError, reissue, schedule
 from signalling.auth.invites import LinkState, hash_code, link_state, looks_like_code
-from signalling.auth.login_throttle import LoginThrottle
+from signalling.auth.login_throttle import LoginGuard
 from signalling.auth.space import SpaceVisit, current_visit, space_csrf_ok
 from signalling.auth.staff import (
     SESSION_COOKIE,
@@ -34,7 +34,8 @@ from signalling.console_feed import Notice, Topic, announce
 from signalling.context import SERVICES, Services
 from signalling.http.client_address import client_address
 from signalling.http.lifecycle import DRAINING
-from signalling.http.ratelimit import KeyedTokenBuckets
+from signalling.http.limits import login_guard, rate_limit
+from signalling.http.ratelimit import RateLimit
 from signalling.metrics import METRICS
 from signalling.profiles import looks_like_profile_id
 from signalling.room.status import live_view, present_members
@@ -148,7 +149,7 @@ def _services(request: web.Request) -> Services:
 # ---- staff login ----------------------------------------------------------------------
 
 
-THROTTLE = web.AppKey("login_throttle", LoginThrottle)
+THROTTLE = web.AppKey("login_throttle", LoginGuard)
 
 
 async def login(request: web.Request) -> web.Response:
@@ -167,17 +168,17 @@ async def login(request: web.Request) -> web.Response:
     now = services.clock.now()
     throttle = request.app[THROTTLE]
     address = client_address(request)
-    wait = throttle.retry_after(username, address, now)
+    wait = await throttle.retry_after(username, address, now)
     if wait > 0:
         raise _rate_limited("too many failed attempts; try again later", wait)
     user = await services.accounts.get_staff(username)
     # Hash even for unknown users so timing does not tell which usernames exist.
     stored = user.password_hash if user else "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAA"
     if not verify_password(password, stored) or user is None:
-        throttle.failed(username, address, now)
+        await throttle.failed(username, address, now)
         log.info("login_failed")
         raise ApiError(401, "wrong username or password", ErrorCode.BAD_CREDENTIALS)
-    throttle.succeeded(username, address)
+    await throttle.succeeded(username, address)
     token = new_session_token()
     await services.accounts.put_session(
         session_hash(token), user.username, now + services.settings.session_ttl
@@ -488,7 +489,7 @@ async def join(request: web.Request) -> web.Response:
     """Exchange an invite code for a short-lived room token (DESIGN.md, fixed contract)."""
     services = _services(request)
     # Before anything else: guessing codes must not cost us a store lookup each.
-    wait = request.app[JOIN_LIMIT].take(client_address(request))
+    wait = await request.app[JOIN_LIMIT].take(client_address(request))
     if wait > 0:
         raise _rate_limited("too many attempts; slow down", wait)
     data = await read_json(request)
@@ -595,14 +596,14 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ready", "time": int(time.time())})
 
 
-JOIN_LIMIT = web.AppKey("join_limit", KeyedTokenBuckets)
+JOIN_LIMIT = web.AppKey("join_limit", RateLimit)
 
 
 def setup_api(app: web.Application) -> None:
     services = app[SERVICES]
-    app[THROTTLE] = LoginThrottle()
-    app[JOIN_LIMIT] = KeyedTokenBuckets(
-        services.settings.join_rate, services.settings.join_burst, services.clock
+    app[THROTTLE] = login_guard(services)
+    app[JOIN_LIMIT] = rate_limit(
+        services, "join", services.settings.join_rate, services.settings.join_burst
     )
     r = app.router
     r.add_post("/api/login", login)

@@ -1,15 +1,27 @@
 """Token buckets per key (a client address): `rate` requests a second, bursts up to `burst`.
 
-Pure and in memory, with time read from the injected clock so tests drive it. Per process:
-behind several signalling processes each keeps its own buckets, so the limit a client sees is
-at most that many times the configured one.
+`KeyedTokenBuckets` is pure and in memory, with time read from the injected clock so tests
+drive it. Per process: behind several signalling processes each would keep its own buckets
+(and a client would get that many times the limit), so with Redis the app uses
+`signalling.http.redis_ratelimit.RedisRateLimit` instead, the same bucket kept in Redis for all
+nodes. The app talks to either through `RateLimit` (async); `LocalRateLimit` wraps this one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from core.clock import Clock
+
+
+class RateLimit(Protocol):
+    """A token bucket per key, in this process or shared through Redis."""
+
+    async def take(self, key: str) -> float:
+        """Spend one token of `key`'s bucket: 0.0 if there was one, else the seconds until
+        there is (nothing is spent then)."""
+        ...
 
 
 @dataclass
@@ -66,3 +78,13 @@ class KeyedTokenBuckets:
         if len(self._buckets) >= self._max_keys:
             for key in list(self._buckets)[: self._max_keys // 10]:
                 del self._buckets[key]
+
+
+class LocalRateLimit:
+    """`RateLimit` over `KeyedTokenBuckets` in this process (one node, no Redis)."""
+
+    def __init__(self, buckets: KeyedTokenBuckets) -> None:
+        self.buckets = buckets
+
+    async def take(self, key: str) -> float:
+        return self.buckets.take(key)

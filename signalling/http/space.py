@@ -39,8 +39,9 @@ from signalling.context import SERVICES
 from signalling.folder import FOLDER
 from signalling.http.api import ApiError, issue_join, read_json, require_space
 from signalling.http.client_address import client_address
+from signalling.http.limits import rate_limit
 from signalling.http.pages import NO_STORE, STATUS_FOR_STATE, join_context, render, when
-from signalling.http.ratelimit import KeyedTokenBuckets
+from signalling.http.ratelimit import RateLimit
 from signalling.http.space_help import space_help_context
 from signalling.http.space_learning import setup_space_learning, space_learning_context
 from signalling.profiles import profile_record
@@ -48,7 +49,7 @@ from signalling.trail import DocumentTrail, who_has_seen
 
 log = structlog.get_logger(__name__)
 
-SPACE_LIMIT = web.AppKey("space_limit", KeyedTokenBuckets)
+SPACE_LIMIT = web.AppKey("space_limit", RateLimit)
 SEEN_LIMIT = 1000  # the newest audit entries of a profile that "who has seen" reads
 SESSION_PREFIX = 16  # hex digits of a device session's hash named in the audit trail
 
@@ -95,7 +96,7 @@ async def open_space_link(request: web.Request) -> web.StreamResponse:
     address bar). Unknown and malformed codes get the same 404; guessing is rate-limited
     per client address like joining."""
     services = request.app[SERVICES]
-    wait = request.app[SPACE_LIMIT].take(client_address(request))
+    wait = await request.app[SPACE_LIMIT].take(client_address(request))
     if wait > 0:
         response = render(request, "space_link.html", "space-link", status=429, state="limited")
         response.headers["Retry-After"] = str(max(1, int(wait + 0.999)))
@@ -341,8 +342,8 @@ async def manifest(request: web.Request) -> web.Response:
 def setup_space_pages(app: web.Application) -> None:
     """The space's routes (after `setup_pages`: they render with its catalogs)."""
     services = app[SERVICES]
-    app[SPACE_LIMIT] = KeyedTokenBuckets(
-        services.settings.join_rate, services.settings.join_burst, services.clock
+    app[SPACE_LIMIT] = rate_limit(
+        services, "space", services.settings.join_rate, services.settings.join_burst
     )
     r = app.router
     r.add_get("/s/{code}", open_space_link, name="space_link")
