@@ -315,7 +315,8 @@ def markdown(data: dict[str, Any]) -> str:
         f"unchanged): {raised}. The per-address limits exist against one abusive address; here "
         "one address is every client. The load generator lifted its open-file soft limit to "
         f"{data['fd_soft_limit']} (the node inherits it). Everything else is the default "
-        "(Redis pool of 100 connections with a 5 s wait, heartbeat 4 s, records in SQLite, or "
+        "(Redis pool of 100 connections with a 5 s wait, room sockets pinged after 2 s of "
+        "silence, records in SQLite, or "
         "in PostgreSQL through SQLAlchemy's default pool of 5 connections plus 10 overflow, "
         "with attendance and audit entries written for every join and admission, logs at "
         "info).",
