@@ -379,6 +379,29 @@ async def test_present_members_are_those_of_live_nodes(store: Store, clock: Fake
     assert set(await store.get_members("a1")) == {"p1", "p2", "p3"}
 
 
+async def test_swap_then_present_in_one_step(store: Store) -> None:
+    """An admission's compare and set and the lobby list after it: the members of live
+    nodes as they stand after the swap, or None (and nothing changed) if it did not swap."""
+    await store.register_node("sig-a", 30)
+    waiting = dataclasses.replace(member("p1"), node="sig-a")
+    other = dataclasses.replace(member("p2"), node="sig-a")
+    gone = dataclasses.replace(member("p3"), node="sig-x")  # a node that never registered
+    for m in (waiting, other, gone):
+        await store.set_member("a1", m)
+    admitted = dataclasses.replace(waiting, status="admitted")
+    assert await store.swap_member_present("a1", waiting, admitted) == {
+        "p1": admitted,
+        "p2": other,
+    }
+    assert await store.swap_member_present("a1", waiting, admitted) is None  # moved on
+    assert (await store.get_members("a1"))["p1"] == admitted
+    stale = dataclasses.replace(other, conn="c-old")
+    assert await store.swap_member_present("a1", stale, None) is None  # another socket's
+    assert await store.swap_member_present("a1", other, None) == {"p1": admitted}
+    assert await store.swap_member_present("a1", admitted, None) == {}
+    assert await store.swap_member_present("a9", waiting, admitted) is None
+
+
 async def test_register_node_says_whether_it_was_live(store: Store, clock: FakeClock) -> None:
     assert not await store.register_node("sig-a", 4)  # the first registration
     clock.advance(3)

@@ -289,6 +289,13 @@ class PresenceStore(Closable, Protocol):
         `current`'s connection and status (compare and set); False if it changed meanwhile."""
         ...
 
+    async def swap_member_present(
+        self, appointment_id: str, current: Member, new: Member | None
+    ) -> dict[str, Member] | None:
+        """`swap_member`, then `present_members` as it stands after the swap, in one step;
+        None if the swap did not happen."""
+        ...
+
     async def clear_members(self, appointment_id: str) -> None:
         """Forget a room's presence, and with it the document its panel shows."""
         ...

@@ -60,6 +60,13 @@ class MemoryStore:
             await self.set_member(appointment_id, new)
         return True
 
+    async def swap_member_present(
+        self, appointment_id: str, current: Member, new: Member | None
+    ) -> dict[str, Member] | None:
+        if not await self.swap_member(appointment_id, current, new):
+            return None
+        return await self.present_members(appointment_id)
+
     async def clear_members(self, appointment_id: str) -> None:
         self._members.pop(appointment_id, None)
         self._panels.pop(appointment_id, None)

@@ -160,6 +160,27 @@ if #members == 0 then return {members, {}} end
     + "return {members, beats}\n"
 )
 
+# `_SWAP_MEMBER_LUA`, then (if it swapped) `_PRESENT_LUA`: an admission's compare and set and
+# the lobby list after it in one round trip; false if the member changed meanwhile. KEYS[1]
+# node index, KEYS[2] members; ARGV[1] the node key's prefix, ARGV[2..5] as for the swap.
+_SWAP_PRESENT_LUA = (
+    """
+local raw = redis.call('HGET', KEYS[2], ARGV[2])
+if not raw then return false end
+local member = cjson.decode(raw)
+if member['conn'] ~= ARGV[3] or member['status'] ~= ARGV[4] then return false end
+if ARGV[5] == '' then
+  redis.call('HDEL', KEYS[2], ARGV[2])
+else
+  redis.call('HSET', KEYS[2], ARGV[2], ARGV[5])
+end
+local members = redis.call('HGETALL', KEYS[2])
+if #members == 0 then return {members, {}} end
+"""
+    + _NODE_BEATS
+    + "return {members, beats}\n"
+)
+
 _PRUNE_WORKER_LUA = """
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return redis.call('SREM', KEYS[2], ARGV[1])
@@ -216,6 +237,7 @@ class RedisStore:
         self._forget_node = client.register_script(_FORGET_NODE_LUA)
         self._node_beats = client.register_script(_NODE_BEATS_LUA)
         self._present = client.register_script(_PRESENT_LUA)
+        self._swap_present = client.register_script(_SWAP_PRESENT_LUA)
         self._live_room_worker = client.register_script(_LIVE_ROOM_WORKER_LUA)
 
     @classmethod
@@ -369,6 +391,27 @@ class RedisStore:
             keys=[self._key(NODES_KEY), self._key(MEMBERS_KEY, id=appointment_id)],
             args=[self._key(NODE_KEY, id="")],
         )
+        return self._present_of(members, pairs)
+
+    async def swap_member_present(
+        self, appointment_id: str, current: Member, new: Member | None
+    ) -> dict[str, Member] | None:
+        found = await self._swap_present(
+            keys=[self._key(NODES_KEY), self._key(MEMBERS_KEY, id=appointment_id)],
+            args=[
+                self._key(NODE_KEY, id=""),
+                current.participant_id,
+                current.conn,
+                current.status,
+                "" if new is None else _dumps(new.to_dict()),
+            ],
+        )
+        if found is None:
+            return None
+        members, pairs = found
+        return self._present_of(members, pairs)
+
+    def _present_of(self, members: list[Any], pairs: list[Any]) -> dict[str, Member]:
         if not members:
             return {}
         live = self._live(pairs)

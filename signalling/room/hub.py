@@ -38,7 +38,7 @@ from core.model import (
 from core.presence import IN_CALL, MemberEvent, next_state, on_connect, presence_of
 from core.tasks import Lifetime
 from signalling.appointments import shut_out
-from signalling.console_feed import Notice, Topic, announce
+from signalling.console_feed import CONSOLE_CHANNEL, Notice, Topic, announce
 from signalling.context import Services
 from signalling.metrics import Metrics
 from signalling.room.connection import Connection
@@ -440,15 +440,20 @@ class RoomHub:
             await self._publish(room, lobby)
 
     async def _lobby(
-        self, room: str, appointment: Appointment | None = None
+        self,
+        room: str,
+        appointment: Appointment | None = None,
+        members: dict[str, Member] | None = None,
     ) -> events.Deliver | None:
-        """Who waits, for those who may admit (None once the appointment is gone)."""
+        """Who waits, for those who may admit (None once the appointment is gone); of
+        `members` if the caller has just read them."""
         appointment = appointment or await self._s.appointments.get_appointment(
             room, max_age=SHOWN_MAX_AGE
         )
         if appointment is None:
             return None
-        members = await self._present(room)
+        if members is None:
+            members = await self._present(room)
         msg = {"type": "lobby", "waiting": waiting_list(appointment, members)}
         return events.Deliver(msg, grant="admit")
 
@@ -478,18 +483,22 @@ class RoomHub:
         if member is None or state is None:
             return False
         admitted = dataclasses.replace(member, status=state)
-        if not await self._s.presence.swap_member(room, member, admitted):
+        # Compare and set, and who is there after it (for the lobby list), in one step.
+        present = await self._s.presence.swap_member_present(room, member, admitted)
+        if present is None:
             return False  # they left or reconnected meanwhile: admit the fresh entry instead
         await self._attend(room, pid, AttendanceKind.ADMITTED, by=by)
         log.info("participant_admitted", appointment=room, participant=pid, by=by)
         # `at`: wall time, for admit_to_hello_seconds on whichever node holds the socket.
-        out: list[events.RoomEvent] = [events.Admitted(pid, member.conn, at=time.time())]
-        lobby = await self._lobby(room)
+        admitted_event = events.Admitted(pid, member.conn, at=time.time())
+        out = [(room_channel(room), admitted_event.to_dict())]
+        lobby = await self._lobby(room, members=present)
         if lobby is not None:
-            out.append(lobby)
-        # One round trip: to the admitted socket's node, and the lobby lists of those who admit.
-        await self._s.bus.publish_many([(room_channel(room), e.to_dict()) for e in out])
-        await self._changed(room)
+            out.append((room_channel(room), lobby.to_dict()))
+        out.append((CONSOLE_CHANNEL, Notice(Topic.APPOINTMENT, room).to_dict()))
+        # One round trip: to the admitted socket's node, the lobby lists of those who may
+        # admit, and the consoles.
+        await self._s.bus.publish_many(out)
         return True
 
     async def deny(self, room: str, pid: str, by: str) -> bool:
