@@ -38,7 +38,18 @@ pytestmark = pytest.mark.redis
 
 # What the ephemeral store may keep in Redis (after the "lj:" prefix): presence, node
 # heartbeats, revocations, the worker registry and placements. Nothing else.
-EPHEMERAL_KEYS = ("node:", "nodes", "room:", "revoked:", "worker:", "workers")
+# What Redis may hold: presence, registries, revocations, and the rate limits shared by the
+# nodes (token buckets, login failures), all of which may be lost.
+EPHEMERAL_KEYS = (
+    "node:",
+    "nodes",
+    "room:",
+    "revoked:",
+    "worker:",
+    "workers",
+    "ratelimit:",
+    "login:",
+)
 
 Client = TestClient[Any, Any]
 
