@@ -19,8 +19,9 @@ and no staff usernames readable in a key listing. Passwords never go near Redis.
 
 Redis unavailable (or answering with an error): fail open. A check lets the attempt through
 (the password is still checked, scrypt still costs the guesser its time) and a failure is
-not counted; the outage is logged once (and its end). Failing closed would lock every staff
-member out whenever Redis blips, which is worse than a short unthrottled window.
+not counted; the outage is logged once (and its end), and Redis is not asked again for a few
+seconds (core.store.breaker: no attempt waits out its timeout). Failing closed would lock
+every staff member out whenever Redis blips, which is worse than a short unthrottled window.
 """
 
 from __future__ import annotations
@@ -28,13 +29,11 @@ from __future__ import annotations
 import secrets
 
 import redis.asyncio as redis
-import structlog
 from redis.exceptions import RedisError
 
+from core.store.breaker import Breaker
 from core.store.redis_client import hashed
 from signalling.auth.login_throttle import LoginLimits, address_wait, pair_wait
-
-log = structlog.get_logger(__name__)
 
 # After the store's prefix ("lj:").
 PAIR_KEY = "login:pair:{pair}"  # hash {failures, last} of hashed(username, address); TTL
@@ -66,13 +65,17 @@ class RedisLoginThrottle:
     """`LoginGuard` with its counts in Redis, shared by every node on that Redis."""
 
     def __init__(
-        self, client: redis.Redis, limits: LoginLimits | None = None, prefix: str = "lj:"
+        self,
+        client: redis.Redis,
+        limits: LoginLimits | None = None,
+        prefix: str = "lj:",
+        breaker: Breaker | None = None,
     ) -> None:
         self.limits = limits or LoginLimits()
         self._client = client
         self._prefix = prefix
         self._failed = client.register_script(_FAILED_LUA)
-        self._down = False
+        self._breaker = breaker or Breaker("login_throttle")
 
     def pair_key(self, username: str, address: str) -> str:
         return self._prefix + PAIR_KEY.format(pair=hashed(username, address))
@@ -83,6 +86,8 @@ class RedisLoginThrottle:
     async def retry_after(self, username: str, address: str, now: float) -> float:
         limits = self.limits
         since = f"({now - limits.address_window!r}"  # exclusive: at the window's start is out
+        if self._breaker.open:
+            return 0.0
         try:
             async with self._client.pipeline(transaction=False) as pipe:
                 pipe.hmget(self.pair_key(username, address), ["failures", "last"])
@@ -105,6 +110,8 @@ class RedisLoginThrottle:
 
     async def failed(self, username: str, address: str, now: float) -> None:
         limits = self.limits
+        if self._breaker.open:
+            return
         try:
             await self._failed(
                 keys=[self.pair_key(username, address), self.address_key(address)],
@@ -124,6 +131,8 @@ class RedisLoginThrottle:
         self._restored()
 
     async def succeeded(self, username: str, address: str) -> None:
+        if self._breaker.open:
+            return
         try:
             await self._client.delete(self.pair_key(username, address))
         except RedisError as exc:
@@ -132,11 +141,7 @@ class RedisLoginThrottle:
         self._restored()
 
     def _unavailable(self, exc: Exception) -> None:
-        if not self._down:
-            self._down = True
-            log.warning("login_throttle_unavailable", error=type(exc).__name__)
+        self._breaker.failed(exc)
 
     def _restored(self) -> None:
-        if self._down:
-            self._down = False
-            log.info("login_throttle_restored")
+        self._breaker.succeeded()

@@ -10,7 +10,9 @@ Redis's TIME, so tests drive it; a node whose clock lags does not move a bucket'
 after its last use, plus a second): an idle key holds nothing a fresh one would not.
 
 Redis unavailable (or answering with an error) during a check: fail open. The request goes
-ahead unthrottled and the outage is logged once (and its end); a throttle must not turn a
+ahead unthrottled and the outage is logged once (and its end); for the next few seconds
+Redis is not asked at all (core.store.breaker), so requests do not each wait out its timeout
+first. A throttle must not turn a
 Redis blip into 500s for everyone, and what it guards (joining, the space login) needs Redis
 or the database anyway, which answer 503 on their own when they are down.
 """
@@ -20,13 +22,11 @@ from __future__ import annotations
 import math
 
 import redis.asyncio as redis
-import structlog
 from redis.exceptions import RedisError
 
 from core.clock import Clock
+from core.store.breaker import Breaker
 from core.store.redis_client import hashed
-
-log = structlog.get_logger(__name__)
 
 # After the store's prefix ("lj:"); `name` is the limit's ("join", "space"), `key` a hash of
 # the client key (an address: a fixed length and character set whatever the address looks
@@ -70,6 +70,7 @@ class RedisRateLimit:
         burst: float,
         clock: Clock,
         prefix: str = "lj:",
+        breaker: Breaker | None = None,
     ) -> None:
         if rate <= 0 or burst < 1:
             raise ValueError("rate must be positive and burst at least 1")
@@ -81,7 +82,7 @@ class RedisRateLimit:
         self._prefix = prefix
         self._ttl_ms = math.ceil(burst / rate * 1000) + 1000
         self._take = client.register_script(_TAKE_LUA)
-        self._down = False
+        self._breaker = breaker or Breaker("ratelimit", limit=name)
 
     def key(self, key: str) -> str:
         """The Redis key of `key`'s bucket."""
@@ -90,6 +91,8 @@ class RedisRateLimit:
     async def take(self, key: str) -> float:
         """Spend one token of `key`'s bucket: 0.0 if there was one, else the seconds until
         there is (nothing is spent then). 0.0 as well when Redis cannot be asked."""
+        if self._breaker.open:
+            return 0.0
         try:
             raw = await self._take(
                 keys=[self.key(key)],
@@ -101,11 +104,7 @@ class RedisRateLimit:
                 ],
             )
         except RedisError as exc:
-            if not self._down:
-                self._down = True
-                log.warning("ratelimit_unavailable", limit=self._name, error=type(exc).__name__)
+            self._breaker.failed(exc)
             return 0.0
-        if self._down:
-            self._down = False
-            log.info("ratelimit_restored", limit=self._name)
+        self._breaker.succeeded()
         return max(0.0, float(raw.decode() if isinstance(raw, bytes) else raw))

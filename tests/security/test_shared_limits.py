@@ -5,6 +5,7 @@ test_login_throttle.py and test_join_throttle.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,6 +16,7 @@ import structlog
 from aiohttp.test_utils import TestClient
 
 from core.clock import FakeClock
+from core.store.breaker import COOLDOWN, Breaker
 from core.store.redis_client import RedisOptions, redis_client
 from signalling.auth.login_throttle import LocalLoginGuard, LoginLimits
 from signalling.auth.redis_login_throttle import RedisLoginThrottle
@@ -189,6 +191,55 @@ async def test_without_redis_the_checks_let_requests_through() -> None:
         assert not any(GUESSER in str(e) or STAFF_USER in str(e) for e in logs)
     finally:
         await client.aclose()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 50.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_after_a_failure_redis_is_not_asked_for_a_while() -> None:
+    """Failing open must not mean every request first waits out the Redis timeout: after a
+    failure the limiters go ahead without asking for `cooldown` seconds, then try again. A
+    Redis that accepts connections and never answers (the worst case: each try is a timeout)
+    counts how often it is asked."""
+    tries = 0
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal tries
+        tries += 1
+        await reader.read()  # never answers; ends when the client gives up
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    options = RedisOptions(timeout=0.3, retries=0, pool_timeout=0.3)
+    client = redis_client(f"redis://127.0.0.1:{port}/0", options)
+    mono = Clock()
+    try:
+        bucket = RedisRateLimit(
+            client, "join", 1.0, 1, FakeClock(), breaker=Breaker("ratelimit", monotonic=mono)
+        )
+        guard = RedisLoginThrottle(client, breaker=Breaker("login_throttle", monotonic=mono))
+        assert await bucket.take(GUESSER) == 0.0
+        assert await guard.retry_after(STAFF_USER, GUESSER, 1000.0) == 0.0
+        asked = tries
+        assert asked >= 1
+        for _ in range(5):  # within the cooldown: straight through, Redis not asked
+            assert await bucket.take(GUESSER) == 0.0
+            assert await guard.retry_after(STAFF_USER, GUESSER, 1000.0) == 0.0
+            await guard.failed(STAFF_USER, GUESSER, 1000.0)
+        assert tries == asked
+        mono.now += COOLDOWN  # then it is tried again
+        assert await bucket.take(GUESSER) == 0.0
+        assert tries > asked
+    finally:
+        await client.aclose()
+        server.close()
+        await server.wait_closed()
 
 
 @pytest.mark.redis
