@@ -31,7 +31,8 @@ class RecentReads(Generic[V]):
         kept = self._kept.get(key)
         if kept is not None:
             at, future = kept
-            if now - at < max_age and not (future.done() and future.exception() is not None):
+            failed = future.done() and (future.cancelled() or future.exception() is not None)
+            if now - at < max_age and not failed:
                 return await asyncio.shield(future)
         future = asyncio.ensure_future(read(key))
         self._kept[key] = (now, future)
