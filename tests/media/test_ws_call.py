@@ -510,6 +510,7 @@ async def test_a_draining_media_worker_moves_its_calls_to_another(
     cw, js = (WsClient(base_url(client), call["codes"][r], label=r) for r in ROLES[:2])
     try:
         await host_and_admit([cw, js])
+        before = {c.label: c.hello_at for c in (cw, js)}  # their hellos before the move
         first = await store.get_room_worker(aid)
         assert first is not None
         # Each worker logs its id (worker_started ... "worker": "<id>").
@@ -530,10 +531,14 @@ async def test_a_draining_media_worker_moves_its_calls_to_another(
         finally:
             await newcomer.leave()
 
-        # After the drain time the call moves: both clients reconnect on their own.
+        # After the drain time the call moves: both clients reconnect on their own. Back
+        # means a hello after the move (right after `media_moved` a client is still shown
+        # as admitted until its rejoin has closed the old socket).
         await wait_for(lambda: cw.moves == 1 and js.moves == 1, "the move", within=15)
         await wait_for(
-            lambda: cw.status == "admitted" and js.status == "admitted", "both back", within=15
+            lambda: all(c.status == "admitted" and c.hello_at != before[c.label] for c in (cw, js)),
+            "both back",
+            within=15,
         )
         moved_to = await store.get_room_worker(aid)
         assert moved_to is not None and moved_to != first

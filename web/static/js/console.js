@@ -78,6 +78,7 @@ class AppointmentList {
   constructor() {
     this.box = $('appointment-groups');
     this.known = new Map(); // appointment id -> signature
+    this.asked = 0; // refreshes started; only the latest one's answer is shown
     this.alert = new WaitingAlert();
     this.filters = new ListFilters(() => {
       this.lastSignature = null;
@@ -103,12 +104,17 @@ class AppointmentList {
     };
   }
 
-  /** Fetch and show the list as the filters ask; anything may call it (a live update too). */
+  /** Fetch and show the list as the filters ask; anything may call it (a live update too).
+   * The latest call wins: an answer to an earlier one (asked with the filters as they were
+   * then) that comes back later is dropped, so a live update under way when the filters
+   * change cannot put the unfiltered list back over the filtered one. */
   async refresh() {
+    const asked = ++this.asked;
     const range = this.range();
     const { params, grouped } = this.filters.query(range);
     try {
       const data = await api('GET', `/api/appointments?${params}`);
+      if (asked !== this.asked) return; // a later refresh shows its own answer
       $('list-error').hidden = true;
       this.render(data.appointments || [], range.today, range.tomorrow, grouped);
       if (!grouped) {
