@@ -291,23 +291,23 @@ def markdown(data: dict[str, Any]) -> str:
         servers = _servers_line(med, target)
         if servers:
             lines.append(servers)
-    if {"redis", "embedded"} <= set(scenarios):
-        r, e = scenarios["redis"]["median"], scenarios["embedded"]["median"]
-        if e["p95_ms"] and e["node_cpu_ms_per_admission"]:
-            lines.append(
-                f"- redis / embedded: p95 {r['p95_ms'] / e['p95_ms']:.2f}x, node CPU per "
-                f"admission {r['node_cpu_ms_per_admission'] / e['node_cpu_ms_per_admission']:.2f}x"
-                " (the node's own CPU: Redis itself spends little, see its column)."
-            )
-    if {"postgres", "redis"} <= set(scenarios):
-        g, r = scenarios["postgres"]["median"], scenarios["redis"]["median"]
-        if r["p95_ms"] and r["node_cpu_ms_per_admission"]:
-            lines.append(
-                f"- postgres / redis (the same Redis, records in PostgreSQL instead of SQLite): "
-                f"p95 {g['p95_ms'] / r['p95_ms']:.2f}x, node CPU per admission "
-                f"{g['node_cpu_ms_per_admission'] / r['node_cpu_ms_per_admission']:.2f}x (the "
-                "node's own CPU; PostgreSQL's is in its column)."
-            )
+    for over, under, label, note in (
+        (
+            "redis",
+            "embedded",
+            "redis / embedded",
+            "the node's own CPU: Redis itself spends little, see its column",
+        ),
+        (
+            "postgres",
+            "redis",
+            "postgres / redis (the same Redis, records in PostgreSQL instead of SQLite)",
+            "the node's own CPU; PostgreSQL's is in its column",
+        ),
+    ):
+        line = _ratio_line(scenarios, over, under, label, note)
+        if line:
+            lines.append(line)
     raised = ", ".join(f"`{k}={v}`" for k, v in data["node_settings"].items())
     lines += [
         "",
@@ -373,6 +373,22 @@ def _servers_line(med: dict[str, Any], target: float) -> str:
     return (
         f"  All its processes together: {' + '.join(parts)} = {total:.2f} ms of CPU per "
         f"admission, ~{target * total / 1000:.1f} cores' worth at {target:g}/s."
+    )
+
+
+def _ratio_line(
+    scenarios: dict[str, Any], over: str, under: str, label: str, note: str
+) -> str | None:
+    """p95 and node CPU per admission of scenario `over` against `under` (medians), if both
+    ran and `under`'s figures are not zero."""
+    if not {over, under} <= set(scenarios):
+        return None
+    a, b = scenarios[over]["median"], scenarios[under]["median"]
+    if not (b["p95_ms"] and b["node_cpu_ms_per_admission"]):
+        return None
+    return (
+        f"- {label}: p95 {a['p95_ms'] / b['p95_ms']:.2f}x, node CPU per admission "
+        f"{a['node_cpu_ms_per_admission'] / b['node_cpu_ms_per_admission']:.2f}x ({note})."
     )
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import structlog
 
-from core.bus.base import Bus, Subscription
+from core.bus.base import Bus, Message, Subscription
 from core.store.redis_client import UNAVAILABLE
 
 log = structlog.get_logger(__name__)
@@ -53,11 +53,16 @@ class Notice:
         return cls(topic, appointment)
 
 
+def addressed(notice: Notice) -> tuple[str, Message]:
+    """The notice as the bus carries it: (channel, message), e.g. for `Bus.publish_many`."""
+    return CONSOLE_CHANNEL, notice.to_dict()
+
+
 async def announce(bus: Bus, notice: Notice) -> None:
     """Publish a notice; a bus that cannot take it now is logged, not raised: the change
     itself has happened, and consoles poll now and then as well."""
     try:
-        await bus.publish(CONSOLE_CHANNEL, notice.to_dict())
+        await bus.publish(*addressed(notice))
     except FEED_ERRORS as exc:
         log.warning(
             "console_notice_lost",

@@ -74,24 +74,31 @@ end
 return 0
 """
 
+
 # Drop a worker id from the index only if its registration is really gone, so a worker that
 # registers again between our read and this prune stays listed.
 # KEYS[1] worker key, KEYS[2] index; ARGV[1] worker id.
-# Compare and set one member: replace (or delete, with an empty value) the field only if the
-# stored member still has the expected connection and status. KEYS[1] members hash;
-# ARGV: participant id, expected conn, expected status, new JSON or "".
-_SWAP_MEMBER_LUA = """
-local raw = redis.call('HGET', KEYS[1], ARGV[1])
-if not raw then return 0 end
+def _swap_lua(members: str, first: int) -> str:
+    """Compare and set one member: replace (or delete, with an empty value) the field only if
+    the stored member still has the expected connection and status; returns false if not.
+    `members` names the hash's KEYS entry; ARGV[first..first+3]: participant id, expected
+    conn, expected status, new JSON or ""."""
+    pid, conn, status, value = (f"ARGV[{first + i}]" for i in range(4))
+    return f"""
+local raw = redis.call('HGET', {members}, {pid})
+if not raw then return false end
 local member = cjson.decode(raw)
-if member['conn'] ~= ARGV[2] or member['status'] ~= ARGV[3] then return 0 end
-if ARGV[4] == '' then
-  redis.call('HDEL', KEYS[1], ARGV[1])
+if member['conn'] ~= {conn} or member['status'] ~= {status} then return false end
+if {value} == '' then
+  redis.call('HDEL', {members}, {pid})
 else
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])
+  redis.call('HSET', {members}, {pid}, {value})
 end
-return 1
 """
+
+
+# KEYS[1] members hash; ARGV as for `_swap_lua`; 1 if swapped.
+_SWAP_MEMBER_LUA = _swap_lua("KEYS[1]", 1) + "return 1\n"
 
 # Renew a node's registration and index it; 1 if it was live until now.
 # KEYS[1] node key, KEYS[2] node index; ARGV: node id, expires_at, ttl in ms, now.
@@ -160,26 +167,10 @@ if #members == 0 then return {members, {}} end
     + "return {members, beats}\n"
 )
 
-# `_SWAP_MEMBER_LUA`, then (if it swapped) `_PRESENT_LUA`: an admission's compare and set and
-# the lobby list after it in one round trip; false if the member changed meanwhile. KEYS[1]
-# node index, KEYS[2] members; ARGV[1] the node key's prefix, ARGV[2..5] as for the swap.
-_SWAP_PRESENT_LUA = (
-    """
-local raw = redis.call('HGET', KEYS[2], ARGV[2])
-if not raw then return false end
-local member = cjson.decode(raw)
-if member['conn'] ~= ARGV[3] or member['status'] ~= ARGV[4] then return false end
-if ARGV[5] == '' then
-  redis.call('HDEL', KEYS[2], ARGV[2])
-else
-  redis.call('HSET', KEYS[2], ARGV[2], ARGV[5])
-end
-local members = redis.call('HGETALL', KEYS[2])
-if #members == 0 then return {members, {}} end
-"""
-    + _NODE_BEATS
-    + "return {members, beats}\n"
-)
+# The swap, then (if it swapped) `_PRESENT_LUA`: an admission's compare and set and the lobby
+# list after it in one round trip; false if the member changed meanwhile. KEYS[1] node index,
+# KEYS[2] members; ARGV[1] the node key's prefix, ARGV[2..5] as for the swap.
+_SWAP_PRESENT_LUA = _swap_lua("KEYS[2]", 2) + _PRESENT_LUA
 
 _PRUNE_WORKER_LUA = """
 if redis.call('EXISTS', KEYS[1]) == 0 then

@@ -97,9 +97,9 @@ class RedisLoginThrottle:
                 pipe.zcount(self.address_key(address), since, "+inf")
                 pair, oldest, recent = await pipe.execute()
         except RedisError as exc:
-            self._unavailable(exc)
+            self._breaker.failed(exc)
             return 0.0
-        self._restored()
+        self._breaker.succeeded()
         wait = 0.0
         failures, last = pair
         if failures is not None and last is not None:
@@ -126,9 +126,9 @@ class RedisLoginThrottle:
                 ],
             )
         except RedisError as exc:
-            self._unavailable(exc)
+            self._breaker.failed(exc)
             return
-        self._restored()
+        self._breaker.succeeded()
 
     async def succeeded(self, username: str, address: str) -> None:
         if self._breaker.open:
@@ -136,12 +136,6 @@ class RedisLoginThrottle:
         try:
             await self._client.delete(self.pair_key(username, address))
         except RedisError as exc:
-            self._unavailable(exc)
+            self._breaker.failed(exc)
             return
-        self._restored()
-
-    def _unavailable(self, exc: Exception) -> None:
-        self._breaker.failed(exc)
-
-    def _restored(self) -> None:
         self._breaker.succeeded()

@@ -24,6 +24,12 @@ class RateLimit(Protocol):
         ...
 
 
+def check_bucket(rate: float, burst: float) -> None:
+    """A token bucket needs a positive rate and room for at least one token."""
+    if rate <= 0 or burst < 1:
+        raise ValueError("rate must be positive and burst at least 1")
+
+
 @dataclass
 class _Bucket:
     tokens: float
@@ -34,8 +40,7 @@ class KeyedTokenBuckets:
     """One token bucket per key; `take` says how long to wait (0.0: go ahead)."""
 
     def __init__(self, rate: float, burst: float, clock: Clock, max_keys: int = 50_000) -> None:
-        if rate <= 0 or burst < 1:
-            raise ValueError("rate must be positive and burst at least 1")
+        check_bucket(rate, burst)
         self._rate = rate
         self._burst = burst
         self._clock = clock

@@ -27,6 +27,7 @@ from redis.exceptions import RedisError
 from core.clock import Clock
 from core.store.breaker import Breaker
 from core.store.redis_client import hashed
+from signalling.http.ratelimit import check_bucket
 
 # After the store's prefix ("lj:"); `name` is the limit's ("join", "space"), `key` a hash of
 # the client key (an address: a fixed length and character set whatever the address looks
@@ -72,8 +73,7 @@ class RedisRateLimit:
         prefix: str = "lj:",
         breaker: Breaker | None = None,
     ) -> None:
-        if rate <= 0 or burst < 1:
-            raise ValueError("rate must be positive and burst at least 1")
+        check_bucket(rate, burst)
         self._client = client
         self._name = name
         self._rate = rate

@@ -38,7 +38,7 @@ from core.model import (
 from core.presence import IN_CALL, MemberEvent, next_state, on_connect, presence_of
 from core.tasks import Lifetime
 from signalling.appointments import shut_out
-from signalling.console_feed import CONSOLE_CHANNEL, Notice, Topic, announce
+from signalling.console_feed import Notice, Topic, addressed, announce
 from signalling.context import Services
 from signalling.metrics import Metrics
 from signalling.room.connection import Connection
@@ -495,7 +495,7 @@ class RoomHub:
         lobby = await self._lobby(room, members=present)
         if lobby is not None:
             out.append((room_channel(room), lobby.to_dict()))
-        out.append((CONSOLE_CHANNEL, Notice(Topic.APPOINTMENT, room).to_dict()))
+        out.append(addressed(Notice(Topic.APPOINTMENT, room)))
         # One round trip: to the admitted socket's node, the lobby lists of those who may
         # admit, and the consoles.
         await self._s.bus.publish_many(out)
