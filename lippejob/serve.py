@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from core.bus.base import Bus
 from core.bus.memory import MemoryBus
 from core.clock import Clock, SystemClock
+from core.heap import settle
 from core.model import StaffUser
 from core.settings import Settings, SettingsError
 from core.store.base import AccountStore, AppointmentStore
@@ -143,6 +144,7 @@ async def serve(settings: Settings, demo: bool, with_media: bool) -> None:
         metrics_runner = await serve_metrics(
             app[METRICS], settings.metrics_host, settings.metrics_port
         )
+    frozen = settle(settings.gc_young_threshold)  # start-up is over: see core/heap.py
     log.info(
         "serving",
         url=settings.base_url(),
@@ -150,6 +152,7 @@ async def serve(settings: Settings, demo: bool, with_media: bool) -> None:
         database=make_url(settings.database()).get_backend_name(),
         media=with_media,
         loop=type(asyncio.get_running_loop()).__module__.split(".")[0],  # asyncio or uvloop
+        gc_frozen=frozen,
     )
     if demo:
         password = secrets.token_urlsafe(12)

@@ -21,6 +21,7 @@ from core.bus.base import Bus, Message, Subscription, media_channel, room_channe
 from core.clock import Clock, SystemClock
 from core.contracts import media as protocol
 from core.contracts.errors import ErrorCode
+from core.heap import settle
 from core.logs import configure_logging
 from core.model import WorkerInfo
 from core.settings import Settings, load_settings
@@ -330,6 +331,7 @@ async def run_worker(
     exporter = None
     try:
         await worker.start()
+        settle(settings.gc_young_threshold)  # start-up is over: see core/heap.py
         if settings.media_metrics_port:
             exporter = await metrics.serve_metrics(
                 worker, settings.host, settings.media_metrics_port

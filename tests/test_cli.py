@@ -111,6 +111,8 @@ async def test_demo_prints_links_that_join_and_open_the_socket(
     # The node runs on uvloop (setting `uvloop`, installed with the package): the listener,
     # WebSockets and the in-process SFU above worked on it.
     assert [e["loop"] for e in events if e.get("event") == "serving"] == ["uvloop"]
+    # Its start-up heap is frozen out of the collector's sight (setting gc_young_threshold).
+    assert [e["gc_frozen"] > 10_000 for e in events if e.get("event") == "serving"] == [True]
     for secret in [
         *tokens.values(),
         *(u.rsplit("/j/", 1)[1] for u in urls.values()),
