@@ -65,6 +65,29 @@ async def test_appointment_round_trip(store: SqlStore) -> None:
     assert await store.get_appointment("nope") is None
 
 
+async def test_many_appointments_in_one_read(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the hub's sweep reads: those that exist, by id, with their participants in
+    order, also past one statement's worth of ids and for one without participants."""
+    import core.store.sql as sql
+
+    monkeypatch.setattr(sql, "_IDS_PER_STATEMENT", 2)
+    made = [
+        appointment("a1"),
+        appointment("a2", participants=("cw", "js", "emp")),
+        appointment("a3", participants=()),
+        appointment("a4", participants=("js", "cw")),
+    ]
+    for appt in made:
+        await store.put_appointment(appt)
+    found = await store.get_appointments(["a4", "gone", "a1", "a3", "a2", "a1"])
+    assert found == {appt.id: appt for appt in made}
+    assert [p.id for p in found["a4"].participants] == ["js", "cw"]
+    assert await store.get_appointments([]) == {}
+    assert await store.get_appointments(["gone"]) == {}
+
+
 async def test_put_appointment_replaces(store: SqlStore) -> None:
     await store.put_appointment(appointment())
     ended = dataclasses.replace(appointment(), status="ended", ended_at=T0 + 4000)

@@ -20,7 +20,7 @@ and `RegistryStore`: losing them may interrupt calls, never a record.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -69,6 +69,11 @@ class AppointmentStore(Closable, Protocol):
         """The appointment as stored. With `max_age`, a copy this process read at most that
         many seconds ago will do, unless this store wrote it since (another process's
         write may then take up to `max_age` to show)."""
+        ...
+
+    async def get_appointments(self, appointment_ids: Collection[str]) -> dict[str, Appointment]:
+        """Those of these appointments that exist, by id, read fresh (a few statements for
+        any number: the hub's sweep reads every room of the node at once)."""
         ...
 
     async def list_appointments(

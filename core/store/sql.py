@@ -10,8 +10,9 @@ wrote meanwhile, instead of waiting).
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -51,14 +52,18 @@ _APPOINTMENT_COLUMNS = (
 # Statements run at every admission and join, built once (not per call): an appointment with
 # its participants (one row per participant, outer-joined; participant columns as "p_<name>"),
 # and an attendance event added unless the appointment holds MAX_ATTENDANCE already.
-_GET_APPOINTMENT = (
-    sa.select(appointments, *(c.label(f"p_{c.name}") for c in participants.c))
-    .select_from(
-        appointments.outerjoin(participants, participants.c.appointment_id == appointments.c.id)
-    )
-    .where(appointments.c.id == sa.bindparam("appointment_id", type_=sa.String))
-    .order_by(participants.c.position)
+_WITH_PARTICIPANTS = sa.select(
+    appointments, *(c.label(f"p_{c.name}") for c in participants.c)
+).select_from(
+    appointments.outerjoin(participants, participants.c.appointment_id == appointments.c.id)
 )
+_GET_APPOINTMENT = _WITH_PARTICIPANTS.where(
+    appointments.c.id == sa.bindparam("appointment_id", type_=sa.String)
+).order_by(participants.c.position)
+_GET_APPOINTMENTS = _WITH_PARTICIPANTS.where(
+    appointments.c.id.in_(sa.bindparam("appointment_ids", expanding=True))
+).order_by(appointments.c.id, participants.c.position)
+_IDS_PER_STATEMENT = 500  # well below SQLite's and asyncpg's limits on bound parameters
 _ADD_ATTENDANCE = attendance.insert().from_select(
     ["appointment_id", "participant_id", "event", "at"],
     sa.select(
@@ -101,6 +106,25 @@ def _participant(row: sa.Row[Any]) -> Participant:
         not_before=row.not_before,
         profile_id=row.profile_id,
     )
+
+
+def _with_participants(rows: Sequence[sa.Row[Any]]) -> Appointment:
+    """An appointment from its row joined with each of its participants' (one row with
+    empty participant columns if it has none)."""
+    found = [
+        Participant(
+            id=r.p_id,
+            role=r.p_role,
+            name=r.p_name,
+            lang=r.p_lang,
+            invite_hash=r.p_invite_hash,
+            not_before=r.p_not_before,
+            profile_id=r.p_profile_id,
+        )
+        for r in rows
+        if r.p_id is not None
+    ]
+    return _appointment(rows[0], found)
 
 
 def _appointment(row: sa.Row[Any], people: Iterable[Participant]) -> Appointment:
@@ -194,22 +218,19 @@ class SqlStore(SqlProfiles, SqlDocuments, SqlHelp, SqlLearning):
         # once per participant, outer-joined), where a list takes two.
         async with self._engine.connect() as conn:
             rows = (await conn.execute(_GET_APPOINTMENT, {"appointment_id": appointment_id})).all()
-        if not rows:
-            return None
-        found = [
-            Participant(
-                id=r.p_id,
-                role=r.p_role,
-                name=r.p_name,
-                lang=r.p_lang,
-                invite_hash=r.p_invite_hash,
-                not_before=r.p_not_before,
-                profile_id=r.p_profile_id,
-            )
-            for r in rows
-            if r.p_id is not None
-        ]
-        return _appointment(rows[0], found)
+        return _with_participants(rows) if rows else None
+
+    async def get_appointments(self, appointment_ids: Collection[str]) -> dict[str, Appointment]:
+        ids = sorted(set(appointment_ids))
+        found: dict[str, Appointment] = {}
+        async with self._engine.connect() as conn:
+            for start in range(0, len(ids), _IDS_PER_STATEMENT):
+                chunk = ids[start : start + _IDS_PER_STATEMENT]
+                rows = (await conn.execute(_GET_APPOINTMENTS, {"appointment_ids": chunk})).all()
+                for _, group in itertools.groupby(rows, key=lambda r: r.id):
+                    appointment = _with_participants(list(group))
+                    found[appointment.id] = appointment
+        return found
 
     async def list_appointments(
         self,

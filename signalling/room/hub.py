@@ -750,8 +750,11 @@ class RoomHub:
 
     async def sweep_once(self) -> None:
         now = self._s.clock.now()
-        for room in list(self._local):
-            appointment = await self._s.appointments.get_appointment(room)
+        # Every room of this node in one read (a read per room took ~1 ms of CPU each).
+        rooms = list(self._local)
+        found = await self._s.appointments.get_appointments(rooms)
+        for room in rooms:
+            appointment = found.get(room)
             over = appointment is None or appointment.status != AppointmentStatus.SCHEDULED
             if over or now >= appointment.ends_at:  # type: ignore[union-attr]
                 for conn in list(self._local.get(room, {}).values()):
