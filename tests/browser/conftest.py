@@ -31,13 +31,18 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from core.bus.base import Bus
 from core.bus.memory import MemoryBus
+from core.bus.redisbus import RedisBus
 from core.clock import SystemClock
 from core.model import Appointment, StaffUser
 from core.settings import load_settings
-from core.store.base import Stores
+from core.store.base import EphemeralStore, Stores
 from core.store.memory import MemoryStore
+from core.store.redisstore import RedisStore
 from core.store.sql import SqlStore
+from mediaserver.config import MediaConfig
+from mediaserver.worker import MediaWorker
 from signalling.app import build_services, create_app
 from signalling.appointments import schedule
 from signalling.auth.keys import ensure_keyring
@@ -88,10 +93,13 @@ def invited_in(lang: str, caseworker: str = "de") -> tuple[tuple[str, str, str],
 
 
 class LiveServer:
-    """`lippejob serve`'s pieces, started in a thread with its own loop."""
+    """`lippejob serve`'s pieces, started in a thread with its own loop: presence and bus in
+    memory with an SFU in process, or, with `redis_url`, on that Redis with no SFU of its own
+    (the test starts `lippejob media` processes)."""
 
-    def __init__(self, tmp: Path, **settings: Any) -> None:
+    def __init__(self, tmp: Path, redis_url: str | None = None, **settings: Any) -> None:
         self.tmp = tmp
+        self.redis_url = redis_url
         self.overrides = settings  # Settings fields that differ from the test default
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -112,9 +120,6 @@ class LiveServer:
         self.run(self._start())
 
     async def _start(self) -> None:
-        from mediaserver.config import MediaConfig
-        from mediaserver.worker import MediaWorker
-
         settings: dict[str, Any] = {
             "media_announce_ips": ["127.0.0.1"],
             # A small picture: the test machine has two cores, and three pages in a call each
@@ -138,10 +143,16 @@ class LiveServer:
             **settings,
         )
         self.clock = SystemClock()
-        # Records in SQLite (`store`, which tests read), presence and registry in memory.
+        # Records in SQLite (`store`, which tests read), presence and registry in memory or
+        # on Redis.
         self.store = SqlStore.from_url(await migrated_sqlite(self.tmp / "lippejob.db"), self.clock)
-        self.ephemeral = MemoryStore(self.clock)
-        self.bus = MemoryBus()
+        self.ephemeral: EphemeralStore
+        self.bus: Bus
+        if self.redis_url is None:
+            self.ephemeral, self.bus = MemoryStore(self.clock), MemoryBus()
+        else:
+            self.ephemeral = await RedisStore.from_url(self.redis_url, self.clock)
+            self.bus = await RedisBus.from_url(self.redis_url)
         keyring = ensure_keyring(self.settings.keys_dir, self.clock)
         services = build_services(
             self.settings, self.clock, Stores.of(self.store, self.ephemeral), self.bus, keyring
@@ -150,20 +161,29 @@ class LiveServer:
             StaffUser(STAFF_USER, "Frau Becker", hash_password(STAFF_PASSWORD), self.clock.now())
         )
         self.app = create_app(services, reconnect_grace=20.0)
-        self.worker = MediaWorker(
-            "media-test",
-            self.ephemeral,
-            self.bus,
-            self.clock,
-            MediaConfig.from_settings(self.settings),
-        )
-        await self.worker.start()
+        self._worker: MediaWorker | None = None
+        if self.redis_url is None:
+            self._worker = MediaWorker(
+                "media-test",
+                self.ephemeral,
+                self.bus,
+                self.clock,
+                MediaConfig.from_settings(self.settings),
+            )
+            await self._worker.start()
         self.runner = web.AppRunner(self.app, access_log=None)
         await self.runner.setup()
         await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
 
+    @property
+    def worker(self) -> MediaWorker:
+        """The SFU in this process (none with `redis_url`)."""
+        assert self._worker is not None, "this server's media workers are processes"
+        return self._worker
+
     async def _stop(self) -> None:
-        await self.worker.close()
+        if self._worker is not None:
+            await self._worker.close()
         await self.runner.cleanup()
         await self.bus.close()
         await self.store.close()
