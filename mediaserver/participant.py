@@ -116,6 +116,7 @@ class Participant:
         self._pub: RTCPeerConnection | None = None
         self._sub = _SubState()
         self._closed = False
+        self._view: dict[str, int] = {}  # participant -> device pixels (`set_view`)
         self._stats = current_stats()  # the worker's counters (see mediaserver.metrics)
         self.log = log.bind(appointment=room, participant=self.id, role=join.role)
         context = {"appointment": room, "participant": self.id}
@@ -343,9 +344,22 @@ class Participant:
             slot.carries = key
             slot.source = publication.source
             slot.transceiver.direction = "sendonly"
+            slot.track.view_height = self._view_height(key)
             slot.track.attach(publication.forwarder)
             changed = True
         return changed
+
+    def set_view(self, heights: dict[str, int]) -> None:
+        """How tall this participant's page shows the others' cameras, in device pixels (its
+        `view` message): a simulcast camera is sent no larger than fills the tile."""
+        self._view = heights
+        for slot in self._sub.slots:
+            carries = slot.carries
+            slot.track.view_height = None if carries is None else self._view_height(carries)
+
+    def _view_height(self, key: TrackKey) -> int | None:
+        participant, source = key
+        return self._view.get(participant) if source == "video" else None
 
     def _free_slot(self, publication: Publication) -> Slot:
         key = codec_key(publication.codec)

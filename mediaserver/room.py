@@ -197,6 +197,13 @@ class Room:
             await participant.add_candidate(msg)
         elif isinstance(msg, protocol.Mute):
             participant.set_muted(msg.source, msg.muted)
+        elif isinstance(msg, protocol.View):
+            participant.set_view(dict(msg.heights))
+            now = time.monotonic()
+            for member in self.participants.values():
+                for publication in member.publications.values():
+                    if isinstance(publication.forwarder, SimulcastSource):
+                        publication.forwarder.select(now)  # the tile's layer at once
 
     async def _remove(self, participant: Participant, reason: CloseReason) -> None:
         del self.participants[participant.id]

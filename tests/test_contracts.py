@@ -54,6 +54,8 @@ CLIENT_MESSAGES: list[cm.ClientMessage] = [
     cm.MediaStatus("failed", "sub", ("new",), "no_candidates"),
     cm.ShareConsent("d_" + "0" * 32, True),
     cm.ShareConsent("d_1", False),
+    cm.View((("p_1", 720), ("p_2", 0))),
+    cm.View(()),
 ]
 
 
@@ -73,6 +75,7 @@ def test_every_client_type_has_a_fixture() -> None:
 GOOD_FRAMES: list[tuple[str, cm.ClientMessage]] = [
     ('{"type":"auth","token":"t"}', cm.Auth("t")),
     ('{"type":"mute","kind":"audio","muted":false}', cm.Mute("audio", False)),
+    ('{"type":"view","heights":{"p_b":240,"p_a":0}}', cm.View((("p_a", 0), ("p_b", 240)))),
     (
         '{"type":"candidate","pc":"pub","candidate":{"candidate":"candidate:1 1 udp 1 1.2.3.4 9 '
         'typ host","sdpMid":"0","sdpMLineIndex":0,"usernameFragment":"abcd"}}',
@@ -116,6 +119,19 @@ BAD_FRAMES: list[tuple[str, ErrorCode]] = [
     ('{"type":"mute","kind":"audio","muted":true,"missing":1}', ErrorCode.BAD_FIELD),
     ('{"type":"mute","kind":"video","muted":false,"missing":true}', ErrorCode.BAD_FIELD),
     ('{"type":"mute","kind":"files","muted":true}', ErrorCode.BAD_FIELD),
+    ('{"type":"view"}', ErrorCode.BAD_FIELD),
+    ('{"type":"view","heights":[240]}', ErrorCode.BAD_FIELD),
+    ('{"type":"view","heights":{"p_1":-1}}', ErrorCode.BAD_FIELD),
+    ('{"type":"view","heights":{"p_1":4321}}', ErrorCode.BAD_FIELD),
+    ('{"type":"view","heights":{"p_1":240.5}}', ErrorCode.BAD_FIELD),
+    ('{"type":"view","heights":{"p_1":true}}', ErrorCode.BAD_FIELD),
+    ('{"type":"view","heights":{"p_1":"240"}}', ErrorCode.BAD_FIELD),
+    ('{"type":"view","heights":{"":240}}', ErrorCode.BAD_FIELD),
+    ('{"type":"view","heights":{"' + "p" * 65 + '":240}}', ErrorCode.BAD_FIELD),
+    (
+        '{"type":"view","heights":{' + ",".join(f'"p{i}":1' for i in range(65)) + "}}",
+        ErrorCode.BAD_FIELD,
+    ),
     ('{"type":"offer","pc":"sub","sdp":"v=0"}', ErrorCode.BAD_FIELD),
     ('{"type":"offer","pc":"pub","sdp":""}', ErrorCode.BAD_FIELD),
     ('{"type":"offer","pc":"pub","sdp":"v=0","sources":{"0":"files"}}', ErrorCode.BAD_FIELD),
@@ -292,6 +308,7 @@ OPS: list[media.Op] = [
     media.Signal("r", "p", "c", cm.Answer(SDP)),
     media.Signal("r", "p", "c", cm.Candidate("sub", "candidate:1 1 udp 1 1.2.3.4 9 typ host")),
     media.Signal("r", "p", "c", cm.Mute("video", True)),
+    media.Signal("r", "p", "c", cm.View((("p_1", 360),))),
     media.Leave("r", "p", "c"),
     media.CloseRoom("r"),
 ]

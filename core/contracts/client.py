@@ -254,6 +254,44 @@ class End:
         return {"type": self.TYPE}
 
 
+MAX_VIEW_HEIGHT = 4320  # device pixels: an 8K screen
+MAX_VIEWED = 64  # cameras in one view message (a room holds far fewer)
+
+
+@dataclass(frozen=True)
+class View:
+    """How tall, in device pixels, the page shows each other participant's camera (0: not
+    shown). A simulcast camera is then sent to this page in the smallest layer that fills
+    its tile, if the bandwidth allows that much: a thumbnail on a phone costs a thumbnail."""
+
+    TYPE: ClassVar[str] = "view"
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"heights"})
+    heights: tuple[tuple[str, int], ...]  # (participant id, height), sorted
+
+    @classmethod
+    def parse(cls, d: dict[str, Any]) -> View:
+        heights = d.get("heights")
+        if not isinstance(heights, dict) or len(heights) > MAX_VIEWED:
+            raise MessageError(
+                ErrorCode.BAD_FIELD, f"heights must be an object of at most {MAX_VIEWED}"
+            )
+        for pid, height in heights.items():
+            if not 0 < len(pid) <= MAX_ID:
+                raise MessageError(ErrorCode.BAD_FIELD, "heights must be keyed by participant")
+            if (
+                not isinstance(height, int)
+                or isinstance(height, bool)
+                or not 0 <= height <= MAX_VIEW_HEIGHT
+            ):
+                raise MessageError(
+                    ErrorCode.BAD_FIELD, f"a height must be a whole number 0-{MAX_VIEW_HEIGHT}"
+                )
+        return cls(tuple(sorted(heights.items())))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.TYPE, "heights": dict(self.heights)}
+
+
 @dataclass(frozen=True)
 class Mute:
     """A source muted or unmuted; `source` travels as `kind`. `missing`: muted because the
@@ -724,9 +762,10 @@ ClientMessage: TypeAlias = (
     | E2ee
     | MediaStatus
     | ShareConsent
+    | View
 )
 # What signalling forwards to the media worker.
-MediaMessage: TypeAlias = Offer | Answer | Candidate | Mute
+MediaMessage: TypeAlias = Offer | Answer | Candidate | Mute | View
 
 _TYPES: dict[str, type[ClientMessage]] = {
     cls.TYPE: cls
@@ -747,6 +786,7 @@ _TYPES: dict[str, type[ClientMessage]] = {
         E2ee,
         MediaStatus,
         ShareConsent,
+        View,
     )
 }
 CLIENT_TYPES = frozenset(_TYPES)

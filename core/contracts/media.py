@@ -15,12 +15,13 @@ Worker -> signalling, on `room_channel(room)`: the `media` event of `core.contra
   out), media_moved (the worker is going away: reconnect).
 
 Client messages carried by `signal` are those of `core.contracts.client` (`MediaMessage`:
-offer, answer, candidate, mute), parsed by the same code and with the same limits as
+offer, answer, candidate, mute, view), parsed by the same code and with the same limits as
 signalling parses them:
   {"type": "offer", "pc": "pub", "sdp", "sources"?: {mid: "audio"|"video"|"screen"}}
   {"type": "answer", "pc": "sub", "sdp"}
   {"type": "candidate", "pc", "candidate": {"candidate", "sdpMid", "sdpMLineIndex"} | null}
   {"type": "mute", "kind": "audio"|"video"|"screen", "muted": bool, "missing"?: bool}
+  {"type": "view", "heights": {participant: device pixels the page shows their camera at}}
 
 Screen share is a second video track. The client names each track's source in `sources`
 (keyed by the transceiver's mid); without it, a video track whose msid stream id or track id
@@ -42,6 +43,7 @@ from core.contracts.client import (
     Mute,
     Offer,
     Source,
+    View,
     parse_message,
 )
 from core.contracts.errors import ErrorCode
@@ -63,6 +65,7 @@ __all__ = [
     "ProtocolError",
     "Signal",
     "Source",
+    "View",
     "answer_message",
     "error_message",
     "media_event",
@@ -160,7 +163,7 @@ def parse_media_message(msg: Any) -> MediaMessage:
         parsed = parse_message(msg)
     except MessageError as exc:
         raise ProtocolError(exc.message) from None
-    if not isinstance(parsed, Offer | Answer | Candidate | Mute):
+    if not isinstance(parsed, Offer | Answer | Candidate | Mute | View):
         raise ProtocolError(f"{parsed.TYPE} is not a media message")
     return parsed
 

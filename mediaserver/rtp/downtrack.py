@@ -72,6 +72,9 @@ class DownTrack(MediaStreamTrack):  # type: ignore[misc]
         self.waiting_keyframe = self._video
         self.waiting_since = time.monotonic()
         self.estimate: tuple[int, float] | None = None  # (REMB bits/s, monotonic time)
+        # How tall the subscriber's page shows this video, in device pixels (0: not shown;
+        # None: not said): a simulcast source sends no larger layer than fills it.
+        self.view_height: int | None = None
         self.forwarded = 0
         self.dropped = 0
         self.retransmitted = 0

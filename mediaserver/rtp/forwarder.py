@@ -71,6 +71,7 @@ class RtpForwarder:
         self.packets = 0
         self.keyframes = 0
         self.keyframe_requests = 0
+        self.height: int | None = None  # the picture's, from its last keyframe (VP8 only)
         self.ssrc: int | None = None
         self._slots: list[DownTrack] = []
         self._send_keyframe_request = send_keyframe_request
@@ -231,9 +232,14 @@ class RtpForwarder:
             return
         start = rtp.header_size(data)
         if self._video:
-            key = payload.keyframe_start(self._codec, data[start : start + 64])
+            head = data[start : start + 64]
+            key = payload.keyframe_start(self._codec, head)
             if key:
                 self.keyframes += 1
+                if self._codec == payload.VP8:
+                    size = payload.vp8_keyframe_size(head)
+                    if size is not None:
+                        self.height = size[1]
             ast_now = rtp.abs_send_time()
         else:
             key = True

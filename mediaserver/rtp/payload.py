@@ -70,6 +70,22 @@ def keyframe_start(codec: int, payload: bytes) -> bool:
     return codec == OTHER
 
 
+def vp8_keyframe_size(payload: bytes) -> tuple[int, int] | None:
+    """(width, height) from the first packet of a VP8 keyframe (RFC 6386 section 9.1: after
+    the 3-byte frame tag and the start code, 14 bits of width and of height, each with 2 bits
+    of scaling; in the clear under our end-to-end encryption, which leaves a keyframe's first
+    10 bytes), or None if this is no such packet. Read once per keyframe, not per packet."""
+    n = len(payload)
+    if n < 1:
+        return None
+    i = _vp8_descriptor_size(payload, n)
+    if not i or i + 10 > n or not keyframe_start(VP8, payload):
+        return None
+    width = (payload[i + 6] | payload[i + 7] << 8) & 0x3FFF
+    height = (payload[i + 8] | payload[i + 9] << 8) & 0x3FFF
+    return (width, height) if width and height else None
+
+
 def _vp8_descriptor_size(p: bytes, n: int) -> int:
     """The VP8 payload descriptor's length (RFC 7741 section 4.2), or 0 if it is truncated."""
     if not p[0] & 0x80:  # X: no extension byte

@@ -2,7 +2,9 @@
 320x240, 160x120), each its own RTP stream with its own SSRC, told apart by their rid.
 
 Each layer is an `RtpForwarder` of its own (history, NACKs, keyframes, reports). Every
-subscriber's `DownTrack` forwards exactly one layer: the best one its bandwidth estimate allows.
+subscriber's `DownTrack` forwards exactly one layer: the best one its bandwidth estimate allows,
+but no larger than fills the tile its page shows it in (`DownTrack.view_height`, from the
+page's `view` message; a page in the background or a tile out of sight takes the lowest).
 A change of layer waits for a keyframe of the new layer (asked for at once), and the down track
 continues its own sequence numbers and timestamps across it, so the subscriber sees one stream
 that changes resolution, never a gap. A tablet on a weak link so keeps a picture, and the
@@ -29,6 +31,7 @@ SETTLE = 4.0  # seconds an estimate gets to catch up with a step up
 UPGRADE_AFTER = 4.0  # seconds after a change before trying the next layer up
 FAILED_UPGRADE = 8.0  # a step down this soon after a step up: the step up failed
 MAX_BACKOFF = 32.0
+FILLS = 0.85  # a layer this share of the tile's height fills it (a little upscaling is fine)
 
 
 @dataclass
@@ -36,6 +39,8 @@ class _SlotState:
     changed: float = 0.0  # last change of layer
     raised: float = -1e9  # last step up
     backoff: float = UPGRADE_AFTER
+    # The layer the bandwidth allows: the one sent, unless the tile wants a smaller one.
+    level: RtpForwarder | None = None
 
 
 class SimulcastSource:
@@ -127,7 +132,61 @@ class SimulcastSource:
                 self._bytes[rid] = (seen, now)
 
     def choose(self, slot: DownTrack, now: float) -> RtpForwarder | None:
-        """The layer `slot` should forward now.
+        """The layer `slot` should forward now: the one its bandwidth allows (`_by_bandwidth`),
+        or the smaller one that fills its tile (`_fitting`)."""
+        ranked = self.ranked(now)
+        if not ranked:
+            return slot.current or slot.pending or next(iter(self.layers.values()), None)
+        state = self._state.get(id(slot))
+        if state is None:
+            state = self._state[id(slot)] = _SlotState(changed=now)
+        current = slot.pending or slot.current
+        if state.level not in ranked:  # the first choice, or its layer stopped
+            if current in ranked:
+                state.level = current
+            else:
+                state.changed = now
+                state.level = ranked[(len(ranked) - 1) // 2]
+                return ranked[min(ranked.index(state.level), self._fitting(slot, ranked))]
+        assert state.level is not None
+        cap = self._fitting(slot, ranked)
+        index = ranked.index(state.level)
+        sent = ranked.index(current) if current in ranked else None
+        if index <= cap:
+            if sent is not None and sent < index:
+                # The tile had wanted less and now takes what the bandwidth allowed: as after
+                # a step up, the estimate gets time to catch up with it.
+                state.changed = state.raised = now
+            else:
+                # Sent as the bandwidth allows: the estimate speaks of this layer.
+                state.level = self._by_bandwidth(slot, state, ranked, index, now)
+                index = ranked.index(state.level)
+        chosen = ranked[min(index, cap)]
+        if index > cap and chosen is not current:
+            state.changed = now  # smaller for the tile's sake
+        return chosen
+
+    def _fitting(self, slot: DownTrack, ranked: list[RtpForwarder]) -> int:
+        """The index in `ranked` of the largest layer worth sending to `slot`: the smallest
+        that fills the height its page shows it at; the lowest for a page that shows it not
+        at all; any while the page has not said or a layer's size is not known yet."""
+        wanted = slot.view_height
+        top = len(ranked) - 1
+        if wanted is None:
+            return top
+        if wanted == 0:
+            return 0
+        heights = [layer.height for layer in ranked]
+        if any(height is None for height in heights):
+            return top
+        return next(
+            (i for i, height in enumerate(heights) if height and height >= wanted * FILLS), top
+        )
+
+    def _by_bandwidth(
+        self, slot: DownTrack, state: _SlotState, ranked: list[RtpForwarder], index: int, now: float
+    ) -> RtpForwarder:
+        """The layer the bandwidth allows, from `ranked[index]`, the one being sent.
 
         A subscriber's REMB follows what it receives: uncongested, a browser's estimate
         settles above its incoming rate (up to about one and a half times it); congested, it
@@ -137,22 +196,11 @@ class SimulcastSource:
         catch up first); step up one layer at a time, a while after the last change, when the
         estimate is near the next layer's rate; and wait twice as long after a step up that
         had to be taken back."""
-        ranked = self.ranked(now)
-        if not ranked:
-            return slot.current or slot.pending or next(iter(self.layers.values()), None)
-        state = self._state.get(id(slot))
-        if state is None:
-            state = self._state[id(slot)] = _SlotState(changed=now)
-        current = slot.pending or slot.current
-        if current not in ranked:
-            state.changed = now
-            return ranked[(len(ranked) - 1) // 2]
-        assert current is not None
+        current = ranked[index]
         estimate = slot.estimate
         if estimate is None or now - estimate[1] > 5.0:
             return current
         bitrate = estimate[0]
-        index = ranked.index(current)
         rate = self.bitrates.get(self._rid(current), 0)
         settling = now - state.raised < SETTLE
         if index > 0 and bitrate < rate * (SEVERE if settling else CONGESTED):
@@ -167,6 +215,7 @@ class SimulcastSource:
             return fitting[-1] if fitting else ranked[0]
         if (
             index + 1 < len(ranked)
+            and index + 1 <= self._fitting(slot, ranked)
             and not settling
             and now - state.changed >= state.backoff
             and bitrate >= self.bitrates.get(self._rid(ranked[index + 1]), 0) * UP_FIT

@@ -298,7 +298,7 @@ async def _dispatch(
         await hub.end(conn.room, conn.pid)
     elif isinstance(msg, cm.Chat):
         await hub.chat(conn, msg.text.strip())
-    elif isinstance(msg, cm.Offer | cm.Answer | cm.Candidate):
+    elif isinstance(msg, cm.Offer | cm.Answer | cm.Candidate | cm.View):
         await hub.media_signal(conn, msg)
     elif isinstance(msg, cm.Mute):
         await hub.relay(conn, {**msg.to_dict(), "participant": conn.pid})

@@ -176,3 +176,69 @@ async def test_picture_ids_continue_across_a_layer_switch() -> None:
         )
     assert ids == [200, 201, 202, 203, 204]
     await source.close()
+
+
+def vp8_key_sized(width: int, height: int) -> bytes:
+    """A VP8 keyframe's first packet: descriptor, frame tag, start code, the picture's size."""
+    size = struct.pack("<HH", width, height)
+    return bytes([0x10, 0x00, 0x00, 0x00, 0x9D, 0x01, 0x2A]) + size + b"\x00" * 20
+
+
+def test_a_real_vp8_keyframe_tells_its_size() -> None:
+    import av
+
+    encoder = av.CodecContext.create("libvpx", "w")
+    encoder.width, encoder.height, encoder.pix_fmt = 320, 180, "yuv420p"
+    encoder.options = {"deadline": "realtime"}
+    frame = av.VideoFrame(320, 180, "yuv420p")
+    encoded = b"".join(bytes(p) for p in encoder.encode(frame))
+    assert payload.vp8_keyframe_size(b"\x10" + encoded) == (320, 180)
+    # With an extended descriptor (picture id), as Chromium sends it.
+    assert payload.vp8_keyframe_size(b"\x90\x80\x81\x23" + encoded) == (320, 180)
+    assert payload.vp8_keyframe_size(vp8_key_sized(1280, 720)) == (1280, 720)
+    # Not a keyframe's first packet, or cut short: nothing.
+    assert payload.vp8_keyframe_size(b"\x10\x01" + encoded[1:]) is None
+    assert payload.vp8_keyframe_size(b"\x00" + encoded) is None
+    assert payload.vp8_keyframe_size(vp8_key_sized(640, 480)[:10]) is None
+    assert payload.vp8_keyframe_size(b"") is None
+
+
+async def test_the_layer_fills_the_tile_no_larger_and_comes_back_when_it_grows() -> None:
+    source, low, high, track, _ = layered()
+    for i in range(3):
+        low.on_rtp(make_packet(100 + i, 3000 * i, vp8_key_sized(320, 240), ssrc=0xA))
+        high.on_rtp(make_packet(500 + i, 3000 * i, vp8_key_sized(640, 480), ssrc=0xB))
+    assert (low.height, high.height) == (240, 480)
+    now = low.last_arrival
+    source.bitrates = {"h": 200_000, "f": 400_000}
+
+    def choose(at: float) -> object:
+        low.last_arrival = high.last_arrival = at  # both layers still sending
+        return source.choose(track, at)
+
+    # Plenty of bandwidth, and a big tile: the top layer (once it is allowed to step up).
+    track.view_height = 700
+    assert choose(now) is low  # the start: the lower middle layer
+    track.switch(low)
+    track.estimate = (900_000, now + 5)
+    assert choose(now + 5) is high
+    track.switch(high)
+    # The tile shrinks to a thumbnail (a phone's grid): the small layer fills it, at once.
+    track.view_height = 200
+    assert choose(now + 5.5) is low
+    track.switch(low)
+    assert choose(now + 6) is low  # and stays while the tile is small
+    # A page in the background shows nothing: the lowest layer.
+    track.view_height = 0
+    assert choose(now + 6.5) is low
+    # The tile is large again: back to what the bandwidth allowed, without the wait of a
+    # step up; the estimate, which followed the small layer, does not pull it down at once.
+    track.view_height = 480
+    track.estimate = (300_000, now + 7)
+    assert choose(now + 7) is high
+    track.switch(high)
+    assert choose(now + 7.5) is high
+    # Not said (an older page): the bandwidth alone decides, as before.
+    track.view_height = None
+    assert choose(now + 8) is high
+    await source.close()

@@ -8,6 +8,7 @@ import { formatTime, roleName, t, tn } from './i18n.js';
 import { PictureInPicture } from './pip.js';
 import { rate } from './quality.js';
 import { SafetyCheck } from './safety-code.js';
+import { ViewSizes } from './view-sizes.js';
 
 const SPEAKING_LEVEL = 0.04; // RMS of the time-domain signal
 const SPEAKER_INTERVAL = 250; // ms between level checks
@@ -73,7 +74,7 @@ export class CallView {
   /**
    * @param {object} options
    * @param {(action: string, detail?: object) => void} options.onAction  admit, deny, chat,
-   *   lobby_message
+   *   lobby_message, view (how tall the others' cameras are shown: `{heights}`)
    */
   constructor({ onAction }) {
     this.onAction = onAction;
@@ -86,6 +87,7 @@ export class CallView {
     this.chatBox = document.getElementById('chat');
     this.chatLog = document.getElementById('chat-log');
     this.pip = new PictureInPicture(this.tiles);
+    this.sizes = new ViewSizes(this.tiles, (heights) => this.onAction('view', { heights }));
     this.audioBox = el('div', { className: 'audio-sinks', hidden: true });
     document.body.append(this.audioBox);
     this.levels = new LevelWatcher();
@@ -134,6 +136,7 @@ export class CallView {
   hello(msg) {
     this.me = msg.participant.id;
     this.grants = msg.grants || {};
+    this.sizes.reset(this.me);
     for (const p of msg.participants) {
       const known = this.people.get(p.id);
       this.people.set(p.id, {
@@ -376,6 +379,7 @@ export class CallView {
     this.tiles.dataset.others = String(others.length);
     this.tiles.dataset.layout = others.length === 0 ? 'solo' : others.length === 1 ? 'pip' : 'grid';
     this.renderMediaNotice();
+    this.sizes.update();
   }
 
   tile(id, source) {

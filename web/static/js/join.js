@@ -467,6 +467,8 @@ class JoinPage {
       this.socket.send({ type: 'chat', text: detail.text });
     } else if (action === 'lobby_message') {
       this.socket.send({ type: 'lobby_message', text: detail.text });
+    } else if (action === 'view') {
+      this.socket.send({ type: 'view', heights: detail.heights });
     }
   }
 
