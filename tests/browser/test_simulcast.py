@@ -1,5 +1,6 @@
 """Simulcast in Chromium (issue 14): a page sends its camera in several sizes; a subscriber on
-a thin downlink keeps a moving, smaller picture while the others keep the full one.
+a thin downlink keeps a moving, smaller picture while the others keep the full one, and a page
+is sent no larger a picture than its tiles show (none while it is in the background).
 
 The thin downlink is real: the jobseeker's page reaches the media server only through a TURN
 server behind `ThrottledRelay`, which paces what comes back to the page at 600 kbit/s through
@@ -150,7 +151,9 @@ def test_a_thin_downlink_gets_a_smaller_layer_and_the_others_keep_the_full_one(
     )
     pages: dict[str, Page] = {}
     for role, lang in (("caseworker", "de"), ("employer", "de"), ("jobseeker", "ar")):
-        context = new_context(lang)
+        # Tablets' screens have two device pixels to the CSS pixel: the subscribers' tiles
+        # are then tall enough for the full picture, and only the thin link holds one back.
+        context = new_context(lang, device_scale_factor=2 if role != "caseworker" else 1)
         context.add_init_script(script=KEEP_PCS)
         if role == "jobseeker":
             context.add_init_script(script=only_through(throttled_relay.port))
@@ -199,3 +202,37 @@ def test_a_thin_downlink_gets_a_smaller_layer_and_the_others_keep_the_full_one(
     assert throttled_relay.forwarded > 0  # the jobseeker's media came through the thin link
     pages["jobseeker"].screenshot(path=str(shots_dir / "call-simulcast-thin-ar.png"))
     axe_check(pages["jobseeker"], "the call on a thin downlink (ar)")
+
+    # The employer's page goes to the background (another app in front): it shows no
+    # picture, says so (`view`), and is sent the smallest layer; in front again, the full one.
+    employer, publisher = s.ids["employer"], s.ids["caseworker"]
+
+    def employer_layer() -> str | None:
+        layer: str | None = layers_of(simulcast_server, employer, publisher)["current"]
+        return layer
+
+    pages["employer"].evaluate(HIDDEN)
+    wait_for(lambda: employer_layer() == "h", "the hidden page to get the smaller layer", 20)
+    pages["employer"].evaluate(SHOWN)
+    wait_for(lambda: employer_layer() == "f", "the page in front to get the full layer", 30)
+    # A phone-sized window: the tiles are small enough for the half-size picture.
+    pages["employer"].set_viewport_size({"width": 360, "height": 240})
+    wait_for(lambda: employer_layer() == "h", "small tiles to get the smaller layer", 20)
+    wait_for(
+        lambda: video_height(pages["employer"], caseworker) == HEIGHT // 2,
+        "the employer's page to show the half-size picture",
+        20,
+    )
+    pages["employer"].set_viewport_size({"width": 768, "height": 1024})
+    wait_for(lambda: employer_layer() == "f", "large tiles to get the full layer again", 30)
+
+
+# The page as if another app were in front of it, and back (`document.visibilityState`).
+HIDDEN = """() => {
+  Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true });
+  document.dispatchEvent(new Event('visibilitychange'));
+}"""
+SHOWN = """() => {
+  delete document.visibilityState;
+  document.dispatchEvent(new Event('visibilitychange'));
+}"""
