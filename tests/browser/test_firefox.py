@@ -1,7 +1,9 @@
 """Mixed calls with Firefox ESR (Debian's stock browser, headless over WebDriver BiDi) and
 Chromium, through the real server and SFU, in both role orders: every page plays every other
 camera, the call is end-to-end encrypted with one safety code on every screen, a Chromium
-screen share plays in Firefox, chat goes both ways, and someone leaves."""
+screen share plays in Firefox, chat goes both ways, and someone leaves. And Firefox sends its
+camera as simulcast: a Chromium page gets the full layer in a large tile, the half one in the
+background."""
 
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from tests.browser.conftest import (
     wait_for,
 )
 from tests.browser.firefox.bidi import FIREFOX, Firefox, FirefoxPage
+from tests.browser.test_simulcast import HIDDEN, SHOWN
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -72,7 +75,7 @@ in_private_network = pytest.mark.skipif(
 @pytest.mark.skipif(IN_PRIVATE_NETWORK, reason="this is the wrapper that made the namespace")
 @pytest.mark.timeout(1500)
 def test_firefox_calls_in_a_private_network(tmp_path: Path) -> None:
-    """Both mixed calls below, run by a second pytest inside a fresh network namespace."""
+    """The Firefox tests below, run by a second pytest inside a fresh network namespace."""
     if shutil.which("unshare") is None or shutil.which("ip") is None:
         pytest.fail("unshare (util-linux) and ip (iproute2) are needed: scripts/test installs them")
     unshare = ["unshare", "--net"]
@@ -96,7 +99,7 @@ def test_firefox_calls_in_a_private_network(tmp_path: Path) -> None:
     story = "\n".join(line for line in output.splitlines() if not LOG_LINE.match(line))
     assert proc.returncode == 0, story[-12000:]
     passed = re.search(r"(\d+) passed", summary)
-    assert passed is not None and int(passed.group(1)) == 2, summary
+    assert passed is not None and int(passed.group(1)) == 3, summary
     assert "skipped" not in summary, summary
 
 
@@ -106,6 +109,22 @@ def firefox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSer
     private network's address (Firefox pairs there)."""
     server = LiveServer(
         tmp_path_factory.mktemp("firefox"), media_announce_ips=["127.0.0.1", PRIVATE_ADDRESS]
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def simulcast_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """As `firefox_server`, with pages sending their 640x480 camera as simulcast."""
+    server = LiveServer(
+        tmp_path_factory.mktemp("firefox-simulcast"),
+        media_announce_ips=["127.0.0.1", PRIVATE_ADDRESS],
+        simulcast=True,
+        camera_width=640,
+        camera_height=480,
+        camera_frame_rate=15,
     )
     server.start()
     yield server
@@ -400,3 +419,77 @@ def test_firefox_caseworker_with_chromium_jobseeker_and_employer(
     step("left, new code")
     playing(worker, tile_video(s.ids["employer"]))
     playing(boss, tile_video(s.ids["caseworker"]))
+
+
+Layers = tuple[str | None, dict[str, int]]
+
+
+def layers(server: LiveServer, subscriber: str, publisher: str) -> Layers:
+    """The layer the SFU forwards `subscriber` of `publisher`'s camera, and the heights of the
+    layers that are sending (from their keyframes)."""
+
+    async def read() -> Layers:
+        from mediaserver.rtp.simulcast import SimulcastSource
+
+        for room in server.worker.rooms.values():
+            member = room.participants.get(subscriber)
+            for slot in member.slots if member is not None else []:
+                source = slot.track.forwarder
+                if slot.carries == (publisher, "video") and isinstance(source, SimulcastSource):
+                    now = time.monotonic()
+                    sending = {id(layer) for layer in source.ranked(now)}
+                    names = {id(layer): rid for rid, layer in source.layers.items()}
+                    return names.get(id(slot.track.current)), {
+                        rid: layer.height
+                        for rid, layer in source.layers.items()
+                        if id(layer) in sending and layer.height
+                    }
+        return None, {}
+
+    return server.run(read())
+
+
+@in_private_network
+def test_firefox_sends_its_camera_as_simulcast(
+    simulcast_server: LiveServer,
+    new_context: NewContext,
+    firefox: Firefox,
+    firefox_pages: list[FirefoxPage],
+) -> None:
+    """Firefox's camera reaches the SFU in two layers (rid, its own SSRCs); a Chromium page
+    with a large tile gets the full one, in the background the half one, switched at a
+    keyframe with the picture going on."""
+    s = simulcast_server.schedule(
+        waiting_room=False,
+        roles=(("caseworker", "Frau Becker", "de"), ("employer", "Herr Wolf", "de")),
+    )
+    worker = firefox.new_page()
+    firefox_pages.append(worker)
+    ff_join(worker, s.urls["caseworker"])
+    wait_for(lambda: worker.visible("#call"), "the Firefox caseworker in the call")
+    boss = new_context("de", device_scale_factor=2).new_page()
+    join(boss, s.urls["employer"])
+    camera = tile_video(s.ids["caseworker"])
+    playing(boss, camera)
+
+    def sent() -> Layers:
+        return layers(simulcast_server, s.ids["employer"], s.ids["caseworker"])
+
+    heights = wait_for(
+        lambda: (lambda h: h if {"h", "f"} <= set(h) and h["h"] < h["f"] else None)(sent()[1]),
+        "Firefox's camera at the SFU in a half and a full layer",
+        60,
+    )
+
+    def shown() -> int:
+        height: int = boss.evaluate("(sel) => document.querySelector(sel).videoHeight", camera)
+        return height
+
+    wait_for(lambda: sent()[0] == "f", "the large tile to get the full layer", 40)
+    wait_for(lambda: shown() == heights["f"], "the full picture on the Chromium page", 20)
+    boss.evaluate(HIDDEN)  # the page in the background: the smallest layer will do
+    wait_for(lambda: sent()[0] == "h", "the hidden page to get the half layer", 30)
+    wait_for(lambda: shown() == heights["h"], "the half picture on the Chromium page", 20)
+    playing(boss, camera)  # it goes on after the switch
+    boss.evaluate(SHOWN)
+    wait_for(lambda: sent()[0] == "f", "the page in front to get the full layer again", 30)
