@@ -86,6 +86,18 @@ class Options:
     concurrency: int = 50  # requests / socket openings in flight while setting up
 
 
+async def staff_headers(session: aiohttp.ClientSession, node: Node) -> dict[str, str]:
+    """Staff headers (session cookie and CSRF token) for `node`'s staff API."""
+    body = {"username": node.staff_user, "password": node.staff_password}
+    async with session.post(f"{node.base_url}/api/login", json=body) as resp:
+        if resp.status != 200:
+            raise RuntimeError(f"login answered {resp.status}: {await resp.text()}")
+        csrf = str((await resp.json())["csrf"])
+        # The cookie is Secure; sent by hand over the benchmark's plain HTTP.
+        cookie = resp.cookies[SESSION_COOKIE].value
+    return {"Cookie": f"{SESSION_COOKIE}={cookie}", "X-CSRF-Token": csrf}
+
+
 def node_settings(options: Options) -> dict[str, str]:
     """The node's settings for the benchmark: only limits that one loopback address running
     every client would hit are raised; each is named in the report."""
@@ -168,15 +180,7 @@ class Load:
         self.guests: list[Socket] = []
 
     async def login(self) -> dict[str, str]:
-        """Staff headers (session cookie and CSRF token) for the staff API."""
-        body = {"username": self.node.staff_user, "password": self.node.staff_password}
-        async with self.session.post(f"{self.base}/api/login", json=body) as resp:
-            if resp.status != 200:
-                raise RuntimeError(f"login answered {resp.status}: {await resp.text()}")
-            csrf = str((await resp.json())["csrf"])
-            # The cookie is Secure; sent by hand over the benchmark's plain HTTP.
-            cookie = resp.cookies[SESSION_COOKIE].value
-        return {"Cookie": f"{SESSION_COOKIE}={cookie}", "X-CSRF-Token": csrf}
+        return await staff_headers(self.session, self.node)
 
     async def schedule(self, headers: dict[str, str], guests: int) -> list[tuple[str, str]]:
         """One appointment starting now: (participant id, invite code) pairs, the

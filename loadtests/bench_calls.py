@@ -10,7 +10,9 @@ the RTP packets the subscribers received (the forwarded packets), the frames eac
 received per remote stream, the worker's counters from its /metrics and its RSS. Then a bare
 uvloop UDP relay (`loadtests.udp_relay`) moving the same packets at the largest K's rate, and
 join latency with `--background-calls` calls running: `--joins` fresh participants, one after
-another, joining a three-party call, from `join` to the first remote video frame.
+another, joining a three-party call, from `join` to the first remote video frame; and, with
+the calls still running, `--browser-joins` Chromium pages joining through a signalling node,
+from the click on join to the first remote frame painted (`loadtests.browser_join`).
 
     python -m loadtests.bench_calls --calls 1,2,4 --seconds 5 --repeats 3 --joins 50
 
@@ -44,7 +46,7 @@ import aiohttp
 from core.bus.redisbus import RedisBus
 from core.clock import SystemClock
 from core.store.redisstore import RedisStore
-from loadtests import calls_report
+from loadtests import browser_join, calls_report
 from loadtests.call_clients import PARTICIPANTS, CallClient, call_media
 from loadtests.children import Child
 from loadtests.processes import ROOT, cpu_seconds, redis_server, rss_bytes, start_worker
@@ -297,15 +299,20 @@ async def background_calls(b: Bench, held: int) -> int:
     return len(b.running)
 
 
+def loops(args: argparse.Namespace) -> tuple[EncodedLoop, EncodedLoop]:
+    """The pre-encoded video (a keyframe every 2 s) and audio a joining call's residents send."""
+    video = EncodedLoop.vp8(
+        args.width, args.height, args.fps, seconds=4, bitrate=args.bitrate, gop=args.fps * 2
+    )
+    return video, EncodedLoop.opus()
+
+
 async def join_latency(b: Bench) -> list[dict[str, Any]]:
     """`--joins` fresh participants join a three-party call one after another; from `join`
     to the first remote video frame (and to the first remote frame of any kind)."""
     bus = await RedisBus.from_url(b.redis_url)
     args = b.args
-    video = EncodedLoop.vp8(
-        args.width, args.height, args.fps, seconds=4, bitrate=args.bitrate, gop=args.fps * 2
-    )
-    audio = EncodedLoop.opus()
+    video, audio = loops(args)
 
     def client(name: str) -> CallClient:
         return CallClient(bus, WORKER, JOIN_ROOM, name, call_media(args), video, audio)
@@ -452,6 +459,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         print(f"join latency: {args.joins} joins with {ran} background calls", flush=True)
         result["join"]["joins"] = await join_latency(b)
         result["join"]["summary"] = calls_report.join_summary(result["join"]["joins"])
+        if args.browser_joins > 0:
+            print(f"Chromium join latency: {args.browser_joins} joins", flush=True)
+            video, audio = loops(args)
+            joins = await browser_join.measure(
+                b.redis_url, args.browser_joins, call_media(args), video, audio
+            )
+            result["browser_join"] = {
+                "background_calls": ran,
+                "joins": joins,
+                "summary": calls_report.join_summary(joins),
+            }
         rate = samples[-1]["published_pps"] if samples else 0.0
         log_dir = b.log_dir
         if args.relay and rate > 0:
@@ -472,6 +490,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--joins", type=int, default=50)
     parser.add_argument("--background-calls", type=int, default=10)
+    parser.add_argument(
+        "--browser-joins",
+        type=int,
+        default=30,
+        help="Chromium joins through a signalling node (0: none; loadtests.browser_join)",
+    )
     parser.add_argument("--no-relay", dest="relay", action="store_false")
     parser.add_argument(
         "--asyncio", action="store_true", help="run the worker on asyncio's loop, not uvloop"

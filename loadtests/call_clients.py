@@ -31,7 +31,7 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from core.bus.base import Bus
 from core.bus.redisbus import RedisBus
-from testsupport.client import ClientMedia, EncodedLoop, EncodedTrack, SyntheticClient
+from testsupport.client import ClientMedia, EncodedLoop, EncodedTrack, MediaPeer, SyntheticClient
 
 PARTICIPANTS = 3
 FORCE_KEYFRAME = "_RTCRtpSender__force_keyframe"  # set by aiortc's sender on a PLI or FIR
@@ -59,23 +59,9 @@ class KeyframeLoopTrack(EncodedTrack):
         return await super().recv()
 
 
-class CallClient(SyntheticClient):
-    """A benchmark call participant: publishes the shared pre-encoded loops, sending a
-    keyframe when the server asks for one."""
-
-    def __init__(
-        self,
-        bus: Bus,
-        worker: str,
-        room: str,
-        participant: str,
-        media: ClientMedia,
-        video: EncodedLoop,
-        audio: EncodedLoop,
-    ) -> None:
-        super().__init__(bus, worker, room, participant, media=media)
-        self.video_loop = video
-        self.audio_loop = audio
+class LoopTracks(MediaPeer):
+    """Publishes the shared pre-encoded loops (`video_loop`, `audio_loop`), sending a keyframe
+    when the server asks for one; mixed into a client class before it."""
 
     def _make_track(self, source: str) -> MediaStreamTrack:
         if source != "audio" and self.video_loop is not None:
@@ -97,6 +83,24 @@ class CallClient(SyntheticClient):
             track = transceiver.sender.track
             if isinstance(track, KeyframeLoopTrack):
                 track.sender = transceiver.sender
+
+
+class CallClient(LoopTracks, SyntheticClient):
+    """A benchmark call participant on the media bus."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        worker: str,
+        room: str,
+        participant: str,
+        media: ClientMedia,
+        video: EncodedLoop,
+        audio: EncodedLoop,
+    ) -> None:
+        super().__init__(bus, worker, room, participant, media=media)
+        self.video_loop = video
+        self.audio_loop = audio
 
 
 def call_media(args: argparse.Namespace) -> ClientMedia:

@@ -1,8 +1,9 @@
 """The call benchmark (issue 14) in small: the same program as the hand-run one (`python -m
 loadtests.bench_calls`, run as its own process: tests never import loadtests), with one
 three-party call on a real media worker process and a real redis-server, one 2 s window, three
-joins and the bare relay. Correctness only: both files are written, hold every figure, and
-media was delivered. No timing is asserted (CI machines vary)."""
+joins, two Chromium joins through a signalling node and the bare relay. Correctness only: both
+files are written, hold every figure, and media was delivered. No timing is asserted (CI
+machines vary)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,8 @@ def test_call_benchmark_smoke_writes_the_report_and_the_raw_numbers(tmp_path: Pa
             "3",
             "--background-calls",
             "1",
+            "--browser-joins",
+            "2",
             "--out",
             str(tmp_path),
         ],
@@ -74,15 +77,27 @@ def test_call_benchmark_smoke_writes_the_report_and_the_raw_numbers(tmp_path: Pa
     assert join["summary"]["failed"] == 0
     assert 0 < join["summary"]["p50_ms"] <= join["summary"]["p95_ms"] <= join["summary"]["max_ms"]
 
+    # Chromium pages joining through a signalling node on the same Redis and worker.
+    browser = raw["browser_join"]
+    assert len(browser["joins"]) == 2 and browser["summary"]["failed"] == 0, browser
+    assert 0 < browser["summary"]["p50_ms"] <= browser["summary"]["max_ms"]
+
     relay = raw["relay"]
     assert relay["forwarded_pps"] > 0 and relay["in_pps_target"] > 0
     figures = raw["figures"]
     for name in ("calls_per_core", "us_per_forwarded_packet", "mb_per_participant"):
         assert figures[name] is not None and figures[name] > 0, name
     assert figures["join_p95_ms"] == join["summary"]["p95_ms"]
+    assert figures["browser_join_p95_ms"] == browser["summary"]["p95_ms"]
 
     text = (tmp_path / "REPORT.md").read_text()
-    for heading in ("## Goals", "## Calls", "## Bare relay baseline", "## Join latency"):
+    for heading in (
+        "## Goals",
+        "## Calls",
+        "## Bare relay baseline",
+        "## Join latency",
+        "## Join latency in Chromium",
+    ):
         assert heading in text
     assert "| calls per core | >= 25 |" in text
     assert f"Media path: **{raw['media_path']}**" in text

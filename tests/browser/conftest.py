@@ -48,21 +48,11 @@ from signalling.appointments import schedule
 from signalling.auth.keys import ensure_keyring
 from signalling.auth.staff import hash_password
 from tests.harness import migrated_sqlite
+from testsupport.chromium import CHROMIUM, CHROMIUM_ARGS
 from testsupport.wait import wait_for_sync as wait_for
 
 T = TypeVar("T")
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--allow-loopback-in-peer-connection",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 TABLET: ViewportSize = {"width": 768, "height": 1024}
 LANDSCAPE: ViewportSize = {"width": 1024, "height": 768}
 PHONE: ViewportSize = {"width": 390, "height": 844}
