@@ -26,7 +26,8 @@ from testsupport.chromium import CHROMIUM, CHROMIUM_ARGS
 from testsupport.client import ClientMedia, EncodedLoop
 from testsupport.ws_client import WsClient
 
-# Set before the click: when the caseworker's camera tile appears, count its painted frames.
+# Set before the click: when the caseworker's camera tile appears, note when its first frame
+# is painted (requestVideoFrameCallback's own timestamp, on the page's clock).
 WATCH = """(pid) => {
   window.__firstFrame = null;
   const sel = `#tiles li[data-pid="${pid}"][data-source="camera"] video`;
