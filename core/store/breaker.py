@@ -10,13 +10,17 @@ breaker's name only.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import structlog
+from redis.exceptions import RedisError
 
 log = structlog.get_logger(__name__)
 
 COOLDOWN = 5.0  # seconds without asking Redis after it failed
+
+T = TypeVar("T")
 
 
 class Breaker:
@@ -49,3 +53,16 @@ class Breaker:
         if self._down:
             self._down = False
             log.info(f"{self._event}_restored", **self._context)
+
+    async def ask(self, call: Callable[[], Awaitable[T]]) -> T | None:
+        """`call()`'s answer; None (go ahead without Redis) while open, or when Redis fails
+        it (which opens the breaker)."""
+        if self.open:
+            return None
+        try:
+            answer = await call()
+        except RedisError as exc:
+            self.failed(exc)
+            return None
+        self.succeeded()
+        return answer

@@ -159,7 +159,7 @@ class SimulcastSource:
                 state.changed = state.raised = now
             else:
                 # Sent as the bandwidth allows: the estimate speaks of this layer.
-                state.level = self._by_bandwidth(slot, state, ranked, index, now)
+                state.level = self._by_bandwidth(slot, state, ranked, index, cap, now)
                 index = ranked.index(state.level)
         chosen = ranked[min(index, cap)]
         if index > cap and chosen is not current:
@@ -184,9 +184,16 @@ class SimulcastSource:
         )
 
     def _by_bandwidth(
-        self, slot: DownTrack, state: _SlotState, ranked: list[RtpForwarder], index: int, now: float
+        self,
+        slot: DownTrack,
+        state: _SlotState,
+        ranked: list[RtpForwarder],
+        index: int,
+        cap: int,
+        now: float,
     ) -> RtpForwarder:
-        """The layer the bandwidth allows, from `ranked[index]`, the one being sent.
+        """The layer the bandwidth allows, from `ranked[index]`, the one being sent, and no
+        higher than `ranked[cap]` (`_fitting`).
 
         A subscriber's REMB follows what it receives: uncongested, a browser's estimate
         settles above its incoming rate (up to about one and a half times it); congested, it
@@ -215,7 +222,7 @@ class SimulcastSource:
             return fitting[-1] if fitting else ranked[0]
         if (
             index + 1 < len(ranked)
-            and index + 1 <= self._fitting(slot, ranked)
+            and index + 1 <= cap
             and not settling
             and now - state.changed >= state.backoff
             and bitrate >= self.bitrates.get(self._rid(ranked[index + 1]), 0) * UP_FIT

@@ -27,9 +27,9 @@ every staff member out whenever Redis blips, which is worse than a short unthrot
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 import redis.asyncio as redis
-from redis.exceptions import RedisError
 
 from core.store.breaker import Breaker
 from core.store.redis_client import hashed
@@ -86,20 +86,20 @@ class RedisLoginThrottle:
     async def retry_after(self, username: str, address: str, now: float) -> float:
         limits = self.limits
         since = f"({now - limits.address_window!r}"  # exclusive: at the window's start is out
-        if self._breaker.open:
-            return 0.0
-        try:
+
+        async def read() -> list[Any]:
             async with self._client.pipeline(transaction=False) as pipe:
                 pipe.hmget(self.pair_key(username, address), ["failures", "last"])
                 pipe.zrangebyscore(
                     self.address_key(address), since, "+inf", start=0, num=1, withscores=True
                 )
                 pipe.zcount(self.address_key(address), since, "+inf")
-                pair, oldest, recent = await pipe.execute()
-        except RedisError as exc:
-            self._breaker.failed(exc)
+                return list(await pipe.execute())
+
+        found = await self._breaker.ask(read)
+        if found is None:
             return 0.0
-        self._breaker.succeeded()
+        pair, oldest, recent = found
         wait = 0.0
         failures, last = pair
         if failures is not None and last is not None:
@@ -110,32 +110,17 @@ class RedisLoginThrottle:
 
     async def failed(self, username: str, address: str, now: float) -> None:
         limits = self.limits
-        if self._breaker.open:
-            return
-        try:
-            await self._failed(
-                keys=[self.pair_key(username, address), self.address_key(address)],
-                args=[
-                    repr(now),
-                    repr(limits.forget_after),
-                    _ms(limits.forget_after),
-                    f"{now!r}:{secrets.token_hex(4)}",
-                    limits.address_failures,
-                    _ms(limits.address_window),
-                    repr(now - limits.address_window),
-                ],
-            )
-        except RedisError as exc:
-            self._breaker.failed(exc)
-            return
-        self._breaker.succeeded()
+        keys = [self.pair_key(username, address), self.address_key(address)]
+        args: list[str | int] = [
+            repr(now),
+            repr(limits.forget_after),
+            _ms(limits.forget_after),
+            f"{now!r}:{secrets.token_hex(4)}",
+            limits.address_failures,
+            _ms(limits.address_window),
+            repr(now - limits.address_window),
+        ]
+        await self._breaker.ask(lambda: self._failed(keys=keys, args=args))
 
     async def succeeded(self, username: str, address: str) -> None:
-        if self._breaker.open:
-            return
-        try:
-            await self._client.delete(self.pair_key(username, address))
-        except RedisError as exc:
-            self._breaker.failed(exc)
-            return
-        self._breaker.succeeded()
+        await self._breaker.ask(lambda: self._client.delete(self.pair_key(username, address)))

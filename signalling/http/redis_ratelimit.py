@@ -12,9 +12,9 @@ after its last use, plus a second): an idle key holds nothing a fresh one would 
 Redis unavailable (or answering with an error) during a check: fail open. The request goes
 ahead unthrottled and the outage is logged once (and its end); for the next few seconds
 Redis is not asked at all (core.store.breaker), so requests do not each wait out its timeout
-first. A throttle must not turn a
-Redis blip into 500s for everyone, and what it guards (joining, the space login) needs Redis
-or the database anyway, which answer 503 on their own when they are down.
+first. A throttle must not turn a Redis blip into 500s for everyone, and what it guards
+(joining, the space login) needs Redis or the database anyway, which answer 503 on their own
+when they are down.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from __future__ import annotations
 import math
 
 import redis.asyncio as redis
-from redis.exceptions import RedisError
 
 from core.clock import Clock
 from core.store.breaker import Breaker
 from core.store.redis_client import hashed
+from core.store.redisstore import redis_text
 from signalling.http.ratelimit import check_bucket
 
 # After the store's prefix ("lj:"); `name` is the limit's ("join", "space"), `key` a hash of
@@ -91,20 +91,11 @@ class RedisRateLimit:
     async def take(self, key: str) -> float:
         """Spend one token of `key`'s bucket: 0.0 if there was one, else the seconds until
         there is (nothing is spent then). 0.0 as well when Redis cannot be asked."""
-        if self._breaker.open:
-            return 0.0
-        try:
-            raw = await self._take(
-                keys=[self.key(key)],
-                args=[
-                    repr(self._rate),
-                    repr(float(self._burst)),
-                    repr(self._clock.now()),
-                    self._ttl_ms,
-                ],
-            )
-        except RedisError as exc:
-            self._breaker.failed(exc)
-            return 0.0
-        self._breaker.succeeded()
-        return max(0.0, float(raw.decode() if isinstance(raw, bytes) else raw))
+        args: list[str | int] = [
+            repr(self._rate),
+            repr(float(self._burst)),
+            repr(self._clock.now()),
+            self._ttl_ms,
+        ]
+        raw = await self._breaker.ask(lambda: self._take(keys=[self.key(key)], args=args))
+        return 0.0 if raw is None else max(0.0, float(redis_text(raw)))
