@@ -14,7 +14,6 @@ from typing import Any
 import structlog
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.exceptions import InvalidStateError
-from aiortc.rate import RemoteBitrateEstimator
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 from aiortc.sdp import candidate_from_sdp
 
@@ -22,6 +21,7 @@ from core.contracts import media as protocol
 from core.contracts.errors import ErrorCode
 from mediaserver import feedback, network, sdp_info
 from mediaserver.config import MediaConfig
+from mediaserver.estimator import uplink_estimator
 from mediaserver.metrics import current_stats
 from mediaserver.rtp import packet as rtp_packet
 from mediaserver.rtp.downlink import Downlink
@@ -215,7 +215,7 @@ class Participant:
         # The SFU's own estimate of the publisher's uplink, fed by the RTP path (aiortc's
         # receiver sees no packets there).
         if offered.kind == "video":
-            uplink = feedback.UplinkEstimate(RemoteBitrateEstimator())
+            uplink = feedback.UplinkEstimate(uplink_estimator())
         estimate = uplink
 
         def feed_estimate(arrival_ms: int, ast: int, size: int, ssrc: int) -> None:
