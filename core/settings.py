@@ -161,6 +161,10 @@ class Settings:
     media_drain_timeout: float = 30.0
     # A separate media worker process (`lippejob media`) runs on uvloop when it is installed.
     media_uvloop: bool = True
+    # The media worker's per-packet edge (SRTP, header writing, sendto) runs in C where `pip
+    # install` could build it (mediaserver/rtp/_wire.c; see `lippejob media`'s start log,
+    # `wire`); off: its pure-Python version.
+    media_compiled_wire: bool = True
     # `lippejob serve` (the signalling node, and its media worker when in process) runs on
     # uvloop when it is installed: WebSocket, Redis and database round trips cost less CPU.
     uvloop: bool = True

@@ -53,6 +53,9 @@ class MediaConfig:
     close_timeout: float = 5.0  # a closing room lets its current request finish this long
     # Draining (SIGTERM): rooms may end on their own this long, then their calls move.
     drain_timeout: float = 30.0
+    # The per-packet SRTP and sendto in C (mediaserver/rtp/_wire.c) where it was built;
+    # False: the Python version of the same (mediaserver/rtp/wire.py).
+    compiled_wire: bool = True
 
     def __post_init__(self) -> None:
         if self.port_min > self.port_max or self.port_min < 0 or self.port_max > 65535:
@@ -81,6 +84,7 @@ class MediaConfig:
             "ttl": settings.media_worker_ttl,
             "max_participants": settings.max_participants,
             "drain_timeout": settings.media_drain_timeout,
+            "compiled_wire": settings.media_compiled_wire,
         }
         values.update(overrides)
         return cls(**values)

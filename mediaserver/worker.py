@@ -29,6 +29,7 @@ from core.store.base import RegistryStore
 from mediaserver import metrics, network
 from mediaserver.config import MediaConfig
 from mediaserver.room import Room
+from mediaserver.rtp import wire
 
 log = structlog.get_logger(__name__)
 
@@ -81,8 +82,12 @@ class MediaWorker:
         self._subscription = await self._bus.subscribe(media_channel(self.id), self._on_message)
         await self._register()
         self._heartbeat = asyncio.create_task(self._heartbeat_loop(), name=f"heartbeat:{self.id}")
+        compiled = wire.use_compiled(self._config.compiled_wire)
         self._log.info(
-            "worker_started", bind=list(self._plan.bind), announce=self._plan.announce or None
+            "worker_started",
+            bind=list(self._plan.bind),
+            announce=self._plan.announce or None,
+            wire="c" if compiled else "python",
         )
 
     # --- requests -------------------------------------------------------------------------

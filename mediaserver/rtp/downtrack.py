@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 
     Source: TypeAlias = RtpForwarder | SimulcastSource
 
-HEADER_PACK = rtp.HEADER.pack
 SEQ_PACK = rtp.SEQ.pack
 
 
@@ -243,23 +242,20 @@ class DownTrack(MediaStreamTrack):  # type: ignore[misc]
                 head = b""
         else:
             head = b""
-        packet = b"".join(
-            (
-                HEADER_PACK(
-                    0x80 | self._x | (data[0] & 0x20),
-                    (data[1] & 0x80) | self._pt,
-                    out_seq,
-                    out_ts,
-                    self._ssrc,
-                ),
-                fixed if fixed is not None else ext.head + ast + ext.tail,
-                head,
-                memoryview(data)[start:],
-            )
+        extension = fixed if fixed is not None else ext.head + ast + ext.tail
+        transport.send_media(
+            0x80 | self._x | (data[0] & 0x20),
+            (data[1] & 0x80) | self._pt,
+            out_seq,
+            out_ts,
+            self._ssrc,
+            extension,
+            head,
+            data,
+            start,
         )
-        transport.send_rtp(packet)
         self._packets += 1
-        self._octets += len(packet)
+        self._octets += 12 + len(extension) + len(head) + len(data) - start
         self.forwarded += 1
         self._stats.forwarded += 1
 
@@ -321,24 +317,29 @@ class DownTrack(MediaStreamTrack):  # type: ignore[misc]
             marker = data[1] & 0x80
             if binding.rtx_ssrc is not None and binding.rtx_payload_type is not None:
                 self._rtx_seq = (self._rtx_seq + 1) & 0xFFFF
-                header = HEADER_PACK(
+                transport.send_media(
                     0x80 | self._x | (data[0] & 0x20),
                     marker | binding.rtx_payload_type,
                     self._rtx_seq,
                     out_ts,
                     binding.rtx_ssrc,
+                    ext,
+                    SEQ_PACK(out_seq) + head,
+                    data,
+                    start,
                 )
-                packet = b"".join((header, ext, SEQ_PACK(out_seq), head, memoryview(data)[start:]))
             else:
-                header = HEADER_PACK(
+                transport.send_media(
                     0x80 | self._x | (data[0] & 0x20),
                     marker | self._pt,
                     out_seq,
                     out_ts,
                     self._ssrc,
+                    ext,
+                    head,
+                    data,
+                    start,
                 )
-                packet = b"".join((header, ext, head, memoryview(data)[start:]))
-            transport.send_rtp(packet)
             self.retransmitted += 1
 
     def on_keyframe_request(self) -> None:

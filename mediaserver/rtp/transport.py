@@ -8,7 +8,8 @@ queue: it unprotects them with the DTLS transport's own SRTP session and hands t
 to the SFU's handlers, synchronously, in the datagram callback. DTLS and anything else still
 take aiortc's way. Outgoing packets are protected with the DTLS transport's sending session and
 written to the selected candidate pair's socket directly, without aioice's or aiortc's
-per-packet layers.
+per-packet layers. The SRTP and socket work per packet is `mediaserver.rtp.wire`'s (in C where
+it was built).
 
 This module and `mediaserver.feedback` are the only ones that touch aiortc internals (read
 on aiortc 1.14-1.16 and aioice 0.10; pyproject pins aiortc <1.17).
@@ -20,11 +21,11 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import pylibsrtp
 import structlog
 from aioice.ice import StunProtocol
 
 from mediaserver.metrics import current_stats
+from mediaserver.rtp import wire
 
 log = structlog.get_logger(__name__)
 
@@ -61,11 +62,15 @@ class RtpTransport:
 
     __slots__ = (
         "_connection",
+        "_detached",
         "_dtls",
+        "_in",
+        "_in_session",
         "_log",
+        "_out",
+        "_out_session",
         "_pair",
         "_queue_datagram",
-        "_sendto",
         "failures",
         "on_rtcp",
         "on_rtp",
@@ -93,8 +98,13 @@ class RtpTransport:
         self.sent = 0
         self.send_errors = 0
         self.stats = current_stats()  # the worker's: packets that could not be sent count there
+        # The wire for the current receiving session, and for the sending session and pair.
+        self._in: wire.Ingress | None = None
+        self._in_session: Any = None
+        self._out: wire.Egress | None = None
+        self._out_session: Any = None
         self._pair: Any = None
-        self._sendto: tuple[Callable[[bytes, Any], None], Any] | None = None
+        self._detached = False
         self._log = log.bind(**(log_context or {}))
         self._queue_datagram = self._connection.data_received  # aioice's own: to the DTLS loop
         self._connection.data_received = self._datagram
@@ -130,17 +140,25 @@ class RtpTransport:
         first = data[0] if data else 0
         srtp = self._dtls._rx_srtp
         if 127 < first < 192 and srtp is not None and len(data) > 11:
+            ingress = self._in
+            if srtp is not self._in_session or ingress is None:
+                ingress = self._in = wire.ingress(srtp)
+                self._in_session = srtp
             try:
                 if 191 < data[1] < 224:  # RTCP packet types 192-223 (RFC 5761 4)
-                    plain = srtp.unprotect_rtcp(data)
+                    plain = ingress.rtcp(data)
+                    if plain is None:
+                        self.failures += 1  # forged, replayed or garbage: dropped
+                        return
                     self.rtcp_received += 1
                     self.on_rtcp(plain)
                 else:
-                    plain = srtp.unprotect(data)
+                    plain = ingress.rtp(data)
+                    if plain is None:
+                        self.failures += 1
+                        return
                     self.rtp_received += 1
                     self.on_rtp(plain)
-            except pylibsrtp.Error:
-                self.failures += 1  # forged, replayed or garbage: dropped
             except Exception:
                 self.failures += 1
                 if self.failures < 5:
@@ -175,42 +193,73 @@ class RtpTransport:
     def ready(self) -> bool:
         return self._dtls._tx_srtp is not None and bool(self._connection._nominated)
 
-    def _route(self) -> tuple[Callable[[bytes, Any], None], Any] | None:
-        """The selected pair's `sendto` and remote address, looked up again only when aioice
-        selects another pair (aioice builds the address tuple anew on every read)."""
+    def egress(self) -> wire.Egress | None:
+        """The way out for the current sending session and selected pair (None before both
+        exist); made again only when aioice selects another pair."""
         pair = self._connection._nominated.get(1)
-        if pair is None:
-            return None
-        if pair is not self._pair:
-            self._pair = pair
-            self._sendto = (pair.protocol.transport.sendto, pair.remote_addr)
-        return self._sendto
-
-    def send_rtp(self, packet: bytes) -> None:
         srtp = self._dtls._tx_srtp
-        route = self._route()
-        if srtp is None or route is None:
-            return
+        if pair is self._pair and srtp is self._out_session:
+            return self._out
+        return self._new_egress(pair, srtp)
+
+    def _new_egress(self, pair: Any, srtp: Any) -> wire.Egress | None:
+        if self._detached:
+            return None
+        if self._out is not None:
+            self._out.close()
+        self._out = None
+        self._pair, self._out_session = pair, srtp
+        if pair is None or srtp is None:
+            return None
+        transport = pair.protocol.transport
+        host, port = pair.remote_addr[:2]
+        out: wire.Egress
         try:
-            route[0](srtp.protect(packet), route[1])
-        except (OSError, pylibsrtp.Error, AttributeError):
+            if pair.local_candidate.type == "relay":
+                raise ValueError("through the TURN server")  # aioice wraps each datagram
+            sock = transport.get_extra_info("socket")
+            out = wire.egress(srtp, sock.fileno(), host, port)
+        except (OSError, ValueError, AttributeError):
+            out = wire.PyEgress.through(srtp, transport, (host, port))
+        self._out = out
+        return out
+
+    def send_media(
+        self,
+        first: int,
+        second: int,
+        seq: int,
+        timestamp: int,
+        ssrc: int,
+        extension: bytes,
+        head: bytes,
+        data: bytes,
+        start: int,
+    ) -> None:
+        """Send the RTP packet of these header fields, `extension` (the block), `head` and
+        data[start:] (the payload)."""
+        out = self.egress()
+        if out is None:
+            return
+        if out.rtp(first, second, seq, timestamp, ssrc, extension, head, data, start):
+            self.sent += 1
+        else:
             self.send_errors += 1
             self.stats.dropped += 1
-            return
-        self.sent += 1
 
     def send_rtcp(self, packet: bytes) -> None:
-        srtp = self._dtls._tx_srtp
-        route = self._route()
-        if srtp is None or route is None:
-            return
-        try:
-            route[0](srtp.protect_rtcp(packet), route[1])
-        except (OSError, pylibsrtp.Error, AttributeError):
+        out = self.egress()
+        if out is not None and not out.rtcp(packet):
             self.send_errors += 1
 
     def detach(self) -> None:
-        """Give the datagrams back to aiortc (the connection is closing)."""
+        """Give the datagrams back to aiortc (the connection is closing), and let go of the
+        socket."""
+        self._detached = True
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+        self._pair = self._out_session = None
         if self._connection.data_received == self._datagram:
             self._connection.data_received = self._queue_datagram
         self._connection.__dict__.pop("_lippejob_rtp", None)

@@ -24,6 +24,7 @@ from core.bus.redisbus import RedisBus
 from core.clock import SystemClock
 from core.store.redisstore import RedisStore
 from mediaserver.metrics import MediaStats, WorkerCollector, counting_into, current_stats
+from mediaserver.rtp import wire
 from tests.media.conftest import Sfu
 from testsupport.client import SyntheticClient, wait_for
 
@@ -202,6 +203,8 @@ async def test_worker_process_logs_json_and_serves_metrics(
     assert all("timestamp" in e and "level" in e for e in events)
     names = [e["event"] for e in events]
     assert "worker_started" in names and "worker_closed" in names
+    [started] = [e for e in events if e["event"] == "worker_started"]
+    assert started["wire"] == ("c" if wire.BUILT else "python")  # the compiled edge, if built
     [invalid] = [e for e in events if e["event"] == "media_request_invalid"]
     assert "[ip]" in invalid["error"] and "192.0.2.77" not in log
     assert not any(e.get("logger", "").startswith(("aioice", "aiortc")) for e in events)

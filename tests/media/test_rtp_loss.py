@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -37,7 +38,7 @@ class Loss:
 @pytest.fixture
 def lossy_edge(monkeypatch: pytest.MonkeyPatch) -> Iterator[Loss]:
     loss = Loss(LOSS)
-    receive, send = RtpTransport._datagram, RtpTransport.send_rtp
+    receive, send = RtpTransport._datagram, RtpTransport.send_media
 
     def lossy_receive(self: RtpTransport, data: bytes, component: int) -> None:
         srtp = bool(data) and 127 < data[0] < 192 and not 191 < data[1] < 224  # not SRTCP
@@ -46,14 +47,14 @@ def lossy_edge(monkeypatch: pytest.MonkeyPatch) -> Iterator[Loss]:
             return
         receive(self, data, component)
 
-    def lossy_send(self: RtpTransport, packet: bytes) -> None:
+    def lossy_send(self: RtpTransport, *fields: Any) -> None:
         if loss.random.random() < loss.share:
             loss.dropped_out += 1
             return
-        send(self, packet)
+        send(self, *fields)
 
     monkeypatch.setattr(RtpTransport, "_datagram", lossy_receive)
-    monkeypatch.setattr(RtpTransport, "send_rtp", lossy_send)
+    monkeypatch.setattr(RtpTransport, "send_media", lossy_send)
     yield loss
 
 

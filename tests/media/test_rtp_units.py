@@ -49,7 +49,20 @@ class FakeTransport:
         self.packets: list[bytes] = []
         self.ready = True
 
-    def send_rtp(self, packet: bytes) -> None:
+    def send_media(
+        self,
+        first: int,
+        second: int,
+        seq: int,
+        timestamp: int,
+        ssrc: int,
+        extension: bytes,
+        head: bytes,
+        data: bytes,
+        start: int,
+    ) -> None:
+        packet = rtp.HEADER.pack(first, second, seq, timestamp, ssrc) + extension + head
+        packet += data[start:]
         assert rtp.valid(packet)
         self.packets.append(packet)
 
