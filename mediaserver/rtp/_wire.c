@@ -15,6 +15,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
@@ -302,6 +303,239 @@ static PyTypeObject IngressType = {
     .tp_methods = ingress_methods,
 };
 
+/* ---- Lane: one subscriber's rewriting of one stream, and the fan-out ----------------- */
+
+/* The state `DownTrack` (mediaserver/rtp/downtrack.py) keeps per packet, as C members with
+ * the names the Python code uses, so that both read and write the same fields. `fanout` runs
+ * the steady state of `DownTrack.forward` for each lane whose `_fast` is the packet's source
+ * (set by the Python code once a segment is under way, cleared at every change of source,
+ * hold or restart) and hands every other packet to the lane's Python `forward`. */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *fast;      /* _fast: the source forwarded in C, or None */
+    PyObject *egress;    /* _egress: an Egress of this module, else the C path is not taken */
+    PyObject *ext_fixed; /* _ext_fixed: the whole extension block (bytes), or None */
+    PyObject *ext_head;  /* _ext_head / _ext_tail: around the abs-send-time value */
+    PyObject *ext_tail;
+    PyObject *last_data; /* _last_data: the last packet sent (VP8: picture id continuity) */
+    int last_start;
+    unsigned int x, pt, ssrc, seq_off, ts_off, first_in, next_seq, last_ts;
+    double last_at;
+    unsigned long long packets, octets, forwarded;
+    char vp8;
+} Lane;
+
+static PyObject *lane_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    Lane *self = (Lane *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    self->fast = Py_NewRef(Py_None);
+    self->egress = Py_NewRef(Py_None);
+    self->ext_fixed = Py_NewRef(Py_None);
+    self->ext_head = PyBytes_FromStringAndSize(NULL, 0);
+    self->ext_tail = PyBytes_FromStringAndSize(NULL, 0);
+    self->last_data = PyBytes_FromStringAndSize(NULL, 0);
+    if (self->ext_head == NULL || self->ext_tail == NULL || self->last_data == NULL) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return (PyObject *)self;
+}
+
+static int lane_traverse(Lane *self, visitproc visit, void *arg) {
+    Py_VISIT(self->fast);
+    Py_VISIT(self->egress);
+    Py_VISIT(self->ext_fixed);
+    Py_VISIT(self->ext_head);
+    Py_VISIT(self->ext_tail);
+    Py_VISIT(self->last_data);
+    return 0;
+}
+
+static int lane_clear(Lane *self) {
+    Py_CLEAR(self->fast);
+    Py_CLEAR(self->egress);
+    Py_CLEAR(self->ext_fixed);
+    Py_CLEAR(self->ext_head);
+    Py_CLEAR(self->ext_tail);
+    Py_CLEAR(self->last_data);
+    return 0;
+}
+
+static void lane_dealloc(Lane *self) {
+    PyObject_GC_UnTrack(self);
+    lane_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMemberDef lane_members[] = {
+    {"_fast", T_OBJECT, offsetof(Lane, fast), 0, NULL},
+    {"_egress", T_OBJECT, offsetof(Lane, egress), 0, NULL},
+    {"_ext_fixed", T_OBJECT, offsetof(Lane, ext_fixed), 0, NULL},
+    {"_ext_head", T_OBJECT, offsetof(Lane, ext_head), 0, NULL},
+    {"_ext_tail", T_OBJECT, offsetof(Lane, ext_tail), 0, NULL},
+    {"_last_data", T_OBJECT, offsetof(Lane, last_data), 0, NULL},
+    {"_last_start", T_INT, offsetof(Lane, last_start), 0, NULL},
+    {"_x", T_UINT, offsetof(Lane, x), 0, NULL},
+    {"_pt", T_UINT, offsetof(Lane, pt), 0, NULL},
+    {"_ssrc", T_UINT, offsetof(Lane, ssrc), 0, NULL},
+    {"_seq_off", T_UINT, offsetof(Lane, seq_off), 0, NULL},
+    {"_ts_off", T_UINT, offsetof(Lane, ts_off), 0, NULL},
+    {"_first_in", T_UINT, offsetof(Lane, first_in), 0, NULL},
+    {"_next_seq", T_UINT, offsetof(Lane, next_seq), 0, NULL},
+    {"_last_ts", T_UINT, offsetof(Lane, last_ts), 0, NULL},
+    {"_last_at", T_DOUBLE, offsetof(Lane, last_at), 0, NULL},
+    {"_packets", T_ULONGLONG, offsetof(Lane, packets), 0, NULL},
+    {"_octets", T_ULONGLONG, offsetof(Lane, octets), 0, NULL},
+    {"forwarded", T_ULONGLONG, offsetof(Lane, forwarded), 0, NULL},
+    {"_vp8", T_BOOL, offsetof(Lane, vp8), 0, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyTypeObject LaneType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "mediaserver.rtp._wire.Lane",
+    .tp_basicsize = sizeof(Lane),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "The per-packet state of a subscriber's down track (base of DownTrack).",
+    .tp_new = lane_new,
+    .tp_traverse = (traverseproc)lane_traverse,
+    .tp_clear = (inquiry)lane_clear,
+    .tp_dealloc = (destructor)lane_dealloc,
+    .tp_members = lane_members,
+};
+
+static PyObject *str_forward, *str_send_failed;
+
+/* The steady state of DownTrack.forward; 1 sent, 0 not for this path (the caller falls back
+ * to Python), -1 sent and failed (the caller reports it). */
+static int lane_forward(Lane *lane, const unsigned char *data, Py_ssize_t size, PyObject *data_obj,
+                        unsigned int seq, unsigned int ts, Py_ssize_t start, PyObject *ast,
+                        double now) {
+    Egress *out = (Egress *)lane->egress;
+    if (((seq - lane->first_in) & 0x8000) != 0)
+        return 2; /* from before this segment began: dropped, as in Python */
+    Py_ssize_t ext_len;
+    if (lane->ext_fixed != Py_None) {
+        if (!PyBytes_Check(lane->ext_fixed))
+            return 0;
+        ext_len = PyBytes_GET_SIZE(lane->ext_fixed);
+    } else {
+        if (!PyBytes_Check(lane->ext_head) || !PyBytes_Check(lane->ext_tail))
+            return 0;
+        ext_len = PyBytes_GET_SIZE(lane->ext_head) + PyBytes_GET_SIZE(ast) +
+                  PyBytes_GET_SIZE(lane->ext_tail);
+    }
+    Py_ssize_t len = 12 + ext_len + (size - start);
+    if (len > MAX_PACKET)
+        return 0;
+    unsigned int out_seq = (seq + lane->seq_off) & 0xFFFF;
+    unsigned int out_ts = (ts + lane->ts_off) & 0xFFFFFFFFu;
+    if (((out_seq - lane->next_seq) & 0x8000) == 0) {
+        lane->next_seq = (out_seq + 1) & 0xFFFF;
+        lane->last_ts = out_ts;
+        lane->last_at = now;
+    }
+    if (lane->vp8) {
+        Py_SETREF(lane->last_data, Py_NewRef(data_obj));
+        lane->last_start = (int)start;
+    }
+    unsigned char buf[MAX_PACKET + MAX_TRAILER];
+    buf[0] = (unsigned char)(0x80 | lane->x | (data[0] & 0x20));
+    buf[1] = (unsigned char)((data[1] & 0x80) | lane->pt);
+    buf[2] = (unsigned char)(out_seq >> 8);
+    buf[3] = (unsigned char)out_seq;
+    buf[4] = (unsigned char)(out_ts >> 24);
+    buf[5] = (unsigned char)(out_ts >> 16);
+    buf[6] = (unsigned char)(out_ts >> 8);
+    buf[7] = (unsigned char)out_ts;
+    buf[8] = (unsigned char)(lane->ssrc >> 24);
+    buf[9] = (unsigned char)(lane->ssrc >> 16);
+    buf[10] = (unsigned char)(lane->ssrc >> 8);
+    buf[11] = (unsigned char)lane->ssrc;
+    unsigned char *pos = buf + 12;
+    if (lane->ext_fixed != Py_None) {
+        memcpy(pos, PyBytes_AS_STRING(lane->ext_fixed), (size_t)ext_len);
+        pos += ext_len;
+    } else {
+        PyObject *parts[3] = {lane->ext_head, ast, lane->ext_tail};
+        for (int i = 0; i < 3; i++) {
+            memcpy(pos, PyBytes_AS_STRING(parts[i]), (size_t)PyBytes_GET_SIZE(parts[i]));
+            pos += PyBytes_GET_SIZE(parts[i]);
+        }
+    }
+    memcpy(pos, data + start, (size_t)(size - start));
+    lane->packets++;
+    lane->octets += (unsigned long long)len;
+    lane->forwarded++;
+    return send_protected(out, buf, (int)len, fn_protect) ? 1 : -1;
+}
+
+/* fanout(lanes, source, data, seq, timestamp, start, key, ast, now) -> int
+ * Each lane in `lanes` (a list, read by index: a Python `forward` may change it) gets the
+ * packet: in C when its `_fast` is `source`, else through its `forward` method with the same
+ * arguments. Returns how many were forwarded in C (the worker's `forwarded` counter). */
+static PyObject *fanout(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 9) {
+        PyErr_SetString(PyExc_TypeError, "fanout() takes 9 arguments");
+        return NULL;
+    }
+    PyObject *lanes = args[0], *source = args[1], *data_obj = args[2], *ast = args[7];
+    if (!PyList_Check(lanes) || !PyBytes_Check(data_obj) || !PyBytes_Check(ast)) {
+        PyErr_SetString(PyExc_TypeError, "fanout(list, source, bytes, ..., bytes, now)");
+        return NULL;
+    }
+    unsigned long seq = PyLong_AsUnsignedLong(args[3]);
+    unsigned long ts = PyLong_AsUnsignedLong(args[4]);
+    Py_ssize_t start = PyLong_AsSsize_t(args[5]);
+    double now = PyFloat_AsDouble(args[8]);
+    if (PyErr_Occurred())
+        return NULL;
+    const unsigned char *data = (const unsigned char *)PyBytes_AS_STRING(data_obj);
+    Py_ssize_t size = PyBytes_GET_SIZE(data_obj);
+    if (size < 12 || start < 12 || start > size) {
+        PyErr_SetString(PyExc_ValueError, "not an RTP packet, or start outside it");
+        return NULL;
+    }
+    long sent = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(lanes); i++) {
+        PyObject *item = PyList_GET_ITEM(lanes, i);
+        Py_INCREF(item);
+        int done = 0;
+        if (PyObject_TypeCheck(item, &LaneType)) {
+            Lane *lane = (Lane *)item;
+            if (lane->fast == source && Py_IS_TYPE(lane->egress, &EgressType) &&
+                ((Egress *)lane->egress)->fd >= 0) {
+                done = lane_forward(lane, data, size, data_obj, (unsigned int)seq,
+                                    (unsigned int)ts, start, ast, now);
+            }
+        }
+        if (done == 1) {
+            sent++;
+        } else if (done == -1) {
+            sent++;
+            PyObject *r = PyObject_CallMethodNoArgs(item, str_send_failed);
+            Py_XDECREF(r);
+            if (r == NULL) {
+                Py_DECREF(item);
+                return NULL;
+            }
+        } else if (done == 0) {
+            PyObject *call[10] = {item,    args[1], args[2], args[3], args[4],
+                                  args[5], args[6], args[7], args[8], NULL};
+            PyObject *r = PyObject_VectorcallMethod(
+                str_forward, call, 9 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+            Py_XDECREF(r);
+            if (r == NULL) {
+                Py_DECREF(item);
+                return NULL;
+            }
+        }
+        Py_DECREF(item);
+    }
+    return PyLong_FromLong(sent);
+}
+
 /* ---- the module -------------------------------------------------------------------- */
 
 static PyObject *configure(PyObject *module, PyObject *args) {
@@ -322,6 +556,8 @@ static PyObject *configure(PyObject *module, PyObject *args) {
 static PyMethodDef module_methods[] = {
     {"configure", configure, METH_VARARGS,
      "configure(protect, unprotect, protect_rtcp, unprotect_rtcp): libsrtp's functions."},
+    {"fanout", (PyCFunction)(void (*)(void))fanout, METH_FASTCALL,
+     "fanout(lanes, source, data, seq, timestamp, start, key, ast, now) -> int"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -334,13 +570,19 @@ static struct PyModuleDef wire_module = {
 };
 
 PyMODINIT_FUNC PyInit__wire(void) {
-    if (PyType_Ready(&EgressType) < 0 || PyType_Ready(&IngressType) < 0)
+    if (PyType_Ready(&EgressType) < 0 || PyType_Ready(&IngressType) < 0 ||
+        PyType_Ready(&LaneType) < 0)
+        return NULL;
+    str_forward = PyUnicode_InternFromString("forward");
+    str_send_failed = PyUnicode_InternFromString("_send_failed");
+    if (str_forward == NULL || str_send_failed == NULL)
         return NULL;
     PyObject *module = PyModule_Create(&wire_module);
     if (module == NULL)
         return NULL;
     if (PyModule_AddObjectRef(module, "Egress", (PyObject *)&EgressType) < 0 ||
-        PyModule_AddObjectRef(module, "Ingress", (PyObject *)&IngressType) < 0) {
+        PyModule_AddObjectRef(module, "Ingress", (PyObject *)&IngressType) < 0 ||
+        PyModule_AddObjectRef(module, "Lane", (PyObject *)&LaneType) < 0) {
         Py_DECREF(module);
         return NULL;
     }

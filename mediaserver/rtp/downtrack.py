@@ -27,6 +27,7 @@ from aiortc.rtp import RtcpSdesPacket, RtcpSenderInfo, RtcpSourceInfo, RtcpSrPac
 from mediaserver.metrics import MediaStats
 from mediaserver.rtp import packet as rtp
 from mediaserver.rtp import payload as vp8
+from mediaserver.rtp import wire
 
 if TYPE_CHECKING:
     from mediaserver.rtp.forwarder import RtpForwarder
@@ -52,8 +53,13 @@ class Binding:
     cname: str | None
 
 
-class DownTrack(MediaStreamTrack):  # type: ignore[misc]
-    """A subscriber's view of whatever RTP forwarder it is attached to."""
+class DownTrack(MediaStreamTrack, wire.Lane):  # type: ignore[misc]
+    """A subscriber's view of whatever RTP forwarder it is attached to.
+
+    The per-packet fields live in `wire.Lane` (C members where the extension was built): in
+    the steady state of a segment (`_fast` is the source) `wire.fanout` forwards in C with
+    them, everything else (a segment's start, a switch, a hold, a VP8 descriptor to rewrite)
+    takes `forward` below, which also hands the steady state back to C."""
 
     def __init__(self, kind: str, stats: MediaStats | None = None) -> None:
         super().__init__()
@@ -121,6 +127,8 @@ class DownTrack(MediaStreamTrack):  # type: ignore[misc]
 
     def bind(self, transport: RtpTransport, binding: Binding) -> None:
         """Send through `transport` as the subscriber's answer negotiated."""
+        if transport is not self._transport:
+            self._fast = self._egress = None
         self._transport = transport
         if binding == self._binding:
             return
@@ -131,6 +139,8 @@ class DownTrack(MediaStreamTrack):  # type: ignore[misc]
             binding.mid, binding.mid_id, binding.ast_id if self._video else 0
         )
         self._x = 0x10 if self._ext.present else 0
+        self._ext_fixed = self._ext.fixed
+        self._ext_head, self._ext_tail = self._ext.head, self._ext.tail
 
     def attach(self, forwarder: Source | None) -> None:
         """Switch to another source (or none), held until `release`."""
@@ -178,6 +188,7 @@ class DownTrack(MediaStreamTrack):  # type: ignore[misc]
 
     def restart(self) -> None:
         """Begin a new segment at the source's next keyframe (video) or packet (audio)."""
+        self._fast = None  # every packet through `forward` until the segment is under way
         self._resync = True
         self.waiting_keyframe = self._video
         self.waiting_since = time.monotonic()
@@ -204,6 +215,7 @@ class DownTrack(MediaStreamTrack):  # type: ignore[misc]
             if source is not self.pending or not key or not transport.ready:
                 return
             old, self.current, self.pending = self.current, source, None
+            self._fast = None
             if old is not None:
                 old.detach(self)
                 self.switches += 1
@@ -243,7 +255,14 @@ class DownTrack(MediaStreamTrack):  # type: ignore[misc]
         else:
             head = b""
         extension = fixed if fixed is not None else ext.head + ast + ext.tail
-        transport.send_media(
+        out = transport.egress()
+        if out is None:
+            return
+        self._packets += 1
+        self._octets += 12 + len(extension) + len(head) + len(data) - start
+        self.forwarded += 1
+        self._stats.forwarded += 1
+        sent = out.rtp(
             0x80 | self._x | (data[0] & 0x20),
             (data[1] & 0x80) | self._pt,
             out_seq,
@@ -254,10 +273,16 @@ class DownTrack(MediaStreamTrack):  # type: ignore[misc]
             data,
             start,
         )
-        self._packets += 1
-        self._octets += 12 + len(extension) + len(head) + len(data) - start
-        self.forwarded += 1
-        self._stats.forwarded += 1
+        if not sent:
+            self._send_failed()
+        if not head:  # nothing to rewrite in the payload: the next packets can take C
+            self._fast, self._egress = source, out
+
+    def _send_failed(self) -> None:
+        transport = self._transport
+        if transport is not None:
+            transport.send_errors += 1
+        self._stats.dropped += 1
 
     def _continue_vp8(self, data: bytes, start: int) -> None:
         """At the start of a segment: offsets that make this source's picture ids (and
@@ -315,9 +340,12 @@ class DownTrack(MediaStreamTrack):  # type: ignore[misc]
             ) & 0xFFFFFFFF
             ext = self._ext.block(rtp.abs_send_time())
             marker = data[1] & 0x80
+            out = transport.egress()
+            if out is None:
+                return
             if binding.rtx_ssrc is not None and binding.rtx_payload_type is not None:
                 self._rtx_seq = (self._rtx_seq + 1) & 0xFFFF
-                transport.send_media(
+                sent = out.rtp(
                     0x80 | self._x | (data[0] & 0x20),
                     marker | binding.rtx_payload_type,
                     self._rtx_seq,
@@ -329,7 +357,7 @@ class DownTrack(MediaStreamTrack):  # type: ignore[misc]
                     start,
                 )
             else:
-                transport.send_media(
+                sent = out.rtp(
                     0x80 | self._x | (data[0] & 0x20),
                     marker | self._pt,
                     out_seq,
@@ -340,6 +368,8 @@ class DownTrack(MediaStreamTrack):  # type: ignore[misc]
                     data,
                     start,
                 )
+            if not sent:
+                self._send_failed()
             self.retransmitted += 1
 
     def on_keyframe_request(self) -> None:

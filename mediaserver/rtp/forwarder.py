@@ -25,7 +25,7 @@ import structlog
 
 from mediaserver.metrics import MediaStats
 from mediaserver.rtp import packet as rtp
-from mediaserver.rtp import payload
+from mediaserver.rtp import payload, wire
 
 if TYPE_CHECKING:
     from mediaserver.rtp.downtrack import DownTrack
@@ -74,6 +74,7 @@ class RtpForwarder:
         self.height: int | None = None  # the picture's, from its last keyframe (VP8 only)
         self.ssrc: int | None = None
         self._slots: list[DownTrack] = []
+        self._fanout = wire.fanout()
         self._send_keyframe_request = send_keyframe_request
         self._send_nack = send_nack
         self._min_interval = min_keyframe_interval
@@ -244,8 +245,9 @@ class RtpForwarder:
         else:
             key = True
             ast_now = b""
-        for slot in self._slots:
-            slot.forward(self, data, seq, timestamp, start, key, ast_now, now)
+        forwarded = self._fanout(self._slots, self, data, seq, timestamp, start, key, ast_now, now)
+        if forwarded:
+            self._stats.forwarded += forwarded  # those sent in C (`forward` counts its own)
         if self._missing and data[1] & 0x80:
             self._renack(now)
         if self._video and data[1] & 0x80 and not key:

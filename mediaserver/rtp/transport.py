@@ -77,7 +77,6 @@ class RtpTransport:
         "rtcp_received",
         "rtp_received",
         "send_errors",
-        "sent",
         "stats",
     )
 
@@ -95,7 +94,6 @@ class RtpTransport:
         self.rtp_received = 0
         self.rtcp_received = 0
         self.failures = 0  # SRTP authentication failures and handler errors
-        self.sent = 0
         self.send_errors = 0
         self.stats = current_stats()  # the worker's: packets that could not be sent count there
         # The wire for the current receiving session, and for the sending session and pair.
@@ -223,29 +221,6 @@ class RtpTransport:
             out = wire.PyEgress.through(srtp, transport, (host, port))
         self._out = out
         return out
-
-    def send_media(
-        self,
-        first: int,
-        second: int,
-        seq: int,
-        timestamp: int,
-        ssrc: int,
-        extension: bytes,
-        head: bytes,
-        data: bytes,
-        start: int,
-    ) -> None:
-        """Send the RTP packet of these header fields, `extension` (the block), `head` and
-        data[start:] (the payload)."""
-        out = self.egress()
-        if out is None:
-            return
-        if out.rtp(first, second, seq, timestamp, ssrc, extension, head, data, start):
-            self.sent += 1
-        else:
-            self.send_errors += 1
-            self.stats.dropped += 1
 
     def send_rtcp(self, packet: bytes) -> None:
         out = self.egress()

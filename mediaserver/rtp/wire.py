@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import os
 import socket
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pylibsrtp
 
@@ -216,6 +217,64 @@ def _context(session: pylibsrtp.Session) -> int:
     """The address of a pylibsrtp session's `srtp_t`."""
     assert _compiled is not None
     return int(_compiled[1].cast("uintptr_t", session._srtp[0]))
+
+
+class PyLane:
+    """The Python version of `_wire.Lane`: the fields as plain attributes (these defaults)."""
+
+    _fast: object = None
+    _egress: object = None
+    _ext_fixed: bytes | None = None
+    _ext_head = b""
+    _ext_tail = b""
+    _last_data = b""
+    _last_start = 0
+    _x = 0
+    _pt = 0
+    _ssrc = 0
+    _seq_off = 0
+    _ts_off = 0
+    _first_in = 0
+    _next_seq = 0
+    _last_ts = 0
+    _last_at = 0.0
+    _packets = 0
+    _octets = 0
+    forwarded = 0
+    _vp8 = False
+
+
+def py_fanout(
+    lanes: list[Any],
+    source: object,
+    data: bytes,
+    seq: int,
+    timestamp: int,
+    start: int,
+    key: bool,
+    ast: bytes,
+    now: float,
+) -> int:
+    """The Python version of `_wire.fanout`: every lane's `forward` (which counts itself)."""
+    for lane in lanes:
+        lane.forward(source, data, seq, timestamp, start, key, ast, now)
+    return 0
+
+
+if TYPE_CHECKING:
+    from mediaserver.rtp._wire import Lane as Lane
+else:
+    Lane = _built[0].Lane if _built is not None else PyLane
+
+Fanout = Callable[[list[Any], object, bytes, int, int, int, bool, bytes, float], int]
+
+
+def fanout() -> Fanout:
+    """The fan-out to use for a stream made now (C when compiled, see `use_compiled`)."""
+    if _compiled is not None:
+        function: Fanout = _compiled[0].fanout
+        return function
+    return py_fanout
 
 
 def egress(session: pylibsrtp.Session, fd: int, host: str, port: int) -> Egress:

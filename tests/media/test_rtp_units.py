@@ -43,13 +43,17 @@ def make_packet(
 
 
 class FakeTransport:
-    """Collects what a down track sends."""
+    """Collects what a down track sends (its egress writes the packets into `packets`)."""
 
     def __init__(self) -> None:
         self.packets: list[bytes] = []
         self.ready = True
+        self.send_errors = 0
 
-    def send_media(
+    def egress(self) -> FakeTransport:
+        return self
+
+    def rtp(
         self,
         first: int,
         second: int,
@@ -60,11 +64,12 @@ class FakeTransport:
         head: bytes,
         data: bytes,
         start: int,
-    ) -> None:
+    ) -> bool:
         packet = rtp.HEADER.pack(first, second, seq, timestamp, ssrc) + extension + head
         packet += data[start:]
         assert rtp.valid(packet)
         self.packets.append(packet)
+        return True
 
 
 def fields(packet: bytes) -> tuple[int, int, int, int, int]:
