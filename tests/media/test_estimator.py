@@ -62,6 +62,6 @@ def test_uplink_estimator_matches_aiortc() -> None:
 def test_min_frame_period_matches_aiortc() -> None:
     rng = random.Random(11)
     ours, theirs = uplink_estimator().estimator, OveruseEstimator()
-    for _ in range(2000):
+    for _ in range(5000):
         delta = rng.choice((33.3, 33.4, 16.7, 66.7, 100.0, 5.0)) * rng.uniform(0.9, 1.1)
         assert ours.update_min_frame_period(delta) == theirs.update_min_frame_period(delta)
