@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -536,6 +537,411 @@ static PyObject *fanout(PyObject *module, PyObject *const *args, Py_ssize_t narg
     return PyLong_FromLong(sent);
 }
 
+/* ---- Stream: a publisher's stream as it arrives (base of RtpForwarder) --------------- */
+
+/* `_receive` is RtpForwarder.on_rtp (mediaserver/rtp/forwarder.py) in C for the common case:
+ * sequence bookkeeping, the history, the counters, the keyframe test (VP8 here, other codecs
+ * through `payload.keyframe_start`), abs-send-time and the fan-out. What is rare calls back
+ * into the Python methods of the same name: `_lost` (a gap), `_keyframe` (a keyframe's first
+ * packet), `_renack`, `_retry_keyframe`, and the uplink estimator once per frame. */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *history; /* _history: list of bytes or None, a power of two long */
+    PyObject *missing; /* _missing: dict seq -> [last NACK, tries, first seen] */
+    PyObject *slots;   /* _slots: the down tracks (list) */
+    PyObject *uplink;  /* _uplink: callable(arrival ms, ast, bytes, ssrc), or None */
+    PyObject *stats;   /* _stats: the worker's MediaStats */
+    PyObject *keyframe_start; /* _keyframe_start: payload.keyframe_start for other codecs */
+    long long cycles, received, frame_bytes, recovered;
+    unsigned long long packets, bytes_received;
+    int highest, base_seq, mask, codec, ast_id;
+    unsigned int last_timestamp;
+    double last_arrival, last_request, retry;
+    char video, muted;
+} Stream;
+
+static PyObject *str_received, *str_forwarded, *str_lost, *str_keyframe, *str_renack,
+    *str_retry_keyframe;
+
+static PyObject *stream_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    Stream *self = (Stream *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    self->history = PyList_New(0);
+    self->missing = PyDict_New();
+    self->slots = PyList_New(0);
+    self->uplink = Py_NewRef(Py_None);
+    self->stats = Py_NewRef(Py_None);
+    self->keyframe_start = Py_NewRef(Py_None);
+    self->highest = self->base_seq = -1;
+    if (self->history == NULL || self->missing == NULL || self->slots == NULL) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return (PyObject *)self;
+}
+
+static int stream_traverse(Stream *self, visitproc visit, void *arg) {
+    Py_VISIT(self->history);
+    Py_VISIT(self->missing);
+    Py_VISIT(self->slots);
+    Py_VISIT(self->uplink);
+    Py_VISIT(self->stats);
+    Py_VISIT(self->keyframe_start);
+    return 0;
+}
+
+static int stream_clear(Stream *self) {
+    Py_CLEAR(self->history);
+    Py_CLEAR(self->missing);
+    Py_CLEAR(self->slots);
+    Py_CLEAR(self->uplink);
+    Py_CLEAR(self->stats);
+    Py_CLEAR(self->keyframe_start);
+    return 0;
+}
+
+static void stream_dealloc(Stream *self) {
+    PyObject_GC_UnTrack(self);
+    stream_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static double clock_seconds(clockid_t clock) {
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* The fixed header, CSRCs and extension block (the packet passed rtp.valid). */
+static Py_ssize_t header_size(const unsigned char *d) {
+    Py_ssize_t size = 12 + 4 * (d[0] & 0x0F);
+    if (d[0] & 0x10)
+        size += 4 + 4 * ((d[size + 2] << 8) | d[size + 3]);
+    return size;
+}
+
+/* rtp.extension: the value of extension `id`, or NULL (length in *len). */
+static const unsigned char *find_extension(const unsigned char *d, Py_ssize_t n, int id,
+                                           Py_ssize_t *len) {
+    if (!(d[0] & 0x10) || id <= 0)
+        return NULL;
+    Py_ssize_t pos = 12 + 4 * (d[0] & 0x0F);
+    int profile = (d[pos] << 8) | d[pos + 1];
+    Py_ssize_t end = pos + 4 + 4 * ((d[pos + 2] << 8) | d[pos + 3]);
+    pos += 4;
+    if (end > n)
+        return NULL;
+    if (profile == 0xBEDE) {
+        while (pos < end) {
+            int byte = d[pos];
+            if (byte == 0) {
+                pos++;
+                continue;
+            }
+            int ident = byte >> 4;
+            if (ident == 15)
+                return NULL;
+            Py_ssize_t length = (byte & 0x0F) + 1;
+            if (ident == id) {
+                if (pos + 1 + length > end)
+                    return NULL;
+                *len = length;
+                return d + pos + 1;
+            }
+            pos += 1 + length;
+        }
+    } else if ((profile & 0xFFF0) == 0x1000) {
+        while (pos + 1 < end) {
+            int ident = d[pos];
+            if (ident == 0) {
+                pos++;
+                continue;
+            }
+            Py_ssize_t length = d[pos + 1];
+            if (ident == id) {
+                if (pos + 2 + length > end)
+                    return NULL;
+                *len = length;
+                return d + pos + 2;
+            }
+            pos += 2 + length;
+        }
+    }
+    return NULL;
+}
+
+/* payload.keyframe_start for VP8 (RFC 7741 4.2 and 4.3, RFC 6386 9.1). */
+static int vp8_keyframe_start(const unsigned char *p, Py_ssize_t n) {
+    if (n < 7 || (p[0] & 0x17) != 0x10)
+        return 0;
+    Py_ssize_t i = 1;
+    if (p[0] & 0x80) {
+        int x = p[1];
+        i = 2;
+        if (x & 0x80)
+            i += (p[2] & 0x80) ? 2 : 1;
+        if (x & 0x40)
+            i += 1;
+        if (x & 0x30)
+            i += 1;
+    }
+    return i + 6 <= n && !(p[i] & 0x01) && p[i + 3] == 0x9D && p[i + 4] == 0x01 &&
+           p[i + 5] == 0x2A;
+}
+
+static int add_to(PyObject *obj, PyObject *name, long long amount) {
+    PyObject *value = PyObject_GetAttr(obj, name);
+    if (value == NULL)
+        return -1;
+    PyObject *more = PyLong_FromLongLong(amount);
+    PyObject *sum = more == NULL ? NULL : PyNumber_Add(value, more);
+    Py_DECREF(value);
+    Py_XDECREF(more);
+    if (sum == NULL)
+        return -1;
+    int result = PyObject_SetAttr(obj, name, sum);
+    Py_DECREF(sum);
+    return result;
+}
+
+static int call_method(PyObject *self, PyObject *name, PyObject *arg1, PyObject *arg2) {
+    PyObject *args[3] = {self, arg1, arg2};
+    size_t n = arg1 == NULL ? 1 : (arg2 == NULL ? 2 : 3);
+    PyObject *r = PyObject_VectorcallMethod(name, args, n, NULL);
+    Py_XDECREF(r);
+    return r == NULL ? -1 : 0;
+}
+
+#define VP8_CODEC 0 /* payload.VP8 */
+#define NACK_MAX_GAP 128
+
+static PyObject *fanout(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+
+static PyObject *stream_receive(Stream *self, PyObject *packet) {
+    if (!PyBytes_Check(packet)) {
+        PyErr_SetString(PyExc_TypeError, "packet must be bytes");
+        return NULL;
+    }
+    const unsigned char *d = (const unsigned char *)PyBytes_AS_STRING(packet);
+    Py_ssize_t n = PyBytes_GET_SIZE(packet);
+    if (n < 12 || !PyList_Check(self->history) || !PyDict_Check(self->missing) ||
+        PyList_GET_SIZE(self->history) != (Py_ssize_t)self->mask + 1) {
+        PyErr_SetString(PyExc_ValueError, "not an RTP packet, or the stream is not set up");
+        return NULL;
+    }
+    self->packets++;
+    if (add_to(self->stats, str_received, 1) < 0)
+        return NULL;
+    int seq = (d[2] << 8) | d[3];
+    int highest = self->highest;
+    int recovered = 0;
+    if (highest < 0) {
+        self->base_seq = seq;
+        self->highest = seq;
+    } else {
+        int delta = (seq - highest) & 0xFFFF;
+        if (delta == 0)
+            Py_RETURN_NONE; /* a duplicate */
+        if (delta < 0x8000) {
+            if (seq < highest)
+                self->cycles += 0x10000;
+            self->highest = seq;
+            if (delta > 1 && delta <= NACK_MAX_GAP) {
+                PyObject *a = PyLong_FromLong(highest), *b = PyLong_FromLong(delta);
+                int failed = a == NULL || b == NULL || call_method((PyObject *)self, str_lost, a, b) < 0;
+                Py_XDECREF(a);
+                Py_XDECREF(b);
+                if (failed)
+                    return NULL;
+            }
+        } else {
+            int was_missing = 0;
+            if (PyDict_GET_SIZE(self->missing) > 0) {
+                PyObject *key = PyLong_FromLong(seq);
+                if (key == NULL)
+                    return NULL;
+                PyObject *entry = PyDict_GetItemWithError(self->missing, key);
+                if (entry != NULL) {
+                    was_missing = 1;
+                    if (PyDict_DelItem(self->missing, key) < 0) {
+                        Py_DECREF(key);
+                        return NULL;
+                    }
+                } else if (PyErr_Occurred()) {
+                    Py_DECREF(key);
+                    return NULL;
+                }
+                Py_DECREF(key);
+            }
+            if (!was_missing) {
+                PyObject *old = PyList_GET_ITEM(self->history, seq & self->mask);
+                if (PyBytes_Check(old) && PyBytes_GET_SIZE(old) >= 4) {
+                    const unsigned char *o = (const unsigned char *)PyBytes_AS_STRING(old);
+                    if (((o[2] << 8) | o[3]) == seq)
+                        Py_RETURN_NONE; /* a duplicate */
+                }
+            } else {
+                recovered = 1;
+            }
+        }
+    }
+    if (recovered)
+        self->recovered++;
+    self->received++;
+    self->bytes_received += (unsigned long long)n;
+    Py_INCREF(packet);
+    PyList_SetItem(self->history, seq & self->mask, packet); /* steals the reference */
+    double now = clock_seconds(CLOCK_MONOTONIC);
+    unsigned int timestamp = ((unsigned int)d[4] << 24) | (d[5] << 16) | (d[6] << 8) | d[7];
+    self->last_timestamp = timestamp;
+    self->last_arrival = now;
+    int marker = (d[1] & 0x80) != 0;
+    if (self->uplink != Py_None) {
+        self->frame_bytes += n;
+        if (marker) {
+            Py_ssize_t len = 0;
+            const unsigned char *ast = find_extension(d, n, self->ast_id, &len);
+            if (ast != NULL && len == 3) {
+                unsigned long ssrc =
+                    ((unsigned long)d[8] << 24) | (d[9] << 16) | (d[10] << 8) | d[11];
+                PyObject *r = PyObject_CallFunction(
+                    self->uplink, "LlLk", (long long)(clock_seconds(CLOCK_REALTIME) * 1000),
+                    (long)((ast[0] << 16) | (ast[1] << 8) | ast[2]), self->frame_bytes, ssrc);
+                Py_XDECREF(r);
+                if (r == NULL)
+                    return NULL;
+            }
+            self->frame_bytes = 0;
+        }
+    }
+    if (self->muted)
+        Py_RETURN_NONE;
+    Py_ssize_t start = header_size(d);
+    if (start > n) {
+        PyErr_SetString(PyExc_ValueError, "header longer than the packet");
+        return NULL;
+    }
+    int key = 1;
+    PyObject *ast_now;
+    if (self->video) {
+        Py_ssize_t head_len = n - start < 64 ? n - start : 64;
+        if (self->codec == VP8_CODEC) {
+            key = vp8_keyframe_start(d + start, head_len);
+        } else {
+            PyObject *head = PyBytes_FromStringAndSize((const char *)d + start, head_len);
+            PyObject *codec = PyLong_FromLong(self->codec);
+            PyObject *r = head == NULL || codec == NULL
+                              ? NULL
+                              : PyObject_CallFunctionObjArgs(self->keyframe_start, codec, head, NULL);
+            Py_XDECREF(head);
+            Py_XDECREF(codec);
+            if (r == NULL)
+                return NULL;
+            key = PyObject_IsTrue(r);
+            Py_DECREF(r);
+            if (key < 0)
+                return NULL;
+        }
+        if (key) {
+            PyObject *head = PyBytes_FromStringAndSize((const char *)d + start, head_len);
+            int failed = head == NULL || call_method((PyObject *)self, str_keyframe, head, NULL) < 0;
+            Py_XDECREF(head);
+            if (failed)
+                return NULL;
+        }
+        long long value = (long long)(clock_seconds(CLOCK_REALTIME) * 262144.0) & 0xFFFFFF;
+        char bytes[3] = {(char)(value >> 16), (char)(value >> 8), (char)value};
+        ast_now = PyBytes_FromStringAndSize(bytes, 3);
+    } else {
+        ast_now = PyBytes_FromStringAndSize(NULL, 0);
+    }
+    if (ast_now == NULL)
+        return NULL;
+    PyObject *seq_obj = PyLong_FromLong(seq);
+    PyObject *ts_obj = PyLong_FromUnsignedLong(timestamp);
+    PyObject *start_obj = PyLong_FromSsize_t(start);
+    PyObject *now_obj = PyFloat_FromDouble(now);
+    PyObject *result = NULL;
+    if (seq_obj != NULL && ts_obj != NULL && start_obj != NULL && now_obj != NULL) {
+        PyObject *call[9] = {self->slots, (PyObject *)self, packet, seq_obj, ts_obj,
+                             start_obj, key ? Py_True : Py_False, ast_now, now_obj};
+        Py_INCREF(self->slots);
+        result = fanout(NULL, call, 9);
+        Py_DECREF(call[0]);
+    }
+    Py_XDECREF(seq_obj);
+    Py_XDECREF(ts_obj);
+    Py_XDECREF(start_obj);
+    Py_DECREF(ast_now);
+    if (result == NULL) {
+        Py_XDECREF(now_obj);
+        return NULL;
+    }
+    long forwarded = PyLong_AsLong(result);
+    Py_DECREF(result);
+    if (forwarded > 0 && add_to(self->stats, str_forwarded, forwarded) < 0) {
+        Py_XDECREF(now_obj);
+        return NULL;
+    }
+    int failed = 0;
+    if (marker && PyDict_Check(self->missing) && PyDict_GET_SIZE(self->missing) > 0)
+        failed = call_method((PyObject *)self, str_renack, now_obj, NULL) < 0;
+    if (!failed && self->video && marker && !key && now - self->last_request >= self->retry)
+        failed = call_method((PyObject *)self, str_retry_keyframe, now_obj, NULL) < 0;
+    Py_DECREF(now_obj);
+    if (failed)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef stream_methods[] = {
+    {"_receive", (PyCFunction)stream_receive, METH_O,
+     "RtpForwarder.on_rtp in C (a decrypted packet that passed rtp.valid)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef stream_members[] = {
+    {"_history", T_OBJECT, offsetof(Stream, history), 0, NULL},
+    {"_missing", T_OBJECT, offsetof(Stream, missing), 0, NULL},
+    {"_slots", T_OBJECT, offsetof(Stream, slots), 0, NULL},
+    {"_uplink", T_OBJECT, offsetof(Stream, uplink), 0, NULL},
+    {"_stats", T_OBJECT, offsetof(Stream, stats), 0, NULL},
+    {"_keyframe_start", T_OBJECT, offsetof(Stream, keyframe_start), 0, NULL},
+    {"_cycles", T_LONGLONG, offsetof(Stream, cycles), 0, NULL},
+    {"_received", T_LONGLONG, offsetof(Stream, received), 0, NULL},
+    {"_frame_bytes", T_LONGLONG, offsetof(Stream, frame_bytes), 0, NULL},
+    {"recovered", T_LONGLONG, offsetof(Stream, recovered), 0, NULL},
+    {"packets", T_ULONGLONG, offsetof(Stream, packets), 0, NULL},
+    {"bytes_received", T_ULONGLONG, offsetof(Stream, bytes_received), 0, NULL},
+    {"_highest", T_INT, offsetof(Stream, highest), 0, NULL},
+    {"_base_seq", T_INT, offsetof(Stream, base_seq), 0, NULL},
+    {"_mask", T_INT, offsetof(Stream, mask), 0, NULL},
+    {"_codec", T_INT, offsetof(Stream, codec), 0, NULL},
+    {"_ast_id", T_INT, offsetof(Stream, ast_id), 0, NULL},
+    {"last_timestamp", T_UINT, offsetof(Stream, last_timestamp), 0, NULL},
+    {"last_arrival", T_DOUBLE, offsetof(Stream, last_arrival), 0, NULL},
+    {"_last_request", T_DOUBLE, offsetof(Stream, last_request), 0, NULL},
+    {"_retry", T_DOUBLE, offsetof(Stream, retry), 0, NULL},
+    {"_video", T_BOOL, offsetof(Stream, video), 0, NULL},
+    {"muted", T_BOOL, offsetof(Stream, muted), 0, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyTypeObject StreamType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "mediaserver.rtp._wire.Stream",
+    .tp_basicsize = sizeof(Stream),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "The per-packet state of a publisher's stream (base of RtpForwarder).",
+    .tp_new = stream_new,
+    .tp_traverse = (traverseproc)stream_traverse,
+    .tp_clear = (inquiry)stream_clear,
+    .tp_dealloc = (destructor)stream_dealloc,
+    .tp_members = stream_members,
+    .tp_methods = stream_methods,
+};
+
 /* ---- the module -------------------------------------------------------------------- */
 
 static PyObject *configure(PyObject *module, PyObject *args) {
@@ -571,7 +977,16 @@ static struct PyModuleDef wire_module = {
 
 PyMODINIT_FUNC PyInit__wire(void) {
     if (PyType_Ready(&EgressType) < 0 || PyType_Ready(&IngressType) < 0 ||
-        PyType_Ready(&LaneType) < 0)
+        PyType_Ready(&LaneType) < 0 || PyType_Ready(&StreamType) < 0)
+        return NULL;
+    str_received = PyUnicode_InternFromString("received");
+    str_forwarded = PyUnicode_InternFromString("forwarded");
+    str_lost = PyUnicode_InternFromString("_lost");
+    str_keyframe = PyUnicode_InternFromString("_keyframe");
+    str_renack = PyUnicode_InternFromString("_renack");
+    str_retry_keyframe = PyUnicode_InternFromString("_retry_keyframe");
+    if (!str_received || !str_forwarded || !str_lost || !str_keyframe || !str_renack ||
+        !str_retry_keyframe)
         return NULL;
     str_forward = PyUnicode_InternFromString("forward");
     str_send_failed = PyUnicode_InternFromString("_send_failed");
@@ -582,7 +997,8 @@ PyMODINIT_FUNC PyInit__wire(void) {
         return NULL;
     if (PyModule_AddObjectRef(module, "Egress", (PyObject *)&EgressType) < 0 ||
         PyModule_AddObjectRef(module, "Ingress", (PyObject *)&IngressType) < 0 ||
-        PyModule_AddObjectRef(module, "Lane", (PyObject *)&LaneType) < 0) {
+        PyModule_AddObjectRef(module, "Lane", (PyObject *)&LaneType) < 0 ||
+        PyModule_AddObjectRef(module, "Stream", (PyObject *)&StreamType) < 0) {
         Py_DECREF(module);
         return NULL;
     }

@@ -1,5 +1,8 @@
 # The C module's interface (mediaserver/rtp/_wire.c); see mediaserver/rtp/wire.py.
 
+from collections.abc import Callable
+from typing import Any
+
 def configure(protect: int, unprotect: int, protect_rtcp: int, unprotect_rtcp: int, /) -> None: ...
 
 class Egress:
@@ -61,3 +64,29 @@ def fanout(
     now: float,
     /,
 ) -> int: ...
+
+class Stream:
+    _history: list[bytes | None]
+    _missing: dict[int, list[float]]
+    _slots: list[Any]
+    _uplink: Callable[[int, int, int, int], None] | None
+    _stats: Any
+    _keyframe_start: Callable[[int, bytes], bool]
+    _cycles: int
+    _received: int
+    _frame_bytes: int
+    recovered: int
+    packets: int
+    bytes_received: int
+    _highest: int
+    _base_seq: int
+    _mask: int
+    _codec: int
+    _ast_id: int
+    last_timestamp: int
+    last_arrival: float
+    _last_request: float
+    _retry: float
+    _video: bool
+    muted: bool
+    def _receive(self, packet: bytes, /) -> None: ...

@@ -43,8 +43,11 @@ NACK_TRIES = 3
 NACK_GIVE_UP = 1.0  # seconds after which a missing packet is no longer asked for
 
 
-class RtpForwarder:
-    """Reads one publisher stream (packets pushed by its connection) for the down tracks."""
+class RtpForwarder(wire.Stream):
+    """Reads one publisher stream (packets pushed by its connection) for the down tracks.
+
+    Packets arrive at `receive`: `on_rtp` below, or the same in C (`wire.Stream._receive`,
+    over the same fields) where the extension was built."""
 
     def __init__(
         self,
@@ -107,6 +110,10 @@ class RtpForwarder:
         self._tasks: list[asyncio.Task[None]] = []
         if self._video:
             self._tasks.append(asyncio.create_task(self._keyframes(), name="forwarder-pli"))
+        self._keyframe_start = payload.keyframe_start  # C asks it of codecs other than VP8
+        self.receive: Callable[[bytes], None] = (
+            self._receive if wire.compiled() and wire.STREAM_IN_C else self.on_rtp
+        )
 
     # --- subscribers ------------------------------------------------------------------------
 
@@ -236,11 +243,7 @@ class RtpForwarder:
             head = data[start : start + 64]
             key = payload.keyframe_start(self._codec, head)
             if key:
-                self.keyframes += 1
-                if self._codec == payload.VP8:
-                    size = payload.vp8_keyframe_size(head)
-                    if size is not None:
-                        self.height = size[1]
+                self._keyframe(head)
             ast_now = rtp.abs_send_time()
         else:
             key = True
@@ -252,6 +255,14 @@ class RtpForwarder:
             self._renack(now)
         if self._video and data[1] & 0x80 and not key:
             self._retry_keyframe(now)
+
+    def _keyframe(self, head: bytes) -> None:
+        """The first packet of a keyframe arrived (`head`: up to 64 bytes of its payload)."""
+        self.keyframes += 1
+        if self._codec == payload.VP8:
+            size = payload.vp8_keyframe_size(head)
+            if size is not None:
+                self.height = size[1]
 
     def on_rtx(self, data: bytes, media_pt: int) -> None:
         """A retransmission (RFC 4588): the original sequence number leads the payload."""
@@ -274,7 +285,7 @@ class RtpForwarder:
                 data[start + 2 : end],
             )
         )
-        self.on_rtp(original)
+        self.receive(original)
 
     # --- loss: NACKs to the publisher -------------------------------------------------------
 

@@ -140,7 +140,7 @@ class Uplink:
                 forwarder.new_source(ssrc)
             forwarder.ssrc = ssrc
             self._media[ssrc] = forwarder
-            route = forwarder.on_rtp
+            route = forwarder.receive
         self._routes[ssrc] = route
         self._route_streams[ssrc] = stream
         return route

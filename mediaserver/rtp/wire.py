@@ -261,10 +261,17 @@ def py_fanout(
     return 0
 
 
+class PyStream:
+    """The Python version of `_wire.Stream`: no fields of its own (RtpForwarder sets them)."""
+
+
 if TYPE_CHECKING:
     from mediaserver.rtp._wire import Lane as Lane
+    from mediaserver.rtp._wire import Stream as Stream
 else:
     Lane = _built[0].Lane if _built is not None else PyLane
+    Stream = _built[0].Stream if _built is not None else PyStream
+STREAM_IN_C = _built is not None  # RtpForwarder has `_receive`
 
 Fanout = Callable[[list[Any], object, bytes, int, int, int, bool, bytes, float], int]
 

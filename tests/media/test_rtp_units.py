@@ -216,7 +216,7 @@ async def test_the_uplink_learns_ssrcs_from_mid_and_rtx_payload_types() -> None:
     uplink.add(UplinkStream("0", audio, frozenset({111})))
     uplink.add(UplinkStream("1", video, frozenset({96}), {97: 96}))
     seen: list[int] = []
-    video.on_rtp = lambda data: seen.append(fields(data)[2])  # type: ignore[method-assign]
+    video.receive = lambda data: seen.append(fields(data)[2])  # type: ignore[method-assign]
     uplink._on_rtp(make_packet(5, 0, VP8_KEY, ssrc=0x5555, extensions=[(4, b"1")]))
     assert video.ssrc == 0x5555 and seen == [5]
     uplink._on_rtp(make_packet(6, 0, VP8_KEY, ssrc=0x5555))  # known now, no MID needed

@@ -11,7 +11,7 @@ import asyncio
 import os
 import socket
 import struct
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pylibsrtp
@@ -409,3 +409,113 @@ async def test_the_c_fanout_sends_what_python_forward_sends(sink: socket.socket)
     # C one only the starts of segments (and the rewritten picture ids after the switch).
 
     assert 25 < stats.forwarded < len(c_packets)
+
+
+# --- a publisher's stream received in C against RtpForwarder.on_rtp in Python -----------------
+
+
+@needs_c
+@pytest.mark.parametrize("codec", ["video/VP8", "video/H264"])
+async def test_the_c_receive_keeps_what_python_on_rtp_keeps(codec: str) -> None:
+    """The same packets (a keyframe, loss and its retransmissions, reordering, duplicates, a
+    mute, a new source, the frames' abs-send-time for the uplink estimator) through a stream
+    received in C and one received in Python: the same state, the same NACKs and estimator
+    input, the same packets to a subscriber."""
+    from dataclasses import replace
+
+    from mediaserver.metrics import MediaStats
+    from mediaserver.rtp.downtrack import DownTrack
+    from mediaserver.rtp.forwarder import RtpForwarder
+    from tests.media.test_rtp_units import BINDING, FakeTransport, make_packet, no_keyframe
+
+    wire.use_compiled(True)
+    runs = []
+    for in_c in (True, False):
+        nacks: list[tuple[int, list[int]]] = []
+        estimates: list[tuple[int, int, int]] = []
+        stream = RtpForwarder(
+            kind="video",
+            mime_type=codec,
+            clock_rate=90000,
+            send_keyframe_request=no_keyframe,
+            send_nack=lambda ssrc, lost, n=nacks: n.append((ssrc, lost)),
+            min_keyframe_interval=0.3,
+            keyframe_retry=1.0,
+            log_context={},
+            stats=MediaStats(),
+            uplink=lambda _ms, ast, size, ssrc, e=estimates: e.append((ast, size, ssrc)),
+            ast_id=2,
+        )
+        receive = stream._receive if in_c else stream.on_rtp
+        assert stream.receive == stream._receive  # what the uplink routes to, by default
+        stream.ssrc = 0x1111
+        track = DownTrack("video")
+        out = FakeTransport()
+        track.bind(out, replace(BINDING, ast_id=0))  # type: ignore[arg-type]
+        track._next_seq, track._last_ts = 500, 9000
+        track.attach(stream)
+        track.release()
+        key = bytes((0x10, 0, 0, 0, 0x9D, 0x01, 0x2A, 0x80, 0x02, 0xE0, 0x01)) + bytes(50)
+        if codec == "video/H264":
+            key = bytes((0x65, 0x88)) + bytes(60)  # an IDR slice, its first
+        delta = (
+            bytes((0x10, 0x01)) + bytes(40) if codec == "video/VP8" else bytes((0x41,)) + bytes(40)
+        )
+
+        def send(
+            seq: int,
+            ts: int,
+            payload: bytes,
+            marker: bool = True,
+            ast: int = 0,
+            receive: Callable[[bytes], None] = receive,
+        ) -> None:
+            ext = [(4, b"0"), (2, ast.to_bytes(3, "big"))]
+            receive(make_packet(seq, ts, payload, marker=marker, extensions=ext))
+
+        send(99, 0, delta)
+        send(100, 3000, key, marker=False, ast=100)
+        send(101, 3000, delta, ast=110)
+        for seq in range(102, 130):
+            send(seq, 3000 * seq, delta, marker=seq % 2 == 1, ast=seq * 10)
+        send(135, 3000 * 135, delta)  # 130-134 lost
+        send(131, 3000 * 131, delta)  # a retransmission
+        send(131, 3000 * 131, delta)  # twice
+        send(120, 3000 * 120, delta)  # old, in the history: a duplicate
+        send(136, 3000 * 136, key)
+        stream.set_muted(True)
+        send(137, 3000 * 137, delta)
+        stream.set_muted(False)
+        send(138, 3000 * 138, key)
+        send(0xFFFF, 3000 * 139, delta)  # a jump back: reordered, long before
+        stream.new_source(0x2222)
+        send(65530, 5, key, ast=1)
+        for seq in range(65531, 65545):  # through the wrap of the sequence numbers
+            send(seq & 0xFFFF, 5 + 3000 * seq, delta, ast=seq & 0xFF)
+        state = (
+            stream.packets,
+            stream._received,
+            stream.bytes_received,
+            stream._highest,
+            stream._base_seq,
+            stream._cycles,
+            stream.recovered,
+            stream.keyframes,
+            stream.height,
+            sorted(stream._missing),
+            stream.last_timestamp,
+            stream._stats.received,
+            stream._stats.forwarded + track._stats.forwarded,
+            stream.report_block()[:4],  # type: ignore[index]
+        )
+        runs.append((state, list(stream._history), nacks, estimates, out.packets))
+        await stream.close()
+    (c_state, c_history, c_nacks, c_estimates, c_out), python = runs[0], runs[1]
+    assert c_state == python[0]
+    assert c_history == python[1]
+    assert c_nacks == python[2] and c_nacks  # the gap was asked for
+    assert c_estimates == python[3] and c_estimates
+    # The RTP timestamps after a restart follow the wall clock's gap (different per run):
+    # compared without them.
+    assert [p[:4] + p[8:] for p in c_out] == [p[:4] + p[8:] for p in python[4]]
+    assert len(c_out) > 20
