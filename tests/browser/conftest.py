@@ -262,6 +262,9 @@ class LiveServer:
             original(track, source, data, seq, ts, start, key, ast, now)
             if track.kind != "video" or len(captured) >= capture["limit"] or track.held:
                 return
+            # While capturing, every packet comes through here: the steady state would take
+            # the C path (whose bytes are Python's, tests/media/test_wire.py) past this hook.
+            track._fast = None
             owner = capture.get("track")
             if source is not track.current:
                 return  # not (yet) what this track forwards
