@@ -57,6 +57,7 @@ export class E2EE extends EventTarget {
     this.decrypting = new WeakSet();
     this.me = null;
     this.worker = null;
+    this.prepared = null; // the promise of `prepare`
     this.keyPair = null; // P-256
     this.xKeyPair = null; // X25519, where the browser has it
     this.publicRaw = null; // our announced public keys: {key: P-256, x25519?: X25519}
@@ -83,7 +84,18 @@ export class E2EE extends EventTarget {
 
   /** Make our key pair and first media key. */
   async init(me) {
-    this.me = me;
+    await this.prepare();
+    this.setMe(me);
+  }
+
+  /** The worker, our key pairs and the first sending key: all that does not need to know who
+   * we are, so a page can make them while it asks for its token (once; the same promise). */
+  prepare() {
+    if (!this.prepared) this.prepared = this.makeKeys();
+    return this.prepared;
+  }
+
+  async makeKeys() {
     if (!this.support || !window.crypto || !crypto.subtle) {
       this.support = null;
       return;
@@ -96,8 +108,13 @@ export class E2EE extends EventTarget {
       key: b64(await crypto.subtle.exportKey('raw', this.keyPair.publicKey)),
       x25519: this.xKeyPair ? b64(await crypto.subtle.exportKey('raw', this.xKeyPair.publicKey)) : '',
     };
-    this.publicKeys.set(me, this.publicRaw);
     await this.newSendKey(false);
+  }
+
+  /** Who we are in this call (after `prepare` settled). */
+  setMe(me) {
+    this.me = me;
+    if (this.publicRaw) this.publicKeys.set(me, this.publicRaw);
   }
 
   /** Extra RTCPeerConnection settings the transform API needs. */

@@ -226,6 +226,9 @@ class JoinPage {
     const button = $('join-button');
     button.disabled = true;
     $('join-status').textContent = t('Connecting…');
+    // The end-to-end keys are made while the token is asked for (neither waits for the other).
+    if (!this.e2ee) this.e2ee = new E2EE((msg) => this.socket && this.socket.send(msg));
+    const keys = this.e2ee.prepare();
     try {
       this.join = await requestToken();
     } catch (error) {
@@ -234,8 +237,8 @@ class JoinPage {
       $('join-status').textContent = t('The connection did not work. Please check the internet connection and try again.');
       return;
     }
-    this.e2ee = new E2EE((msg) => this.socket && this.socket.send(msg));
-    await this.e2ee.init(this.join.participant.id);
+    await keys;
+    this.e2ee.setMe(this.join.participant.id);
     this.e2ee.addEventListener('change', () => {
       if (this.view) this.view.setE2EE(this.e2ee.state, this.e2ee.code, this.e2ee.reason, this.e2ee.agreements,
         this.e2ee.codeDigest);
