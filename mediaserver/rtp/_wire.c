@@ -942,6 +942,181 @@ static PyTypeObject StreamType = {
     .tp_methods = stream_methods,
 };
 
+/* ---- Demux: a socket's datagrams, SRTP taken straight to the streams ----------------- */
+
+/* Set as `datagram_received` on each of a connection's aioice protocols (an instance
+ * attribute, which uvloop looks up per datagram), a Demux takes SRTP and SRTCP once the keys
+ * exist: unprotects, checks the RTP header (rtp.valid) and hands the packet to the route of
+ * its SSRC (`routes`, the Uplink's table: RtpForwarder._receive, or an RTX unwrapper), or to
+ * `on_rtp` when there is none yet (the Uplink learns it) or the packet is malformed;
+ * SRTCP to `on_rtcp`. Everything else (STUN, DTLS, SRTP before the keys) goes to `fallback`,
+ * aioice's own handler. A handler's exception is counted and given to `on_error`. */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *ingress;  /* an Ingress of this module, or None before the keys */
+    PyObject *routes;   /* dict: SSRC -> callable(packet) */
+    PyObject *on_rtp;   /* callable(packet) */
+    PyObject *on_rtcp;  /* callable(packet) */
+    PyObject *fallback; /* callable(data, addr) */
+    PyObject *on_error; /* callable(exception) */
+    unsigned long long rtp_received, rtcp_received, failures;
+} Demux;
+
+static int demux_init(Demux *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"routes", "on_rtp", "on_rtcp", "fallback", "on_error", NULL};
+    PyObject *routes, *on_rtp, *on_rtcp, *fallback, *on_error;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!OOOO", kwlist, &PyDict_Type, &routes,
+                                     &on_rtp, &on_rtcp, &fallback, &on_error))
+        return -1;
+    Py_XSETREF(self->routes, Py_NewRef(routes));
+    Py_XSETREF(self->on_rtp, Py_NewRef(on_rtp));
+    Py_XSETREF(self->on_rtcp, Py_NewRef(on_rtcp));
+    Py_XSETREF(self->fallback, Py_NewRef(fallback));
+    Py_XSETREF(self->on_error, Py_NewRef(on_error));
+    if (self->ingress == NULL)
+        self->ingress = Py_NewRef(Py_None);
+    return 0;
+}
+
+static int demux_traverse(Demux *self, visitproc visit, void *arg) {
+    Py_VISIT(self->ingress);
+    Py_VISIT(self->routes);
+    Py_VISIT(self->on_rtp);
+    Py_VISIT(self->on_rtcp);
+    Py_VISIT(self->fallback);
+    Py_VISIT(self->on_error);
+    return 0;
+}
+
+static int demux_clear(Demux *self) {
+    Py_CLEAR(self->ingress);
+    Py_CLEAR(self->routes);
+    Py_CLEAR(self->on_rtp);
+    Py_CLEAR(self->on_rtcp);
+    Py_CLEAR(self->fallback);
+    Py_CLEAR(self->on_error);
+    return 0;
+}
+
+static void demux_dealloc(Demux *self) {
+    PyObject_GC_UnTrack(self);
+    demux_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* rtp.valid: version 2, and long enough for what the header declares. */
+static int rtp_valid(const unsigned char *d, Py_ssize_t n) {
+    if (n < 12 || (d[0] & 0xC0) != 0x80)
+        return 0;
+    Py_ssize_t size = 12 + 4 * (d[0] & 0x0F);
+    if (d[0] & 0x10) {
+        if (n < size + 4)
+            return 0;
+        size += 4 + 4 * ((d[size + 2] << 8) | d[size + 3]);
+    }
+    if (size > n)
+        return 0;
+    if (d[0] & 0x20)
+        return d[n - 1] > 0 && size + d[n - 1] <= n;
+    return 1;
+}
+
+static void demux_failed(Demux *self) {
+    /* A handler raised: counted, and the first few reported (as the Python path logs them). */
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    self->failures++;
+    if (self->failures < 5 && self->on_error != NULL && self->on_error != Py_None && value) {
+        if (tb != NULL)
+            PyException_SetTraceback(value, tb);
+        PyObject *r = PyObject_CallOneArg(self->on_error, value);
+        if (r == NULL)
+            PyErr_Clear();
+        Py_XDECREF(r);
+    }
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+}
+
+static PyObject *demux_call(Demux *self, PyObject *args, PyObject *kwds) {
+    PyObject *data, *addr;
+    if (!PyArg_UnpackTuple(args, "Demux", 2, 2, &data, &addr))
+        return NULL;
+    const unsigned char *d = PyBytes_Check(data) ? (const unsigned char *)PyBytes_AS_STRING(data) : NULL;
+    Py_ssize_t n = d ? PyBytes_GET_SIZE(data) : 0;
+    if (d == NULL || n < 12 || d[0] < 128 || d[0] > 191 || !PyObject_TypeCheck(self->ingress, &IngressType))
+        return PyObject_CallFunctionObjArgs(self->fallback, data, addr, NULL);
+    Ingress *ingress = (Ingress *)self->ingress;
+    int rtcp = d[1] > 191 && d[1] < 224; /* RTCP packet types 192-223 (RFC 5761 4) */
+    PyObject *plain = unprotect_with(ingress, data, rtcp ? fn_unprotect_rtcp : fn_unprotect);
+    if (plain == NULL)
+        return NULL;
+    if (plain == Py_None) {
+        Py_DECREF(plain);
+        self->failures++; /* forged, replayed or garbage: dropped */
+        Py_RETURN_NONE;
+    }
+    PyObject *handler;
+    if (rtcp) {
+        self->rtcp_received++;
+        handler = Py_NewRef(self->on_rtcp);
+    } else {
+        self->rtp_received++;
+        const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(plain);
+        Py_ssize_t len = PyBytes_GET_SIZE(plain);
+        handler = NULL;
+        if (rtp_valid(p, len)) {
+            unsigned long ssrc = ((unsigned long)p[8] << 24) | (p[9] << 16) | (p[10] << 8) | p[11];
+            PyObject *key = PyLong_FromUnsignedLong(ssrc);
+            if (key == NULL) {
+                Py_DECREF(plain);
+                return NULL;
+            }
+            handler = PyDict_GetItemWithError(self->routes, key); /* borrowed */
+            Py_DECREF(key);
+            if (handler == NULL && PyErr_Occurred()) {
+                Py_DECREF(plain);
+                return NULL;
+            }
+            Py_XINCREF(handler);
+        }
+        if (handler == NULL)
+            handler = Py_NewRef(self->on_rtp); /* to learn the SSRC, or count the garbage */
+    }
+    PyObject *r = PyObject_CallOneArg(handler, plain);
+    Py_DECREF(handler);
+    Py_DECREF(plain);
+    if (r == NULL)
+        demux_failed(self);
+    Py_XDECREF(r);
+    Py_RETURN_NONE;
+}
+
+static PyMemberDef demux_members[] = {
+    {"ingress", T_OBJECT, offsetof(Demux, ingress), 0, NULL},
+    {"rtp_received", T_ULONGLONG, offsetof(Demux, rtp_received), READONLY, NULL},
+    {"rtcp_received", T_ULONGLONG, offsetof(Demux, rtcp_received), READONLY, NULL},
+    {"failures", T_ULONGLONG, offsetof(Demux, failures), READONLY, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyTypeObject DemuxType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "mediaserver.rtp._wire.Demux",
+    .tp_basicsize = sizeof(Demux),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "A socket's datagrams: SRTP to the streams, the rest to aioice.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)demux_init,
+    .tp_traverse = (traverseproc)demux_traverse,
+    .tp_clear = (inquiry)demux_clear,
+    .tp_dealloc = (destructor)demux_dealloc,
+    .tp_call = (ternaryfunc)demux_call,
+    .tp_members = demux_members,
+};
+
 /* ---- the module -------------------------------------------------------------------- */
 
 static PyObject *configure(PyObject *module, PyObject *args) {
@@ -977,7 +1152,8 @@ static struct PyModuleDef wire_module = {
 
 PyMODINIT_FUNC PyInit__wire(void) {
     if (PyType_Ready(&EgressType) < 0 || PyType_Ready(&IngressType) < 0 ||
-        PyType_Ready(&LaneType) < 0 || PyType_Ready(&StreamType) < 0)
+        PyType_Ready(&LaneType) < 0 || PyType_Ready(&StreamType) < 0 ||
+        PyType_Ready(&DemuxType) < 0)
         return NULL;
     str_received = PyUnicode_InternFromString("received");
     str_forwarded = PyUnicode_InternFromString("forwarded");
@@ -998,7 +1174,8 @@ PyMODINIT_FUNC PyInit__wire(void) {
     if (PyModule_AddObjectRef(module, "Egress", (PyObject *)&EgressType) < 0 ||
         PyModule_AddObjectRef(module, "Ingress", (PyObject *)&IngressType) < 0 ||
         PyModule_AddObjectRef(module, "Lane", (PyObject *)&LaneType) < 0 ||
-        PyModule_AddObjectRef(module, "Stream", (PyObject *)&StreamType) < 0) {
+        PyModule_AddObjectRef(module, "Stream", (PyObject *)&StreamType) < 0 ||
+        PyModule_AddObjectRef(module, "Demux", (PyObject *)&DemuxType) < 0) {
         Py_DECREF(module);
         return NULL;
     }

@@ -90,3 +90,18 @@ class Stream:
     _video: bool
     muted: bool
     def _receive(self, packet: bytes, /) -> None: ...
+
+class Demux:
+    ingress: Ingress | None
+    rtp_received: int
+    rtcp_received: int
+    failures: int
+    def __init__(
+        self,
+        routes: dict[int, Callable[[bytes], None]],
+        on_rtp: Callable[[bytes], None],
+        on_rtcp: Callable[[bytes], None],
+        fallback: Callable[[bytes, Any], None],
+        on_error: Callable[[BaseException], None],
+    ) -> None: ...
+    def __call__(self, data: bytes, addr: Any, /) -> None: ...

@@ -18,6 +18,7 @@ on aiortc 1.14-1.16 and aioice 0.10; pyproject pins aiortc <1.17).
 from __future__ import annotations
 
 import threading
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -62,8 +63,10 @@ class RtpTransport:
 
     __slots__ = (
         "_connection",
+        "_demuxes",
         "_detached",
         "_dtls",
+        "_failures",
         "_in",
         "_in_session",
         "_log",
@@ -71,11 +74,11 @@ class RtpTransport:
         "_out_session",
         "_pair",
         "_queue_datagram",
-        "failures",
+        "_routes",
+        "_rtcp_received",
+        "_rtp_received",
         "on_rtcp",
         "on_rtp",
-        "rtcp_received",
-        "rtp_received",
         "send_errors",
         "stats",
     )
@@ -86,14 +89,15 @@ class RtpTransport:
         on_rtp: PacketHandler,
         on_rtcp: PacketHandler,
         log_context: dict[str, str] | None = None,
+        routes: dict[int, PacketHandler] | None = None,
     ) -> None:
         self._dtls = dtls
         self._connection = dtls.transport._connection  # the aioice Connection
         self.on_rtp = on_rtp
         self.on_rtcp = on_rtcp
-        self.rtp_received = 0
-        self.rtcp_received = 0
-        self.failures = 0  # SRTP authentication failures and handler errors
+        self._rtp_received = 0
+        self._rtcp_received = 0
+        self._failures = 0  # SRTP authentication failures and handler errors (this side)
         self.send_errors = 0
         self.stats = current_stats()  # the worker's: packets that could not be sent count there
         # The wire for the current receiving session, and for the sending session and pair.
@@ -113,6 +117,8 @@ class RtpTransport:
         # no packet ever reaches aiortc's receivers (their estimators and decoders).
         dtls._handle_rtp_data = self._queued_rtp
         dtls._handle_rtcp_data = self._queued_rtcp
+        self._routes: dict[int, PacketHandler] = routes if routes is not None else {}
+        self._demuxes: list[tuple[Any, Any]] = []  # installed with the first SRTP keys
 
     @classmethod
     def attach(
@@ -121,16 +127,72 @@ class RtpTransport:
         on_rtp: PacketHandler,
         on_rtcp: PacketHandler,
         log_context: dict[str, str] | None = None,
+        routes: dict[int, PacketHandler] | None = None,
     ) -> RtpTransport:
-        """The transport of `dtls`, created on first use (one per DTLS transport)."""
+        """The transport of `dtls`, created on first use (one per DTLS transport). `routes`
+        (SSRC -> handler) lets the C path hand a known stream's packets to its handler
+        directly; `on_rtp` gets the others."""
         existing = getattr(dtls, "_lippejob_rtp", None)
         if isinstance(existing, RtpTransport):
             existing.on_rtp = on_rtp
             existing.on_rtcp = on_rtcp
+            existing._routes = routes if routes is not None else {}
+            if existing._in is not None:
+                existing._install_demuxes()
             return existing
-        transport = cls(dtls, on_rtp, on_rtcp, log_context)
+        transport = cls(dtls, on_rtp, on_rtcp, log_context, routes)
         dtls._lippejob_rtp = transport
         return transport
+
+    def _install_demuxes(self) -> None:
+        """Where the C module is used: a `wire.Demux` as each socket's datagram handler, so
+        that SRTP reaches the streams without a Python frame (a TURN relay's datagrams keep
+        aioice's way and `_datagram`)."""
+        self._remove_demuxes()
+        if not wire.compiled() or _original_datagram_received is None:
+            return
+        for protocol in list(self._connection._protocols):
+            if getattr(protocol, "local_candidate", None) is None:
+                continue
+            if protocol.local_candidate.type == "relay":
+                continue
+            demux = wire.demux(
+                self._routes,
+                self.on_rtp,
+                self.on_rtcp,
+                types.MethodType(_original_datagram_received, protocol),
+                self._handler_failed,
+            )
+            if demux is None:
+                return
+            if self._in is not None:
+                demux.ingress = self._in
+            protocol.datagram_received = demux
+            self._demuxes.append((protocol, demux))
+
+    def _remove_demuxes(self) -> None:
+        for protocol, demux in self._demuxes:
+            if protocol.__dict__.get("datagram_received") is demux:
+                del protocol.datagram_received
+            self._rtp_received += demux.rtp_received  # the counters go on here
+            self._rtcp_received += demux.rtcp_received
+            self._failures += demux.failures
+        self._demuxes = []
+
+    def _handler_failed(self, error: BaseException) -> None:
+        self._log.error("rtp_handler_failed", exc_info=error)
+
+    @property
+    def rtp_received(self) -> int:
+        return self._rtp_received + sum(int(d.rtp_received) for _, d in self._demuxes)
+
+    @property
+    def rtcp_received(self) -> int:
+        return self._rtcp_received + sum(int(d.rtcp_received) for _, d in self._demuxes)
+
+    @property
+    def failures(self) -> int:
+        return self._failures + sum(int(d.failures) for _, d in self._demuxes)
 
     # --- receiving: called by aioice for every datagram of the selected pair --------------
 
@@ -142,24 +204,25 @@ class RtpTransport:
             if srtp is not self._in_session or ingress is None:
                 ingress = self._in = wire.ingress(srtp)
                 self._in_session = srtp
+                self._install_demuxes()  # from now on SRTP stays in C (the sockets exist now)
             try:
                 if 191 < data[1] < 224:  # RTCP packet types 192-223 (RFC 5761 4)
                     plain = ingress.rtcp(data)
                     if plain is None:
-                        self.failures += 1  # forged, replayed or garbage: dropped
+                        self._failures += 1  # forged, replayed or garbage: dropped
                         return
-                    self.rtcp_received += 1
+                    self._rtcp_received += 1
                     self.on_rtcp(plain)
                 else:
                     plain = ingress.rtp(data)
                     if plain is None:
-                        self.failures += 1
+                        self._failures += 1
                         return
-                    self.rtp_received += 1
+                    self._rtp_received += 1
                     self.on_rtp(plain)
             except Exception:
-                self.failures += 1
-                if self.failures < 5:
+                self._failures += 1
+                if self._failures < 5:
                     self._log.exception("rtp_handler_failed")
             return
         if 19 < first < 64 or 127 < first < 192:
@@ -167,22 +230,22 @@ class RtpTransport:
         else:
             # Nothing aiortc reads: an empty datagram would end its DTLS read loop (and with
             # it the connection) with an IndexError.
-            self.failures += 1
+            self._failures += 1
 
     async def _queued_rtp(self, data: bytes, arrival_time_ms: int = 0) -> None:
-        self.rtp_received += 1
+        self._rtp_received += 1
         try:
             self.on_rtp(data)
         except Exception:
-            self.failures += 1
+            self._failures += 1
             self._log.exception("rtp_handler_failed")
 
     async def _queued_rtcp(self, data: bytes) -> None:
-        self.rtcp_received += 1
+        self._rtcp_received += 1
         try:
             self.on_rtcp(data)
         except Exception:
-            self.failures += 1
+            self._failures += 1
             self._log.exception("rtcp_handler_failed")
 
     # --- sending ----------------------------------------------------------------------------
@@ -230,6 +293,7 @@ class RtpTransport:
     def detach(self) -> None:
         """Give the datagrams back to aiortc (the connection is closing), and let go of the
         socket."""
+        self._remove_demuxes()
         self._detached = True
         if self._out is not None:
             self._out.close()

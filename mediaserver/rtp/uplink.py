@@ -73,7 +73,9 @@ class Uplink:
     def connect(self, dtls: Any, mid_id: int, rtcp_ssrc: int) -> None:
         self.mid_id = mid_id
         self.rtcp_ssrc = rtcp_ssrc
-        self.transport = RtpTransport.attach(dtls, self._on_rtp, self._on_rtcp, self._log_context)
+        self.transport = RtpTransport.attach(
+            dtls, self._on_rtp, self._on_rtcp, self._log_context, routes=self._routes
+        )
 
     def add(self, stream: UplinkStream, ssrc: int | None = None) -> None:
         self._streams[stream.mid] = stream

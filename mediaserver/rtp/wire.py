@@ -284,6 +284,20 @@ def fanout() -> Fanout:
     return py_fanout
 
 
+def demux(
+    routes: dict[int, Callable[[bytes], None]],
+    on_rtp: Callable[[bytes], None],
+    on_rtcp: Callable[[bytes], None],
+    fallback: Callable[[bytes, Any], None],
+    on_error: Callable[[BaseException], None],
+) -> Any:
+    """A socket's datagram handler in C (`_wire.Demux`), or None on the Python path (where
+    aioice's handler and `RtpTransport._datagram` do the same)."""
+    if _compiled is None:
+        return None
+    return _compiled[0].Demux(routes, on_rtp, on_rtcp, fallback, on_error)
+
+
 def egress(session: pylibsrtp.Session, fd: int, host: str, port: int) -> Egress:
     """Send through `session` on (a duplicate of) socket `fd` to (host, port)."""
     if _compiled is not None:

@@ -71,6 +71,9 @@ def lossy_edge(monkeypatch: pytest.MonkeyPatch) -> Iterator[Loss]:
     # A wrapped egress is not the C module's: the SFU's down tracks forward every packet in
     # Python then (the C path's bytes equal Python's, tests/media/test_wire.py).
     monkeypatch.setattr(RtpTransport, "_datagram", lossy_receive)
+    # Received SRTP passes `_datagram` (where the loss is made) only on the Python path: no
+    # C demultiplexer in front of it.
+    monkeypatch.setattr(RtpTransport, "_install_demuxes", lambda self: None)
     monkeypatch.setattr(RtpTransport, "egress", lossy_egress)
     yield loss
 

@@ -302,10 +302,15 @@ async def test_a_call_through_each_wire_arrives_byte_identical(
         compiled = wired_sfu.worker._config.compiled_wire
         assert isinstance(transport.egress(), wire.PyEgress) is not compiled
         forwarded = wired_sfu.worker.stats.forwarded
+        uplink = wired_sfu.worker.rooms["room"].participants["alice"]._uplink.transport
+        assert uplink is not None and uplink.rtp_received > 0 and uplink.failures == 0
+        in_c = sum(d.rtp_received for _, d in uplink._demuxes)
         if compiled:  # the steady state in C: Python saw the starts of segments only
             assert in_python < forwarded // 4, (in_python, forwarded)
+            assert in_c > uplink.rtp_received // 2  # and received in C, from the socket on
         else:
             assert in_python >= forwarded
+            assert in_c == 0
     finally:
         await asyncio.gather(alice.leave(), bob.leave())
 
@@ -519,3 +524,60 @@ async def test_the_c_receive_keeps_what_python_on_rtp_keeps(codec: str) -> None:
     # compared without them.
     assert [p[:4] + p[8:] for p in c_out] == [p[:4] + p[8:] for p in python[4]]
     assert len(c_out) > 20
+
+
+# --- the datagram demultiplexer ---------------------------------------------------------------
+
+
+@needs_c
+def test_the_demux_routes_srtp_and_leaves_the_rest_to_aioice() -> None:
+    wire.use_compiled(True)
+    protect = sending()
+    routed: list[bytes] = []
+    unrouted: list[bytes] = []
+    reports: list[bytes] = []
+    fallback: list[tuple[bytes, object]] = []
+    errors: list[BaseException] = []
+    routes = {42: routed.append}
+    demux = wire.demux(
+        routes,
+        unrouted.append,
+        reports.append,
+        lambda data, addr: fallback.append((data, addr)),
+        errors.append,
+    )
+    assert demux is not None
+    addr = ("127.0.0.1", 5000)
+    known = struct.pack("!BBHII", 0x80, 96, 1, 0, 42) + b"payload"
+    stranger = struct.pack("!BBHII", 0x80, 96, 1, 0, 43) + b"payload"
+    demux(protect.protect(known), addr)  # before the keys: aioice's way
+    assert fallback and not routed
+    demux.ingress = wire.ingress(receiving())
+    fallback.clear()
+    known2 = struct.pack("!BBHII", 0x80, 96, 2, 0, 42) + b"payload"
+    demux(protect.protect(known2), addr)
+    demux(protect.protect(stranger), addr)
+    truncated = struct.pack("!BBHII", 0xA0, 96, 3, 0, 42) + b"ab\x00"  # padding count 0
+    demux(protect.protect(truncated), addr)
+    report = bytes.fromhex("80c90001") + b"\x00\x00\x00\x07"
+    demux(protect.protect_rtcp(report), addr)
+    forged = bytearray(protect.protect(struct.pack("!BBHII", 0x80, 96, 4, 0, 42) + b"x" * 20))
+    forged[-1] ^= 1
+    demux(bytes(forged), addr)
+    stun = b"\x00\x01\x00\x00" + bytes(16)
+    demux(stun, addr)
+    assert routed == [known2]
+    assert unrouted == [stranger, truncated]  # the uplink learns the one, counts the other
+    assert reports == [report]
+    assert fallback == [(stun, addr)]
+    assert (demux.rtp_received, demux.rtcp_received, demux.failures) == (3, 1, 1)
+
+    def broken(packet: bytes) -> None:
+        raise RuntimeError("handler bug")
+
+    routes[42] = broken
+    demux(protect.protect(struct.pack("!BBHII", 0x80, 96, 5, 0, 42) + b"payload"), addr)
+    assert demux.failures == 2
+    assert [str(e) for e in errors] == ["handler bug"]
+    with pytest.raises(TypeError):
+        demux(b"\x80")  # type: ignore[call-arg]
