@@ -717,7 +717,28 @@ static int call_method(PyObject *self, PyObject *name, PyObject *arg1, PyObject 
 #define VP8_CODEC 0 /* payload.VP8 */
 #define NACK_MAX_GAP 128
 
-static PyObject *fanout(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+/* rtp.valid: version 2, and long enough for what the header declares. */
+static int rtp_valid(const unsigned char *d, Py_ssize_t n) {
+    if (n < 12 || (d[0] & 0xC0) != 0x80)
+        return 0;
+    Py_ssize_t size = 12 + 4 * (d[0] & 0x0F);
+    if (d[0] & 0x10) {
+        if (n < size + 4)
+            return 0;
+        size += 4 + 4 * ((d[size + 2] << 8) | d[size + 3]);
+    }
+    if (size > n)
+        return 0;
+    if (d[0] & 0x20)
+        return d[n - 1] > 0 && size + d[n - 1] <= n;
+    return 1;
+}
+
+/* The history is a list of mask + 1 entries (Python may replace it: checked before use). */
+static int history_fits(Stream *self) {
+    return self->history != NULL && PyList_Check(self->history) &&
+           PyList_GET_SIZE(self->history) == (Py_ssize_t)self->mask + 1 && self->mask >= 0;
+}
 
 static PyObject *stream_receive(Stream *self, PyObject *packet) {
     if (!PyBytes_Check(packet)) {
@@ -726,8 +747,7 @@ static PyObject *stream_receive(Stream *self, PyObject *packet) {
     }
     const unsigned char *d = (const unsigned char *)PyBytes_AS_STRING(packet);
     Py_ssize_t n = PyBytes_GET_SIZE(packet);
-    if (n < 12 || !PyList_Check(self->history) || !PyDict_Check(self->missing) ||
-        PyList_GET_SIZE(self->history) != (Py_ssize_t)self->mask + 1) {
+    if (!rtp_valid(d, n) || !history_fits(self) || !PyDict_Check(self->missing)) {
         PyErr_SetString(PyExc_ValueError, "not an RTP packet, or the stream is not set up");
         return NULL;
     }
@@ -776,6 +796,10 @@ static PyObject *stream_receive(Stream *self, PyObject *packet) {
                 Py_DECREF(key);
             }
             if (!was_missing) {
+                if (!history_fits(self)) {
+                    PyErr_SetString(PyExc_ValueError, "the history was replaced");
+                    return NULL;
+                }
                 PyObject *old = PyList_GET_ITEM(self->history, seq & self->mask);
                 if (PyBytes_Check(old) && PyBytes_GET_SIZE(old) >= 4) {
                     const unsigned char *o = (const unsigned char *)PyBytes_AS_STRING(old);
@@ -791,6 +815,10 @@ static PyObject *stream_receive(Stream *self, PyObject *packet) {
         self->recovered++;
     self->received++;
     self->bytes_received += (unsigned long long)n;
+    if (!history_fits(self)) { /* a callback above may have replaced it */
+        PyErr_SetString(PyExc_ValueError, "the history was replaced");
+        return NULL;
+    }
     Py_INCREF(packet);
     PyList_SetItem(self->history, seq & self->mask, packet); /* steals the reference */
     double now = clock_seconds(CLOCK_MONOTONIC);
@@ -1003,23 +1031,6 @@ static void demux_dealloc(Demux *self) {
     PyObject_GC_UnTrack(self);
     demux_clear(self);
     Py_TYPE(self)->tp_free((PyObject *)self);
-}
-
-/* rtp.valid: version 2, and long enough for what the header declares. */
-static int rtp_valid(const unsigned char *d, Py_ssize_t n) {
-    if (n < 12 || (d[0] & 0xC0) != 0x80)
-        return 0;
-    Py_ssize_t size = 12 + 4 * (d[0] & 0x0F);
-    if (d[0] & 0x10) {
-        if (n < size + 4)
-            return 0;
-        size += 4 + 4 * ((d[size + 2] << 8) | d[size + 3]);
-    }
-    if (size > n)
-        return 0;
-    if (d[0] & 0x20)
-        return d[n - 1] > 0 && size + d[n - 1] <= n;
-    return 1;
 }
 
 static void demux_failed(Demux *self) {

@@ -8,6 +8,7 @@ egress can be compared byte for byte on the wire."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import struct
@@ -581,3 +582,61 @@ def test_the_demux_routes_srtp_and_leaves_the_rest_to_aioice() -> None:
     assert [str(e) for e in errors] == ["handler bug"]
     with pytest.raises(TypeError):
         demux(b"\x80")  # type: ignore[call-arg]
+
+
+@needs_c
+async def test_the_c_paths_take_garbage_without_harm(sink: socket.socket) -> None:
+    """Random bytes, and random bytes shaped like RTP (any CSRC count, extension length and
+    padding), into the C receive, fan-out and demux: refused or forwarded, never a crash."""
+    import random
+
+    from mediaserver.rtp.downtrack import DownTrack
+    from tests.media.test_rtp_units import BINDING, forwarder
+
+    wire.use_compiled(True)
+    rng = random.Random(14)
+    stream = forwarder()
+    stream.ssrc = 1
+    src = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    src.bind(("127.0.0.1", 0))
+    track = DownTrack("video")
+    track.bind(SocketTransport(make("c", sending(), src, sink)), BINDING)  # type: ignore[arg-type]
+    track.attach(stream)
+    track.release()
+    demux = wire.demux(
+        {1: stream._receive}, lambda p: None, lambda p: None, lambda d, a: None, lambda e: None
+    )
+    demux.ingress = wire.ingress(receiving())
+    fanout = wire.fanout()
+    protect = sending()
+    refused = 0
+    for i in range(4000):
+        size = rng.choice((0, 1, 11, 12, 13, 16, 20, 40, 200, 1200, 1500))
+        data = bytearray(rng.getrandbits(8) for _ in range(size))
+        if size >= 12 and i % 2:
+            data[0] = 0x80 | (data[0] & 0x3F)  # version 2, anything else random
+            data[8:12] = b"\x00\x00\x00\x01"
+        packet = bytes(data)
+        try:
+            stream._receive(packet)
+        except ValueError:
+            refused += 1
+        demux(packet, ("127.0.0.1", 1))
+        if size >= 12 and rtp.valid(packet) and i % 3 == 0:
+            with contextlib.suppress(pylibsrtp.Error, ValueError):  # libsrtp's own refusals
+                demux(protect.protect(packet), ("127.0.0.1", 1))
+        with contextlib.suppress(ValueError):
+            fanout(
+                [track],
+                stream,
+                packet,
+                rng.getrandbits(16),
+                0,
+                rng.randint(0, size + 2),
+                True,
+                b"abc",
+                0.0,
+            )
+    assert refused > 1000 and stream.packets > 200  # both kinds were fed
+    src.close()
+    await stream.close()
