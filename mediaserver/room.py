@@ -186,6 +186,12 @@ class Room:
             subscribe=join.subscribe,
         )
         self._sync_subscriptions()
+        if join.participant in self._to_offer:
+            # A newcomer's first offer carries everything published so far at once: there is
+            # nothing to batch, and the wait would be the join's (the others' re-offers still
+            # wait for the newcomer's own tracks).
+            self._to_offer.discard(join.participant)
+            await participant.negotiate()
 
     async def _signal(self, participant: Participant, msg: protocol.MediaMessage) -> None:
         if isinstance(msg, protocol.Offer):
