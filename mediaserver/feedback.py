@@ -43,14 +43,15 @@ class UplinkEstimate:
 
     def __init__(self, estimator: Any) -> None:
         self._estimator = estimator
-        self._add = estimator.add  # bound once: called for every received packet
+        self._add = estimator.add  # bound once: called for every received frame
         self.bitrate: int | None = None
 
-    def add(self, **kwargs: Any) -> None:
-        remb = self._add(**kwargs)
+    def frame(self, arrival_ms: int, abs_send_time: int, size: int, ssrc: int) -> None:
+        """A frame's last packet arrived at `arrival_ms` (wall clock), sent at `abs_send_time`
+        (24-bit, 6.18 s), with `size` bytes of packets in all."""
+        remb = self._add(arrival_ms, abs_send_time, size, ssrc)
         if remb is not None:
             self.bitrate = int(remb[0])
-        return None  # the receiver sends no REMB of its own
 
 
 def sender_ssrc(transceiver: Any) -> int:

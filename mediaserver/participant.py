@@ -213,16 +213,11 @@ class Participant:
             self.log.warning("publish_without_codec", source=offered.source, mid=offered.mid)
             return
         # The SFU's own estimate of the publisher's uplink, fed by the RTP path (aiortc's
-        # receiver sees no packets there).
-        if offered.kind == "video":
+        # receiver sees no packets there), once per frame. Not for a simulcast camera: its
+        # layers are chosen per subscriber and the publisher's own congestion control guards
+        # its uplink (see Room._bandwidth_loop), so the estimate would go unused.
+        if offered.kind == "video" and offered.simulcast is None:
             uplink = feedback.UplinkEstimate(uplink_estimator())
-        estimate = uplink
-
-        def feed_estimate(arrival_ms: int, ast: int, size: int, ssrc: int) -> None:
-            if estimate is not None:
-                estimate.add(
-                    arrival_time_ms=arrival_ms, abs_send_time=ast, payload_size=size, ssrc=ssrc
-                )
 
         def stream(keyframe: Callable[[], Awaitable[None]]) -> RtpForwarder:
             return RtpForwarder(
@@ -235,7 +230,7 @@ class Participant:
                 keyframe_retry=self._config.keyframe_retry,
                 log_context=log_context,
                 stats=self._stats,
-                uplink=feed_estimate if uplink is not None else None,
+                uplink=uplink.frame if uplink is not None else None,
                 ast_id=_extension_id(transceiver, rtp_packet.URI_ABS_SEND_TIME),
             )
 
