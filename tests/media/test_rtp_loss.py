@@ -89,6 +89,7 @@ async def test_every_frame_arrives_intact_under_loss_both_ways(sfu: Sfu, lossy_e
             within=40,
         )
         room = sfu.worker.rooms["room"]
+        assert lossy_edge.dropped_in > 0 and lossy_edge.dropped_out > 0
         for me, other in ((bob, alice), (alice, bob)):
             assert other.video_loop is not None
             video = me.received[(other.id, "video")]
@@ -99,10 +100,10 @@ async def test_every_frame_arrives_intact_under_loss_both_ways(sfu: Sfu, lossy_e
                 p for p in room.participants[other.id].publications.values() if p.kind == "video"
             )
             forwarder = publication.forwarder
-            assert getattr(forwarder, "nacks_sent", 0) > 0  # the SFU asked the publisher
-            assert getattr(forwarder, "recovered", 0) > 0  # ... and got RTX back
+            seen = (forwarder.packets, forwarder._received, forwarder._highest, other.id)
+            assert forwarder.nacks_sent > 0, seen  # the SFU asked the publisher
+            assert forwarder.recovered > 0  # ... and got RTX back
             slot = next(s for s in room.participants[me.id].slots if s.carries == publication.key)
             assert getattr(slot.track, "retransmitted", 0) > 0  # it answered the subscriber
-        assert lossy_edge.dropped_in > 0 and lossy_edge.dropped_out > 0
     finally:
         await asyncio.gather(alice.leave(), bob.leave())
