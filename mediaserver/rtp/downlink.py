@@ -4,25 +4,12 @@ the SFU owes the client."""
 
 from __future__ import annotations
 
-import struct
 from typing import Any
 
-from aiortc.rtp import (
-    RTCP_PSFB_APP,
-    RTCP_PSFB_FIR,
-    RTCP_PSFB_PLI,
-    RTCP_RTPFB_NACK,
-    RtcpPacket,
-    RtcpPsfbPacket,
-    RtcpRtpfbPacket,
-    unpack_remb_fci,
-)
-
 from mediaserver import bandwidth
+from mediaserver.rtp import rtcp
 from mediaserver.rtp.downtrack import Binding, DownTrack
 from mediaserver.rtp.transport import RtpTransport
-
-FIR_ENTRY = struct.Struct("!IB3x")
 
 
 class Downlink:
@@ -63,41 +50,26 @@ class Downlink:
         self.invalid += 1  # a subscriber connection receives no media
 
     def _on_rtcp(self, data: bytes) -> None:
-        try:
-            packets = RtcpPacket.parse(data)
-        except ValueError:
+        events = rtcp.feedback(data)
+        if events is None:
             self.invalid += 1
             return
         tracks = self._tracks
-        for packet in packets:
-            if isinstance(packet, RtcpRtpfbPacket):
-                if packet.fmt == RTCP_RTPFB_NACK:
-                    track = tracks.get(packet.media_ssrc)
+        for kind, ssrc, value in events:
+            if kind == rtcp.NACK:
+                track = tracks.get(ssrc)
+                if track is not None:
+                    track.on_nack(value)
+            elif kind == rtcp.PLI or kind == rtcp.FIR:
+                track = tracks.get(ssrc)
+                if track is not None:
+                    track.on_keyframe_request()
+            elif kind == rtcp.REMB:
+                share = bandwidth.remb_share(ssrc, value, set(tracks))  # ssrc: the bitrate
+                for listed in value:
+                    track = tracks.get(listed)
                     if track is not None:
-                        track.on_nack(packet.lost)
-            elif isinstance(packet, RtcpPsfbPacket):
-                if packet.fmt == RTCP_PSFB_PLI:
-                    track = tracks.get(packet.media_ssrc)
-                    if track is not None:
-                        track.on_keyframe_request()
-                elif packet.fmt == RTCP_PSFB_FIR:
-                    fci = packet.fci
-                    for pos in range(0, len(fci) - 7, 8):
-                        ssrc, _seq = FIR_ENTRY.unpack_from(fci, pos)
-                        track = tracks.get(ssrc)
-                        if track is not None:
-                            track.on_keyframe_request()
-                elif packet.fmt == RTCP_PSFB_APP:
-                    try:
-                        bitrate, ssrcs = unpack_remb_fci(packet.fci)
-                    except ValueError:
-                        continue
-                    known = set(tracks)
-                    share = bandwidth.remb_share(bitrate, ssrcs, known)
-                    for ssrc in ssrcs:
-                        track = tracks.get(ssrc)
-                        if track is not None:
-                            track.on_bitrate(share)
+                        track.on_bitrate(share)
 
     def send_reports(self) -> None:
         if self.transport is None:
