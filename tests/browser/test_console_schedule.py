@@ -83,7 +83,11 @@ def test_rescheduled_appointment_keeps_its_links(
     # An end before the start is refused in the dialog, in German.
     now = datetime.now(BERLIN)
     start = (now - timedelta(minutes=5)).replace(second=0, microsecond=0)
+    if start.date() != now.date():  # just after midnight: from midnight on
+        start = now.replace(hour=0, minute=0, second=0, microsecond=0)
     end = start + timedelta(minutes=50)
+    if end.date() != start.date():  # near midnight: the dialog takes one date, so end at 23:59
+        end = start.replace(hour=23, minute=59)
     staff.locator("#e-date").fill(start.strftime("%Y-%m-%d"))
     staff.locator("#e-start").fill(start.strftime("%H:%M"))
     staff.locator("#e-end").fill(start.strftime("%H:%M"))
