@@ -111,9 +111,7 @@ class RtpForwarder(wire.Stream):
         if self._video:
             self._tasks.append(asyncio.create_task(self._keyframes(), name="forwarder-pli"))
         self._keyframe_start = payload.keyframe_start  # C asks it of codecs other than VP8
-        self.receive: Callable[[bytes], None] = (
-            self._receive if wire.compiled() and wire.STREAM_IN_C else self.on_rtp
-        )
+        self.receive: Callable[[bytes], None] = self._receive if wire.compiled() else self.on_rtp
 
     # --- subscribers ------------------------------------------------------------------------
 

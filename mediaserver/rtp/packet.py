@@ -44,6 +44,29 @@ def valid(data: bytes) -> bool:
     return True
 
 
+def assemble(
+    first: int,
+    second: int,
+    seq: int,
+    timestamp: int,
+    ssrc: int,
+    extension: bytes,
+    head: bytes,
+    data: bytes,
+    start: int,
+) -> bytes:
+    """The packet of these header fields, the extension block, `head` (a rewritten payload
+    descriptor, usually empty) and data[start:] (what `mediaserver.rtp.wire` sends)."""
+    return b"".join(
+        (
+            HEADER.pack(first, second, seq, timestamp, ssrc),
+            extension,
+            head,
+            memoryview(data)[start:],
+        )
+    )
+
+
 def header_size(data: bytes) -> int:
     """Fixed header, CSRCs and extension block: where the payload starts (`valid` data)."""
     first = data[0]

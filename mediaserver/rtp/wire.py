@@ -29,7 +29,6 @@ import pylibsrtp
 
 from mediaserver.rtp import packet as rtp
 
-HEADER_PACK = rtp.HEADER.pack
 LARGEST = 2048  # bytes of RTP the C path takes; pylibsrtp's own buffer stops at 1,356
 
 
@@ -103,14 +102,7 @@ class PyEgress:
     ) -> bool:
         if not 0 <= start <= len(data):
             raise ValueError("start outside the packet")
-        packet = b"".join(
-            (
-                HEADER_PACK(first, second, seq, timestamp, ssrc),
-                extension,
-                head,
-                memoryview(data)[start:],
-            )
-        )
+        packet = rtp.assemble(first, second, seq, timestamp, ssrc, extension, head, data, start)
         return len(packet) <= LARGEST and self._send(packet, rtcp=False)
 
     def rtcp(self, packet: bytes) -> bool:
@@ -271,7 +263,6 @@ if TYPE_CHECKING:
 else:
     Lane = _built[0].Lane if _built is not None else PyLane
     Stream = _built[0].Stream if _built is not None else PyStream
-STREAM_IN_C = _built is not None  # RtpForwarder has `_receive`
 
 Fanout = Callable[[list[Any], object, bytes, int, int, int, bool, bytes, float], int]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -23,15 +24,22 @@ class Sfu:
     store: MemoryStore
 
 
-@pytest.fixture
-async def sfu() -> AsyncIterator[Sfu]:
-    """A started worker ("w1") on loopback, closed (with its rooms) after the test."""
+@contextlib.asynccontextmanager
+async def running_sfu(config: MediaConfig = LOOPBACK_CONFIG) -> AsyncIterator[Sfu]:
+    """A started worker ("w1") with `config`, closed (with its rooms) at the end."""
     clock = SystemClock()
     bus, store = MemoryBus(), MemoryStore(clock)
-    worker = MediaWorker("w1", store, bus, clock, LOOPBACK_CONFIG)
+    worker = MediaWorker("w1", store, bus, clock, config)
     await worker.start()
     try:
         yield Sfu(worker, bus, store)
     finally:
         await worker.close()
         await bus.close()
+
+
+@pytest.fixture
+async def sfu() -> AsyncIterator[Sfu]:
+    """A started worker ("w1") on loopback, closed (with its rooms) after the test."""
+    async with running_sfu() as running:
+        yield running

@@ -174,27 +174,17 @@ async def test_a_newcomers_first_offer_does_not_wait_for_the_batch() -> None:
     join's. The others' re-offers for the newcomer's tracks still wait for the batch."""
     from dataclasses import replace
 
-    from core.bus.memory import MemoryBus
-    from core.clock import SystemClock
-    from core.store.memory import MemoryStore
-    from mediaserver.worker import MediaWorker
-    from tests.media.conftest import LOOPBACK_CONFIG
+    from tests.media.conftest import LOOPBACK_CONFIG, running_sfu
 
-    clock = SystemClock()
-    bus, store = MemoryBus(), MemoryStore(clock)
-    worker = MediaWorker("w1", store, bus, clock, replace(LOOPBACK_CONFIG, renegotiate_delay=60))
-    await worker.start()
-    slow = Sfu(worker, bus, store)
-    alice = client(slow, "alice")
-    bob = client(slow, "bob")
-    try:
-        await alice.join()
-        await bob.join()
-        await wait_sees(bob, alice)  # bob's first offer carried alice's tracks at once
-        assert bob.sub_offers == 1
-        assert alice.sub_offers == 0  # bob's tracks wait for the batch
-        assert slow.worker.rooms[ROOM].renegotiation_pending
-    finally:
-        await asyncio.gather(alice.leave(), bob.leave())
-        await worker.close()
-        await bus.close()
+    async with running_sfu(replace(LOOPBACK_CONFIG, renegotiate_delay=60)) as slow:
+        alice = client(slow, "alice")
+        bob = client(slow, "bob")
+        try:
+            await alice.join()
+            await bob.join()
+            await wait_sees(bob, alice)  # bob's first offer carried alice's tracks at once
+            assert bob.sub_offers == 1
+            assert alice.sub_offers == 0  # bob's tracks wait for the batch
+            assert slow.worker.rooms[ROOM].renegotiation_pending
+        finally:
+            await asyncio.gather(alice.leave(), bob.leave())

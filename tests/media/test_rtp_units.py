@@ -65,8 +65,7 @@ class FakeTransport:
         data: bytes,
         start: int,
     ) -> bool:
-        packet = rtp.HEADER.pack(first, second, seq, timestamp, ssrc) + extension + head
-        packet += data[start:]
+        packet = rtp.assemble(first, second, seq, timestamp, ssrc, extension, head, data, start)
         assert rtp.valid(packet)
         self.packets.append(packet)
         return True

@@ -13,19 +13,15 @@ import os
 import socket
 import struct
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import pylibsrtp
 import pytest
 
-from core.bus.memory import MemoryBus
-from core.clock import SystemClock
-from core.store.memory import MemoryStore
-from mediaserver.config import MediaConfig
 from mediaserver.rtp import packet as rtp
 from mediaserver.rtp import wire
-from mediaserver.worker import MediaWorker
-from tests.media.conftest import LOOPBACK_CONFIG, Sfu
+from tests.media.conftest import LOOPBACK_CONFIG, Sfu, running_sfu
 from testsupport.client import ClientMedia, SyntheticClient
 from testsupport.wait import wait_for
 
@@ -256,16 +252,10 @@ def test_use_compiled_switches_what_is_made(source: socket.socket, sink: socket.
     params=[pytest.param(True, marks=needs_c, id="c"), pytest.param(False, id="python")]
 )
 async def wired_sfu(request: pytest.FixtureRequest) -> AsyncIterator[Sfu]:
-    clock = SystemClock()
-    bus, store = MemoryBus(), MemoryStore(clock)
-    config = MediaConfig(**{**LOOPBACK_CONFIG.__dict__, "compiled_wire": request.param})
-    worker = MediaWorker("w1", store, bus, clock, config)
-    await worker.start()
     try:
-        yield Sfu(worker, bus, store)
+        async with running_sfu(replace(LOOPBACK_CONFIG, compiled_wire=request.param)) as sfu:
+            yield sfu
     finally:
-        await worker.close()
-        await bus.close()
         wire.use_compiled(True)
 
 
