@@ -376,29 +376,74 @@ def relay_sizes(video: EncodedLoop, audio: EncodedLoop, fps: int) -> list[int]:
     return sizes
 
 
-async def relay_baseline(args: argparse.Namespace, rate: float, log_dir: Path) -> dict[str, Any]:
-    """The bare uvloop relay receiving `rate` datagrams/s and sending each to 2 receivers."""
+def call_frames(video: EncodedLoop) -> list[str]:
+    """The loop's video frames as the calls-shaped traffic takes them: each frame's datagram
+    sizes (split as aiortc packetizes it, plus the overhead) joined by +."""
+    frames = []
+    for frame in video.packets:
+        parts = max(1, math.ceil(len(frame) / RTP_PAYLOAD))
+        frames.append("+".join([str(math.ceil(len(frame) / parts) + RTP_OVERHEAD)] * parts))
+    return frames
+
+
+async def relay_baseline(
+    args: argparse.Namespace, rate: float, participants: int, log_dir: Path
+) -> dict[str, Any]:
+    """The bare uvloop relay, each datagram sent on to 2 receivers, in both shapes
+    (`loadtests.udp_relay`): `burst` receiving `rate` datagrams/s on one socket in 5 ms bursts,
+    `calls` receiving `participants`' frames and audio as the calls send them."""
     video = EncodedLoop.vp8(
         args.width, args.height, args.fps, seconds=4, bitrate=args.bitrate, gop=args.fps * 2
     )
-    sizes = relay_sizes(video, EncodedLoop.opus(), args.fps)
-    traffic = await Child.start(
-        "traffic",
-        "loadtests.udp_relay",
+    audio = EncodedLoop.opus()
+    sizes = relay_sizes(video, audio, args.fps)
+    burst = await _measure_relay(
+        args,
         ["traffic", "--rate", f"{rate:.1f}", "--sizes", ",".join(map(str, sizes))],
+        None,
         log_dir,
     )
+    burst["in_pps_target"] = rate
+    burst["mean_datagram_bytes"] = statistics.mean(sizes)
+    calls = await _measure_relay(
+        args,
+        [
+            "traffic",
+            "--participants",
+            str(participants),
+            "--fps",
+            str(args.fps),
+            "--frames",
+            ",".join(call_frames(video)),
+            "--audio-sizes",
+            ",".join(str(len(p) + RTP_OVERHEAD) for p in audio.packets),
+        ],
+        participants,
+        log_dir,
+    )
+    calls["participants"] = participants
+    return {**burst, "calls": calls}
+
+
+async def _measure_relay(
+    args: argparse.Namespace, traffic_args: list[str], participants: int | None, log_dir: Path
+) -> dict[str, Any]:
+    traffic = await Child.start("traffic", "loadtests.udp_relay", traffic_args, log_dir)
     relay: Child | None = None
     try:
         receivers = (await traffic.read())["receivers"]
-        relay = await Child.start(
-            "relay",
-            "loadtests.udp_relay",
-            ["relay", "--to", ",".join(map(str, receivers))],
-            log_dir,
-        )
-        port = (await relay.read(30))["port"]
-        await traffic.call({"cmd": "start", "relay": port})
+        if participants is None:
+            relay_args = ["relay", "--to", ",".join(map(str, receivers))]
+        else:
+            relay_args = ["relay", "--participants", str(participants)]
+        relay = await Child.start("relay", "loadtests.udp_relay", relay_args, log_dir)
+        if participants is None:
+            port = (await relay.read(30))["port"]
+            await traffic.call({"cmd": "start", "relay": port})
+        else:
+            ports = (await relay.read(30))["ports"]
+            await relay.call({"receivers": receivers})
+            await traffic.call({"cmd": "start", "relays": ports})
         await asyncio.sleep(min(args.warmup, 2.0))
         runs = []
         for _ in range(args.repeats):
@@ -417,10 +462,9 @@ async def relay_baseline(args: argparse.Namespace, rate: float, log_dir: Path) -
             )
         us = [r["us_per_forwarded_packet"] for r in runs if r["us_per_forwarded_packet"]]
         return {
-            "in_pps_target": rate,
-            "mean_datagram_bytes": statistics.mean(sizes),
             "runs": runs,
             "cpu": statistics.median(r["cpu"] for r in runs),
+            "in_pps": statistics.median(r["in_pps"] for r in runs),
             "forwarded_pps": statistics.median(r["forwarded_pps"] for r in runs),
             "us_per_forwarded_packet": statistics.median(us) if us else None,
         }
@@ -475,7 +519,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         if args.relay and rate > 0:
             await b.stop_calls(0)
             print(f"relay baseline at {rate:.0f} datagrams/s in", flush=True)
-            result["relay"] = await relay_baseline(args, rate, log_dir)
+            participants = samples[-1]["participants"]
+            result["relay"] = await relay_baseline(args, rate, participants, log_dir)
     result["load_average_after"] = list(os.getloadavg())
     result["figures"] = calls_report.figures(result)
     return result

@@ -28,13 +28,22 @@ if TYPE_CHECKING:
 class MediaStats:
     """Counters of one worker since it started; they only grow."""
 
-    __slots__ = ("dropped", "forwarded", "keyframe_requests", "received")
+    __slots__ = (
+        "dropped",
+        "forwarded",
+        "keyframe_requests",
+        "nacked",
+        "received",
+        "retransmitted",
+    )
 
     def __init__(self) -> None:
         self.received = 0  # RTP packets from publishers
         self.forwarded = 0  # ... sent to subscribers (retransmissions not counted)
         self.dropped = 0  # ... that could not be sent (socket or SRTP errors)
         self.keyframe_requests = 0  # PLIs sent to publishers
+        self.nacked = 0  # packets subscribers reported lost (NACK)
+        self.retransmitted = 0  # ... of those sent again (from the history)
 
 
 # The stats of the worker a room belongs to. Rooms are built by the worker (`counting_into`)
@@ -76,6 +85,12 @@ class WorkerCollector(Collector):
                 "keyframe_requests",
                 "keyframe requests (PLI) sent to publishers",
                 stats.keyframe_requests,
+            ),
+            ("packets_nacked", "packets subscribers reported lost (NACK)", stats.nacked),
+            (
+                "packets_retransmitted",
+                "packets sent again to subscribers that reported them lost",
+                stats.retransmitted,
             ),
         ):
             yield CounterMetricFamily(f"lippejob_media_{name}", help_text, value=value)

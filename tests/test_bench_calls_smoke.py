@@ -1,9 +1,9 @@
 """The call benchmark (issue 14) in small: the same program as the hand-run one (`python -m
 loadtests.bench_calls`, run as its own process: tests never import loadtests), with one
 three-party call on a real media worker process and a real redis-server, one 2 s window, three
-joins, two Chromium joins through a signalling node and the bare relay. Correctness only: both
-files are written, hold every figure, and media was delivered. No timing is asserted (CI
-machines vary)."""
+joins, two Chromium joins through a signalling node and the bare relay in both shapes.
+Correctness only: both files are written, hold every figure, and media was delivered. No timing
+is asserted (CI machines vary)."""
 
 from __future__ import annotations
 
@@ -84,8 +84,18 @@ def test_call_benchmark_smoke_writes_the_report_and_the_raw_numbers(tmp_path: Pa
 
     relay = raw["relay"]
     assert relay["forwarded_pps"] > 0 and relay["in_pps_target"] > 0
+    # The calls-shaped relay: one call's three participants, each datagram to the two others.
+    calls = relay["calls"]
+    assert calls["participants"] == 3 and calls["in_pps"] > 0
+    assert 1.5 * calls["in_pps"] < calls["forwarded_pps"] < 2.5 * calls["in_pps"], calls
     figures = raw["figures"]
-    for name in ("calls_per_core", "us_per_forwarded_packet", "mb_per_participant"):
+    for name in (
+        "calls_per_core",
+        "us_per_forwarded_packet",
+        "mb_per_participant",
+        "relay_ratio",
+        "relay_calls_ratio",
+    ):
         assert figures[name] is not None and figures[name] > 0, name
     assert figures["join_p95_ms"] == join["summary"]["p95_ms"]
     assert figures["browser_join_p95_ms"] == browser["summary"]["p95_ms"]

@@ -323,6 +323,7 @@ class DownTrack(MediaStreamTrack, wire.Lane):  # type: ignore[misc]
         """Send again what the subscriber reports lost, if it is still in the history and
         from the current segment."""
         forwarder, transport, binding = self.current, self._transport, self._binding
+        self._stats.nacked += len(lost)
         if forwarder is None or transport is None or binding is None or self._resync:
             return
         for out_seq in lost:
@@ -371,6 +372,7 @@ class DownTrack(MediaStreamTrack, wire.Lane):  # type: ignore[misc]
             if not sent:
                 self._send_failed()
             self.retransmitted += 1
+            self._stats.retransmitted += 1
 
     def on_keyframe_request(self) -> None:
         stream = self.pending or self.current

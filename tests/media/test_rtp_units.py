@@ -166,6 +166,7 @@ async def test_a_subscribers_nack_is_answered_by_rtx_from_the_history() -> None:
     source = forwarder()
     source.ssrc = 0x1111
     track, out = down(source)
+    stats = track._stats  # the worker's counters (/metrics)
     payloads = [VP8_KEY, VP8_MIDDLE + b"a", VP8_MIDDLE + b"b"]
     for i, body in enumerate(payloads):
         source.on_rtp(make_packet(500 + i, 7000, body, marker=i == 2))
@@ -180,6 +181,7 @@ async def test_a_subscribers_nack_is_answered_by_rtx_from_the_history() -> None:
     assert struct.unpack("!H", body[:2])[0] == lost  # the original sequence number first
     assert body[2:] == payloads[1]
     assert track.retransmitted == 1
+    assert (stats.nacked, stats.retransmitted) == (2, 1)
     await source.close()
 
 
