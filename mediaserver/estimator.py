@@ -8,13 +8,32 @@ per millisecond since the last frame (33 at 30 fps, twice per frame) and
 the media worker's CPU at 6 calls. `WindowRate` keeps the entries of the window in a deque and
 drops the old ones from its head; `_OveruseEstimator` keeps a sliding-window minimum.
 The results are the same (tests/media/test_estimator.py compares them with aiortc's).
+
+Where the C extension is built, the whole estimator runs in C instead (`_wire.Estimator`,
+mediaserver/rtp/_remb.c, the same arithmetic operation for operation), and the receiving
+stream feeds it without calling into Python (`uplink_estimate` picks it).
 """
 
 from __future__ import annotations
 
 from collections import deque
+from typing import Any, Protocol
 
 from aiortc.rate import MIN_FRAME_PERIOD_HISTORY_LENGTH, OveruseEstimator, RemoteBitrateEstimator
+
+from mediaserver.rtp import wire
+
+
+class Estimate(Protocol):
+    """The SFU's estimate of a publisher's uplink, fed by the RTP path once per frame; kept
+    for the room's REMB, never sent by itself."""
+
+    @property
+    def bitrate(self) -> int | None: ...
+
+    def frame(self, arrival_ms: int, abs_send_time: int, size: int, ssrc: int) -> None:
+        """A frame's last packet arrived at `arrival_ms` (wall clock), sent at `abs_send_time`
+        (24-bit, 6.18 s), with `size` bytes of packets in all."""
 
 
 class WindowRate:
@@ -96,3 +115,23 @@ def uplink_estimator() -> RemoteBitrateEstimator:
     estimator.incoming_bitrate = WindowRate(1000, 8000)  # as aiortc makes its own
     estimator.estimator = _OveruseEstimator()
     return estimator
+
+
+class UplinkEstimate:
+    """`Estimate` in Python: aiortc's estimator (with the equivalents above)."""
+
+    def __init__(self, estimator: Any) -> None:
+        self._add = estimator.add  # bound once: called for every received frame
+        self.bitrate: int | None = None
+
+    def frame(self, arrival_ms: int, abs_send_time: int, size: int, ssrc: int) -> None:
+        remb = self._add(arrival_ms, abs_send_time, size, ssrc)
+        if remb is not None:
+            self.bitrate = int(remb[0])
+
+
+def uplink_estimate() -> Estimate:
+    """A new publisher stream's estimate: in C where the extension is used (`wire.compiled`),
+    else in Python."""
+    compiled: Estimate | None = wire.estimator()
+    return compiled if compiled is not None else UplinkEstimate(uplink_estimator())

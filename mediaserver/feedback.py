@@ -37,23 +37,6 @@ async def send_remb(
     await receiver._send_rtcp(packet)
 
 
-class UplinkEstimate:
-    """The SFU's estimate of a publisher's uplink (aiortc's delay-based estimator, fed by the
-    RTP path one entry per frame); kept for the room's REMB, never sent by itself."""
-
-    def __init__(self, estimator: Any) -> None:
-        self._estimator = estimator
-        self._add = estimator.add  # bound once: called for every received frame
-        self.bitrate: int | None = None
-
-    def frame(self, arrival_ms: int, abs_send_time: int, size: int, ssrc: int) -> None:
-        """A frame's last packet arrived at `arrival_ms` (wall clock), sent at `abs_send_time`
-        (24-bit, 6.18 s), with `size` bytes of packets in all."""
-        remb = self._add(arrival_ms, abs_send_time, size, ssrc)
-        if remb is not None:
-            self.bitrate = int(remb[0])
-
-
 def sender_ssrc(transceiver: Any) -> int:
     """The SSRC our side uses for the transceiver (also the receiver's RTCP sender SSRC)."""
     return int(transceiver.sender._ssrc)

@@ -21,7 +21,7 @@ from core.contracts import media as protocol
 from core.contracts.errors import ErrorCode
 from mediaserver import feedback, network, sdp_info
 from mediaserver.config import MediaConfig
-from mediaserver.estimator import uplink_estimator
+from mediaserver.estimator import Estimate, uplink_estimate
 from mediaserver.metrics import current_stats
 from mediaserver.rtp import packet as rtp_packet
 from mediaserver.rtp.downlink import Downlink
@@ -54,7 +54,7 @@ class Publication:
     transceiver: Any
     ssrc: int | None
     forwarder: RtpForwarder | SimulcastSource
-    uplink: feedback.UplinkEstimate | None = None
+    uplink: Estimate | None = None
     simulcast: sdp_info.Simulcast | None = None
 
     @property
@@ -207,7 +207,7 @@ class Participant:
                 await feedback.send_pli(receiver, ssrc)
 
         log_context = {"appointment": self._room, "participant": self.id, "source": offered.source}
-        uplink: feedback.UplinkEstimate | None = None
+        uplink: Estimate | None = None
         forwarder: RtpForwarder | SimulcastSource
         if codec is None:
             self.log.warning("publish_without_codec", source=offered.source, mid=offered.mid)
@@ -217,7 +217,7 @@ class Participant:
         # layers are chosen per subscriber and the publisher's own congestion control guards
         # its uplink (see Room._bandwidth_loop), so the estimate would go unused.
         if offered.kind == "video" and offered.simulcast is None:
-            uplink = feedback.UplinkEstimate(uplink_estimator())
+            uplink = uplink_estimate()
 
         def stream(keyframe: Callable[[], Awaitable[None]]) -> RtpForwarder:
             return RtpForwarder(
@@ -230,7 +230,7 @@ class Participant:
                 keyframe_retry=self._config.keyframe_retry,
                 log_context=log_context,
                 stats=self._stats,
-                uplink=uplink.frame if uplink is not None else None,
+                uplink=uplink,
                 ast_id=_extension_id(transceiver, rtp_packet.URI_ABS_SEND_TIME),
             )
 

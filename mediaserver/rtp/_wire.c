@@ -25,6 +25,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "_remb.h"
+
 typedef int (*srtp_fn)(void *ctx, void *hdr, int *len);
 
 static srtp_fn fn_protect, fn_unprotect, fn_protect_rtcp, fn_unprotect_rtcp;
@@ -537,6 +539,93 @@ static PyObject *fanout(PyObject *module, PyObject *const *args, Py_ssize_t narg
     return PyLong_FromLong(sent);
 }
 
+/* ---- Estimator: a publisher's uplink estimate (aiortc's, in _remb.c) -------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    remb_state state;
+    int has_bitrate;
+    long long bitrate;
+    unsigned long long frames; /* fed so far, and the last one (for tests and debugging) */
+    long long last_arrival_ms, last_size;
+    unsigned long last_ast;
+} Estimator;
+
+static PyObject *estimator_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    if (PyTuple_GET_SIZE(args) != 0 || (kwargs != NULL && PyDict_GET_SIZE(kwargs) != 0)) {
+        PyErr_SetString(PyExc_TypeError, "Estimator() takes no arguments");
+        return NULL;
+    }
+    Estimator *self = (Estimator *)type->tp_alloc(type, 0);
+    if (self != NULL)
+        remb_init(&self->state);
+    return (PyObject *)self;
+}
+
+static void estimator_frame_c(Estimator *self, long long arrival_ms, unsigned long ast,
+                              long long size) {
+    int64_t bitrate;
+    self->frames += 1;
+    self->last_arrival_ms = arrival_ms;
+    self->last_ast = ast & 0xFFFFFF;
+    self->last_size = size;
+    if (remb_add(&self->state, arrival_ms, (uint32_t)(ast & 0xFFFFFF), size, &bitrate)) {
+        self->has_bitrate = 1;
+        self->bitrate = bitrate;
+    }
+}
+
+static PyObject *estimator_frame(Estimator *self, PyObject *args) {
+    long long arrival_ms, size;
+    unsigned long ast, ssrc;
+    if (!PyArg_ParseTuple(args, "LkLk", &arrival_ms, &ast, &size, &ssrc))
+        return NULL;
+    estimator_frame_c(self, arrival_ms, ast, size);
+    Py_RETURN_NONE;
+}
+
+static PyObject *estimator_bitrate(Estimator *self, void *closure) {
+    if (!self->has_bitrate)
+        Py_RETURN_NONE;
+    return PyLong_FromLongLong(self->bitrate);
+}
+
+static PyObject *estimator_last_frame(Estimator *self, void *closure) {
+    if (self->frames == 0)
+        Py_RETURN_NONE;
+    return Py_BuildValue("LkL", self->last_arrival_ms, self->last_ast, self->last_size);
+}
+
+static PyMemberDef estimator_members[] = {
+    {"frames", T_ULONGLONG, offsetof(Estimator, frames), READONLY, "frames fed so far"},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyMethodDef estimator_methods[] = {
+    {"frame", (PyCFunction)estimator_frame, METH_VARARGS,
+     "frame(arrival_ms, abs_send_time, size, ssrc): a frame's last packet arrived."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef estimator_getset[] = {
+    {"bitrate", (getter)estimator_bitrate, NULL, "the last estimate in bits/s, or None", NULL},
+    {"last_frame", (getter)estimator_last_frame, NULL,
+     "(arrival_ms, abs_send_time, size) of the last frame fed, or None", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject EstimatorType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "mediaserver.rtp._wire.Estimator",
+    .tp_doc = "A publisher's uplink estimate: aiortc's RemoteBitrateEstimator in C.",
+    .tp_basicsize = sizeof(Estimator),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = estimator_new,
+    .tp_methods = estimator_methods,
+    .tp_members = estimator_members,
+    .tp_getset = estimator_getset,
+};
+
 /* ---- Stream: a publisher's stream as it arrives (base of RtpForwarder) --------------- */
 
 /* `_receive` is RtpForwarder.on_rtp (mediaserver/rtp/forwarder.py) in C for the common case:
@@ -550,14 +639,14 @@ typedef struct {
     PyObject *history; /* _history: list of bytes or None, a power of two long */
     PyObject *missing; /* _missing: dict seq -> [last NACK, tries, first seen] */
     PyObject *slots;   /* _slots: the down tracks (list) */
-    PyObject *uplink;  /* _uplink: callable(arrival ms, ast, bytes, ssrc), or None */
+    PyObject *uplink;  /* _uplink: an Estimator, or anything with .frame(...), or None */
     PyObject *stats;   /* _stats: the worker's MediaStats */
     PyObject *keyframe_start; /* _keyframe_start: payload.keyframe_start for other codecs */
     long long cycles, received, frame_bytes, recovered;
     unsigned long long packets, bytes_received;
     int highest, base_seq, mask, codec, ast_id;
     unsigned int last_timestamp;
-    double last_arrival, last_request, retry;
+    double last_arrival, last_request, retry, retry_at;
     char video, muted;
 } Stream;
 
@@ -832,14 +921,20 @@ static PyObject *stream_receive(Stream *self, PyObject *packet) {
             Py_ssize_t len = 0;
             const unsigned char *ast = find_extension(d, n, self->ast_id, &len);
             if (ast != NULL && len == 3) {
-                unsigned long ssrc =
-                    ((unsigned long)d[8] << 24) | (d[9] << 16) | (d[10] << 8) | d[11];
-                PyObject *r = PyObject_CallFunction(
-                    self->uplink, "LlLk", (long long)(clock_seconds(CLOCK_REALTIME) * 1000),
-                    (long)((ast[0] << 16) | (ast[1] << 8) | ast[2]), self->frame_bytes, ssrc);
-                Py_XDECREF(r);
-                if (r == NULL)
-                    return NULL;
+                long long arrival_ms = (long long)(clock_seconds(CLOCK_REALTIME) * 1000);
+                unsigned long abs_send_time = ((unsigned long)ast[0] << 16) | (ast[1] << 8) | ast[2];
+                if (Py_IS_TYPE(self->uplink, &EstimatorType)) {
+                    estimator_frame_c((Estimator *)self->uplink, arrival_ms, abs_send_time,
+                                      self->frame_bytes);
+                } else {
+                    unsigned long ssrc =
+                        ((unsigned long)d[8] << 24) | (d[9] << 16) | (d[10] << 8) | d[11];
+                    PyObject *r = PyObject_CallMethod(self->uplink, "frame", "LkLk", arrival_ms,
+                                                      abs_send_time, self->frame_bytes, ssrc);
+                    Py_XDECREF(r);
+                    if (r == NULL)
+                        return NULL;
+                }
             }
             self->frame_bytes = 0;
         }
@@ -916,7 +1011,7 @@ static PyObject *stream_receive(Stream *self, PyObject *packet) {
     int failed = 0;
     if (marker && PyDict_Check(self->missing) && PyDict_GET_SIZE(self->missing) > 0)
         failed = call_method((PyObject *)self, str_renack, now_obj, NULL) < 0;
-    if (!failed && self->video && marker && !key && now - self->last_request >= self->retry)
+    if (!failed && self->video && marker && !key && now >= self->retry_at)
         failed = call_method((PyObject *)self, str_retry_keyframe, now_obj, NULL) < 0;
     Py_DECREF(now_obj);
     if (failed)
@@ -952,6 +1047,7 @@ static PyMemberDef stream_members[] = {
     {"last_arrival", T_DOUBLE, offsetof(Stream, last_arrival), 0, NULL},
     {"_last_request", T_DOUBLE, offsetof(Stream, last_request), 0, NULL},
     {"_retry", T_DOUBLE, offsetof(Stream, retry), 0, NULL},
+    {"_retry_at", T_DOUBLE, offsetof(Stream, retry_at), 0, NULL},
     {"_video", T_BOOL, offsetof(Stream, video), 0, NULL},
     {"muted", T_BOOL, offsetof(Stream, muted), 0, NULL},
     {NULL, 0, 0, 0, NULL},
@@ -1164,7 +1260,7 @@ static struct PyModuleDef wire_module = {
 PyMODINIT_FUNC PyInit__wire(void) {
     if (PyType_Ready(&EgressType) < 0 || PyType_Ready(&IngressType) < 0 ||
         PyType_Ready(&LaneType) < 0 || PyType_Ready(&StreamType) < 0 ||
-        PyType_Ready(&DemuxType) < 0)
+        PyType_Ready(&DemuxType) < 0 || PyType_Ready(&EstimatorType) < 0)
         return NULL;
     str_received = PyUnicode_InternFromString("received");
     str_forwarded = PyUnicode_InternFromString("forwarded");
@@ -1186,7 +1282,8 @@ PyMODINIT_FUNC PyInit__wire(void) {
         PyModule_AddObjectRef(module, "Ingress", (PyObject *)&IngressType) < 0 ||
         PyModule_AddObjectRef(module, "Lane", (PyObject *)&LaneType) < 0 ||
         PyModule_AddObjectRef(module, "Stream", (PyObject *)&StreamType) < 0 ||
-        PyModule_AddObjectRef(module, "Demux", (PyObject *)&DemuxType) < 0) {
+        PyModule_AddObjectRef(module, "Demux", (PyObject *)&DemuxType) < 0 ||
+        PyModule_AddObjectRef(module, "Estimator", (PyObject *)&EstimatorType) < 0) {
         Py_DECREF(module);
         return NULL;
     }

@@ -69,7 +69,7 @@ class Stream:
     _history: list[bytes | None]
     _missing: dict[int, list[float]]
     _slots: list[Any]
-    _uplink: Callable[[int, int, int, int], None] | None
+    _uplink: Any
     _stats: Any
     _keyframe_start: Callable[[int, bytes], bool]
     _cycles: int
@@ -87,9 +87,20 @@ class Stream:
     last_arrival: float
     _last_request: float
     _retry: float
+    _retry_at: float
     _video: bool
     muted: bool
     def _receive(self, packet: bytes, /) -> None: ...
+
+class Estimator:
+    """aiortc's RemoteBitrateEstimator in C (mediaserver/estimator.Estimate)."""
+
+    frames: int
+    @property
+    def bitrate(self) -> int | None: ...
+    @property
+    def last_frame(self) -> tuple[int, int, int] | None: ...
+    def frame(self, arrival_ms: int, abs_send_time: int, size: int, ssrc: int, /) -> None: ...
 
 class Demux:
     ingress: Ingress | None

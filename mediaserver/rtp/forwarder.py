@@ -28,6 +28,7 @@ from mediaserver.rtp import packet as rtp
 from mediaserver.rtp import payload, wire
 
 if TYPE_CHECKING:
+    from mediaserver.estimator import Estimate
     from mediaserver.rtp.downtrack import DownTrack
 
 log = structlog.get_logger(__name__)
@@ -61,7 +62,7 @@ class RtpForwarder(wire.Stream):
         keyframe_retry: float,
         log_context: dict[str, str],
         stats: MediaStats | None = None,
-        uplink: Callable[[int, int, int, int], None] | None = None,
+        uplink: Estimate | None = None,
         ast_id: int = 0,
     ) -> None:
         self.kind = kind
@@ -82,7 +83,7 @@ class RtpForwarder(wire.Stream):
         self._send_nack = send_nack
         self._min_interval = min_keyframe_interval
         self._retry = keyframe_retry
-        self._uplink = uplink  # the receiver's bandwidth estimator (arrival ms, ast, size, ssrc)
+        self._uplink = uplink  # the SFU's estimate of the publisher's uplink, fed per frame
         self._ast_id = ast_id
         self._frame_bytes = 0
         self._log = log.bind(**log_context)
@@ -106,6 +107,7 @@ class RtpForwarder(wire.Stream):
         self.last_arrival = 0.0
         self._keyframe_wanted = asyncio.Event()
         self._last_request = 0.0
+        self._retry_at = 0.0  # when a waiting subscriber may next be due a keyframe again
         self._closed = False
         self._tasks: list[asyncio.Task[None]] = []
         if self._video:
@@ -174,14 +176,25 @@ class RtpForwarder(wire.Stream):
             await asyncio.sleep(self._min_interval)
 
     def _retry_keyframe(self, now: float) -> None:
-        # A subscriber still waiting (e.g. the keyframe got lost) asks again after a while.
-        if now - self._last_request < self._retry:
+        """A subscriber still waiting (e.g. the keyframe got lost) asks again after a while.
+
+        Checked at the end of a frame from `_retry_at` on, which this sets to the soonest a
+        subscriber can be due: one waiting now at its own time; one that starts waiting later
+        (every track starting to wait sets `waiting_since` then) no sooner than `_retry` from
+        now. So a frame's end costs a comparison, not a walk over the subscribers."""
+        due = self._last_request + self._retry
+        if now < due:
+            self._retry_at = due
             return
-        if any(
-            s.waiting_keyframe and not s.held and now - s.waiting_since >= self._retry
-            for s in self._slots
-        ):
-            self.want_keyframe()
+        soonest = now + self._retry
+        for s in self._slots:
+            if s.waiting_keyframe and not s.held:
+                at = s.waiting_since + self._retry
+                if at <= now:
+                    self.want_keyframe()  # until it is sent, frames keep checking
+                    return
+                soonest = min(soonest, at)
+        self._retry_at = soonest
 
     # --- the per-packet path: no logging, no allocation beyond what is forwarded -----------
 
@@ -227,7 +240,7 @@ class RtpForwarder(wire.Stream):
             if data[1] & 0x80:
                 ast = rtp.extension(data, self._ast_id)
                 if ast is not None and len(ast) == 3:
-                    uplink(
+                    uplink.frame(
                         int(time.time() * 1000),
                         (ast[0] << 16) | (ast[1] << 8) | ast[2],
                         self._frame_bytes,
@@ -251,7 +264,7 @@ class RtpForwarder(wire.Stream):
             self._stats.forwarded += forwarded  # those sent in C (`forward` counts its own)
         if self._missing and data[1] & 0x80:
             self._renack(now)
-        if self._video and data[1] & 0x80 and not key:
+        if self._video and data[1] & 0x80 and not key and now >= self._retry_at:
             self._retry_keyframe(now)
 
     def _keyframe(self, head: bytes) -> None:

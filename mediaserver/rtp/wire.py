@@ -289,6 +289,14 @@ def demux(
     return _compiled[0].Demux(routes, on_rtp, on_rtcp, fallback, on_error)
 
 
+def estimator() -> Any:
+    """A publisher stream's uplink estimator in C (`_wire.Estimator`, see
+    mediaserver/estimator.py), or None on the Python path."""
+    if _compiled is None:
+        return None
+    return _compiled[0].Estimator()
+
+
 def egress(session: pylibsrtp.Session, fd: int, host: str, port: int) -> Egress:
     """Send through `session` on (a duplicate of) socket `fd` to (host, port)."""
     if _compiled is not None:

@@ -3,7 +3,9 @@ NACK answers (RTX), routing by SSRC, MID and RTX payload type, loss tracking and
 
 from __future__ import annotations
 
+import asyncio
 import struct
+import time
 from typing import Any
 
 import pytest
@@ -284,4 +286,42 @@ async def test_a_connection_coming_up_asks_again_for_the_keyframe_its_tracks_wai
     link._tracks[BINDING.ssrc] = track
     link.connected()
     assert source._keyframe_wanted.is_set()
+    await source.close()
+
+
+async def test_a_subscriber_left_waiting_for_a_keyframe_asks_again_once_due_and_not_before() -> (
+    None
+):
+    # Whichever path receives (C or Python, tests/media/test_wire_fallback.py runs both): the
+    # end of a frame walks the subscribers only once one can be due.
+    source = forwarder()
+    source.ssrc = 0x1111
+    source._retry = 0.5
+    track, out = down(source)  # released: waiting for its first keyframe from now on
+    asked: list[float] = []
+    scans: list[float] = []
+    scan = source._retry_keyframe
+    source.want_keyframe = lambda: asked.append(time.monotonic())
+    source._retry_keyframe = lambda now: (scans.append(now), scan(now))[1]
+    seq = [700]
+
+    def frame_end() -> None:
+        source.receive(make_packet(seq[0], 9000 + seq[0], VP8_MIDDLE, marker=True))
+        seq[0] += 1
+
+    for _ in range(10):
+        frame_end()
+    assert out.packets == []  # no keyframe yet: nothing forwarded
+    assert len(scans) == 1 and asked == []  # one walk, which found nobody due yet
+    assert source._retry_at == track.waiting_since + 0.5
+    await asyncio.sleep(0.55)
+    frame_end()
+    assert len(scans) == 2 and len(asked) == 1  # due: asked for a keyframe again
+
+    # Once asked (the request sent), the next walk waits for the retry interval again.
+    source._last_request = time.monotonic()
+    frame_end()
+    frame_end()
+    assert len(scans) == 3 and len(asked) == 1
+    assert source._retry_at == source._last_request + 0.5
     await source.close()

@@ -433,9 +433,13 @@ async def test_the_c_receive_keeps_what_python_on_rtp_keeps(codec: str) -> None:
 
     wire.use_compiled(True)
     runs = []
-    for in_c in (True, False):
+    # C with a recording estimate, Python with the same, and C feeding the C estimator (which
+    # it does without calling Python: the frames it saw are read back from it).
+    for mode in ("c", "python", "c_estimator"):
+        in_c = mode != "python"
         nacks: list[tuple[int, list[int]]] = []
-        estimates: list[tuple[int, int, int]] = []
+        estimates: list[tuple[int, ...]] = []
+        uplink: Any = Recorder(estimates) if mode != "c_estimator" else wire.estimator()
         stream = RtpForwarder(
             kind="video",
             mime_type=codec,
@@ -446,11 +450,25 @@ async def test_the_c_receive_keeps_what_python_on_rtp_keeps(codec: str) -> None:
             keyframe_retry=1.0,
             log_context={},
             stats=MediaStats(),
-            uplink=lambda _ms, ast, size, ssrc, e=estimates: e.append((ast, size, ssrc)),
+            uplink=uplink,
             ast_id=2,
         )
         receive = stream._receive if in_c else stream.on_rtp
         assert stream.receive == stream._receive  # what the uplink routes to, by default
+        if mode == "c_estimator":
+
+            def receive_noting(
+                packet: bytes,
+                inner: Callable[[bytes], None] = receive,
+                est: Any = uplink,
+                noted: list[tuple[int, ...]] = estimates,
+            ) -> None:
+                fed = est.frames
+                inner(packet)
+                if est.frames > fed:
+                    noted.append(est.last_frame[1:])
+
+            receive = receive_noting
         stream.ssrc = 0x1111
         track = DownTrack("video")
         out = FakeTransport()
@@ -513,8 +531,9 @@ async def test_the_c_receive_keeps_what_python_on_rtp_keeps(codec: str) -> None:
         )
         runs.append((state, list(stream._history), nacks, estimates, out.packets))
         await stream.close()
-    (c_state, c_history, c_nacks, c_estimates, c_out), python = runs[0], runs[1]
-    assert c_state == python[0]
+    (c_state, c_history, c_nacks, c_estimates, c_out), python, fed = runs
+    assert c_state == python[0] == fed[0]
+    assert fed[3] == [(ast, size) for ast, size, _ssrc in c_estimates]
     assert c_history == python[1]
     assert c_nacks == python[2] and c_nacks  # the gap was asked for
     assert c_estimates == python[3] and c_estimates
@@ -522,6 +541,17 @@ async def test_the_c_receive_keeps_what_python_on_rtp_keeps(codec: str) -> None:
     # compared without them.
     assert [p[:4] + p[8:] for p in c_out] == [p[:4] + p[8:] for p in python[4]]
     assert len(c_out) > 20
+
+
+class Recorder:
+    """An uplink estimate that only notes what it is fed."""
+
+    def __init__(self, frames: list[tuple[int, ...]]) -> None:
+        self.frames = frames
+        self.bitrate = None
+
+    def frame(self, _arrival_ms: int, ast: int, size: int, ssrc: int) -> None:
+        self.frames.append((ast, size, ssrc))
 
 
 # --- the datagram demultiplexer ---------------------------------------------------------------
