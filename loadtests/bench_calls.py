@@ -7,9 +7,11 @@ calls of `SyntheticClient`s in raw mode (pre-encoded VP8 640x480 ~1 Mbit/s and O
 frames in, nothing decoded) run in `--client-procs` other processes (`loadtests.call_clients`).
 For each K: warm-up, then the worker's CPU from /proc over `--repeats` windows of `--seconds`,
 the RTP packets the subscribers received (the forwarded packets), the frames each subscriber
-received per remote stream, the worker's counters from its /metrics and its RSS. Then a bare
-uvloop UDP relay (`loadtests.udp_relay`) moving the same packets at the largest K's rate, and
-join latency with `--background-calls` calls running: `--joins` fresh participants, one after
+received per remote stream, the worker's counters from its /metrics and its RSS. With
+`--scaling`, the largest K again over two workers (a process each, the calls alternating), for
+the two-core scaling estimate. Then a bare uvloop UDP relay (`loadtests.udp_relay`) moving the
+same packets at the largest K's rate, in two shapes (5 ms bursts on one socket, and the calls'
+own pattern), and join latency with `--background-calls` calls running: `--joins` fresh participants, one after
 another, joining a three-party call, from `join` to the first remote video frame; and, with
 the calls still running, `--browser-joins` Chromium pages joining through a signalling node,
 from the click on join to the first remote frame painted (`loadtests.browser_join`).
@@ -73,6 +75,9 @@ class Bench:
     metrics_url: str
     clients: list[Child]
     log_dir: Path
+    # More workers (the scaling run): (process, metrics URL); client process n calls through
+    # worker n % (1 + len(others)), so calls alternate between them.
+    others: list[tuple[subprocess.Popen[bytes], str]] = field(default_factory=list)
     running: list[str] = field(default_factory=list)  # room ids of the calls running
     placed: dict[str, Child] = field(default_factory=dict)
 
@@ -101,17 +106,24 @@ class Bench:
         await asyncio.gather(*(c.call({"cmd": "stop", "rooms": r}) for c, r in batches.items()))
 
     async def snapshot(self) -> dict[str, Any]:
-        """Every client process's counters, the worker's CPU and metrics, read together."""
-        replies, worker_metrics = await asyncio.gather(
+        """Every client process's counters, the workers' CPU and metrics, read together."""
+        workers = [(self.worker, self.metrics_url), *self.others]
+        replies, scraped = await asyncio.gather(
             asyncio.gather(*(c.call({"cmd": "snapshot"}) for c in self.clients)),
-            scrape(self.metrics_url),
+            asyncio.gather(*(scrape(url) for _, url in workers)),
         )
+        worker_metrics: dict[str, float] = {}
+        for values in scraped:
+            for k, v in values.items():
+                worker_metrics[k] = worker_metrics.get(k, 0.0) + v
         streams = {
             (s["sub"], s["pub"]): (s["video"], s["audio"]) for r in replies for s in r["streams"]
         }
+        cpus = [cpu_seconds(w.pid) for w, _ in workers]
         return {
             "t": time.monotonic(),
-            "cpu": cpu_seconds(self.worker.pid),
+            "cpu": sum(cpus),
+            "worker_cpus": cpus,
             "clients_cpu": sum(c.cpu() for c in self.clients),
             "rtp_received": sum(r["rtp_received"] for r in replies),
             "rtp_sent": sum(r["rtp_sent"] for r in replies),
@@ -133,6 +145,10 @@ class Bench:
         return {
             "seconds": span,
             "worker_cpu": (after["cpu"] - before["cpu"]) / span,
+            "worker_cpus": [
+                (a - b) / span
+                for a, b in zip(after["worker_cpus"], before["worker_cpus"], strict=True)
+            ],
             "clients_cpu": (after["clients_cpu"] - before["clients_cpu"]) / span,
             "forwarded_pps": (after["rtp_received"] - before["rtp_received"]) / span,
             "published_pps": (after["rtp_sent"] - before["rtp_sent"]) / span,
@@ -167,40 +183,47 @@ async def scrape(url: str) -> dict[str, float]:
 
 
 @contextlib.asynccontextmanager
-async def bench(args: argparse.Namespace, worker_args: list[str]) -> AsyncIterator[Bench]:
+async def bench(
+    args: argparse.Namespace, worker_args: list[str], workers: int = 1
+) -> AsyncIterator[Bench]:
     log_dir = Path(tempfile.mkdtemp(prefix="bench-calls-"))
-    metrics_port = free_port()
+    ids = [WORKER if n == 0 else f"{WORKER}-{n + 1}" for n in range(workers)]
+    ports = [free_port() for _ in ids]
     async with redis_server(args.redis) as (url, _):
-        worker = start_worker(
-            url,
-            WORKER,
-            {
-                "LIPPEJOB_MEDIA_METRICS_PORT": str(metrics_port),
-                "LIPPEJOB_HOST": "127.0.0.1",
-                "LIPPEJOB_MEDIA_DRAIN_TIMEOUT": "1",
-            },
-            log_dir / "worker.log",
-            worker_args,
-        )
+        processes = [
+            start_worker(
+                url,
+                worker_id,
+                {
+                    "LIPPEJOB_MEDIA_METRICS_PORT": str(port),
+                    "LIPPEJOB_HOST": "127.0.0.1",
+                    "LIPPEJOB_MEDIA_DRAIN_TIMEOUT": "1",
+                },
+                log_dir / f"{worker_id}.log",
+                worker_args,
+            )
+            for worker_id, port in zip(ids, ports, strict=True)
+        ]
         clients: list[Child] = []
         try:
             store = await RedisStore.from_url(url, SystemClock())
             try:
                 for _ in range(300):
-                    if worker.poll() is not None:
-                        log = (log_dir / "worker.log").read_text(errors="replace")[-2000:]
-                        raise SystemExit(f"the media worker exited at start:\n{log}")
-                    if WORKER in [w.id for w in await store.list_workers()]:
+                    for worker_id, worker in zip(ids, processes, strict=True):
+                        if worker.poll() is not None:
+                            log = (log_dir / f"{worker_id}.log").read_text(errors="replace")
+                            raise SystemExit(f"the media worker exited at start:\n{log[-2000:]}")
+                    if set(ids) <= {w.id for w in await store.list_workers()}:
                         break
                     await asyncio.sleep(0.1)
                 else:
-                    raise SystemExit("the media worker did not register within 30 s")
+                    raise SystemExit("the media workers did not register within 30 s")
             finally:
                 await store.close()
-            client_args = ["--redis", url, "--worker", WORKER, "--fps", str(args.fps)]
-            client_args += ["--bitrate", str(args.bitrate)]
-            client_args += ["--width", str(args.width), "--height", str(args.height)]
-            for n in range(args.client_procs):
+            for n in range(max(args.client_procs, workers)):
+                client_args = ["--redis", url, "--worker", ids[n % workers]]
+                client_args += ["--fps", str(args.fps), "--bitrate", str(args.bitrate)]
+                client_args += ["--width", str(args.width), "--height", str(args.height)]
                 clients.append(
                     await Child.start(
                         f"clients-{n}", "loadtests.call_clients", client_args, log_dir
@@ -208,21 +231,62 @@ async def bench(args: argparse.Namespace, worker_args: list[str]) -> AsyncIterat
                 )
             for child in clients:
                 await child.read()  # ready (the loops are encoded)
+            urls = [f"http://127.0.0.1:{port}/metrics" for port in ports]
             yield Bench(
-                args, url, worker, f"http://127.0.0.1:{metrics_port}/metrics", clients, log_dir
+                args,
+                url,
+                processes[0],
+                urls[0],
+                clients,
+                log_dir,
+                others=list(zip(processes[1:], urls[1:], strict=True)),
             )
         finally:
             await asyncio.gather(*(c.stop({"cmd": "quit"}) for c in clients))
-            worker.send_signal(signal.SIGINT)  # drain (1 s), then close
-            try:
-                await asyncio.to_thread(worker.wait, 15)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                await asyncio.to_thread(worker.wait, 10)
+            for worker in processes:
+                worker.send_signal(signal.SIGINT)  # drain (1 s), then close
+            for worker in processes:
+                try:
+                    await asyncio.to_thread(worker.wait, 15)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
+                    await asyncio.to_thread(worker.wait, 10)
             if not args.keep_logs:
                 shutil.rmtree(log_dir, ignore_errors=True)
             else:
                 print(f"logs in {log_dir}", flush=True)
+
+
+async def scaling(args: argparse.Namespace, single: dict[str, Any]) -> dict[str, Any]:
+    """The largest K again, its calls alternating between two workers (a process each): what
+    one more worker costs per forwarded packet. On a machine whose cores the clients also use,
+    this is the proxy for scaling: the workers share nothing per packet, so if a forwarded
+    packet costs two workers side by side what it costs one alone, two cores carry twice the
+    calls (2 x single us / pair us)."""
+    count = single["calls"]
+    async with bench(args, [], workers=2) as b:
+        failed = await b.start_calls(count)
+        await asyncio.sleep(args.warmup)
+        windows = [await b.window(args.seconds) for _ in range(args.repeats)]
+        pair = summarise(b, count, windows, failed)
+    per_worker = [statistics.median(w["worker_cpus"][n] for w in windows) for n in range(2)]
+    single_us, pair_us = single["us_per_forwarded_packet"], pair["us_per_forwarded_packet"]
+    return {
+        "calls": count,
+        "single": {
+            k: single[k] for k in ("worker_cpu", "forwarded_pps", "us_per_forwarded_packet")
+        },
+        "pair": {
+            "worker_cpu": pair["worker_cpu"],
+            "worker_cpus": per_worker,
+            "forwarded_pps": pair["forwarded_pps"],
+            "us_per_forwarded_packet": pair_us,
+            "delivery_holds": pair["delivery_holds"],
+            "clients_cpu": pair["clients_cpu"],
+            "windows": windows,
+        },
+        "estimate": 2 * single_us / pair_us if single_us and pair_us else None,
+    }
 
 
 async def sweep(b: Bench, counts: list[int]) -> tuple[int, list[dict[str, Any]]]:
@@ -516,6 +580,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             }
         rate = samples[-1]["published_pps"] if samples else 0.0
         log_dir = b.log_dir
+        if args.scaling and samples:
+            await b.stop_calls(0)
+            print(f"scaling: K={samples[-1]['calls']} over two workers", flush=True)
+            result["scaling"] = await scaling(args, samples[-1])
         if args.relay and rate > 0:
             await b.stop_calls(0)
             print(f"relay baseline at {rate:.0f} datagrams/s in", flush=True)
@@ -542,6 +610,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="Chromium joins through a signalling node (0: none; loadtests.browser_join)",
     )
     parser.add_argument("--no-relay", dest="relay", action="store_false")
+    parser.add_argument(
+        "--scaling",
+        action="store_true",
+        help="run the largest K again over two workers (one process each) and compare",
+    )
     parser.add_argument(
         "--asyncio", action="store_true", help="run the worker on asyncio's loop, not uvloop"
     )

@@ -1,9 +1,9 @@
 """The call benchmark (issue 14) in small: the same program as the hand-run one (`python -m
 loadtests.bench_calls`, run as its own process: tests never import loadtests), with one
 three-party call on a real media worker process and a real redis-server, one 2 s window, three
-joins, two Chromium joins through a signalling node and the bare relay in both shapes.
-Correctness only: both files are written, hold every figure, and media was delivered. No timing
-is asserted (CI machines vary)."""
+joins, two Chromium joins through a signalling node, the bare relay in both shapes, and the call
+again through the second of two workers. Correctness only: both files are written, hold every
+figure, and media was delivered. No timing is asserted (CI machines vary)."""
 
 from __future__ import annotations
 
@@ -43,6 +43,7 @@ def test_call_benchmark_smoke_writes_the_report_and_the_raw_numbers(tmp_path: Pa
             "1",
             "--browser-joins",
             "2",
+            "--scaling",
             "--out",
             str(tmp_path),
         ],
@@ -88,6 +89,11 @@ def test_call_benchmark_smoke_writes_the_report_and_the_raw_numbers(tmp_path: Pa
     calls = relay["calls"]
     assert calls["participants"] == 3 and calls["in_pps"] > 0
     assert 1.5 * calls["in_pps"] < calls["forwarded_pps"] < 2.5 * calls["in_pps"], calls
+    # The scaling run: the same call through the second of two workers, both measured.
+    scaling = raw["scaling"]
+    assert scaling["calls"] == 1 and scaling["pair"]["delivery_holds"], scaling["pair"]
+    busy, idle = sorted(scaling["pair"]["worker_cpus"], reverse=True)
+    assert busy > 0 and idle >= 0 and scaling["pair"]["forwarded_pps"] > 0
     figures = raw["figures"]
     for name in (
         "calls_per_core",
@@ -95,6 +101,7 @@ def test_call_benchmark_smoke_writes_the_report_and_the_raw_numbers(tmp_path: Pa
         "mb_per_participant",
         "relay_ratio",
         "relay_calls_ratio",
+        "scaling",
     ):
         assert figures[name] is not None and figures[name] > 0, name
     assert figures["join_p95_ms"] == join["summary"]["p95_ms"]
@@ -105,6 +112,7 @@ def test_call_benchmark_smoke_writes_the_report_and_the_raw_numbers(tmp_path: Pa
         "## Goals",
         "## Calls",
         "## Bare relay baseline",
+        "## Two workers",
         "## Join latency",
         "## Join latency in Chromium",
     ):
