@@ -201,12 +201,17 @@ class EncodedTrack(MediaStreamTrack):  # type: ignore[misc]
         if self.readyState != "live":
             raise MediaStreamError
         pts = await self._pace.next(self._loop.period)
-        index = next(self._items)
+        index = self._next_index()
         packet = av.Packet(self._loop.packets[index])
         packet.pts = pts
         packet.time_base = self._loop.time_base
         self.sent += 1
         return packet
+
+    def _next_index(self) -> int:
+        """The loop's next packet, chosen when it is due (as an encoder encodes a frame when
+        it is captured)."""
+        return next(self._items)
 
 
 # --- the client ---------------------------------------------------------------------------
