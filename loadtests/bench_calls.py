@@ -11,10 +11,11 @@ received per remote stream, the worker's counters from its /metrics and its RSS.
 `--scaling`, the largest K again over two workers (a process each, the calls alternating), for
 the two-core scaling estimate. Then a bare uvloop UDP relay (`loadtests.udp_relay`) moving the
 same packets at the largest K's rate, in two shapes (5 ms bursts on one socket, and the calls'
-own pattern), and join latency with `--background-calls` calls running: `--joins` fresh participants, one after
-another, joining a three-party call, from `join` to the first remote video frame; and, with
-the calls still running, `--browser-joins` Chromium pages joining through a signalling node,
-from the click on join to the first remote frame painted (`loadtests.browser_join`).
+own pattern), and join latency with `--background-calls` calls running: `--joins` fresh
+participants, one after another, joining a three-party call, from `join` to the first remote
+video frame; and, with the calls still running, `--browser-joins` Chromium pages joining
+through a signalling node, from the click on join to the first remote frame painted
+(`loadtests.browser_join`).
 
     python -m loadtests.bench_calls --calls 1,2,4 --seconds 5 --repeats 3 --joins 50
 

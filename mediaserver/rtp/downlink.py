@@ -30,12 +30,9 @@ class Downlink:
         return self.transport
 
     def connected(self) -> None:
-        """The connection can carry media now. A keyframe that came while it could not was
-        not sent, so every video track still waiting for one asks again at once (else the
-        subscriber would wait for the forwarder's retry, a second later)."""
+        """The connection can carry media now (`DownTrack.connection_up`)."""
         for track in list(self._tracks.values()):
-            if track.waiting_keyframe and not track.held:
-                track.on_keyframe_request()
+            track.connection_up()
 
     def bind(self, track: DownTrack, binding: Binding) -> None:
         if self.transport is None:

@@ -37,6 +37,10 @@ if TYPE_CHECKING:
     Source: TypeAlias = RtpForwarder | SimulcastSource
 
 SEQ_PACK = rtp.SEQ.pack
+# Video kept for a subscriber whose connection is not up yet, from a keyframe on (`_keep_early`):
+# a 1080p keyframe is ~150 packets; ICE and DTLS take tens of milliseconds on a good link.
+EARLY_PACKETS = 256
+EARLY_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,11 @@ class DownTrack(MediaStreamTrack, wire.Lane):  # type: ignore[misc]
         self._last_start = 0
         self._packets = 0  # for sender reports
         self._octets = 0
+        # Video from a keyframe on, kept while the connection cannot carry it yet (`_keep_early`).
+        self._early: list[tuple[RtpForwarder, bytes, int, int, int, bool, bytes, float]] | None = (
+            None
+        )
+        self._early_lost = False
         self._stopped: asyncio.Future[None] | None = None
 
     # --- the sender side aiortc sees: never yields ------------------------------------------
@@ -175,20 +184,19 @@ class DownTrack(MediaStreamTrack, wire.Lane):  # type: ignore[misc]
             stream.want_keyframe()
 
     def release(self) -> None:
-        """Start forwarding (video from the next keyframe, which is asked for: now when the
-        connection carries media already, else when it comes up, see `Downlink.connected`;
-        asked now, the keyframe would come before the connection and the next request would
-        wait out the publisher's keyframe interval)."""
+        """Start forwarding (video from the next keyframe, which is asked for now: if it
+        comes before the connection is up, it waits for it, see `_keep_early`)."""
         self.held = False
         self.restart()
         stream = self.pending or self.current
-        transport = self._transport
-        if self._video and stream is not None and (transport is None or transport.ready):
+        if self._video and stream is not None:
             stream.want_keyframe()
 
     def restart(self) -> None:
         """Begin a new segment at the source's next keyframe (video) or packet (audio)."""
         self._fast = None  # every packet through `forward` until the segment is under way
+        self._early = None
+        self._early_lost = False
         self._resync = True
         self.waiting_keyframe = self._video
         self.waiting_since = time.monotonic()
@@ -211,8 +219,12 @@ class DownTrack(MediaStreamTrack, wire.Lane):  # type: ignore[misc]
         transport = self._transport
         if transport is None:
             return
+        if (source is not self.current or self._resync) and not transport.ready:
+            if self._video:
+                self._keep_early(source, data, seq, ts, start, key, ast, now)
+            return
         if source is not self.current:
-            if source is not self.pending or not key or not transport.ready:
+            if source is not self.pending or not key:
                 return
             old, self.current, self.pending = self.current, source, None
             self._fast = None
@@ -221,8 +233,8 @@ class DownTrack(MediaStreamTrack, wire.Lane):  # type: ignore[misc]
                 self.switches += 1
             self._resync = True
         if self._resync:
-            if not key or not transport.ready:
-                return  # video starts at a keyframe, and only once it can be sent
+            if not key:
+                return  # video starts at a keyframe (kept until it can be sent: `_keep_early`)
             self._seq_off = (self._next_seq - seq) & 0xFFFF
             if self._sent_any:
                 gap = max(1, int((now - self._last_at) * self._clock_rate))
@@ -277,6 +289,53 @@ class DownTrack(MediaStreamTrack, wire.Lane):  # type: ignore[misc]
             self._send_failed()
         if not head:  # nothing to rewrite in the payload: the next packets can take C
             self._fast, self._egress = source, out
+
+    def _keep_early(
+        self,
+        source: RtpForwarder,
+        data: bytes,
+        seq: int,
+        ts: int,
+        start: int,
+        key: bool,
+        ast: bytes,
+        now: float,
+    ) -> None:
+        """Video that comes before the connection can carry it, kept from a keyframe of the
+        stream to be forwarded on, and sent when the connection comes up (`connection_up`): the
+        keyframe asked for when the subscriber accepted the offer then arrives while ICE and
+        DTLS finish, instead of being asked for only once they have. At most `EARLY_PACKETS`
+        packets and `EARLY_SECONDS` from the keyframe; beyond that the connection is slow and
+        a new keyframe is asked for when it is up, as without the hold."""
+        if source is not (self.pending or self.current):
+            return
+        early = self._early
+        if key:
+            self._early = [(source, data, seq, ts, start, key, ast, now)]
+        elif early is not None:
+            if len(early) >= EARLY_PACKETS or now - early[0][7] > EARLY_SECONDS:
+                self._early = None
+                self._early_lost = True  # the keyframe asked for came and went
+            else:
+                early.append((source, data, seq, ts, start, key, ast, now))
+
+    def connection_up(self) -> None:
+        """The connection can carry media now: send what `_keep_early` kept, in order, as if
+        it arrived now. A video track still waiting for a keyframe asks for one, unless one
+        asked for since it began waiting is still to come (asked when the subscriber
+        accepted, it may come a frame later than the connection; asking again would only hold
+        the next request back by the publisher's keyframe interval, and a lost one is asked
+        for again by the forwarder's retry)."""
+        early, self._early = self._early, None
+        if early:
+            for packet in early:
+                self.forward(*packet)
+        lost, self._early_lost = self._early_lost, False
+        if not self.waiting_keyframe or self.held:
+            return
+        stream = self.pending or self.current
+        if stream is not None and (lost or not stream.keyframe_asked_since(self.waiting_since)):
+            stream.want_keyframe()
 
     def _send_failed(self) -> None:
         transport = self._transport

@@ -165,6 +165,11 @@ class RtpForwarder(wire.Stream):
         if self._video and not self._closed:
             self._keyframe_wanted.set()
 
+    def keyframe_asked_since(self, since: float) -> bool:
+        """Whether a keyframe was asked for at `since` (monotonic) or later, or is about to be
+        (a request waits out the rate limit)."""
+        return self._keyframe_wanted.is_set() or self._last_request >= since
+
     async def _keyframes(self) -> None:
         while True:
             await self._keyframe_wanted.wait()

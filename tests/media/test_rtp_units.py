@@ -266,26 +266,105 @@ def test_extensions_in_both_forms_are_found() -> None:
     assert rtp.extension(packet, 1) == b"12" and rtp.extension(packet, 3) == b"\x0a\x0b\x0c"
 
 
-async def test_a_connection_coming_up_asks_again_for_the_keyframe_its_tracks_wait_for() -> None:
-    """A keyframe that arrived before the subscriber's connection could carry media was not
-    sent: when it connects, each video track still waiting asks for one at once."""
-    source = forwarder()
-    source.ssrc = 0x1111
+def early_track(source: Any) -> tuple[DownTrack, FakeTransport, Downlink]:
+    """A video track accepted by its subscriber whose connection is not up yet."""
     track = DownTrack("video")
     out = FakeTransport()
     out.ready = False
     track.bind(out, BINDING)  # type: ignore[arg-type]
     track.attach(source)
     track.release()
-    # Released before its connection is up: it asks when the connection comes up, not now
-    # (the keyframe would come too early, and the next request wait the keyframe interval).
-    assert not source._keyframe_wanted.is_set()
-    source.on_rtp(make_packet(1, 0, VP8_KEY))  # not sendable yet: skipped
-    assert out.packets == [] and track.waiting_keyframe
     link = Downlink({})
     link._tracks[BINDING.ssrc] = track
+    return track, out, link
+
+
+async def test_the_keyframe_asked_for_on_accepting_waits_for_the_connection_and_goes_first() -> (
+    None
+):
+    """Released before its connection is up, a track asks for a keyframe at once and keeps
+    the video from that keyframe on; when the connection comes up it is sent, in order and
+    numbered on, and nothing is asked again."""
+    source = forwarder()
+    source.ssrc = 0x1111
+    track, out, link = early_track(source)
+    assert source._keyframe_wanted.is_set()  # asked now, not when the connection is up
+    source._keyframe_wanted.clear()
+    source.on_rtp(make_packet(1, 0, VP8_MIDDLE + b"before"))  # before the keyframe: not kept
+    source.on_rtp(make_packet(2, 3000, VP8_KEY, marker=False))
+    source.on_rtp(make_packet(3, 3000, VP8_MIDDLE + b"k2"))
+    source.on_rtp(make_packet(5, 6000, VP8_MIDDLE + b"d1"))  # 4 is late
+    source.on_rtp(make_packet(4, 3000, VP8_MIDDLE + b"k3", marker=True))
+    assert out.packets == [] and track.waiting_keyframe
+    out.ready = True
+    link.connected()
+    assert not track.waiting_keyframe and not source._keyframe_wanted.is_set()
+    sent = [fields(p) for p in out.packets]
+    bodies = [p[rtp.header_size(p) :] for p in out.packets]
+    assert bodies == [VP8_KEY, VP8_MIDDLE + b"k2", VP8_MIDDLE + b"d1", VP8_MIDDLE + b"k3"]
+    first = sent[0][2]
+    assert [f[2] for f in sent] == [first, first + 1, first + 3, first + 2]  # as they came
+    assert sent[0][3] == sent[1][3] == sent[3][3] and sent[2][3] == sent[0][3] + 3000
+    # Then live packets take the normal way on.
+    source.on_rtp(make_packet(6, 9000, VP8_MIDDLE + b"live"))
+    assert fields(out.packets[-1])[2] == first + 4
+    await source.close()
+
+
+async def test_a_newer_keyframe_replaces_what_was_kept_and_too_much_is_let_go() -> None:
+    from mediaserver.rtp.downtrack import EARLY_PACKETS
+
+    source = forwarder()
+    source.ssrc = 0x1111
+    track, out, link = early_track(source)
+    source.on_rtp(make_packet(10, 0, VP8_KEY))
+    source.on_rtp(make_packet(11, 3000, VP8_MIDDLE))
+    source.on_rtp(make_packet(12, 6000, VP8_KEY + b"newer"))
+    assert track._early is not None and len(track._early) == 1  # from the newest keyframe
+    for n in range(EARLY_PACKETS):
+        source.on_rtp(make_packet(13 + n, 9000 + n, VP8_MIDDLE))
+    assert track._early is None  # a connection this slow gets a fresh keyframe instead
+    source._keyframe_wanted.clear()
+    out.ready = True
+    link.connected()
+    assert out.packets == [] and track.waiting_keyframe
+    assert source._keyframe_wanted.is_set()  # asked again once it is up
+    await source.close()
+
+
+async def test_a_connection_up_before_the_keyframe_asks_again_only_if_none_is_on_its_way() -> None:
+    source = forwarder()
+    source.ssrc = 0x1111
+    track, out, link = early_track(source)
+    assert source._keyframe_wanted.is_set()  # asked on accepting
+    out.ready = True
+    link.connected()  # before the keyframe came: still on its way, not asked again
+    assert track.waiting_keyframe and source.keyframe_requests == 0
+    source._keyframe_wanted.clear()  # the request went out (what `_keyframes` does)
+    source._last_request = time.monotonic()
+    link.connected()
+    assert not source._keyframe_wanted.is_set()  # asked since the track began waiting
+    source._last_request = track.waiting_since - 5  # asked only long before
     link.connected()
     assert source._keyframe_wanted.is_set()
+    source.on_rtp(make_packet(1, 0, VP8_KEY))  # the keyframe, when it comes, goes out
+    assert len(out.packets) == 1 and not track.waiting_keyframe
+    await source.close()
+
+
+async def test_a_track_not_yet_accepted_keeps_nothing() -> None:
+    source = forwarder()
+    source.ssrc = 0x1111
+    track = DownTrack("video")
+    out = FakeTransport()
+    out.ready = False
+    track.bind(out, BINDING)  # type: ignore[arg-type]
+    track.attach(source)  # held: the subscriber has not accepted the offer
+    source.on_rtp(make_packet(1, 0, VP8_KEY))
+    assert track._early is None
+    track.release()  # accepted: starts over from the next keyframe
+    source.on_rtp(make_packet(2, 3000, VP8_MIDDLE))
+    assert track._early is None
     await source.close()
 
 
