@@ -26,10 +26,15 @@ from testsupport.chromium import CHROMIUM, CHROMIUM_ARGS
 from testsupport.client import ClientMedia, EncodedLoop
 from testsupport.ws_client import WsClient
 
-# Set before the click: when the caseworker's camera tile appears, note when its first frame
-# is painted (requestVideoFrameCallback's own timestamp, on the page's clock).
+# Set before the click: note when the click reaches the page (the event's own timestamp: the
+# time before it, Playwright waiting for the button to be stable, is not the page's), and when
+# the caseworker's camera tile appears, when its first frame is painted
+# (requestVideoFrameCallback's own timestamp, on the same clock).
 WATCH = """(pid) => {
   window.__firstFrame = null;
+  window.__clicked = null;
+  document.addEventListener('click', (event) => { window.__clicked = event.timeStamp; },
+    { capture: true, once: true });
   const sel = `#tiles li[data-pid="${pid}"][data-source="camera"] video`;
   const look = () => {
     const v = document.querySelector(sel);
@@ -37,7 +42,6 @@ WATCH = """(pid) => {
     v.requestVideoFrameCallback((now) => { window.__firstFrame = now; });
   };
   look();
-  window.__clicked = performance.now();
 }"""
 TIMEOUT = 15.0  # seconds a join may take before it counts as failed
 

@@ -15,6 +15,11 @@ const ANSWER_TIMEOUT = 10000;
 // not: e.g. a network that lets no media through (it stays at 'new' or 'connecting'). Counted
 // from the exchange, not from the offer, so that a slow media server is not taken for a block.
 export const CONNECT_TIMEOUT = 8000;
+// With others in the call, our publisher offer waits up to this long for the first
+// subscriber offer to be answered: Chromium's createOffer holds the page's thread for tens
+// of milliseconds (more with simulcast and end-to-end encryption), and the others' picture,
+// whose offer the server sends on joining, would wait behind it.
+const PUBLISH_AFTER_SUB_MAX = 250;
 
 /** Whether gathering ended without a single candidate: nothing can connect (e.g. relay only
  * and the TURN server refused us or cannot be reached). */
@@ -95,6 +100,8 @@ export class MediaSession extends EventTarget {
     // is answered at once (after it, a join's first remote picture came ~200 ms later).
     this.pubChain = Promise.resolve();
     this.subChain = Promise.resolve();
+    this.answeredSub = false; // a subscriber answer was sent
+    this.subAnswered = new Promise((resolve) => { this.markSubAnswered = resolve; });
     this.closed = false;
     this.failTimers = new Map();
     this.connectTimers = new Map();
@@ -112,12 +119,21 @@ export class MediaSession extends EventTarget {
     };
   }
 
-  /** Open the publisher connection with our camera and microphone (either may be null). */
-  start(audioTrack, videoTrack) {
+  /**
+   * Open the publisher connection with our camera and microphone (either may be null). With
+   * `othersPresent`, its offer first waits (at most PUBLISH_AFTER_SUB_MAX) for the answer to
+   * the first subscriber offer: a joiner sees the others sooner, they see the joiner a few
+   * tens of milliseconds later.
+   */
+  start(audioTrack, videoTrack, { othersPresent = false } = {}) {
     this.pub = new RTCPeerConnection(this.config());
     this.watch(this.pub, 'pub');
     this.tx.audio = this.addSender(audioTrack, 'audio', 'audio');
     this.tx.video = this.addSender(videoTrack, 'video', 'video');
+    if (othersPresent && !this.answeredSub) {
+      const waited = new Promise((resolve) => setTimeout(resolve, PUBLISH_AFTER_SUB_MAX));
+      this.pubChain = Promise.race([this.subAnswered, waited]);
+    }
     return this.negotiate();
   }
 
@@ -302,6 +318,8 @@ export class MediaSession extends EventTarget {
     this.lastAnswer = { seq, offer: msg.sdp, sdp };
     this.send(seq === undefined ? { type: 'answer', pc: 'sub', sdp }
       : { type: 'answer', pc: 'sub', sdp, seq });
+    this.answeredSub = true;
+    this.markSubAnswered();
     this.expectConnection(this.sub);
   }
 
