@@ -227,7 +227,7 @@ class JoinPage {
     button.disabled = true;
     $('join-status').textContent = t('Connecting…');
     // The token is asked for first, and the end-to-end keys are made while it comes (neither
-    // waits for the other; starting the keys' worker first held the request back ~70 ms).
+    // waits for the other).
     const token = requestToken();
     if (!this.e2ee) this.e2ee = new E2EE((msg) => this.socket && this.socket.send(msg));
     const keys = this.e2ee.prepare();
@@ -411,9 +411,9 @@ class JoinPage {
     this.media.addEventListener('failed', (event) => this.onMediaFailed(event.detail));
     this.media.addEventListener('stalled', (event) => this.reportMediaTrouble(event.detail));
     this.media.addEventListener('connected', () => this.onMediaConnected());
-    // Our own tracks are added in a task of their own: the others' subscriber offer, which
-    // the server sends with `hello`, is then taken up first (adding tracks, and with them
-    // simulcast and encryption, holds the page's thread for tens of milliseconds).
+    // Our own tracks are added in a task of their own, so that the others' subscriber offer,
+    // which the server sends with `hello`, can be taken up first (our own negotiation holds
+    // the page's thread: Chromium's createOffer held it for about 40 ms in the join benchmark).
     const othersPresent = this.view.presentIds().some((id) => id !== this.view.me);
     const media = this.media;
     setTimeout(() => {

@@ -16,9 +16,9 @@ const ANSWER_TIMEOUT = 10000;
 // from the exchange, not from the offer, so that a slow media server is not taken for a block.
 export const CONNECT_TIMEOUT = 8000;
 // With others in the call, our publisher offer waits up to this long for the first
-// subscriber offer to be answered: Chromium's createOffer holds the page's thread for tens
-// of milliseconds (more with simulcast and end-to-end encryption), and the others' picture,
-// whose offer the server sends on joining, would wait behind it.
+// subscriber offer to be answered: Chromium's createOffer holds the page's thread (about
+// 40 ms in the join benchmark), and the others' picture, whose offer the server sends on
+// joining, would wait behind it.
 const PUBLISH_AFTER_SUB_MAX = 250;
 
 /** Whether gathering ended without a single candidate: nothing can connect (e.g. relay only
