@@ -423,6 +423,12 @@ async def join_latency(b: Bench) -> list[dict[str, Any]]:
     return joins
 
 
+def frame_datagrams(frame: bytes) -> list[int]:
+    """The datagram sizes of one video frame, split as aiortc packetizes it, with overhead."""
+    parts = max(1, math.ceil(len(frame) / RTP_PAYLOAD))
+    return [math.ceil(len(frame) / parts) + RTP_OVERHEAD] * parts
+
+
 def relay_sizes(video: EncodedLoop, audio: EncodedLoop, fps: int) -> list[int]:
     """Datagram sizes in the proportions one publisher sends them: each video frame split
     as aiortc packetizes it, audio packets interleaved at their rate."""
@@ -431,8 +437,7 @@ def relay_sizes(video: EncodedLoop, audio: EncodedLoop, fps: int) -> list[int]:
     owed = 0.0
     audio_index = 0
     for frame in video.packets:
-        parts = max(1, math.ceil(len(frame) / RTP_PAYLOAD))
-        sizes += [math.ceil(len(frame) / parts) + RTP_OVERHEAD] * parts
+        sizes += frame_datagrams(frame)
         owed += audio_per_frame
         while owed >= 1:
             sizes.append(len(audio.packets[audio_index % len(audio.packets)]) + RTP_OVERHEAD)
@@ -444,11 +449,7 @@ def relay_sizes(video: EncodedLoop, audio: EncodedLoop, fps: int) -> list[int]:
 def call_frames(video: EncodedLoop) -> list[str]:
     """The loop's video frames as the calls-shaped traffic takes them: each frame's datagram
     sizes (split as aiortc packetizes it, plus the overhead) joined by +."""
-    frames = []
-    for frame in video.packets:
-        parts = max(1, math.ceil(len(frame) / RTP_PAYLOAD))
-        frames.append("+".join([str(math.ceil(len(frame) / parts) + RTP_OVERHEAD)] * parts))
-    return frames
+    return ["+".join(map(str, frame_datagrams(frame))) for frame in video.packets]
 
 
 async def relay_baseline(

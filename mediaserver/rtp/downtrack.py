@@ -41,6 +41,8 @@ SEQ_PACK = rtp.SEQ.pack
 # a 1080p keyframe is ~150 packets; ICE and DTLS take tens of milliseconds on a good link.
 EARLY_PACKETS = 256
 EARLY_SECONDS = 1.0
+# `forward`'s arguments, kept by `_keep_early` and given back to it by `connection_up`.
+EarlyPacket: TypeAlias = tuple["RtpForwarder", bytes, int, int, int, bool, bytes, float]
 
 
 @dataclass(frozen=True)
@@ -116,9 +118,7 @@ class DownTrack(MediaStreamTrack, wire.Lane):  # type: ignore[misc]
         self._packets = 0  # for sender reports
         self._octets = 0
         # Video from a keyframe on, kept while the connection cannot carry it yet (`_keep_early`).
-        self._early: list[tuple[RtpForwarder, bytes, int, int, int, bool, bytes, float]] | None = (
-            None
-        )
+        self._early: list[EarlyPacket] | None = None
         self._early_lost = False
         self._stopped: asyncio.Future[None] | None = None
 
@@ -221,7 +221,7 @@ class DownTrack(MediaStreamTrack, wire.Lane):  # type: ignore[misc]
             return
         if (source is not self.current or self._resync) and not transport.ready:
             if self._video:
-                self._keep_early(source, data, seq, ts, start, key, ast, now)
+                self._keep_early((source, data, seq, ts, start, key, ast, now))
             return
         if source is not self.current:
             if source is not self.pending or not key:
@@ -290,34 +290,25 @@ class DownTrack(MediaStreamTrack, wire.Lane):  # type: ignore[misc]
         if not head:  # nothing to rewrite in the payload: the next packets can take C
             self._fast, self._egress = source, out
 
-    def _keep_early(
-        self,
-        source: RtpForwarder,
-        data: bytes,
-        seq: int,
-        ts: int,
-        start: int,
-        key: bool,
-        ast: bytes,
-        now: float,
-    ) -> None:
+    def _keep_early(self, packet: EarlyPacket) -> None:
         """Video that comes before the connection can carry it, kept from a keyframe of the
         stream to be forwarded on, and sent when the connection comes up (`connection_up`): the
         keyframe asked for when the subscriber accepted the offer then arrives while ICE and
         DTLS finish, instead of being asked for only once they have. At most `EARLY_PACKETS`
         packets and `EARLY_SECONDS` from the keyframe; beyond that the connection is slow and
         a new keyframe is asked for when it is up, as without the hold."""
+        source, key, now = packet[0], packet[5], packet[7]
         if source is not (self.pending or self.current):
             return
         early = self._early
         if key:
-            self._early = [(source, data, seq, ts, start, key, ast, now)]
+            self._early = [packet]
         elif early is not None:
             if len(early) >= EARLY_PACKETS or now - early[0][7] > EARLY_SECONDS:
                 self._early = None
                 self._early_lost = True  # the keyframe asked for came and went
             else:
-                early.append((source, data, seq, ts, start, key, ast, now))
+                early.append(packet)
 
     def connection_up(self) -> None:
         """The connection can carry media now: send what `_keep_early` kept, in order, as if
