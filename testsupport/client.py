@@ -43,7 +43,7 @@ from core.bus.base import Bus, Subscription, media_channel, room_channel
 from core.contracts import media as media_contract
 from core.contracts import room as room_events
 from mediaserver import network
-from testsupport import encoded
+from testsupport import encoded, remb
 from testsupport.wait import wait_for
 
 LOOPBACK = network.HostPlan(bind=("127.0.0.1",), port_min=0, port_max=0, announce={})
@@ -397,6 +397,7 @@ class MediaPeer:
         await pc.setRemoteDescription(RTCSessionDescription(msg["sdp"], "offer"))
         if self.media.raw:
             encoded.forward_encoded(pc)
+        remb.throttle_remb(pc)
         network.prepare(pc, LOOPBACK)
         await pc.setLocalDescription(await pc.createAnswer())
         answer = pc.localDescription.sdp

@@ -1,31 +1,27 @@
 """The test clients' way to receive encoded frames from aiortc instead of decoded ones (raw
-mode): `RTCRtpReceiver`'s decoder thread obtains its decoder from the module-level
-`aiortc.rtcrtpreceiver.get_decoder`. `install()` replaces it, once per process, with a
-dispatcher: for codecs registered by `forward_encoded(pc)` it returns a `PassthroughDecoder`
-that turns each frame reassembled by the jitter buffer into an `av.Packet` (RTP timestamp as
-pts, 1/clock-rate time base, keyframe flag from the codec header); every other receiver still
-decodes. (The media server once forwarded this way; it now forwards RTP packets, see
-`mediaserver.rtp`.)
+mode). `forward_encoded(pc)` gives each of `pc`'s receivers, before it starts, an
+`InlineFrames` in place of its decoder thread's input queue: each frame the jitter buffer
+reassembles becomes an `av.Packet` (RTP timestamp as pts, 1/clock-rate time base, keyframe flag
+from the codec header) on the track's queue in the same step, on the event loop. aiortc's
+decoder thread still starts, but only waits, for the receiver's stop: handing every frame to a
+thread and back (two queues, a lock, a cross-thread wake-up) took about a quarter of a
+benchmark client's CPU. (The media server once forwarded frames this way; it now forwards RTP
+packets, see `mediaserver.rtp`.)
 """
 
 from __future__ import annotations
 
+import asyncio
 import fractions
 import threading
-import weakref
-from collections.abc import Callable
 from typing import Any
 
-import aiortc.rtcrtpreceiver as _receiver_module
 import av
 from aiortc import RTCPeerConnection
-from aiortc.codecs.base import Decoder
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
-_lock = threading.Lock()
-_original_get_decoder: Callable[[RTCRtpCodecParameters], Decoder] | None = None
-# Codec objects whose receivers forward instead of decoding, by id (the dataclass is unhashable).
-_forwarding: weakref.WeakValueDictionary[int, RTCRtpCodecParameters] = weakref.WeakValueDictionary()
+DECODER_QUEUE = "_RTCRtpReceiver__decoder_queue"  # what the receiver's decoder thread reads
+STARTED = "_RTCRtpReceiver__started"
 
 
 def is_keyframe(mime_type: str, data: bytes) -> bool:
@@ -51,42 +47,53 @@ def _is_keyframe(mime: str, data: bytes) -> bool:
     return not mime.startswith("video/")  # audio frames stand alone
 
 
-class PassthroughDecoder(Decoder):  # type: ignore[misc]
-    """Hands each reassembled frame on as an `av.Packet`, untouched."""
+class PassthroughDecoder:
+    """Turns each reassembled frame into an `av.Packet`, its bytes untouched."""
 
     def __init__(self, codec: RTCRtpCodecParameters) -> None:
         self._mime = codec.mimeType.lower()
         self._time_base = fractions.Fraction(1, codec.clockRate)
 
-    def decode(self, encoded_frame: Any) -> list[Any]:
+    def decode(self, encoded_frame: Any) -> av.Packet:
         data: bytes = encoded_frame.data
         packet = av.Packet(data)
         packet.pts = encoded_frame.timestamp
         packet.time_base = self._time_base
         packet.is_keyframe = _is_keyframe(self._mime, data)
-        return [packet]
+        return packet
 
 
-def _get_decoder(codec: RTCRtpCodecParameters) -> Decoder:
-    if _forwarding.get(id(codec)) is codec:
-        return PassthroughDecoder(codec)
-    assert _original_get_decoder is not None
-    return _original_get_decoder(codec)
+class InlineFrames:
+    """Stands in for a receiver's decoder queue. `put` is called on the event loop with each
+    (codec, frame) the jitter buffer completes and puts the packet on the track's queue at
+    once; `put(None)` (the receiver stopping) releases the decoder thread, whose only call,
+    `get`, waits for it and then ends the track as it always does."""
 
+    def __init__(self, output: asyncio.Queue[Any]) -> None:
+        self._output = output
+        self._decoders: dict[str, PassthroughDecoder] = {}
+        self._stopped = threading.Event()
 
-def install() -> None:
-    """Put the dispatcher in place; idempotent, and inert until `forward_encoded` is called."""
-    global _original_get_decoder
-    with _lock:
-        if _original_get_decoder is None:
-            _original_get_decoder = _receiver_module.get_decoder
-            _receiver_module.get_decoder = _get_decoder
+    def put(self, task: tuple[RTCRtpCodecParameters, Any] | None) -> None:
+        if task is None:
+            self._stopped.set()
+            return
+        codec, frame = task
+        decoder = self._decoders.get(codec.mimeType)
+        if decoder is None:
+            decoder = self._decoders[codec.mimeType] = PassthroughDecoder(codec)
+        self._output.put_nowait(decoder.decode(frame))
+
+    def get(self) -> None:
+        self._stopped.wait()
 
 
 def forward_encoded(pc: RTCPeerConnection) -> None:
     """Make `pc`'s receivers yield encoded packets. Call right after every
-    `setRemoteDescription` (before the first frame is decoded, i.e. before media flows)."""
-    install()
+    `setRemoteDescription` (receivers start after the local description is set)."""
     for transceiver in pc.getTransceivers():
-        for codec in transceiver._codecs:
-            _forwarding[id(codec)] = codec
+        receiver = transceiver.receiver
+        if not getattr(receiver, STARTED) and not isinstance(
+            getattr(receiver, DECODER_QUEUE), InlineFrames
+        ):
+            setattr(receiver, DECODER_QUEUE, InlineFrames(receiver.track._queue))
