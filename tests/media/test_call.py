@@ -56,6 +56,19 @@ async def test_three_party_call_each_decodes_the_other_two(sfu: Sfu) -> None:
         assert sfu.worker.load > 0
         room = sfu.worker.rooms[ROOM]
         assert room.forwarded_streams == 12 and room.published_streams == 6
+        # Media and RTCP pass below aiortc's senders and receivers: none of them was started
+        # (no decoder thread, no RTCP loop of their own), yet every m-line carried media.
+        transceivers = [
+            t
+            for member in room.participants.values()
+            for pc in (member._pub, member._sub.pc)
+            if pc is not None
+            for t in pc.getTransceivers()
+        ]
+        assert len(transceivers) == 6 + 12
+        for transceiver in transceivers:
+            assert not transceiver.receiver._RTCRtpReceiver__started
+            assert not transceiver.sender._RTCRtpSender__started
     finally:
         await asyncio.gather(*(c.leave() for c in clients))
 
