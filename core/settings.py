@@ -165,6 +165,13 @@ class Settings:
     # install` could build it (mediaserver/rtp/_wire.c; see `lippejob media`'s start log,
     # `wire`); off: its pure-Python version.
     media_compiled_wire: bool = True
+    # `lippejob media` sets its own nice value to this at start, before it starts any thread
+    # (negative: before other processes on the same cores; needs root or CAP_SYS_NICE, in
+    # Docker `--cap-add SYS_NICE`; refused, the worker says so in its log and runs on). A
+    # worker that shares its cores with other busy processes otherwise waits its turn with
+    # every packet: in the call benchmark, with its clients and Chromium on the same two cores,
+    # it spent 0.54 s of each second waiting for a core at nice 0, 0.08 s at -10. 0 leaves it.
+    media_nice: int = 0
     # `lippejob serve` (the signalling node, and its media worker when in process) runs on
     # uvloop when it is installed: WebSocket, Redis and database round trips cost less CPU.
     uvloop: bool = True

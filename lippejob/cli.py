@@ -70,8 +70,9 @@ def cmd_media(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    from mediaserver.worker import run_in_loop, run_worker
+    from mediaserver.worker import run_in_loop, run_worker, set_nice
 
+    set_nice(settings.media_nice)
     run_in_loop(run_worker(settings), settings.media_uvloop)
     return 0
 

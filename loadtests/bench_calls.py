@@ -199,6 +199,7 @@ async def bench(
                     "LIPPEJOB_MEDIA_METRICS_PORT": str(port),
                     "LIPPEJOB_HOST": "127.0.0.1",
                     "LIPPEJOB_MEDIA_DRAIN_TIMEOUT": "1",
+                    "LIPPEJOB_MEDIA_NICE": str(args.worker_nice),
                 },
                 log_dir / f"{worker_id}.log",
                 worker_args,
@@ -502,6 +503,7 @@ async def _measure_relay(
             relay_args = ["relay", "--to", ",".join(map(str, receivers))]
         else:
             relay_args = ["relay", "--participants", str(participants)]
+        relay_args += ["--nice", str(args.worker_nice)]
         relay = await Child.start("relay", "loadtests.udp_relay", relay_args, log_dir)
         if participants is None:
             port = (await relay.read(30))["port"]
@@ -616,6 +618,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--scaling",
         action="store_true",
         help="run the largest K again over two workers (one process each) and compare",
+    )
+    parser.add_argument(
+        "--worker-nice",
+        type=int,
+        default=-10,
+        help="nice value of the worker processes and the relays (setting media_nice; 0: "
+        "unchanged): the clients and Chromium share the cores, the worker would wait for them",
     )
     parser.add_argument(
         "--asyncio", action="store_true", help="run the worker on asyncio's loop, not uvloop"

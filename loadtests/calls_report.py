@@ -252,6 +252,10 @@ def markdown(result: dict[str, Any]) -> str:
         "of RTP/SRTP overhead; plain sockets, no SRTP, no rewriting.",
         "- CPU times come in 10 ms ticks: short windows at low load carry a few percent of "
         "rounding.",
+        f"- {_nice_line(result)}",
+        "- The client processes (aiortc) hand received frames on without a decoder thread and "
+        "throttle their REMB as Chromium does (at most every 200 ms unless it falls by more "
+        "than 3%); the worker gets the feedback a browser would send.",
         "",
         "Caveats: the clients share the machine with the worker (their CPU is in the table), "
         "and the machine may have had other jobs; figures from a 2-core machine are noisy. "
@@ -259,6 +263,22 @@ def markdown(result: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _nice_line(result: dict[str, Any]) -> str:
+    nice = int(result.get("settings", {}).get("worker_nice", 0))
+    if not nice:
+        return (
+            "The worker and the relays ran at the benchmark's own priority, sharing the cores "
+            "with the clients and Chromium."
+        )
+    return (
+        f"The worker processes and the relays ran at nice {nice} (setting media_nice), the "
+        "clients and Chromium at 0: they share this machine's cores, and a worker that waits "
+        "for its own load generators measures the machine, not the server. A deployment gives "
+        "the worker its core. Without it (--worker-nice 0) the worker spent about 0.5 s of "
+        "each second of the Chromium joins waiting for a core, and their p95 was 860-950 ms."
+    )
 
 
 def _relay_lines(result: dict[str, Any]) -> list[str]:

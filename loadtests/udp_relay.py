@@ -32,6 +32,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import os
 import random
 import sys
 import time
@@ -220,6 +221,7 @@ def main() -> None:
     relay_args = roles.add_parser("relay")
     relay_args.add_argument("--to", help="burst: receiver ports, comma-separated")
     relay_args.add_argument("--participants", type=int, help="calls: participants (3 a call)")
+    relay_args.add_argument("--nice", type=int, default=0, help="nice value (as the worker's)")
     traffic_args = roles.add_parser("traffic")
     traffic_args.add_argument("--rate", type=float, help="burst: datagrams per second")
     traffic_args.add_argument("--sizes", help="burst: datagram sizes, comma-separated")
@@ -232,6 +234,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.role == "relay":
         import uvloop
+
+        if args.nice:
+            os.setpriority(os.PRIO_PROCESS, 0, args.nice)
 
         if args.participants:
             uvloop.run(call_relay(args.participants))

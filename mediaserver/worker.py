@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import uuid
 from collections.abc import Callable, Coroutine, Iterable
@@ -359,7 +360,23 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     configure_logging(args.log_level)  # the JSON, redacting logs of `lippejob media`
     settings = load_settings(redis_url=args.redis)
+    set_nice(settings.media_nice)
     run_in_loop(run_worker(settings, worker_id=args.id), settings.media_uvloop)
+
+
+def set_nice(nice: int) -> int:
+    """Set this process's nice value (setting `media_nice`) before it starts threads, which
+    inherit it; returns the value in force (the old one where the system refused)."""
+    current = os.getpriority(os.PRIO_PROCESS, 0)
+    if nice == 0 or nice == current:
+        return current
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
+    except OSError as exc:
+        log.warning("media_nice_refused", wanted=nice, nice=current, error=exc.strerror)
+        return current
+    log.info("media_nice", nice=nice)
+    return nice
 
 
 def run_in_loop(main: Coroutine[Any, Any, None], use_uvloop: bool) -> None:

@@ -22,6 +22,16 @@ from testsupport.wait import wait_for
 pytestmark = [pytest.mark.media, pytest.mark.redis, pytest.mark.timeout(60)]
 
 ROOT = Path(__file__).resolve().parents[2]
+NICER = 3  # the worker process is started nicer than the test by this much (media_nice)
+
+
+def thread_nice_values(pid: int) -> set[int]:
+    """The nice value of every thread of process `pid` (field 19 of /proc/<pid>/task/*/stat)."""
+    values = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        stat = (task / "stat").read_text()
+        values.add(int(stat.rsplit(")", 1)[1].split()[16]))
+    return values
 
 
 @pytest.fixture
@@ -43,6 +53,7 @@ def worker_process(redis_url: str) -> Iterator[subprocess.Popen[bytes]]:
         "PYTHONPATH": str(ROOT),
         "LIPPEJOB_MEDIA_ANNOUNCE_IPS": json.dumps(["127.0.0.1"]),
         "LIPPEJOB_MEDIA_HEARTBEAT": "0.3",
+        "LIPPEJOB_MEDIA_NICE": str(os.getpriority(os.PRIO_PROCESS, 0) + NICER),
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "mediaserver.worker", "--redis", redis_url, "--id", "w-proc"],
@@ -95,6 +106,8 @@ async def test_worker_process_serves_a_call_over_redis(
         await wait_for(lambda: load(), "the worker to report its load", within=3)
         info = next(w for w in await store.list_workers() if w.id == "w-proc")
         assert info.rooms == 1 and info.load == 12.0  # 4 forwarded + 2 x 4 received streams
+        # media_nice was set before any thread started: every thread has it.
+        assert thread_nice_values(proc.pid) == {os.getpriority(os.PRIO_PROCESS, 0) + NICER}
     finally:
         await asyncio.gather(alice.leave(), bob.leave())
         proc.send_signal(signal.SIGTERM)
@@ -102,3 +115,18 @@ async def test_worker_process_serves_a_call_over_redis(
     assert proc.returncode == 0
     assert "w-proc" not in [w.id for w in await store.list_workers()]
     assert await store.get_room_worker("room-x") is None  # released on shutdown
+
+
+def test_a_refused_nice_value_leaves_the_worker_as_it_was(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mediaserver import worker
+
+    def refuse(which: int, who: int, value: int) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(worker.os, "setpriority", refuse)
+    current = os.getpriority(os.PRIO_PROCESS, 0)
+    assert worker.set_nice(current - 5) == current
+    assert worker.set_nice(0) == current  # 0: left as it is, nothing asked
+    assert os.getpriority(os.PRIO_PROCESS, 0) == current
