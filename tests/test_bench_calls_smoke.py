@@ -30,7 +30,7 @@ def test_call_benchmark_smoke_writes_the_report_and_the_raw_numbers(tmp_path: Pa
             "-m",
             "loadtests.bench_calls",
             "--calls",
-            "1",
+            "1,2",  # 2 for --scaling, whose estimate compares with 1 (the same calls a worker)
             "--seconds",
             "2",
             "--repeats",
@@ -70,14 +70,14 @@ def test_call_benchmark_smoke_writes_the_report_and_the_raw_numbers(tmp_path: Pa
     raw = json.loads((tmp_path / "reports" / "calls.json").read_text())
     assert raw["machine"]["cores"] >= 1 and raw["machine"]["python"] and raw["machine"]["aiortc"]
     assert raw["media_path"] == "rtp"
-    (sample,) = raw["samples"]
-    assert sample["calls"] == 1 and sample["participants"] == 3
-    assert len(sample["worker_cpu_runs"]) == 1 and sample["worker_cpu"] > 0
-    assert sample["forwarded_pps"] > 0 and sample["published_pps"] > 0
-    assert sample["video_fps_mean"] > 0 and sample["audio_fps_mean"] > 0
-    assert sample["start_failures"] == []
-    assert sample["worker_rss"] > raw["worker_rss_idle"] > 0
-    assert sample["us_per_forwarded_packet"] > 0
+    assert [(s["calls"], s["participants"]) for s in raw["samples"]] == [(1, 3), (2, 6)]
+    for sample in raw["samples"]:
+        assert len(sample["worker_cpu_runs"]) == 1 and sample["worker_cpu"] > 0
+        assert sample["forwarded_pps"] > 0 and sample["published_pps"] > 0
+        assert sample["video_fps_mean"] > 0 and sample["audio_fps_mean"] > 0
+        assert sample["start_failures"] == []
+        assert sample["worker_rss"] > raw["worker_rss_idle"] > 0
+        assert sample["us_per_forwarded_packet"] > 0
 
     join = raw["join"]
     assert join["background_calls"] <= 1 and len(join["joins"]) == 3
@@ -91,15 +91,18 @@ def test_call_benchmark_smoke_writes_the_report_and_the_raw_numbers(tmp_path: Pa
 
     relay = raw["relay"]
     assert relay["forwarded_pps"] > 0 and relay["in_pps_target"] > 0
-    # The calls-shaped relay: one call's three participants, each datagram to the two others.
+    # The calls-shaped relay: two calls' six participants, each datagram to the two others.
     calls = relay["calls"]
-    assert calls["participants"] == 3 and calls["in_pps"] > 0
+    assert calls["participants"] == 6 and calls["in_pps"] > 0
     assert 1.5 * calls["in_pps"] < calls["forwarded_pps"] < 2.5 * calls["in_pps"], calls
-    # The scaling run: the same call through the second of two workers, both measured.
+    # The scaling run: the two calls over two workers, a call each, both measured, and
+    # compared with one worker carrying one call (the sweep's K=1) and both calls (K=2).
     scaling = raw["scaling"]
-    assert scaling["calls"] == 1 and scaling["pair"]["delivery_holds"], scaling["pair"]
-    busy, idle = sorted(scaling["pair"]["worker_cpus"], reverse=True)
-    assert busy > 0 and idle >= 0 and scaling["pair"]["forwarded_pps"] > 0
+    assert scaling["calls"] == 2 and scaling["pair"]["delivery_holds"], scaling["pair"]
+    assert all(cpu > 0 for cpu in scaling["pair"]["worker_cpus"]), scaling["pair"]
+    assert scaling["pair"]["forwarded_pps"] > 0
+    assert scaling["half"]["calls"] == 1 and scaling["single"]["calls"] == 2
+    assert scaling["estimate"] > 0 and scaling["estimate_all_calls"] > 0
     figures = raw["figures"]
     for name in (
         "calls_per_core",
