@@ -467,10 +467,7 @@ async def relay_baseline(
     """The bare uvloop relay, each datagram sent on to 2 receivers, in both shapes
     (`loadtests.udp_relay`): `burst` receiving `rate` datagrams/s on one socket in 5 ms bursts,
     `calls` receiving `participants`' frames and audio as the calls send them."""
-    video = EncodedLoop.vp8(
-        args.width, args.height, args.fps, seconds=4, bitrate=args.bitrate, gop=args.fps * 2
-    )
-    audio = EncodedLoop.opus()
+    video, audio = loops(args)
     sizes = relay_sizes(video, audio, args.fps)
     burst = await _measure_relay(
         args,

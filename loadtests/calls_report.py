@@ -277,8 +277,9 @@ def _nice_line(result: dict[str, Any]) -> str:
         f"The worker processes and the relays ran at nice {nice} (setting media_nice), the "
         "clients and Chromium at 0: they share this machine's cores, and a worker that waits "
         "for its own load generators measures the machine, not the server. A deployment gives "
-        "the worker its core. Without it (--worker-nice 0) the worker spent about 0.5 s of "
-        "each second of the Chromium joins waiting for a core, and their p95 was 860-950 ms."
+        "the worker its core. Without it (--worker-nice 0; runs of 2026-12-02 on a 2-core "
+        "machine, not this run) the worker spent about 0.5 s of each second of the Chromium "
+        "joins waiting for a core, and their p95 was 790-950 ms."
     )
 
 
